@@ -1,0 +1,5 @@
+"""Faithful local stand-ins for Rippling, Microsoft Entra ID and Dynamics 365 F&O.
+
+Served over HTTPS on loopback so the connector's real clients (httpx, MSAL) run unchanged.
+See ``server.py`` for how the three services are started and ``faults.py`` for fault switches.
+"""

@@ -1,0 +1,81 @@
+"""Shared fixtures: a real sandbox over HTTPS, its environment, and PostgreSQL when present."""
+
+import datetime as dt
+import os
+import ssl
+from collections.abc import Iterator
+
+import pytest
+
+from ml_connector_dagster.sandbox.server import Sandbox, SandboxConfig, running_sandbox
+
+# A small company keeps the session fixture fast; benchmarks ask for big ones.
+SMALL_COMPANY = {"workers": 40, "legal_entities": 3, "departments": 5, "pay_periods": 4}
+
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    """One sandbox for the session, on free ports, serving a small generated company."""
+    config = SandboxConfig(
+        data_dir=tmp_path_factory.mktemp("sandbox"),
+        ports={"rippling": 0, "entra": 0, "dynamics": 0},
+        as_of=dt.date(2026, 11, 20),
+        **SMALL_COMPANY,
+    )
+    with running_sandbox(config) as running:
+        yield running
+
+
+@pytest.fixture
+def fresh_sandbox(sandbox: Sandbox) -> Iterator[Sandbox]:
+    """The session sandbox reset to its seed, and left without faults afterwards."""
+    sandbox.reset()
+    yield sandbox
+    sandbox.faults.clear()
+
+
+@pytest.fixture
+def sandbox_ssl(sandbox: Sandbox) -> ssl.SSLContext:
+    """Trusts the sandbox CA only, as a client configured with ML_CONNECTOR_CA_BUNDLE would."""
+    return sandbox.client_ssl_context()
+
+
+@pytest.fixture
+def sandbox_env(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The connector's environment pointed at the sandbox."""
+    env = sandbox.env()
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return env
+
+
+def _postgres_settings() -> dict[str, str]:
+    return {
+        "host": os.environ.get("DAGSTER_PG_HOST", "127.0.0.1"),
+        "port": os.environ.get("DAGSTER_PG_PORT", "5432"),
+        "username": os.environ.get("DAGSTER_PG_USERNAME", "ml_connector"),
+        "password": os.environ.get("DAGSTER_PG_PASSWORD", "ml_connector"),
+        "db": os.environ.get("DAGSTER_PG_DB", "ml_connector"),
+    }
+
+
+@pytest.fixture(scope="session")
+def postgres() -> dict[str, str]:
+    """Connection settings of a reachable PostgreSQL; CI requires it, elsewhere it may skip."""
+    import sqlalchemy
+
+    settings = _postgres_settings()
+    url = (
+        f"postgresql+psycopg2://{settings['username']}:{settings['password']}"
+        f"@{settings['host']}:{settings['port']}/{settings['db']}"
+    )
+    try:
+        engine = sqlalchemy.create_engine(url)
+        with engine.connect() as connection:
+            connection.execute(sqlalchemy.text("SELECT 1"))
+        engine.dispose()
+    except Exception as exc:
+        if os.environ.get("ML_CONNECTOR_REQUIRE_POSTGRES"):
+            pytest.fail(f"PostgreSQL required but unreachable: {exc}")
+        pytest.skip(f"PostgreSQL not reachable ({exc}); run scripts/ensure-postgres.sh")
+    return {**settings, "url": url}
