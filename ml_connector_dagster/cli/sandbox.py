@@ -1,4 +1,4 @@
-"""``ml-connector``: the command line for operators (click, with rich output)."""
+"""``ml-connector sandbox`` and ``dev``: the stand-ins, alone or with the Dagster UI."""
 
 import contextlib
 import datetime as dt
@@ -17,12 +17,6 @@ from rich.table import Table
 console = Console(stderr=True)
 
 DEFAULT_SANDBOX_DIR = Path(os.environ.get("ML_CONNECTOR_SANDBOX_DIR", ".sandbox"))
-
-
-@click.group()
-@click.version_option(package_name="ml-connector-dagster")
-def main() -> None:
-    """Rippling payroll and workforce data into the Dynamics 365 F&O general ledger."""
 
 
 def _sandbox_options(func: Any) -> Any:
@@ -134,7 +128,7 @@ def _print_sandbox(sandbox: Any) -> None:
     )
 
 
-@main.command()
+@click.command()
 @_sandbox_options
 def sandbox(**kwargs: Any) -> None:
     """Serve the Rippling, Entra ID and Dynamics F&O stand-ins over HTTPS until interrupted."""
@@ -151,7 +145,7 @@ def sandbox(**kwargs: Any) -> None:
         asyncio.run(running.serve())
 
 
-@main.command()
+@click.command()
 @_sandbox_options
 @click.option("--dagster-port", type=int, default=3000, show_default=True)
 @click.option(
@@ -192,7 +186,3 @@ def dev(dagster_port: int, dagster_home: Path, **kwargs: Any) -> None:
             raise SystemExit(process.returncode)
     finally:
         context.__exit__(None, None, None)
-
-
-if __name__ == "__main__":
-    main()

@@ -1,0 +1,18 @@
+"""``ml-connector``: the command line for operators (click, with rich output).
+
+Each command group lives in its own module here; this one only gathers them.
+"""
+
+import click
+
+from ml_connector_dagster.cli.sandbox import dev, sandbox
+
+
+@click.group()
+@click.version_option(package_name="ml-connector-dagster")
+def main() -> None:
+    """Rippling payroll and workforce data into the Dynamics 365 F&O general ledger."""
+
+
+main.add_command(sandbox)
+main.add_command(dev)
