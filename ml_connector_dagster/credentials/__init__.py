@@ -1,0 +1,1 @@
+"""Connection credentials for Rippling and Dynamics: models, the encrypted store, resolution."""
