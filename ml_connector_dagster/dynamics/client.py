@@ -1,0 +1,312 @@
+"""Dynamics 365 F&O OData client: reads, keyed writes and ``$batch``, with F&O's throttling.
+
+Every request carries ``cross-company=true`` (without it F&O shows only the caller's default
+company) and a bearer token from Entra ID. A 401 evicts the cached token and retries once.
+A 429 waits exactly its ``Retry-After`` (bounded by ``RetryPolicy.max_wait``); 5xx and
+connection errors back off. Writes are retried only where a retry cannot duplicate data:
+a 429 was never processed, so it is always safe; a create that failed ambiguously raises
+``AmbiguousWriteError`` for the caller to check before writing again.
+"""
+
+import logging
+import ssl
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import requests
+
+from ml_connector_dagster.credentials.models import DynamicsCredentials
+from ml_connector_dagster.dynamics import batch as batch_codec
+from ml_connector_dagster.dynamics.auth import EntraTokenProvider
+from ml_connector_dagster.dynamics.errors import (
+    AmbiguousWriteError,
+    BatchError,
+    DynamicsAuthError,
+    DynamicsNotFoundError,
+    DynamicsRequestError,
+    DynamicsUnavailableError,
+    FailedOperation,
+    odata_error_message,
+)
+from ml_connector_dagster.dynamics.odata import Literal, key_segment
+from ml_connector_dagster.transport import jsonmoney
+from ml_connector_dagster.transport.retry import RETRYABLE_ERRORS, RetryPolicy
+from ml_connector_dagster.transport.tls import build_ssl_context
+
+log = logging.getLogger(__name__)
+
+CROSS_COMPANY = "cross-company=true"
+DEFAULT_TIMEOUT = httpx.Timeout(120.0, connect=10.0)
+DEFAULT_CHANGESET_SIZE = 1000
+
+
+class DynamicsClient:
+    """One client per F&O environment. Use as a context manager, or call ``close``."""
+
+    def __init__(
+        self,
+        credentials: DynamicsCredentials,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        changeset_size: int = DEFAULT_CHANGESET_SIZE,
+        tokens: EntraTokenProvider | None = None,
+    ) -> None:
+        if not 1 <= changeset_size <= batch_codec.MAX_OPERATIONS:
+            raise ValueError(f"changeset_size must be 1..{batch_codec.MAX_OPERATIONS}")
+        context = ssl_context or build_ssl_context()
+        self.environment_url = credentials.environment_url
+        self.data_url = f"{self.environment_url}/data"
+        self.changeset_size = changeset_size
+        self.retry = retry or RetryPolicy(attempts=6, base=2.0, cap=60.0)
+        self.tokens = tokens or EntraTokenProvider(credentials, context)
+        self._http = httpx.Client(
+            verify=context,
+            timeout=timeout,
+            follow_redirects=False,
+            headers={
+                "Accept": "application/json",
+                "OData-Version": "4.0",
+                "OData-MaxVersion": "4.0",
+                "User-Agent": "ml-connector-dagster",
+            },
+        )
+        self.requests_sent = 0
+
+    def __repr__(self) -> str:
+        return f"DynamicsClient(environment_url={self.environment_url!r})"
+
+    def __enter__(self) -> "DynamicsClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    # --- transport ----------------------------------------------------------------------------
+    def _url(self, path: str, with_cross_company: bool = True) -> str:
+        url = f"{self.data_url}/{path.lstrip('/')}"
+        if with_cross_company and CROSS_COMPANY not in url:
+            url += ("&" if "?" in url else "?") + CROSS_COMPANY
+        return url
+
+    def _token(self) -> str:
+        try:
+            return self.tokens.token()
+        except requests.RequestException as exc:
+            raise DynamicsUnavailableError(
+                f"Entra ID could not be reached for a token ({type(exc).__name__})"
+            ) from None
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        safe_to_retry: bool,
+    ) -> httpx.Response:
+        """Send with auth, 401 refresh, Retry-After and bounded backoff.
+
+        ``safe_to_retry`` says whether the request may be repeated after an ambiguous failure
+        (a connection error or 5xx after it was sent). A 429 is always safe: F&O did not run it.
+        """
+        path = urlsplit(url).path
+        attempt = 0
+        refreshed = False
+        while True:
+            sent_headers = {**(headers or {}), "Authorization": f"Bearer {self._token()}"}
+            try:
+                self.requests_sent += 1
+                response = self._http.request(
+                    method, url, params=params, content=content, headers=sent_headers
+                )
+            except RETRYABLE_ERRORS as exc:
+                sent = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+                if sent and not safe_to_retry:
+                    raise AmbiguousWriteError(
+                        f"Dynamics {method} {path}: connection lost after sending"
+                        f" ({type(exc).__name__}); check whether it landed before writing again"
+                    ) from None
+                attempt = self._pause(method, path, attempt, None, type(exc).__name__)
+                continue
+            status = response.status_code
+            log.debug("%s %s -> %s", method, path, status)
+            if status == 401:
+                if refreshed:
+                    raise DynamicsAuthError(
+                        f"Dynamics refused a fresh Entra token for {method} {path} (401): register"
+                        " the app's client id in F&O under System administration > Setup >"
+                        " Microsoft Entra applications, mapped to a user with access"
+                    )
+                self.tokens.invalidate()
+                refreshed = True
+                continue
+            if status == 429:
+                attempt = self._pause(method, path, attempt, response, "429")
+                continue
+            if status >= 500:
+                if not safe_to_retry:
+                    raise AmbiguousWriteError(
+                        f"Dynamics {method} {path} answered {status}; the write may or may not"
+                        " have landed: check before writing again"
+                    )
+                attempt = self._pause(method, path, attempt, response, str(status))
+                continue
+            if status >= 400:
+                message = odata_error_message(_json_or_none(response), response.text[:500])
+                error = DynamicsNotFoundError if status == 404 else DynamicsRequestError
+                raise error(method, path, status, message)
+            return response
+
+    def _pause(
+        self, method: str, path: str, attempt: int, response: httpx.Response | None, why: str
+    ) -> int:
+        if attempt + 1 >= self.retry.attempts:
+            raise DynamicsUnavailableError(
+                f"Dynamics {method} {path}: gave up after {self.retry.attempts} attempts"
+                f" (last: {why})"
+            )
+        wait = self.retry.wait_for(response, attempt)
+        log.info("Dynamics %s %s answered %s; retrying in %.1fs", method, path, why, wait)
+        self.retry.sleep(wait)
+        return attempt + 1
+
+    # --- reads --------------------------------------------------------------------------------
+    def iter_entities(
+        self,
+        entity_set: str,
+        *,
+        filter: str | None = None,
+        select: Sequence[str] | None = None,
+        top: int | None = None,
+        orderby: str | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Every matching row across server pages, following ``@odata.nextLink`` verbatim."""
+        params: dict[str, str] = {}
+        if filter:
+            params["$filter"] = filter
+        if select:
+            params["$select"] = ",".join(select)
+        if top is not None:
+            params["$top"] = str(top)
+        if orderby:
+            params["$orderby"] = orderby
+        url: str | None = self._url(entity_set)
+        query: dict[str, str] | None = params
+        while url:
+            response = self.request("GET", url, params=query, safe_to_retry=True)
+            body = jsonmoney.loads(response.content)
+            yield from body.get("value", [])
+            url = body.get("@odata.nextLink")
+            if url and urlsplit(url).netloc != urlsplit(self.environment_url).netloc:
+                raise DynamicsRequestError(
+                    "GET", entity_set, 200, f"refusing @odata.nextLink to another host: {url}"
+                )
+            query = None
+
+    def list_entities(self, entity_set: str, **kwargs: Any) -> list[dict[str, Any]]:
+        return list(self.iter_entities(entity_set, **kwargs))
+
+    def get_entity(self, entity_set: str, key: Mapping[str, Literal]) -> dict[str, Any] | None:
+        """One row by its full key, or None when F&O has no such row."""
+        try:
+            response = self.request(
+                "GET", self._url(key_segment(entity_set, key)), safe_to_retry=True
+            )
+        except DynamicsNotFoundError:
+            return None
+        return jsonmoney.loads(response.content)
+
+    def metadata_ok(self) -> bool:
+        """A cheap authenticated read of the service document."""
+        response = self.request("GET", self._url(""), safe_to_retry=True)
+        return "value" in jsonmoney.loads(response.content)
+
+    # --- writes -------------------------------------------------------------------------------
+    def create(self, entity_set: str, values: Mapping[str, Any]) -> dict[str, Any]:
+        """POST one entity; returns the created row F&O sends back (201)."""
+        response = self.request(
+            "POST",
+            self._url(entity_set),
+            content=jsonmoney.dumps(dict(values)).encode(),
+            headers={"Content-Type": "application/json"},
+            safe_to_retry=False,
+        )
+        return jsonmoney.loads(response.content)
+
+    def patch(self, entity_set: str, key: Mapping[str, Literal], values: Mapping[str, Any]) -> None:
+        """PATCH fields of one entity; setting the same values twice is harmless, so retried."""
+        self.request(
+            "PATCH",
+            self._url(key_segment(entity_set, key)),
+            content=jsonmoney.dumps(dict(values)).encode(),
+            headers={"Content-Type": "application/json"},
+            safe_to_retry=True,
+        )
+
+    def batch(self, changesets: Sequence[Sequence[batch_codec.Operation]]) -> list[Any]:
+        """Send changesets in one ``$batch``; return each operation's response body in order.
+
+        Raises ``BatchError`` naming every failed operation (and the line it carried) when any
+        changeset failed; nothing of a failed changeset was written.
+        """
+        built = batch_codec.build_batch(changesets, self.data_url, query=CROSS_COMPANY)
+        response = self.request(
+            "POST",
+            self._url("$batch", with_cross_company=False),
+            content=built.body,
+            headers={"Content-Type": built.content_type},
+            safe_to_retry=False,
+        )
+        parts = batch_codec.parse_batch_response(
+            response.content, response.headers.get("content-type", "")
+        )
+        by_id = {op.content_id: op for op in built.operations}
+        failures = [
+            FailedOperation(
+                content_id=part.content_id,
+                status=part.status,
+                message=odata_error_message(part.body, str(part.body)[:300]),
+                request=(by_id[part.content_id].body if part.content_id in by_id else None),
+            )
+            for part in parts
+            if part.status >= 400
+        ]
+        if failures:
+            raise BatchError(failures)
+        if len(parts) != len(built.operations):
+            raise DynamicsRequestError(
+                "POST",
+                "$batch",
+                response.status_code,
+                f"expected {len(built.operations)} answers, got {len(parts)}",
+            )
+        return [part.body for part in parts]
+
+    def create_many(
+        self, entity_set: str, rows: Sequence[Mapping[str, Any]], *, atomic: bool = True
+    ) -> list[Any]:
+        """Create rows through ``$batch``: one changeset when ``atomic`` (up to the batch limit),
+        else changesets of ``changeset_size``."""
+        operations = [
+            batch_codec.Operation("POST", entity_set, dict(row), str(i))
+            for i, row in enumerate(rows, start=1)
+        ]
+        size = batch_codec.MAX_OPERATIONS if atomic else self.changeset_size
+        changesets = [operations[i : i + size] for i in range(0, len(operations), size)]
+        return self.batch(changesets)
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    try:
+        return jsonmoney.loads(response.content)
+    except ValueError:
+        return None

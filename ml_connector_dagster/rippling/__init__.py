@@ -1,0 +1,1 @@
+"""The Rippling API client: read-only, paged, throttle-aware; knows nothing of Dagster."""

@@ -1,0 +1,145 @@
+"""Bearer credentials for Rippling: a direct API token, or an OAuth App Shop install.
+
+An OAuth access token is refreshed shortly before it expires (from ``expires_in``) and once more
+if a call still gets 401. Rippling may rotate the refresh token on every refresh; the new one is
+handed to ``on_refresh_token`` so it can be written back (encrypted) before it is needed again.
+"""
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+import httpx
+from pydantic import SecretStr
+
+from ml_connector_dagster.credentials.models import RipplingCredentials
+from ml_connector_dagster.rippling.errors import RipplingAuthError
+
+log = logging.getLogger(__name__)
+
+# Refresh this long before the advertised expiry, so a long page walk never meets a dead token.
+REFRESH_MARGIN_SECONDS = 300.0
+
+
+class RipplingAuth(Protocol):
+    def authorization(self, http: httpx.Client) -> str:
+        """The Authorization header value for the next request."""
+        ...
+
+    def handle_unauthorized(self, http: httpx.Client) -> None:
+        """React to a 401: refresh (then the call is retried once) or raise RipplingAuthError."""
+        ...
+
+
+class ApiTokenAuth:
+    """A customer API token; a 401 means it expired (30 days unused) or was revoked."""
+
+    def __init__(self, token: SecretStr) -> None:
+        self._token = token
+
+    def __repr__(self) -> str:
+        return "ApiTokenAuth(token=**********)"
+
+    def authorization(self, http: httpx.Client) -> str:
+        return f"Bearer {self._token.get_secret_value()}"
+
+    def handle_unauthorized(self, http: httpx.Client) -> None:
+        raise RipplingAuthError(
+            "Rippling API token expired or revoked: create a new token in Rippling"
+            " (Settings > Company settings > API tokens) and update RIPPLING_API_TOKEN"
+            " or `ml-connector credentials set rippling`"
+        )
+
+
+class OAuthAuth:
+    """OAuth access token from a refresh token, refreshed before expiry and on a 401."""
+
+    def __init__(
+        self,
+        client_id: str,
+        client_secret: SecretStr,
+        refresh_token: SecretStr,
+        token_url: str,
+        on_refresh_token: Callable[[SecretStr], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._client_id = client_id
+        self._client_secret = client_secret
+        self._refresh_token = refresh_token
+        self._token_url = token_url
+        self._on_refresh_token = on_refresh_token
+        self._clock = clock
+        self._access_token: SecretStr | None = None
+        self._expires_at = 0.0
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"OAuthAuth(client_id={self._client_id!r}, token_url={self._token_url!r})"
+
+    def authorization(self, http: httpx.Client) -> str:
+        with self._lock:
+            if (
+                self._access_token is None
+                or self._clock() >= self._expires_at - REFRESH_MARGIN_SECONDS
+            ):
+                self._refresh(http)
+            assert self._access_token is not None
+            return f"Bearer {self._access_token.get_secret_value()}"
+
+    def handle_unauthorized(self, http: httpx.Client) -> None:
+        with self._lock:
+            self._access_token = None
+            self._refresh(http)
+
+    def _refresh(self, http: httpx.Client) -> None:
+        log.debug("refreshing the Rippling OAuth access token at %s", self._token_url)
+        response = http.post(
+            self._token_url,
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": self._refresh_token.get_secret_value(),
+            },
+            auth=(self._client_id, self._client_secret.get_secret_value()),
+        )
+        if response.status_code != 200:
+            error = _oauth_error(response)
+            raise RipplingAuthError(
+                f"Rippling OAuth refresh failed ({response.status_code} {error}): the App Shop"
+                " install may have been removed or its refresh token revoked; reinstall the app"
+                " or update the refresh token with `ml-connector credentials set rippling`"
+            )
+        body = response.json()
+        self._access_token = SecretStr(body["access_token"])
+        self._expires_at = self._clock() + float(body.get("expires_in", 3600))
+        new_refresh = body.get("refresh_token")
+        if new_refresh and new_refresh != self._refresh_token.get_secret_value():
+            self._refresh_token = SecretStr(new_refresh)
+            if self._on_refresh_token is not None:
+                self._on_refresh_token(self._refresh_token)
+
+
+def _oauth_error(response: httpx.Response) -> str:
+    """The OAuth error code only (never the body, which could echo a credential)."""
+    try:
+        return str(response.json().get("error", "unknown_error"))
+    except ValueError:
+        return "unreadable error body"
+
+
+def auth_from_credentials(
+    credentials: RipplingCredentials,
+    on_refresh_token: Callable[[SecretStr], None] | None = None,
+) -> RipplingAuth:
+    if credentials.api_token is not None:
+        return ApiTokenAuth(credentials.api_token)
+    assert credentials.oauth_client_id and credentials.oauth_client_secret
+    assert credentials.oauth_refresh_token
+    return OAuthAuth(
+        credentials.oauth_client_id,
+        credentials.oauth_client_secret,
+        credentials.oauth_refresh_token,
+        credentials.oauth_token_url,
+        on_refresh_token=on_refresh_token,
+    )

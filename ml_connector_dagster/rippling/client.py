@@ -1,0 +1,323 @@
+"""Read-only Rippling v2 client: bearer auth, ``next_link`` paging, throttle-aware retries.
+
+Rippling is the system of record; this client issues GETs only (plus the OAuth token call),
+so nothing in the product can write to Rippling. Pages are streamed: callers iterate and never
+hold more than one page of a tenant in memory. JSON numbers are parsed as ``Decimal``.
+"""
+
+import datetime as dt
+import json
+import logging
+import ssl
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+from pydantic import SecretStr
+
+from ml_connector_dagster.credentials.models import RipplingCredentials
+from ml_connector_dagster.rippling import models
+from ml_connector_dagster.rippling.auth import RipplingAuth, auth_from_credentials
+from ml_connector_dagster.rippling.errors import (
+    RipplingAuthError,
+    RipplingPermissionError,
+    RipplingRequestError,
+    RipplingUnavailableError,
+)
+from ml_connector_dagster.rippling.paging import resolve_next_link
+from ml_connector_dagster.transport.retry import (
+    RETRYABLE_ERRORS,
+    RetryPolicy,
+    is_retryable_status,
+)
+from ml_connector_dagster.transport.tls import build_ssl_context
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 100  # Rippling's reported maximum; above it the API answers 400
+WORKER_EXPANDS = ("user", "legal_entity", "department", "employment_type", "compensation")
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+
+M = TypeVar("M", bound=models.RipplingModel)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a list endpoint, with the fields the token could not read on it."""
+
+    results: list[dict[str, Any]]
+    redacted_fields: tuple[models.RedactedField, ...]
+    next_link: str | None
+
+
+def required_scope(path: str) -> str:
+    """The OAuth scope an endpoint needs, as the spec's ``security`` lists it."""
+    segments = [s for s in urlsplit(path).path.split("/") if s]
+    if "worker-payroll-records" in segments:
+        return "worker-payroll-records.read"
+    return f"{segments[0]}.read" if segments else "unknown"
+
+
+@dataclass
+class IncrementalResult:
+    """Records changed since a watermark, deduplicated, and the watermark to store next."""
+
+    records: list[models.Worker] = field(default_factory=list)
+    watermark: dt.datetime | None = None
+
+
+class RipplingClient:
+    """One client per connection. Use as a context manager, or call ``close``."""
+
+    def __init__(
+        self,
+        credentials: RipplingCredentials,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        page_size: int = PAGE_SIZE,
+        on_refresh_token: Callable[[SecretStr], None] | None = None,
+        auth: RipplingAuth | None = None,
+    ) -> None:
+        if not 1 <= page_size <= PAGE_SIZE:
+            raise ValueError(f"page_size must be 1..{PAGE_SIZE}")
+        self.base_url = credentials.base_url.rstrip("/")
+        self.v1_base_url = credentials.v1_base_url.rstrip("/")
+        self.page_size = page_size
+        self.retry = retry or RetryPolicy()
+        self._auth = auth or auth_from_credentials(credentials, on_refresh_token)
+        headers = {"Accept": "application/json", "User-Agent": "ml-connector-dagster"}
+        if credentials.api_version:
+            headers["Rippling-Api-Version"] = credentials.api_version
+        self._http = httpx.Client(
+            verify=ssl_context or build_ssl_context(),
+            timeout=timeout,
+            headers=headers,
+            follow_redirects=False,
+        )
+        self.requests_sent = 0
+
+    def __repr__(self) -> str:
+        return f"RipplingClient(base_url={self.base_url!r})"
+
+    def __enter__(self) -> "RipplingClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    # --- transport ----------------------------------------------------------------------------
+    def _get(self, url: str, params: dict[str, Any] | None = None) -> httpx.Response:
+        endpoint = urlsplit(url).path
+        attempt = 0
+        refreshed = False
+        while True:
+            try:
+                self.requests_sent += 1
+                response = self._http.get(
+                    url,
+                    params=params,
+                    headers={"Authorization": self._auth.authorization(self._http)},
+                )
+            except RETRYABLE_ERRORS as exc:
+                attempt = self._pause(endpoint, attempt, None, type(exc).__name__)
+                continue
+            log.debug("GET %s -> %s", endpoint, response.status_code)
+            status = response.status_code
+            if status == 401:
+                if refreshed:
+                    raise RipplingAuthError(
+                        f"Rippling still answers 401 to {endpoint} after a token refresh:"
+                        " the credential was revoked or lacks access to this company"
+                    )
+                self._auth.handle_unauthorized(self._http)
+                refreshed = True
+                continue
+            if status == 403:
+                raise RipplingPermissionError(endpoint, required_scope(endpoint), _detail(response))
+            if is_retryable_status(status):
+                attempt = self._pause(endpoint, attempt, response, str(status))
+                continue
+            if status >= 400:
+                raise RipplingRequestError(endpoint, status, response.text)
+            return response
+
+    def _pause(self, endpoint: str, attempt: int, response: httpx.Response | None, why: str) -> int:
+        """Sleep before the next try, or give up when the budget is spent."""
+        if attempt + 1 >= self.retry.attempts:
+            raise RipplingUnavailableError(
+                f"Rippling {endpoint}: gave up after {self.retry.attempts} attempts (last: {why})"
+            )
+        wait = self.retry.wait_for(response, attempt)
+        log.info("Rippling %s answered %s; retrying in %.1fs", endpoint, why, wait)
+        self.retry.sleep(wait)
+        return attempt + 1
+
+    @staticmethod
+    def _json(response: httpx.Response) -> Any:
+        return json.loads(response.content, parse_float=Decimal)
+
+    def get_json(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        return self._json(self._get(self.base_url + path, params))
+
+    # --- paging ------------------------------------------------------------------------------
+    def iter_pages(self, path: str, params: dict[str, Any] | None = None) -> Iterator[Page]:
+        """Every page of a list endpoint, following ``next_link`` on the same origin only."""
+        url = self.base_url + path
+        query: dict[str, Any] | None = {**(params or {}), "limit": self.page_size}
+        while True:
+            response = self._get(url, query)
+            body = self._json(response)
+            meta = body.get("__meta") or {}
+            redacted = tuple(
+                models.RedactedField.model_validate(r) for r in meta.get("redacted_fields") or []
+            )
+            next_link = body.get("next_link")
+            yield Page(list(body.get("results") or []), redacted, next_link)
+            if not next_link:
+                return
+            url = resolve_next_link(self.base_url, str(response.url), next_link)
+            query = None  # the link carries cursor, filter, expand and limit
+
+    def iter_records(
+        self, path: str, model: type[M], params: dict[str, Any] | None = None
+    ) -> Iterator[M]:
+        """Typed records, each told which of its fields were redacted on its page."""
+        for page in self.iter_pages(path, params):
+            names = {r.name for r in page.redacted_fields}
+            for raw in page.results:
+                withheld = tuple(sorted(n for n in names if n not in raw))
+                yield model.model_validate({**raw, "redacted": withheld})
+
+    # --- resources ---------------------------------------------------------------------------
+    def workers(
+        self,
+        *,
+        expand: Iterable[str] = WORKER_EXPANDS,
+        filter: str | None = None,
+        order_by: str | None = None,
+    ) -> Iterator[models.Worker]:
+        params: dict[str, Any] = {}
+        if expand:
+            params["expand"] = ",".join(expand)
+        if filter:
+            params["filter"] = filter
+        if order_by:
+            params["order_by"] = order_by
+        return self.iter_records("/workers/", models.Worker, params)
+
+    def worker(self, worker_id: str, expand: Iterable[str] = WORKER_EXPANDS) -> models.Worker:
+        """One worker by id, expanded; a webhook hint is re-read this way, never trusted."""
+        body = self.get_json(f"/workers/{worker_id}/", {"expand": ",".join(expand)})
+        meta = body.pop("__meta", None) or {}
+        names = {r.get("name") for r in meta.get("redacted_fields") or []}
+        withheld = tuple(sorted(n for n in names if n and n not in body))
+        return models.Worker.model_validate({**body, "redacted": withheld})
+
+    def workers_updated_since(
+        self, watermark: dt.datetime | None, overlap: dt.timedelta = dt.timedelta(minutes=10)
+    ) -> IncrementalResult:
+        """Workers changed at or after ``watermark - overlap``, deduplicated on id.
+
+        The overlap re-reads a window already seen, because a record updated while the last
+        read was paging may carry an ``updated_at`` just below the stored watermark.
+        """
+        filter_ = None
+        if watermark is not None:
+            since = (watermark - overlap).astimezone(dt.UTC)
+            filter_ = f"updated_at ge {since.strftime('%Y-%m-%dT%H:%M:%S')}"
+        latest: dict[str, models.Worker] = {}
+        newest = watermark
+        for worker in self.workers(filter=filter_, order_by="updated_at"):
+            known = latest.get(worker.id)
+            if known is None or (worker.updated or _EPOCH) >= (known.updated or _EPOCH):
+                latest[worker.id] = worker
+            if worker.updated and (newest is None or worker.updated > newest):
+                newest = worker.updated
+        return IncrementalResult(records=list(latest.values()), watermark=newest)
+
+    def departments(self) -> Iterator[models.Department]:
+        return self.iter_records("/departments/", models.Department)
+
+    def legal_entities(self) -> Iterator[models.LegalEntity]:
+        return self.iter_records("/legal-entities/", models.LegalEntity)
+
+    def company_legal_entities(self) -> Iterator[models.CompanyLegalEntity]:
+        return self.iter_records("/company-legal-entities/", models.CompanyLegalEntity)
+
+    def employment_types(self) -> Iterator[models.EmploymentType]:
+        return self.iter_records("/employment-types/", models.EmploymentType)
+
+    def job_dimensions(self) -> Iterator[models.JobDimension]:
+        return self.iter_records("/job-dimensions/", models.JobDimension)
+
+    def job_codes(self) -> Iterator[models.JobCode]:
+        return self.iter_records("/job-codes/", models.JobCode)
+
+    def job_assignments(self) -> Iterator[models.JobAssignment]:
+        return self.iter_records("/job-assignments/", models.JobAssignment)
+
+    def compensations(self) -> Iterator[models.Compensation]:
+        return self.iter_records("/compensations/", models.Compensation)
+
+    def payroll_runs(self, order_by: str = "check_date") -> Iterator[models.PayrollRun]:
+        return self.iter_records("/payroll-runs/", models.PayrollRun, {"order_by": order_by})
+
+    def company_activity(
+        self, start: dt.datetime, end: dt.datetime | None = None, limit: int = 1000
+    ) -> Iterator[dict[str, Any]]:
+        """v1 ``company_activity`` events between ``start`` and ``end``, following ``next``.
+
+        The v1 API allows ``startDate`` at most 90 days back; callers keep their window inside it.
+        """
+        params: dict[str, Any] = {"startDate": _v1_time(start), "limit": limit}
+        if end is not None:
+            params["endDate"] = _v1_time(end)
+        url = self.v1_base_url + "/company_activity"
+        while True:
+            body = self._json(self._get(url, params))
+            if body.get("error"):
+                raise RipplingRequestError("/company_activity", 200, str(body["error"]))
+            data = body.get("data") or {}
+            yield from data.get("events") or []
+            cursor = data.get("next")
+            if not cursor:
+                return
+            params = {**params, "next": cursor}
+
+    def payroll_run(self, run_id: str) -> models.PayrollRun:
+        body = self.get_json(f"/payroll-runs/{run_id}/")
+        body.pop("__meta", None)
+        return models.PayrollRun.model_validate(body)
+
+    def worker_payroll_records(self, run_id: str) -> Iterator[models.WorkerPayrollRecord]:
+        return self.iter_records(
+            f"/payroll-runs/{run_id}/worker-payroll-records/", models.WorkerPayrollRecord
+        )
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def _v1_time(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _detail(response: httpx.Response) -> str:
+    """A short, defensive reading of an error body (no schema is documented)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200]
+    if isinstance(body, dict):
+        for key in ("detail", "message", "error"):
+            if isinstance(body.get(key), str):
+                return body[key][:200]
+    return str(body)[:200]

@@ -1,0 +1,268 @@
+"""Typed Rippling v2 records (pydantic v2), shaped after the published spec.
+
+Unknown fields are kept, not rejected (``extra="allow"``): Rippling adds fields over time and a
+reader must not break on them. Money is ``Decimal`` parsed from Rippling's decimal strings, never
+float. Each record carries ``redacted``: the field names the token was not allowed to read for
+this record (from the page's ``__meta.redacted_fields``), so a withheld compensation is known to
+be absent, never mistaken for zero.
+"""
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+ZERO = Decimal("0.00")
+
+
+def _decimal(value: Any) -> Decimal:
+    if value is None or value == "":
+        return ZERO
+    if isinstance(value, float):
+        raise ValueError("money must arrive as a decimal string, not a float")
+    return Decimal(str(value))
+
+
+# A money amount: Rippling sends decimal strings; a float is refused rather than rounded.
+Amount = Annotated[Decimal, BeforeValidator(_decimal)]
+
+
+class RipplingModel(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+
+    # Not a Rippling field: which fields of this record the token may not read.
+    redacted: tuple[str, ...] = ()
+
+
+class Record(RipplingModel):
+    id: str
+    created_at: str | None = None
+    updated_at: str | None = None
+
+    @property
+    def updated(self) -> dt.datetime | None:
+        return parse_timestamp(self.updated_at) if self.updated_at else None
+
+
+class RedactedField(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+    name: str
+    reason: str | None = None
+
+
+class Money(BaseModel):
+    """Rippling's ``{currency_type, value}``."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    currency_type: str | None = None
+    value: Decimal | None = None
+
+
+class PersonName(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+    given_name: str | None = None
+    family_name: str | None = None
+    preferred_given_name: str | None = None
+    preferred_family_name: str | None = None
+    formatted: str | None = None
+
+
+class Email(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+    value: str | None = None
+    type: str | None = None
+    display: str | None = None
+
+
+class User(Record):
+    display_name: str | None = None
+    name: PersonName | None = None
+    emails: list[Email] = Field(default_factory=list)
+    number: str | None = None
+    active: bool | None = None
+
+
+class Country(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+    code: str | None = None
+
+
+class LegalEntity(Record):
+    legal_name: str | None = None
+    tax_identifier: str | None = None
+    country: Country | None = None
+    entity_level: str | None = None
+    parent_id: str | None = None
+    company_id: str | None = None
+
+
+class CompanyLegalEntity(Record):
+    legal_name: str | None = None
+    country_code: str | None = None
+    is_archived: bool | None = None
+    tax_identifier: str | None = None
+
+
+class Department(Record):
+    name: str | None = None
+    parent_id: str | None = None
+    reference_code: str | None = None
+
+    @property
+    def dimension_key(self) -> str:
+        """The natural key for a dimension mapping: the reference code, else the id."""
+        return self.reference_code or self.id
+
+
+class EmploymentType(Record):
+    label: str | None = None
+    name: str | None = None
+    type: str | None = None  # CONTRACTOR | EMPLOYEE
+    compensation_time_period: str | None = None  # HOURLY | SALARIED
+
+
+class JobDimension(Record):
+    name: str | None = None
+    external_id: str | None = None
+
+
+class JobCode(Record):
+    name: str | None = None
+    job_dimension_id: str | None = None
+    external_id: str | None = None
+    department_id: str | None = None
+    work_location_id: str | None = None
+    is_archived: bool | None = None
+
+
+class JobAssignment(Record):
+    worker_id: str
+    job_code_id: str | None = None
+
+
+class Compensation(Record):
+    worker_id: str | None = None
+    annual_compensation: Money | None = None
+    annual_salary_equivalent: Money | None = None
+    hourly_wage: Money | None = None
+    payment_type: str | None = None
+    salary_effective_date: str | None = None
+
+
+class TerminationDetails(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+    type: str | None = None
+    reason: str | None = None
+
+
+class Worker(Record):
+    user_id: str | None = None
+    user: User | None = None
+    legal_entity_id: str | None = None
+    legal_entity: LegalEntity | None = None
+    department_id: str | None = None
+    department: Department | None = None
+    employment_type_id: str | None = None
+    employment_type: EmploymentType | None = None
+    compensation_id: str | None = None
+    compensation: Compensation | None = None
+    manager_id: str | None = None
+    level_id: str | None = None
+    status: str | None = None  # INIT | HIRED | ACCEPTED | ACTIVE | TERMINATED
+    start_date: str | None = None
+    end_date: str | None = None
+    number: int | str | None = None
+    work_email: str | None = None
+    title: str | None = None
+    country: str | None = None
+    termination_details: TerminationDetails | None = None
+
+    @property
+    def compensation_redacted(self) -> bool:
+        return "compensation" in self.redacted
+
+
+class PayPeriod(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+    start_date: dt.date
+    end_date: dt.date
+    pay_frequency: str | None = None
+
+
+class PayrollRun(Record):
+    run_state: str | None = None  # DRAFT | APPROVED | PAID | FAILED | CLOSED
+    run_type: str | None = None  # REGULAR | OFF_CYCLE | CORRECTION | TERMINATION | ...
+    check_date: dt.date | None = None
+    debit_date: dt.date | None = None
+    title: str | None = None
+    approval_deadline: str | None = None
+    approved_at: str | None = None
+    paid_at: str | None = None
+    lock_deadline: str | None = None
+    pay_period: PayPeriod | None = None
+    company_entity_id: str | None = None
+    country_code: str | None = None
+    payment_type: str | None = None
+
+
+class Earning(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+    earning_code: str | None = None
+    earning_category: str | None = None
+    display_name: str | None = None
+    amount: Amount
+    hours: Decimal | None = None
+    rate: Decimal | None = None
+
+
+class Tax(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+    tax_code: str | None = None
+    display_name: str | None = None
+    amount: Amount
+    paid_by: str | None = None  # EMPLOYEE | EMPLOYER
+
+
+class Deduction(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+    deduction_code: str | None = None
+    display_name: str | None = None
+    employee_amount: Amount = ZERO
+    employer_amount: Amount = ZERO
+
+
+class Garnishment(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+    garnishment_code: str | None = None
+    amount: Amount
+
+
+class PayrollSummary(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+    employer_taxes: Amount = ZERO
+    employee_taxes: Amount = ZERO
+    employee_deductions: Amount = ZERO
+    employer_contributions: Amount = ZERO
+    total_garnishments: Amount = ZERO
+
+
+class WorkerPayrollRecord(RipplingModel):
+    id: str
+    run_id: str
+    worker_id: str
+    currency: str
+    country_code: str | None = None
+    gross_pay: Amount
+    net_pay: Amount
+    summary: PayrollSummary = Field(default_factory=PayrollSummary)
+    earnings: list[Earning] = Field(default_factory=list)
+    taxes: list[Tax] = Field(default_factory=list)
+    deductions: list[Deduction] = Field(default_factory=list)
+    garnishments: list[Garnishment] = Field(default_factory=list)
+
+
+def parse_timestamp(value: str) -> dt.datetime:
+    """Rippling timestamps, with or without offset ('Z' or none means UTC)."""
+    parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
