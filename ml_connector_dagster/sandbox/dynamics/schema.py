@@ -1,0 +1,85 @@
+"""The schema subset the stand-in enforces: entity sets, keys, property names, Edm types.
+
+Read from the committed ``schema/entities.json`` (generated once from the shared F&O reference,
+see ``tests/sandbox/test_dynamics_schema.py``), so the sandbox validates every name and type the
+product sends exactly as strictly as F&O's own metadata would, without reading the reference at
+run time.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+SCHEMA_FILE = Path(__file__).parent / "schema" / "entities.json"
+NAMESPACE = "Microsoft.Dynamics.DataEntities"
+
+# Two views of one table: Employments (key includes the dates) and EmploymentsV2 (key has
+# EmploymentId). Both read and write the EmploymentsV2 table.
+TABLE_OF = {"Employments": "EmploymentsV2"}
+
+
+@dataclass(frozen=True)
+class Property:
+    """One property: its wire name, Edm type and, for enums, the allowed members."""
+
+    name: str
+    type: str
+    nullable: bool
+    enum: str | None = None
+    members: tuple[str, ...] | None = None  # None for an enum the reference does not list
+
+    @property
+    def is_string(self) -> bool:
+        return self.type in ("Edm.String", "Edm.Guid")
+
+
+@dataclass(frozen=True)
+class EntitySchema:
+    """An entity set as served: keys in key order and properties in metadata order."""
+
+    name: str
+    entity_type: str
+    keys: tuple[str, ...]
+    properties: dict[str, Property] = field(hash=False)
+    table: str
+
+    @property
+    def company_bound(self) -> bool:
+        """Company-bound entities carry ``dataAreaId`` and are filtered by the default company."""
+        return "dataAreaId" in self.properties
+
+
+@dataclass(frozen=True)
+class Schema:
+    entities: dict[str, EntitySchema]
+
+    def entity(self, name: str) -> EntitySchema | None:
+        return self.entities.get(name)
+
+
+@cache
+def load_schema(path: Path = SCHEMA_FILE) -> Schema:
+    """Parse the committed schema file once per process."""
+    raw = json.loads(path.read_text())
+    enums: dict[str, list[str]] = raw["enums"]
+    entities: dict[str, EntitySchema] = {}
+    for name, spec in raw["entities"].items():
+        props: dict[str, Property] = {}
+        for p in spec["properties"]:
+            enum = None
+            members = None
+            if p["type"].startswith(NAMESPACE + "."):
+                enum = p["type"][len(NAMESPACE) + 1 :]
+                members = tuple(enums[enum]) if enum in enums else None
+            props[p["name"]] = Property(p["name"], p["type"], p["nullable"], enum, members)
+        entities[name] = EntitySchema(
+            name=name,
+            entity_type=spec["entity_type"],
+            keys=tuple(spec["keys"]),
+            properties=props,
+            table=TABLE_OF.get(name, name),
+        )
+    return Schema(entities)
