@@ -1,0 +1,1 @@
+"""Pure accounting rules: mapping, dimensions, journal building, allocation, checks. No I/O."""

@@ -1,0 +1,292 @@
+"""The five checks finance reviews before anything posts, as pure functions.
+
+Each returns a list of findings (empty = passed) that the Dagster layer turns into a blocking
+asset check with a table in its metadata. Reconciliation compares the journal with Rippling's
+own reported totals (``gross_pay``, ``net_pay``, ``summary``), never with sums recomputed from
+the same line items the journal was built from, which could not fail.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+
+from ml_connector_dagster.ledger.journal import Journal, LineRole
+from ml_connector_dagster.ledger.mapping import DimensionFormatSpec
+from ml_connector_dagster.rippling.models import WorkerPayrollRecord
+
+ZERO = Decimal("0.00")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One failed rule: what (subject), which field/category, expected vs actual, and why."""
+
+    subject: str
+    item: str
+    expected: str
+    actual: str
+    message: str = ""
+
+
+# --- 1. balanced ---------------------------------------------------------------------------
+def check_balanced(journal: Journal) -> list[Finding]:
+    findings = []
+    if journal.total_debit != journal.total_credit:
+        findings.append(
+            Finding(
+                f"journal {journal.identity.run_id} {journal.company}",
+                "total",
+                f"debit {journal.total_debit}",
+                f"credit {journal.total_credit}",
+                "debits and credits differ",
+            )
+        )
+    per_voucher: dict[tuple[str, str], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
+    for line in journal.lines:
+        sums = per_voucher[(line.voucher, line.currency)]
+        sums[0] += line.debit
+        sums[1] += line.credit
+    for (voucher, currency), (debit, credit) in sorted(per_voucher.items()):
+        if debit != credit:
+            findings.append(
+                Finding(
+                    f"voucher {voucher}",
+                    currency,
+                    f"debit {debit}",
+                    f"credit {credit}",
+                    "voucher does not balance",
+                )
+            )
+    return findings
+
+
+# --- 2. reconciled -------------------------------------------------------------------------
+def rippling_totals(records: Iterable[WorkerPayrollRecord]) -> dict[tuple[str, LineRole], Decimal]:
+    """Rippling's own reported totals per (currency, category)."""
+    totals: dict[tuple[str, LineRole], Decimal] = defaultdict(lambda: ZERO)
+    for record in records:
+        currency = record.currency.upper()
+        summary = record.summary
+        totals[(currency, LineRole.EARNINGS)] += record.gross_pay
+        totals[(currency, LineRole.EMPLOYER_TAX)] += summary.employer_taxes
+        totals[(currency, LineRole.EMPLOYER_BENEFIT)] += summary.employer_contributions
+        totals[(currency, LineRole.TAXES_PAYABLE)] += (
+            summary.employee_taxes + summary.employer_taxes
+        )
+        totals[(currency, LineRole.DEDUCTIONS_PAYABLE)] += (
+            summary.employee_deductions + summary.employer_contributions
+        )
+        totals[(currency, LineRole.GARNISHMENTS_PAYABLE)] += summary.total_garnishments
+        totals[(currency, LineRole.NET_PAY)] += record.net_pay
+    return dict(totals)
+
+
+def journal_totals(journal: Journal) -> dict[tuple[str, LineRole], Decimal]:
+    """The journal's net amount per (currency, category), on the category's natural side."""
+    totals: dict[tuple[str, LineRole], Decimal] = defaultdict(lambda: ZERO)
+    for line in journal.lines:
+        natural = line.debit - line.credit
+        if line.role not in (LineRole.EARNINGS, LineRole.EMPLOYER_TAX, LineRole.EMPLOYER_BENEFIT):
+            natural = -natural
+        totals[(line.currency, line.role)] += natural
+    return dict(totals)
+
+
+def check_reconciled(journal: Journal, records: Iterable[WorkerPayrollRecord]) -> list[Finding]:
+    expected = rippling_totals(records)
+    actual = journal_totals(journal)
+    findings = []
+    for key in sorted(set(expected) | set(actual)):
+        want, got = expected.get(key, ZERO), actual.get(key, ZERO)
+        if want != got:
+            currency, role = key
+            findings.append(
+                Finding(
+                    f"run {journal.identity.run_id} {journal.company}",
+                    f"{role.value} {currency}",
+                    str(want),
+                    str(got),
+                    f"differs by {got - want}",
+                )
+            )
+    return findings
+
+
+# --- 5. source sane ------------------------------------------------------------------------
+def check_source_record(record: WorkerPayrollRecord) -> list[Finding]:
+    """gross = net + employee taxes + employee deductions + garnishments; summaries = items."""
+    subject = f"record {record.id} (worker {record.worker_id})"
+    s = record.summary
+    found: list[Finding] = []
+
+    def compare(item: str, expected: Decimal, actual: Decimal, message: str) -> None:
+        if expected != actual:
+            found.append(Finding(subject, item, str(expected), str(actual), message))
+
+    compare(
+        "gross_pay",
+        s.employee_taxes + s.employee_deductions + s.total_garnishments + record.net_pay,
+        record.gross_pay,
+        "gross != net + employee taxes + employee deductions + garnishments",
+    )
+    compare(
+        "earnings",
+        record.gross_pay,
+        sum((e.amount for e in record.earnings), ZERO),
+        "earnings do not add up to gross_pay",
+    )
+    employee_taxes = sum(
+        (t.amount for t in record.taxes if (t.paid_by or "").upper() != "EMPLOYER"), ZERO
+    )
+    employer_taxes = sum(
+        (t.amount for t in record.taxes if (t.paid_by or "").upper() == "EMPLOYER"), ZERO
+    )
+    compare(
+        "summary.employee_taxes", s.employee_taxes, employee_taxes, "summary differs from taxes"
+    )
+    compare(
+        "summary.employer_taxes", s.employer_taxes, employer_taxes, "summary differs from taxes"
+    )
+    compare(
+        "summary.employee_deductions",
+        s.employee_deductions,
+        sum((d.employee_amount for d in record.deductions), ZERO),
+        "summary differs from deductions",
+    )
+    compare(
+        "summary.employer_contributions",
+        s.employer_contributions,
+        sum((d.employer_amount for d in record.deductions), ZERO),
+        "summary differs from deductions",
+    )
+    compare(
+        "summary.total_garnishments",
+        s.total_garnishments,
+        sum((g.amount for g in record.garnishments), ZERO),
+        "summary differs from garnishments",
+    )
+    return found
+
+
+def check_source(records: Iterable[WorkerPayrollRecord]) -> list[Finding]:
+    return [finding for record in records for finding in check_source_record(record)]
+
+
+# --- 4. valid in Dynamics --------------------------------------------------------------------
+@dataclass(frozen=True)
+class DynamicsReference:
+    """What F&O says about the accounts and values a journal uses (read before any write)."""
+
+    ledger_format: tuple[str, ...]
+    delimiter: str
+    main_accounts: Mapping[str, Mapping[str, str]]  # MainAccountId -> row (IsSuspended, ...)
+    dimension_values: Mapping[tuple[str, str], Mapping[str, str]]  # (dimension, value) -> row
+    journal_names: frozenset[str]
+
+
+def check_format(spec: DimensionFormatSpec, reference: DynamicsReference) -> list[Finding]:
+    """The configured display format must equal the active F&O ledger format and delimiter."""
+    findings = []
+    if tuple(spec.dimensions) != tuple(reference.ledger_format):
+        findings.append(
+            Finding(
+                "ledger dimension format",
+                "order",
+                spec.display,
+                reference.delimiter.join(reference.ledger_format),
+                "the mapping's format differs from the active F&O ledger format",
+            )
+        )
+    if spec.delimiter != reference.delimiter:
+        findings.append(
+            Finding(
+                "ledger dimension format",
+                "delimiter",
+                repr(spec.delimiter),
+                repr(reference.delimiter),
+                "the segment delimiter differs",
+            )
+        )
+    return findings
+
+
+def check_dynamics_values(
+    journal: Journal, reference: DynamicsReference
+) -> tuple[list[Finding], list[Finding]]:
+    """(blocking findings, warnings): suspended/unknown accounts and suspended values block;
+    a value F&O does not list is only a warning (F&O lists only used values)."""
+    blocking: list[Finding] = []
+    warnings: list[Finding] = []
+    subject = f"journal {journal.identity.run_id} {journal.company}"
+    if journal.journal_name not in reference.journal_names:
+        blocking.append(
+            Finding(
+                subject,
+                "journal name",
+                journal.journal_name,
+                "absent",
+                f"journal name {journal.journal_name} does not exist in {journal.company}",
+            )
+        )
+    seen: set[tuple[str, str]] = set()
+    for line in journal.lines:
+        account = reference.main_accounts.get(line.account)
+        if ("MainAccount", line.account) not in seen:
+            seen.add(("MainAccount", line.account))
+            if account is None:
+                blocking.append(
+                    Finding(
+                        subject,
+                        f"main account {line.account}",
+                        "exists",
+                        "absent",
+                        "main account does not exist in the chart of accounts",
+                    )
+                )
+            elif account.get("IsSuspended") == "Yes":
+                blocking.append(
+                    Finding(
+                        subject,
+                        f"main account {line.account}",
+                        "active",
+                        "suspended",
+                        "main account is suspended",
+                    )
+                )
+            elif account.get("DoNotAllowManualEntry") == "Yes":
+                blocking.append(
+                    Finding(
+                        subject,
+                        f"main account {line.account}",
+                        "manual entry",
+                        "not allowed",
+                        "main account does not allow manual entry",
+                    )
+                )
+        for dimension, value in line.dimensions:
+            if not value or (dimension, value) in seen:
+                continue
+            seen.add((dimension, value))
+            row = reference.dimension_values.get((dimension, value))
+            if row is None:
+                warnings.append(
+                    Finding(
+                        subject,
+                        f"{dimension} {value}",
+                        "listed",
+                        "not listed",
+                        "F&O lists only used values; its write validation decides",
+                    )
+                )
+            elif row.get("IsSuspended") == "Yes":
+                blocking.append(
+                    Finding(
+                        subject,
+                        f"{dimension} {value}",
+                        "active",
+                        "suspended",
+                        f"{dimension} value {value} is suspended",
+                    )
+                )
+    return blocking, warnings

@@ -1,0 +1,89 @@
+"""Financial dimension values for a line, and the display string F&O parses.
+
+F&O reads ``AccountDisplayValue`` segment by segment in the order of the active ledger format;
+a value containing the delimiter would shift every later segment, so it is refused here.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from ml_connector_dagster.ledger.mapping import DimensionFormatSpec, LegalEntityMap, PayrollMapping
+
+
+@dataclass(frozen=True)
+class WorkerContext:
+    """What the ledger needs to know about a worker to place its cost."""
+
+    worker_id: str
+    number: str | None = None
+    legal_entity_id: str | None = None
+    department_key: str | None = None  # reference_code, else the Rippling id
+    job_codes: tuple[tuple[str, int], ...] = ()  # (external_id or id, weight)
+
+
+@dataclass(frozen=True)
+class Unmapped:
+    """A dimension no mapping level could fill, with what was looked for."""
+
+    worker_id: str
+    dimension: str
+    looked_for: str
+
+
+def resolve_expense_dimensions(
+    mapping: PayrollMapping,
+    company: LegalEntityMap,
+    worker: WorkerContext,
+    job_code: str | None,
+) -> tuple[dict[str, str], list[Unmapped]]:
+    """Dimension values by precedence: worker -> job code -> department -> entity -> default."""
+    layers: list[Mapping[str, str]] = [
+        mapping.workers.get(worker.worker_id, {}),
+        mapping.job_codes.get(job_code, {}) if job_code else {},
+        mapping.departments.get(worker.department_key or "", {}),
+        company.dimensions,
+        mapping.default_dimensions,
+    ]
+    values: dict[str, str] = {}
+    missing: list[Unmapped] = []
+    for dimension in mapping.dimension_format.financial_dimensions:
+        value = next((layer[dimension] for layer in layers if dimension in layer), None)
+        if value is None:
+            if dimension not in mapping.optional_dimensions:
+                sources = [f"worker {worker.worker_id}"]
+                if job_code:
+                    sources.append(f"job code {job_code}")
+                sources.append(
+                    f"department {worker.department_key}"
+                    if worker.department_key
+                    else "no department"
+                )
+                missing.append(Unmapped(worker.worker_id, dimension, ", ".join(sources)))
+            value = ""
+        values[dimension] = value
+    return values, missing
+
+
+def balance_sheet_dimensions(mapping: PayrollMapping, company: LegalEntityMap) -> dict[str, str]:
+    """Liability lines carry the legal entity's dimensions only."""
+    return {
+        dimension: company.dimensions.get(dimension, "")
+        for dimension in mapping.dimension_format.financial_dimensions
+    }
+
+
+class DisplayValueError(ValueError):
+    """A segment value that would corrupt the display string."""
+
+
+def display_value(
+    spec: DimensionFormatSpec, main_account: str, dimensions: Mapping[str, str]
+) -> str:
+    """``600100-001-D100-CC-ENG``-style string in the format's order, blanks kept in place."""
+    segments = [main_account, *(dimensions.get(d, "") for d in spec.financial_dimensions)]
+    for name, value in zip(spec.dimensions, segments, strict=True):
+        if spec.delimiter in value:
+            raise DisplayValueError(
+                f"{name} value {value!r} contains the segment delimiter {spec.delimiter!r}"
+            )
+    return spec.delimiter.join(segments)

@@ -1,0 +1,64 @@
+"""The mapping file: what loads, and errors that name the line and key."""
+
+from pathlib import Path
+
+import pytest
+from ledger_factories import MAPPING_YAML, mapping
+
+from ml_connector_dagster.ledger.mapping import MappingError, load_mapping, parse_mapping
+
+
+def test_valid_mapping_loads_with_lookups() -> None:
+    m = mapping()
+    assert m.companies == ("USMF",)
+    assert m.company_for_legal_entity("le_us").company == "USMF"
+    assert m.company_for_company_entity("cle_us").company == "USMF"
+    assert m.company_for_company_entity("le_us") is None  # the two Rippling ids are distinct
+    assert m.dimension_format.financial_dimensions == ("BusinessUnit", "Department", "CostCenter")
+
+
+def _error(text: str) -> str:
+    with pytest.raises(MappingError) as caught:
+        parse_mapping(text, source="m.yaml")
+    return str(caught.value)
+
+
+def test_unknown_key_is_reported_with_its_line() -> None:
+    text = MAPPING_YAML.replace("  name: PAYROLL\n", "  name: PAYROLL\n  nmae: typo\n")
+    line = text.splitlines().index("  nmae: typo") + 1
+    assert f"m.yaml:{line}: journal.nmae" in _error(text)
+
+
+def test_unknown_dimension_in_a_department_is_named() -> None:
+    text = MAPPING_YAML.replace("D100: {Department: D100}", "D100: {Departmnt: D100}")
+    message = _error(text)
+    assert "departments.D100" in message and "Departmnt" in message
+
+
+def test_wrong_trigger_state_and_missing_account_are_both_listed() -> None:
+    text = MAPPING_YAML.replace("  name: PAYROLL\n", "  name: PAYROLL\n  trigger_state: DRAFT\n")
+    text = text.replace('  net_pay_clearing: "220400"\n', "")
+    message = _error(text)
+    assert "journal.trigger_state" in message
+    assert "accounts.net_pay_clearing" in message
+
+
+def test_format_must_start_with_main_account_and_company_keys_are_plain() -> None:
+    assert "MainAccount" in _error(
+        MAPPING_YAML.replace("[MainAccount, BusinessUnit", "[BusinessUnit, MainAccount")
+    )
+    assert "plain dataAreaId" in _error(MAPPING_YAML.replace("company: USMF", "company: 'US|MF'"))
+
+
+def test_one_rippling_id_cannot_feed_two_companies() -> None:
+    text = MAPPING_YAML.replace(
+        "accounts:\n",
+        "  - company: GBSI\n    currency: GBP\n    rippling_legal_entity_ids: [le_us]\naccounts:\n",
+    )
+    assert "maps to both" in _error(text)
+
+
+def test_not_yaml_and_missing_file() -> None:
+    assert "not valid YAML" in _error("a: [")
+    with pytest.raises(MappingError, match="cannot read"):
+        load_mapping(Path("/nonexistent/mapping.yaml"))
