@@ -1,0 +1,118 @@
+"""The audit store's tables (SQLAlchemy Core), on SQLite by default and PostgreSQL by URL.
+
+``posting_attempts`` and ``workforce_actions`` are append-only: the database itself refuses
+UPDATE and DELETE on them (a trigger on both engines), because Dagster's event log can be
+deleted and finance needs a trail that cannot. ``journal_identities`` holds the current state
+of each journal identity; ``webhook_inbox`` the durable inbox; ``worker_map`` the Rippling id to
+PersonnelNumber map that survives renames.
+"""
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+metadata = sa.MetaData()
+
+posting_attempts = sa.Table(
+    "posting_attempts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("connection", sa.String(100), nullable=False),
+    sa.Column("dagster_run_id", sa.String(64)),
+    sa.Column("partition_key", sa.String(200)),
+    sa.Column("journal_key", sa.String(32), nullable=False, index=True),
+    sa.Column("payroll_run_id", sa.String(100), nullable=False, index=True),
+    sa.Column("company", sa.String(20), nullable=False),
+    sa.Column("journal_type", sa.String(20), nullable=False),
+    sa.Column("pay_period", sa.String(10), index=True),
+    sa.Column("payload_hash", sa.String(64)),
+    sa.Column("source_record_ids", sa.JSON),
+    sa.Column("outcome", sa.String(30), nullable=False),
+    sa.Column("journal_batch_number", sa.String(50)),
+    sa.Column("dynamics_answer", sa.Text),
+    sa.Column("total_debit", sa.String(40)),
+    sa.Column("total_credit", sa.String(40)),
+    sa.Column("line_count", sa.Integer),
+)
+
+journal_identities = sa.Table(
+    "journal_identities",
+    metadata,
+    sa.Column("journal_key", sa.String(32), primary_key=True),
+    sa.Column("connection", sa.String(100), nullable=False),
+    sa.Column("payroll_run_id", sa.String(100), nullable=False),
+    sa.Column("company", sa.String(20), nullable=False),
+    sa.Column("journal_type", sa.String(20), nullable=False),
+    sa.Column("pay_period", sa.String(10)),
+    sa.Column("payload_hash", sa.String(64), nullable=False),
+    sa.Column("state", sa.String(30), nullable=False),
+    sa.Column("journal_batch_numbers", sa.JSON),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+webhook_inbox = sa.Table(
+    "webhook_inbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("dedupe_key", sa.String(300), nullable=False, unique=True),
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("company_id", sa.String(100), nullable=False),
+    sa.Column("event_name", sa.String(100), nullable=False),
+    sa.Column("object_id", sa.String(100), nullable=False),
+    sa.Column("deliveries", sa.Integer, nullable=False, default=1),
+    sa.Column("processed_at", sa.DateTime(timezone=True)),
+)
+
+worker_map = sa.Table(
+    "worker_map",
+    metadata,
+    sa.Column("rippling_worker_id", sa.String(100), primary_key=True),
+    sa.Column("personnel_number", sa.String(50), nullable=False, index=True),
+    sa.Column("rippling_user_id", sa.String(100), index=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+workforce_actions = sa.Table(
+    "workforce_actions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("connection", sa.String(100), nullable=False),
+    sa.Column("dagster_run_id", sa.String(64)),
+    sa.Column("rippling_worker_id", sa.String(100), index=True),
+    sa.Column("personnel_number", sa.String(50)),
+    sa.Column("company", sa.String(20)),
+    sa.Column("action", sa.String(40), nullable=False),
+    sa.Column("request", sa.JSON),
+    sa.Column("outcome", sa.String(30), nullable=False),
+    sa.Column("dynamics_answer", sa.Text),
+)
+
+APPEND_ONLY = ("posting_attempts", "workforce_actions")
+
+
+def install_append_only_guards(engine: Engine) -> None:
+    """Triggers that make the trail tables refuse UPDATE and DELETE, on SQLite and PostgreSQL."""
+    with engine.begin() as connection:
+        if engine.dialect.name == "sqlite":
+            for table in APPEND_ONLY:
+                for verb in ("UPDATE", "DELETE"):
+                    connection.exec_driver_sql(
+                        f"CREATE TRIGGER IF NOT EXISTS {table}_no_{verb.lower()} BEFORE {verb}"
+                        f" ON {table} BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
+                    )
+        elif engine.dialect.name == "postgresql":
+            # "%%" because psycopg2 reads a bare "%" as a parameter placeholder.
+            connection.exec_driver_sql(
+                "CREATE OR REPLACE FUNCTION ml_connector_append_only() RETURNS trigger"
+                " LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION '%% is append-only', TG_TABLE_NAME;"
+                " END $$"
+            )
+            for table in APPEND_ONLY:
+                connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
+                connection.exec_driver_sql(
+                    f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table}"
+                    " FOR EACH ROW EXECUTE FUNCTION ml_connector_append_only()"
+                )

@@ -1,0 +1,349 @@
+"""The audit store: journal identities, every posting attempt, the webhook inbox, the worker map.
+
+Journal identities are recorded *before* anything is written to Dynamics, so a crash between
+the write and the bookkeeping can always be recovered: the identity's marker is also stamped in
+the Dynamics header, and a replay looks there when the local state is unsure or lost.
+"""
+
+import datetime as dt
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from ml_connector_dagster.audit.schema import (
+    install_append_only_guards,
+    journal_identities,
+    metadata,
+    posting_attempts,
+    webhook_inbox,
+    worker_map,
+    workforce_actions,
+)
+
+
+class Outcome:
+    """Outcomes of a posting attempt, as finance reads them in the trail."""
+
+    POSTED = "posted"
+    SKIPPED_DUPLICATE = "skipped-duplicate"
+    FAILED = "failed"
+    BLOCKED_BY_CHECK = "blocked-by-check"
+    STARTED = "started"
+
+
+class IdentityState:
+    PENDING = "pending"  # recorded, nothing written yet (or unknown after a crash)
+    HEADER_CREATED = "header-created"  # header exists in Dynamics, lines not (all) there
+    COMPLETE = "complete"  # header and every line in Dynamics
+    POSTED = "posted"  # finance posted it in F&O: never touched again
+
+
+@dataclass(frozen=True)
+class IdentityRecord:
+    journal_key: str
+    connection: str
+    payroll_run_id: str
+    company: str
+    journal_type: str
+    pay_period: str | None
+    payload_hash: str
+    state: str
+    journal_batch_numbers: tuple[str, ...]
+
+
+def default_audit_url(dagster_home: str | None = None) -> str:
+    """``ML_CONNECTOR_AUDIT_URL``, else a SQLite file under DAGSTER_HOME."""
+    url = os.environ.get("ML_CONNECTOR_AUDIT_URL")
+    if url:
+        return url
+    home = Path(dagster_home or os.environ.get("DAGSTER_HOME") or ".dagster_home")
+    directory = home / "ml-connector"
+    directory.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{(directory / 'audit.sqlite').resolve()}"
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class AuditStore:
+    def __init__(self, url: str, clock: Callable[[], dt.datetime] = _utcnow) -> None:
+        self.url = url
+        self._clock = clock
+        connect_args = {"timeout": 30} if url.startswith("sqlite") else {}
+        self.engine: Engine = sa.create_engine(url, connect_args=connect_args, pool_pre_ping=True)
+        metadata.create_all(self.engine)
+        install_append_only_guards(self.engine)
+
+    def __repr__(self) -> str:
+        return (
+            f"AuditStore(url={sa.engine.make_url(self.url).render_as_string(hide_password=True)!r})"
+        )
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # --- journal identities -------------------------------------------------------------------
+    def claim_identity(
+        self,
+        *,
+        journal_key: str,
+        connection: str,
+        payroll_run_id: str,
+        company: str,
+        journal_type: str,
+        pay_period: str | None,
+        payload_hash: str,
+    ) -> IdentityRecord:
+        """The identity's record, created as PENDING if this is its first attempt."""
+        now = self._clock()
+        with self.engine.begin() as db:
+            existing = db.execute(
+                sa.select(journal_identities).where(journal_identities.c.journal_key == journal_key)
+            ).first()
+            if existing is None:
+                db.execute(
+                    journal_identities.insert().values(
+                        journal_key=journal_key,
+                        connection=connection,
+                        payroll_run_id=payroll_run_id,
+                        company=company,
+                        journal_type=journal_type,
+                        pay_period=pay_period,
+                        payload_hash=payload_hash,
+                        state=IdentityState.PENDING,
+                        journal_batch_numbers=[],
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+        found = self.identity(journal_key)
+        assert found is not None
+        return found
+
+    def identity(self, journal_key: str) -> IdentityRecord | None:
+        with self.engine.connect() as db:
+            row = db.execute(
+                sa.select(journal_identities).where(journal_identities.c.journal_key == journal_key)
+            ).first()
+        return _identity(row) if row else None
+
+    def identities(self, pay_period: str | None = None) -> list[IdentityRecord]:
+        query = sa.select(journal_identities).order_by(journal_identities.c.created_at)
+        if pay_period:
+            query = query.where(journal_identities.c.pay_period == pay_period)
+        with self.engine.connect() as db:
+            return [_identity(row) for row in db.execute(query)]
+
+    def update_identity(
+        self,
+        journal_key: str,
+        *,
+        state: str,
+        journal_batch_numbers: Iterable[str] | None = None,
+        payload_hash: str | None = None,
+    ) -> None:
+        values: dict[str, Any] = {"state": state, "updated_at": self._clock()}
+        if journal_batch_numbers is not None:
+            values["journal_batch_numbers"] = list(journal_batch_numbers)
+        if payload_hash is not None:
+            values["payload_hash"] = payload_hash
+        with self.engine.begin() as db:
+            db.execute(
+                journal_identities.update()
+                .where(journal_identities.c.journal_key == journal_key)
+                .values(**values)
+            )
+
+    # --- the trail ----------------------------------------------------------------------------
+    def record_attempt(self, **fields: Any) -> int:
+        """Append one attempt; returns its id. Nothing ever updates or deletes it."""
+        fields.setdefault("at", self._clock())
+        with self.engine.begin() as db:
+            result = db.execute(posting_attempts.insert().values(**fields))
+            return int(result.inserted_primary_key[0])
+
+    def attempts(
+        self,
+        *,
+        pay_period: str | None = None,
+        journal_key: str | None = None,
+        payroll_run_id: str | None = None,
+        journal_batch_number: str | None = None,
+    ) -> list[dict[str, Any]]:
+        query = sa.select(posting_attempts).order_by(posting_attempts.c.id)
+        for column, value in (
+            (posting_attempts.c.pay_period, pay_period),
+            (posting_attempts.c.journal_key, journal_key),
+            (posting_attempts.c.payroll_run_id, payroll_run_id),
+            (posting_attempts.c.journal_batch_number, journal_batch_number),
+        ):
+            if value is not None:
+                query = query.where(column == value)
+        with self.engine.connect() as db:
+            return [dict(row._mapping) for row in db.execute(query)]
+
+    def failed_partitions(self) -> list[str]:
+        """Partitions whose latest attempt for some identity failed (what ``replay`` re-runs)."""
+        latest = (
+            sa.select(sa.func.max(posting_attempts.c.id))
+            .where(posting_attempts.c.outcome != Outcome.STARTED)
+            .group_by(posting_attempts.c.journal_key)
+        )
+        query = sa.select(posting_attempts.c.partition_key).where(
+            posting_attempts.c.id.in_(latest),
+            posting_attempts.c.outcome.in_([Outcome.FAILED]),
+        )
+        with self.engine.connect() as db:
+            return sorted({row[0] for row in db.execute(query) if row[0]})
+
+    # --- webhook inbox ------------------------------------------------------------------------
+    def enqueue_webhook(self, company_id: str, event_name: str, object_id: str) -> bool:
+        """Store an event durably; a repeat of an unprocessed event collapses into it.
+
+        Returns True when the event is new.
+        """
+        key = f"{company_id}|{event_name}|{object_id}"
+        now = self._clock()
+        with self.engine.begin() as db:
+            pending = db.execute(
+                sa.select(webhook_inbox.c.id).where(
+                    webhook_inbox.c.dedupe_key == key, webhook_inbox.c.processed_at.is_(None)
+                )
+            ).first()
+            if pending is not None:
+                db.execute(
+                    webhook_inbox.update()
+                    .where(webhook_inbox.c.id == pending[0])
+                    .values(deliveries=webhook_inbox.c.deliveries + 1)
+                )
+                return False
+            # A processed event with the same key is history; give the new delivery its own key.
+            processed = db.execute(
+                sa.select(sa.func.count()).where(webhook_inbox.c.dedupe_key.like(f"{key}%"))
+            ).scalar_one()
+            db.execute(
+                webhook_inbox.insert().values(
+                    dedupe_key=key if processed == 0 else f"{key}|{processed}",
+                    received_at=now,
+                    company_id=company_id,
+                    event_name=event_name,
+                    object_id=object_id,
+                    deliveries=1,
+                )
+            )
+            return True
+
+    def pending_webhooks(self, limit: int = 1000) -> list[dict[str, Any]]:
+        query = (
+            sa.select(webhook_inbox)
+            .where(webhook_inbox.c.processed_at.is_(None))
+            .order_by(webhook_inbox.c.id)
+            .limit(limit)
+        )
+        with self.engine.connect() as db:
+            return [dict(row._mapping) for row in db.execute(query)]
+
+    def mark_webhooks_processed(self, ids: Iterable[int]) -> None:
+        ids = list(ids)
+        if not ids:
+            return
+        with self.engine.begin() as db:
+            db.execute(
+                webhook_inbox.update()
+                .where(webhook_inbox.c.id.in_(ids))
+                .values(processed_at=self._clock())
+            )
+
+    # --- worker map ---------------------------------------------------------------------------
+    def personnel_number(self, rippling_worker_id: str) -> str | None:
+        with self.engine.connect() as db:
+            row = db.execute(
+                sa.select(worker_map.c.personnel_number).where(
+                    worker_map.c.rippling_worker_id == rippling_worker_id
+                )
+            ).first()
+        return row[0] if row else None
+
+    def personnel_number_for_user(self, rippling_user_id: str) -> str | None:
+        """A rehire under a new worker id keeps the person's number (matched by user id)."""
+        with self.engine.connect() as db:
+            row = db.execute(
+                sa.select(worker_map.c.personnel_number)
+                .where(worker_map.c.rippling_user_id == rippling_user_id)
+                .order_by(worker_map.c.created_at)
+            ).first()
+        return row[0] if row else None
+
+    def map_worker(
+        self, rippling_worker_id: str, personnel_number: str, rippling_user_id: str | None
+    ) -> None:
+        now = self._clock()
+        with self.engine.begin() as db:
+            exists = db.execute(
+                sa.select(worker_map.c.rippling_worker_id).where(
+                    worker_map.c.rippling_worker_id == rippling_worker_id
+                )
+            ).first()
+            if exists:
+                db.execute(
+                    worker_map.update()
+                    .where(worker_map.c.rippling_worker_id == rippling_worker_id)
+                    .values(
+                        personnel_number=personnel_number,
+                        rippling_user_id=rippling_user_id,
+                        updated_at=now,
+                    )
+                )
+            else:
+                db.execute(
+                    worker_map.insert().values(
+                        rippling_worker_id=rippling_worker_id,
+                        personnel_number=personnel_number,
+                        rippling_user_id=rippling_user_id,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+
+    def worker_mappings(self) -> dict[str, str]:
+        with self.engine.connect() as db:
+            return {
+                row[0]: row[1]
+                for row in db.execute(
+                    sa.select(worker_map.c.rippling_worker_id, worker_map.c.personnel_number)
+                )
+            }
+
+    def record_workforce_action(self, **fields: Any) -> int:
+        fields.setdefault("at", self._clock())
+        with self.engine.begin() as db:
+            result = db.execute(workforce_actions.insert().values(**fields))
+            return int(result.inserted_primary_key[0])
+
+    def workforce_actions(self, rippling_worker_id: str | None = None) -> list[dict[str, Any]]:
+        query = sa.select(workforce_actions).order_by(workforce_actions.c.id)
+        if rippling_worker_id:
+            query = query.where(workforce_actions.c.rippling_worker_id == rippling_worker_id)
+        with self.engine.connect() as db:
+            return [dict(row._mapping) for row in db.execute(query)]
+
+
+def _identity(row: Any) -> IdentityRecord:
+    m = row._mapping
+    return IdentityRecord(
+        journal_key=m["journal_key"],
+        connection=m["connection"],
+        payroll_run_id=m["payroll_run_id"],
+        company=m["company"],
+        journal_type=m["journal_type"],
+        pay_period=m["pay_period"],
+        payload_hash=m["payload_hash"],
+        state=m["state"],
+        journal_batch_numbers=tuple(m["journal_batch_numbers"] or ()),
+    )

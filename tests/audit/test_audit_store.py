@@ -1,0 +1,116 @@
+"""The audit store on SQLite and PostgreSQL: identities, an append-only trail, inbox, worker map."""
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+
+from ml_connector_dagster.audit.store import AuditStore, IdentityState, Outcome
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path) -> Iterator[AuditStore]:
+    if request.param == "sqlite":
+        audit = AuditStore(f"sqlite:///{tmp_path / 'audit.sqlite'}")
+        yield audit
+        audit.dispose()
+        return
+    settings = request.getfixturevalue("postgres")
+    name = f"audit_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(settings["url"], isolation_level="AUTOCOMMIT")
+    with admin.connect() as db:
+        db.exec_driver_sql(f"CREATE DATABASE {name}")
+    url = settings["url"].rsplit("/", 1)[0] + f"/{name}"
+    audit = AuditStore(url)
+    try:
+        yield audit
+    finally:
+        audit.dispose()
+        with admin.connect() as db:
+            db.exec_driver_sql(f"DROP DATABASE {name}")
+        admin.dispose()
+
+
+def _claim(store: AuditStore, key: str = "k1") -> None:
+    store.claim_identity(
+        journal_key=key,
+        connection="acme",
+        payroll_run_id="run_1",
+        company="USMF",
+        journal_type="settlement",
+        pay_period="2026-11-15",
+        payload_hash="h1",
+    )
+
+
+def test_claim_is_idempotent_and_state_moves_forward(store: AuditStore) -> None:
+    _claim(store)
+    _claim(store)
+    assert [i.state for i in store.identities()] == [IdentityState.PENDING]
+    store.update_identity("k1", state=IdentityState.COMPLETE, journal_batch_numbers=["USMF-000007"])
+    record = store.identity("k1")
+    assert record.state == IdentityState.COMPLETE
+    assert record.journal_batch_numbers == ("USMF-000007",)
+
+
+def test_trail_is_append_only_in_the_database_itself(store: AuditStore) -> None:
+    attempt = store.record_attempt(
+        connection="acme",
+        journal_key="k1",
+        payroll_run_id="run_1",
+        company="USMF",
+        journal_type="settlement",
+        outcome=Outcome.POSTED,
+        pay_period="2026-11-15",
+        source_record_ids=["p1", "p2"],
+    )
+    with pytest.raises(sa.exc.DatabaseError, match="append-only"), store.engine.begin() as db:
+        db.exec_driver_sql(f"UPDATE posting_attempts SET outcome = 'failed' WHERE id = {attempt}")
+    with pytest.raises(sa.exc.DatabaseError, match="append-only"), store.engine.begin() as db:
+        db.exec_driver_sql("DELETE FROM posting_attempts")
+    [row] = store.attempts(pay_period="2026-11-15")
+    assert row["outcome"] == Outcome.POSTED and row["source_record_ids"] == ["p1", "p2"]
+
+
+def test_failed_partitions_are_those_whose_latest_attempt_failed(store: AuditStore) -> None:
+    common = dict(connection="acme", payroll_run_id="r", company="USMF", journal_type="settlement")
+    store.record_attempt(
+        journal_key="a", partition_key="USMF|2026-11-01", outcome=Outcome.FAILED, **common
+    )
+    store.record_attempt(
+        journal_key="a", partition_key="USMF|2026-11-01", outcome=Outcome.POSTED, **common
+    )
+    store.record_attempt(
+        journal_key="b", partition_key="USMF|2026-11-15", outcome=Outcome.FAILED, **common
+    )
+    store.record_attempt(
+        journal_key="b", partition_key="USMF|2026-11-15", outcome=Outcome.STARTED, **common
+    )
+    assert store.failed_partitions() == ["USMF|2026-11-15"]
+
+
+def test_webhook_duplicates_collapse_until_processed(store: AuditStore) -> None:
+    assert store.enqueue_webhook("co1", "employee.updated", "w1") is True
+    assert store.enqueue_webhook("co1", "employee.updated", "w1") is False
+    [pending] = store.pending_webhooks()
+    assert pending["deliveries"] == 2
+    store.mark_webhooks_processed([pending["id"]])
+    assert store.pending_webhooks() == []
+    assert store.enqueue_webhook("co1", "employee.updated", "w1") is True  # a later change
+    assert len(store.pending_webhooks()) == 1
+
+
+def test_worker_map_survives_and_finds_a_person_by_user(store: AuditStore) -> None:
+    store.map_worker("w1", "RP-000001", "u1")
+    store.map_worker("w2", "RP-000001", "u1")
+    assert store.personnel_number("w1") == "RP-000001"
+    assert store.personnel_number_for_user("u1") == "RP-000001"
+    assert store.personnel_number("nobody") is None
+    assert store.worker_mappings() == {"w1": "RP-000001", "w2": "RP-000001"}
+
+
+def test_repr_hides_the_password() -> None:
+    store = AuditStore.__new__(AuditStore)
+    store.url = "postgresql+psycopg2://user:hunter2@db/audit"
+    assert "hunter2" not in repr(store)
