@@ -5,6 +5,7 @@ Each command group lives in its own module here; this one only gathers them.
 
 import click
 
+from ml_connector_dagster.cli.credentials import credentials
 from ml_connector_dagster.cli.sandbox import dev, sandbox
 
 
@@ -16,3 +17,4 @@ def main() -> None:
 
 main.add_command(sandbox)
 main.add_command(dev)
+main.add_command(credentials)
