@@ -62,6 +62,14 @@ def required_scope(path: str) -> str:
 
 
 @dataclass
+class ActivityResult:
+    """v1 activity events read so far and the cursor to resume from next time."""
+
+    events: list[dict[str, Any]]
+    cursor: str | None
+
+
+@dataclass
 class IncrementalResult:
     """Records changed since a watermark, deduplicated, and the watermark to store next."""
 
@@ -271,26 +279,44 @@ class RipplingClient:
         return self.iter_records("/payroll-runs/", models.PayrollRun, {"order_by": order_by})
 
     def company_activity(
-        self, start: dt.datetime, end: dt.datetime | None = None, limit: int = 1000
-    ) -> Iterator[dict[str, Any]]:
-        """v1 ``company_activity`` events between ``start`` and ``end``, following ``next``.
+        self,
+        start: dt.datetime | None = None,
+        *,
+        cursor: str | None = None,
+        end: dt.datetime | None = None,
+        limit: int = 1000,
+    ) -> ActivityResult:
+        """v1 ``company_activity`` events since ``start`` or since a stored ``cursor``.
 
-        The v1 API allows ``startDate`` at most 90 days back; callers keep their window inside it.
+        v1's ``next`` is a resume cursor, returned even on the last page (the spec: "pause and
+        repeat"), so reading stops at a short page and the cursor is handed back for the next
+        poll. ``startDate`` may reach at most 90 days back; callers keep their window inside it.
         """
-        params: dict[str, Any] = {"startDate": _v1_time(start), "limit": limit}
+        if start is None and cursor is None:
+            raise ValueError("company_activity needs a start date or a cursor")
+        params: dict[str, Any] = {"limit": limit}
+        if cursor:
+            params["next"] = cursor
+        else:
+            assert start is not None
+            params["startDate"] = _v1_time(start)
         if end is not None:
             params["endDate"] = _v1_time(end)
         url = self.v1_base_url + "/company_activity"
+        result = ActivityResult(events=[], cursor=cursor)
         while True:
             body = self._json(self._get(url, params))
             if body.get("error"):
                 raise RipplingRequestError("/company_activity", 200, str(body["error"]))
             data = body.get("data") or {}
-            yield from data.get("events") or []
-            cursor = data.get("next")
-            if not cursor:
-                return
-            params = {**params, "next": cursor}
+            events = list(data.get("events") or [])
+            result.events.extend(events)
+            result.cursor = data.get("next") or result.cursor
+            if len(events) < limit or not data.get("next"):
+                return result
+            params = {"limit": limit, "next": data["next"]}
+            if end is not None:
+                params["endDate"] = _v1_time(end)
 
     def payroll_run(self, run_id: str) -> models.PayrollRun:
         body = self.get_json(f"/payroll-runs/{run_id}/")

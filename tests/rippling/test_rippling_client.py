@@ -1,0 +1,228 @@
+"""The Rippling client against the sandbox, over real HTTPS."""
+
+import datetime as dt
+import json
+import math
+import random
+import ssl
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from ml_connector_dagster.credentials.models import RipplingCredentials
+from ml_connector_dagster.rippling.client import RipplingClient
+from ml_connector_dagster.rippling.errors import (
+    RipplingAuthError,
+    RipplingPagingError,
+    RipplingPermissionError,
+    RipplingUnavailableError,
+)
+from ml_connector_dagster.sandbox.server import Sandbox
+from ml_connector_dagster.transport.retry import RetryPolicy
+
+
+def _token(sandbox: Sandbox, label: str) -> str:
+    return next(
+        t["token"] for t in sandbox.rippling.credentials()["api_tokens"] if t["label"] == label
+    )
+
+
+def _api_client(sandbox: Sandbox, label: str = "full", **kwargs) -> RipplingClient:
+    creds = RipplingCredentials(
+        base_url=sandbox.urls["rippling"],
+        v1_base_url=sandbox.urls["rippling"] + "/platform/api",
+        api_token=SecretStr(_token(sandbox, label)),
+    )
+    return RipplingClient(creds, ssl_context=sandbox.client_ssl_context(), **kwargs)
+
+
+def _oauth_client(sandbox: Sandbox, on_refresh=None) -> RipplingClient:
+    info = sandbox.rippling.credentials()
+    oauth = info["oauth_clients"][0]
+    creds = RipplingCredentials(
+        base_url=sandbox.urls["rippling"],
+        oauth_client_id=oauth["client_id"],
+        oauth_client_secret=SecretStr(oauth["client_secret"]),
+        oauth_refresh_token=SecretStr(oauth["refresh_token"]),
+        oauth_token_url=info["token_url"],
+    )
+    return RipplingClient(
+        creds, ssl_context=sandbox.client_ssl_context(), on_refresh_token=on_refresh
+    )
+
+
+class RecordingSleeper:
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+def _faults(sandbox: Sandbox, config: dict) -> None:
+    with httpx.Client(verify=sandbox.client_ssl_context()) as admin:
+        assert (
+            admin.put(sandbox.urls["rippling"] + "/_sandbox/faults", json=config).status_code == 200
+        )
+
+
+def test_workers_are_paged_with_expand_in_ceil_n_over_100_requests(fresh_sandbox: Sandbox) -> None:
+    total = len(fresh_sandbox.company["rippling"]["workers"])
+    with _api_client(fresh_sandbox, page_size=7) as client:
+        workers = list(client.workers())
+        assert client.requests_sent == math.ceil(total / 7)
+    assert len({w.id for w in workers}) == total
+    # expanded objects arrive on the same request: no N+1
+    assert all(w.user is not None and w.department is not None for w in workers if w.department_id)
+    with _api_client(fresh_sandbox) as client:
+        list(client.workers())
+        assert client.requests_sent == math.ceil(total / 100)
+
+
+def test_limited_token_sees_compensation_redacted_never_zero(fresh_sandbox: Sandbox) -> None:
+    with _api_client(fresh_sandbox, "limited") as client:
+        workers = list(client.workers())
+    redacted = [w for w in workers if w.compensation_redacted]
+    visible = [w for w in workers if not w.compensation_redacted]
+    assert redacted and visible
+    assert all(w.compensation is None for w in redacted)
+    with _api_client(fresh_sandbox) as client:
+        full = {w.id: w for w in client.workers()}
+    assert all(full[w.id].compensation is not None for w in redacted)
+
+
+def test_incremental_read_sees_a_change_made_after_the_watermark(fresh_sandbox: Sandbox) -> None:
+    with _api_client(fresh_sandbox) as client:
+        first = client.workers_updated_since(None)
+        assert first.watermark is not None
+        again = client.workers_updated_since(first.watermark, overlap=dt.timedelta(0))
+        target = first.records[0]
+        with httpx.Client(verify=fresh_sandbox.client_ssl_context()) as admin:
+            answer = admin.patch(
+                f"{fresh_sandbox.urls['rippling']}/_sandbox/workers/{target.id}",
+                json={"title": "Principal"},
+            )
+            assert answer.status_code == 200, answer.text
+        changed = client.workers_updated_since(first.watermark, overlap=dt.timedelta(minutes=5))
+    assert target.id not in {w.id for w in again.records} or len(again.records) < len(first.records)
+    assert target.id in {w.id for w in changed.records}
+    assert changed.watermark > first.watermark
+    assert len(changed.records) == len({w.id for w in changed.records})  # deduplicated
+
+
+def test_429_without_retry_after_backs_off_with_growing_jittered_waits(
+    fresh_sandbox: Sandbox,
+) -> None:
+    _faults(fresh_sandbox, {"rippling": [{"kind": "throttle", "share": 1.0, "times": 5}]})
+    sleeper = RecordingSleeper()
+    policy = RetryPolicy(attempts=8, base=1.0, cap=60.0, sleep=sleeper, rng=random.Random(3))
+    with _api_client(fresh_sandbox, retry=policy) as client:
+        departments = list(client.departments())
+    assert departments
+    assert len(sleeper.waits) == 5
+    for attempt, wait in enumerate(sleeper.waits):
+        assert 0 <= wait <= min(60.0, 2**attempt)
+    assert len(set(sleeper.waits)) == 5  # jittered, not a fixed schedule
+
+
+def test_throttling_beyond_the_budget_fails_clearly(fresh_sandbox: Sandbox) -> None:
+    _faults(fresh_sandbox, {"rippling": [{"kind": "throttle", "share": 1.0}]})
+    policy = RetryPolicy(attempts=3, sleep=RecordingSleeper())
+    with (
+        _api_client(fresh_sandbox, retry=policy) as client,
+        pytest.raises(RipplingUnavailableError, match="gave up after 3 attempts"),
+    ):
+        list(client.departments())
+
+
+def test_5xx_and_dropped_connections_are_retried(fresh_sandbox: Sandbox) -> None:
+    _faults(
+        fresh_sandbox,
+        {"rippling": [{"kind": "server_error", "nth": 1}, {"kind": "drop", "nth": 2}]},
+    )
+    sleeper = RecordingSleeper()
+    with _api_client(fresh_sandbox, retry=RetryPolicy(sleep=sleeper)) as client:
+        assert list(client.departments())
+    assert len(sleeper.waits) == 2
+
+
+def test_api_token_401_says_to_create_a_new_token(fresh_sandbox: Sandbox) -> None:
+    creds = RipplingCredentials(
+        base_url=fresh_sandbox.urls["rippling"], api_token=SecretStr("nope")
+    )
+    with (
+        RipplingClient(creds, ssl_context=fresh_sandbox.client_ssl_context()) as client,
+        pytest.raises(RipplingAuthError, match="create a new token in Rippling"),
+    ):
+        list(client.departments())
+
+
+def test_403_names_the_endpoint_and_scope(fresh_sandbox: Sandbox) -> None:
+    with (
+        _api_client(fresh_sandbox, "limited") as client,
+        pytest.raises(RipplingPermissionError) as caught,
+    ):
+        list(client.payroll_runs())
+    assert caught.value.scope == "payroll-runs.read"
+    assert "/payroll-runs/" in str(caught.value)
+
+
+def test_oauth_refreshes_on_expiry_and_hands_over_the_rotated_refresh_token(
+    fresh_sandbox: Sandbox,
+) -> None:
+    rotated: list[SecretStr] = []
+    with _oauth_client(fresh_sandbox, on_refresh=rotated.append) as client:
+        assert list(client.departments())
+        assert len(rotated) == 1  # first access token: the refresh token rotated
+        with httpx.Client(verify=fresh_sandbox.client_ssl_context()) as admin:
+            admin.post(fresh_sandbox.urls["rippling"] + "/_sandbox/tokens/expire")
+        assert list(client.departments())  # 401 -> refresh -> retried once
+    assert len(rotated) == 2
+    assert rotated[0].get_secret_value() != rotated[1].get_secret_value()
+    current = fresh_sandbox.rippling.credentials()["oauth_clients"][0]["refresh_token"]
+    assert rotated[-1].get_secret_value() == current
+
+
+def test_payroll_records_parse_to_decimal(fresh_sandbox: Sandbox) -> None:
+    with _api_client(fresh_sandbox) as client:
+        run = next(r for r in client.payroll_runs() if r.run_state == "PAID")
+        records = list(client.worker_payroll_records(run.id))
+        single = client.payroll_run(run.id)
+    assert single.id == run.id and single.pay_period is not None
+    assert records and all(r.run_id == run.id for r in records)
+    for record in records:
+        assert record.gross_pay == sum(
+            (e.amount for e in record.earnings), start=record.gross_pay * 0
+        )
+
+
+def test_company_activity_follows_its_cursor(fresh_sandbox: Sandbox) -> None:
+    as_of = dt.datetime.fromisoformat(fresh_sandbox.company["meta"]["as_of"]).replace(tzinfo=dt.UTC)
+    with _api_client(fresh_sandbox) as client:
+        first = client.company_activity(as_of - dt.timedelta(days=80), limit=5)
+        requests = client.requests_sent
+        caught_up = client.company_activity(cursor=first.cursor, limit=5)
+    events = first.events
+    assert len(events) > 5 and requests >= 2
+    assert len({json.dumps(e, sort_keys=True, default=str) for e in events}) == len(events)
+    assert first.cursor and caught_up.events == []
+
+
+def test_next_link_to_another_port_is_refused(sandbox: Sandbox) -> None:
+    """A page whose next_link points at another origin (here: the F&O port) is not followed."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = {
+            "results": [{"id": "d1"}],
+            "next_link": f"{sandbox.urls['dynamics']}/departments/?cursor=x",
+        }
+        return httpx.Response(200, json=body)
+
+    creds = RipplingCredentials(base_url=sandbox.urls["rippling"], api_token=SecretStr("t"))
+    client = RipplingClient(creds, ssl_context=ssl.create_default_context())
+    client._http = httpx.Client(transport=httpx.MockTransport(handler))
+    pages = client.departments()
+    assert next(pages).id == "d1"
+    with pytest.raises(RipplingPagingError, match="not the Rippling API host"):
+        next(pages)
