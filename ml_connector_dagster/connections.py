@@ -9,7 +9,7 @@ cannot be kept, and the log says so without showing it.
 import logging
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pydantic import SecretStr
 
@@ -46,7 +46,7 @@ class Connection:
     """The resolved credentials of one connection and factories for its clients."""
 
     credentials: ConnectionCredentials
-    env: Mapping[str, str]
+    env: Mapping[str, str] = field(repr=False)  # the process environment holds secrets
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str] = os.environ) -> "Connection":

@@ -20,6 +20,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
         data_dir=tmp_path_factory.mktemp("sandbox"),
         ports={"rippling": 0, "entra": 0, "dynamics": 0},
         as_of=dt.date(2026, 11, 20),
+        dynamics_page_size=10,  # small server pages, so every reader follows nextLinks
         **SMALL_COMPANY,
     )
     with running_sandbox(config) as running:

@@ -1,0 +1,69 @@
+"""`ml-connector ping` against the sandbox: a verdict per line and the exit status."""
+
+import pytest
+from click.testing import CliRunner
+
+from ml_connector_dagster.cli import main
+from ml_connector_dagster.sandbox.server import Sandbox
+
+
+def _limited_token(sandbox: Sandbox) -> str:
+    return next(
+        t["token"] for t in sandbox.rippling.credentials()["api_tokens"] if t["label"] == "limited"
+    )
+
+
+@pytest.fixture
+def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("ML_CONNECTOR_MAPPING", raising=False)
+
+
+def test_ping_passes_on_the_sandbox(fresh_sandbox: Sandbox, sandbox_env, isolated) -> None:
+    result = CliRunner().invoke(main, ["ping"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    for check in (
+        "token valid",
+        "payroll records",
+        "token issued",
+        "legal entities visible",
+        "active ledger dimension format",
+    ):
+        assert check in result.output
+    assert "MainAccount-BusinessUnit-Department-CostCenter" in result.output
+    assert "FAIL" not in result.output
+
+
+def test_ping_fails_and_says_which_scope_is_missing(
+    fresh_sandbox: Sandbox, sandbox_env, isolated, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RIPPLING_API_TOKEN", _limited_token(fresh_sandbox))
+    result = CliRunner().invoke(main, ["ping"], env={"COLUMNS": "250"})
+    assert result.exit_code == 1
+    assert "payroll-runs.read" in result.output
+    assert "redacted on this page: compensation" in result.output or "WARN" in result.output
+
+
+def test_ping_fails_on_a_wrong_dynamics_secret(
+    fresh_sandbox: Sandbox, sandbox_env, isolated, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DYNAMICS_CLIENT_SECRET", "not-it")
+    result = CliRunner().invoke(main, ["ping"], env={"COLUMNS": "250"})
+    assert result.exit_code == 1
+    assert "AADSTS7000215" in result.output
+    assert "not-it" not in result.output
+
+
+def test_ping_reports_missing_settings_by_name(isolated, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in (
+        "RIPPLING_API_TOKEN",
+        "DYNAMICS_ENVIRONMENT_URL",
+        "DYNAMICS_TENANT_ID",
+        "DYNAMICS_CLIENT_ID",
+        "DYNAMICS_CLIENT_SECRET",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    result = CliRunner().invoke(main, ["ping"])
+    assert result.exit_code != 0
+    assert "DYNAMICS_ENVIRONMENT_URL" in result.output
