@@ -175,7 +175,8 @@ def dev(dagster_port: int, dagster_home: Path, **kwargs: Any) -> None:
         console.print(
             f"Dagster UI: [bold]http://127.0.0.1:{dagster_port}[/bold] (DAGSTER_HOME={home})"
         )
-        process = subprocess.Popen(command, env=env)
+        # Run from DAGSTER_HOME: Dagster warns about the repository's dagster.yaml template.
+        process = subprocess.Popen(command, env=env, cwd=home)
         try:
             while process.poll() is None:
                 time.sleep(0.5)
