@@ -6,6 +6,30 @@ Everything Dagster lives under ``defs/``; this module only gathers it, so that
 
 import dagster as dg
 
+from ml_connector_dagster.defs.checks import PAYROLL_CHECKS
+from ml_connector_dagster.defs.io_manager import PartitionFilesIOManager
+from ml_connector_dagster.defs.payroll import (
+    labor_cost_journals,
+    payroll_cost_snapshot,
+    posted_journals,
+)
+from ml_connector_dagster.defs.reference import REFERENCE_ASSETS
+from ml_connector_dagster.defs.resources import ConnectorResource
+from ml_connector_dagster.defs.sensors import (
+    pay_run_sensor,
+    payroll_job,
+    reference_job,
+    reference_schedule,
+)
+
+PAYROLL_ASSETS = [payroll_cost_snapshot, labor_cost_journals, posted_journals]
+
 defs = dg.Definitions(
+    assets=[*REFERENCE_ASSETS, *PAYROLL_ASSETS],
+    asset_checks=PAYROLL_CHECKS,
+    jobs=[payroll_job, reference_job],
+    sensors=[pay_run_sensor],
+    schedules=[reference_schedule],
+    resources={"connector": ConnectorResource(), "io_manager": PartitionFilesIOManager()},
     executor=dg.in_process_executor,
 )

@@ -118,6 +118,9 @@ class DynamicsClient:
         ``safe_to_retry`` says whether the request may be repeated after an ambiguous failure
         (a connection error or 5xx after it was sent). A 429 is always safe: F&O did not run it.
         """
+        if params:
+            # httpx replaces a URL's query with ``params``; merge so cross-company=true stays.
+            url = str(httpx.URL(url).copy_merge_params(dict(params)))
         path = urlsplit(url).path
         attempt = 0
         refreshed = False
@@ -125,9 +128,7 @@ class DynamicsClient:
             sent_headers = {**(headers or {}), "Authorization": f"Bearer {self._token()}"}
             try:
                 self.requests_sent += 1
-                response = self._http.request(
-                    method, url, params=params, content=content, headers=sent_headers
-                )
+                response = self._http.request(method, url, content=content, headers=sent_headers)
             except RETRYABLE_ERRORS as exc:
                 sent = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
                 if sent and not safe_to_retry:

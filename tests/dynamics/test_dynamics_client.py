@@ -74,6 +74,18 @@ def test_reads_span_companies_and_follow_next_links(fresh_sandbox: Sandbox) -> N
     assert sent > 2  # the session sandbox pages small, so several nextLinks were followed
 
 
+def test_company_bound_reads_see_every_company_even_with_a_filter(fresh_sandbox: Sandbox) -> None:
+    seeded = {row["dataAreaId"] for row in fresh_sandbox.company["dynamics"]["JournalNames"]}
+    with _client(fresh_sandbox) as client:
+        unfiltered = {row["dataAreaId"] for row in client.list_entities("JournalNames")}
+        filtered = {
+            row["dataAreaId"]
+            for row in client.list_entities("JournalNames", filter=eq("Name", "PAYROLL"))
+        }
+    assert len(seeded) > 1
+    assert unfiltered == filtered == seeded
+
+
 def test_active_ledger_format_and_delimiter(fresh_sandbox: Sandbox) -> None:
     with _client(fresh_sandbox) as client:
         active = readers.active_format(client)

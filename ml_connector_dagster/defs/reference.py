@@ -1,0 +1,181 @@
+"""Reference data on both sides, and the mapping validated against them (unpartitioned).
+
+These refresh on a schedule; the payroll assets name them as dependencies for lineage but read
+fresh data themselves, so a posting never waits for a stale reference refresh.
+"""
+
+import dagster as dg
+
+from ml_connector_dagster.defs.resources import ConnectorResource
+from ml_connector_dagster.dynamics import readers
+from ml_connector_dagster.payroll.summary import markdown_table
+
+GROUP = "reference"
+
+
+def _records(items) -> list[dict]:
+    return [item.model_dump(mode="json") for item in items]
+
+
+@dg.asset(key_prefix=["rippling"], group_name=GROUP, kinds={"rippling"})
+def legal_entities(connector: ConnectorResource) -> dg.Output[dict]:
+    """Rippling legal entities and company legal entities (payroll runs point at the latter)."""
+    with connector.rippling() as rippling:
+        value = {
+            "legal_entities": _records(rippling.legal_entities()),
+            "company_legal_entities": _records(rippling.company_legal_entities()),
+        }
+    return dg.Output(
+        value,
+        metadata={
+            "legal_entities": len(value["legal_entities"]),
+            "company_legal_entities": len(value["company_legal_entities"]),
+        },
+    )
+
+
+@dg.asset(key_prefix=["rippling"], group_name=GROUP, kinds={"rippling"})
+def departments(connector: ConnectorResource) -> dg.Output[list[dict]]:
+    with connector.rippling() as rippling:
+        value = _records(rippling.departments())
+    return dg.Output(
+        value,
+        metadata={
+            "count": len(value),
+            "without_reference_code": sum(1 for d in value if not d.get("reference_code")),
+        },
+    )
+
+
+@dg.asset(key_prefix=["rippling"], group_name=GROUP, kinds={"rippling"})
+def job_codes(connector: ConnectorResource) -> dg.Output[list[dict]]:
+    with connector.rippling() as rippling:
+        value = _records(rippling.job_codes())
+    return dg.Output(value, metadata={"count": len(value)})
+
+
+@dg.asset(key_prefix=["rippling"], group_name=GROUP, kinds={"rippling"})
+def employment_types(connector: ConnectorResource) -> dg.Output[list[dict]]:
+    with connector.rippling() as rippling:
+        value = _records(rippling.employment_types())
+    return dg.Output(
+        value,
+        metadata={
+            "count": len(value),
+            "contractor_types": sum(1 for t in value if t.get("type") == "CONTRACTOR"),
+        },
+    )
+
+
+@dg.asset(key_prefix=["rippling"], group_name=GROUP, kinds={"rippling"})
+def workers(
+    context: dg.AssetExecutionContext, connector: ConnectorResource
+) -> dg.Output[list[dict]]:
+    """Workers with their user, department, employment type and compensation (expanded).
+
+    Redactions are recorded: a worker whose compensation the token may not read is listed,
+    and the compensation stays absent (never zero).
+    """
+    with connector.rippling() as rippling:
+        result = rippling.workers_updated_since(None)
+    value = _records(result.records)
+    redacted = {w["id"]: w["redacted"] for w in value if w.get("redacted")}
+    statuses = {}
+    for worker in value:
+        statuses[worker.get("status")] = statuses.get(worker.get("status"), 0) + 1
+    return dg.Output(
+        value,
+        metadata={
+            "count": len(value),
+            "by_status": dg.MetadataValue.json(statuses),
+            "watermark": str(result.watermark) if result.watermark else "",
+            "redacted_workers": len(redacted),
+            "redactions": dg.MetadataValue.json(dict(list(redacted.items())[:200])),
+        },
+    )
+
+
+@dg.asset(key_prefix=["dynamics"], group_name=GROUP, kinds={"dynamics365"})
+def ledger_dimensions(connector: ConnectorResource) -> dg.Output[dict]:
+    """The active ledger dimension format and delimiter, and the financial dimension values."""
+    with connector.dynamics() as dynamics:
+        active = readers.active_format(dynamics)
+        values = readers.financial_dimension_values(dynamics)
+    suspended = [
+        (v["FinancialDimension"], v["DimensionValue"])
+        for v in values
+        if v.get("IsSuspended") == "Yes"
+    ]
+    return dg.Output(
+        {"format": list(active.dimensions), "delimiter": active.delimiter, "values": values},
+        metadata={
+            "active_format": active.display,
+            "delimiter": active.delimiter,
+            "values": len(values),
+            "suspended": dg.MetadataValue.md(markdown_table(("dimension", "value"), suspended)),
+        },
+    )
+
+
+@dg.asset(
+    key_prefix=["ledger"],
+    group_name=GROUP,
+    kinds={"python"},
+    ins={
+        "departments": dg.AssetIn(key=departments.key),
+        "job_codes": dg.AssetIn(key=job_codes.key),
+        "ledger_dimensions": dg.AssetIn(key=ledger_dimensions.key),
+    },
+)
+def dimension_mapping(
+    connector: ConnectorResource,
+    departments: list[dict],
+    job_codes: list[dict],
+    ledger_dimensions: dict,
+) -> dg.Output[dict]:
+    """The finance mapping resolved against both sides: what Rippling has that the mapping
+    lacks, and mapped values F&O does not list or has suspended."""
+    mapping = connector.mapping()
+    known = {(v["FinancialDimension"], v["DimensionValue"]): v for v in ledger_dimensions["values"]}
+    gaps = []
+    for department in departments:
+        key = department.get("reference_code") or department["id"]
+        if key not in mapping.departments:
+            gaps.append(("Rippling department", key, "not in the mapping"))
+    for code in job_codes:
+        key = code.get("external_id") or code["id"]
+        if key not in mapping.job_codes:
+            gaps.append(("Rippling job code", key, "not in the mapping (department values apply)"))
+    for section in (mapping.departments, mapping.job_codes, mapping.workers):
+        for dims in section.values():
+            for dimension, value in dims.items():
+                row = known.get((dimension, value))
+                if row is None:
+                    gaps.append((dimension, value, "not listed in F&O"))
+                elif row.get("IsSuspended") == "Yes":
+                    gaps.append((dimension, value, "suspended in F&O"))
+    format_matches = (
+        list(mapping.dimension_format.dimensions) == ledger_dimensions["format"]
+        and mapping.dimension_format.delimiter == ledger_dimensions["delimiter"]
+    )
+    return dg.Output(
+        {"gaps": gaps, "format_matches": format_matches},
+        metadata={
+            "format_matches_fo": format_matches,
+            "gaps": len(sorted(set(gaps))),
+            "details": dg.MetadataValue.md(
+                markdown_table(("what", "key", "finding"), sorted(set(gaps))) if gaps else "none"
+            ),
+        },
+    )
+
+
+REFERENCE_ASSETS = [
+    legal_entities,
+    departments,
+    job_codes,
+    employment_types,
+    workers,
+    ledger_dimensions,
+    dimension_mapping,
+]

@@ -1,0 +1,59 @@
+"""The connector resource: the mapping, both clients and the audit store, built at run time.
+
+No secret is a resource field: credentials are resolved from the environment and the
+encrypted store inside the run, so they never appear in run config, the UI or the event log.
+"""
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+
+from ml_connector_dagster.audit.store import AuditStore, default_audit_url
+from ml_connector_dagster.connections import Connection
+from ml_connector_dagster.dynamics.client import DynamicsClient
+from ml_connector_dagster.ledger.mapping import MappingError, PayrollMapping, load_mapping
+from ml_connector_dagster.rippling.client import RipplingClient
+
+
+class ConnectorResource(dg.ConfigurableResource):
+    """One connection: Rippling, Dynamics, the finance mapping, the audit store."""
+
+    mapping_path: str = ""  # default: $ML_CONNECTOR_MAPPING
+    audit_url: str = ""  # default: $ML_CONNECTOR_AUDIT_URL or SQLite under DAGSTER_HOME
+
+    def mapping(self) -> PayrollMapping:
+        path = self.mapping_path or os.environ.get("ML_CONNECTOR_MAPPING", "")
+        if not path:
+            raise MappingError("no mapping file: set ML_CONNECTOR_MAPPING (see README)")
+        mapping = load_mapping(Path(path))
+        expected = os.environ.get("ML_CONNECTOR_CONNECTION", "default")
+        if mapping.connection != expected:
+            raise MappingError(
+                f"{path}: connection {mapping.connection!r} differs from ML_CONNECTOR_CONNECTION"
+                f" {expected!r}; the partitions of this code location belong to {expected!r}"
+            )
+        return mapping
+
+    def connection(self) -> Connection:
+        return Connection.from_environment()
+
+    @contextmanager
+    def rippling(self) -> Iterator[RipplingClient]:
+        with self.connection().rippling() as client:
+            yield client
+
+    @contextmanager
+    def dynamics(self) -> Iterator[DynamicsClient]:
+        with self.connection().dynamics() as client:
+            yield client
+
+    @contextmanager
+    def audit(self) -> Iterator[AuditStore]:
+        store = AuditStore(self.audit_url or default_audit_url())
+        try:
+            yield store
+        finally:
+            store.dispose()

@@ -1,0 +1,131 @@
+"""The pay-run sensor, and the jobs and schedules around it.
+
+The sensor polls ``GET /payroll-runs/`` (ordered by check date), groups runs that reached the
+trigger state by (pay period, company), adds those partitions and requests one run each. The
+run key carries the run ids, the company and a hash of the records, so a corrected run gets a
+new key while an unchanged one is never requested twice; a failed run is replayed with
+``ml-connector replay``, not by the sensor. History before the "sync from" date is posted only
+by an explicit backfill.
+"""
+
+import hashlib
+import json
+import os
+from collections import defaultdict
+
+import dagster as dg
+
+from ml_connector_dagster.defs.partitions import (
+    legal_entities,
+    partition_key,
+    pay_periods,
+)
+from ml_connector_dagster.defs.payroll import (
+    labor_cost_journals,
+    payroll_cost_snapshot,
+    posted_journals,
+)
+from ml_connector_dagster.defs.reference import REFERENCE_ASSETS
+from ml_connector_dagster.defs.resources import ConnectorResource
+from ml_connector_dagster.payroll.snapshot import SETTLED_STATES, trigger_states
+
+payroll_job = dg.define_asset_job(
+    "payroll_to_ledger",
+    selection=dg.AssetSelection.assets(payroll_cost_snapshot, labor_cost_journals, posted_journals),
+    description="Snapshot, journals, the five blocking checks, and posting, per pay period and"
+    " legal entity.",
+)
+
+reference_job = dg.define_asset_job(
+    "refresh_reference_data", selection=dg.AssetSelection.assets(*REFERENCE_ASSETS)
+)
+
+reference_schedule = dg.ScheduleDefinition(
+    job=reference_job,
+    cron_schedule=os.environ.get("ML_CONNECTOR_REFERENCE_CRON", "0 5 * * *"),
+    default_status=dg.DefaultScheduleStatus.RUNNING
+    if os.environ.get("ML_CONNECTOR_AUTOMATION_ON") == "true"
+    else dg.DefaultScheduleStatus.STOPPED,
+)
+
+
+def _records_digest(client, run_id: str) -> str:
+    digest = hashlib.sha256()
+    for record in client.worker_payroll_records(run_id):
+        digest.update(record.model_dump_json(exclude={"redacted"}).encode())
+    return digest.hexdigest()[:16]
+
+
+@dg.sensor(
+    job=payroll_job,
+    minimum_interval_seconds=int(os.environ.get("ML_CONNECTOR_SENSOR_INTERVAL", "60")),
+    default_status=dg.DefaultSensorStatus.RUNNING
+    if os.environ.get("ML_CONNECTOR_AUTOMATION_ON") == "true"
+    else dg.DefaultSensorStatus.STOPPED,
+    description="Posts the journals of pay runs that reach the trigger state (PAID by default).",
+)
+def pay_run_sensor(context: dg.SensorEvaluationContext, connector: ConnectorResource):
+    mapping = connector.mapping()
+    cursor = json.loads(context.cursor or "{}")
+    digests: dict[str, str] = cursor.get("digests", {})
+    requested: list[str] = cursor.get("requested", [])
+    wanted = trigger_states(mapping)
+    with connector.rippling() as rippling:
+        runs = [r for r in rippling.payroll_runs() if r.pay_period is not None]
+        settled = [
+            r.pay_period.end_date.isoformat() for r in runs if (r.run_state or "") in SETTLED_STATES
+        ]
+        sync_from = (
+            cursor.get("sync_from")
+            or os.environ.get("ML_CONNECTOR_SYNC_FROM")
+            or (max(settled) if settled else None)
+        )
+        if sync_from is None:
+            return dg.SkipReason("no paid pay run yet; nothing to sync from")
+        groups: dict[tuple[str, str], list] = defaultdict(list)
+        for run in runs:
+            period = run.pay_period.end_date.isoformat()
+            entity = mapping.company_for_company_entity(run.company_entity_id)
+            if entity is None or period < sync_from or (run.run_state or "") not in wanted:
+                continue
+            groups[(period, entity.company)].append(run)
+        requests, new_periods, new_companies = [], set(), set()
+        for (period, company), group in sorted(groups.items()):
+            group.sort(key=lambda r: r.id)
+            for run in group:
+                state_key = f"{run.id}:{run.run_state}"
+                if state_key not in digests:
+                    digests[state_key] = _records_digest(rippling, run.id)
+            payload = hashlib.sha256(
+                "|".join(
+                    f"{r.id}:{r.run_state}:{digests[f'{r.id}:{r.run_state}']}" for r in group
+                ).encode()
+            ).hexdigest()[:12]
+            run_key = f"{period}:{company}:{'+'.join(r.id for r in group)}:{payload}"
+            if run_key in requested:
+                continue
+            key = partition_key(period, company)
+            new_periods.add(period)
+            new_companies.add(company)
+            requests.append(
+                dg.RunRequest(
+                    run_key=run_key,
+                    partition_key=key,
+                    tags={"ml_connector/trigger": "pay_run_sensor"},
+                )
+            )
+            requested.append(run_key)
+    cursor_value = json.dumps(
+        {"sync_from": sync_from, "digests": digests, "requested": requested[-5000:]}
+    )
+    if not requests:
+        context.update_cursor(cursor_value)
+        return dg.SkipReason(f"no new pay run since {sync_from}")
+    return dg.SensorResult(
+        run_requests=requests,
+        dynamic_partitions_requests=[
+            pay_periods.build_add_request(sorted(new_periods)),
+            legal_entities.build_add_request(sorted(new_companies)),
+        ],
+        cursor=cursor_value,
+    )

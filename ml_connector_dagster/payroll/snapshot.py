@@ -1,0 +1,126 @@
+"""Everything Rippling says about one pay period in one Dynamics company.
+
+A pay period is identified by its end date; a company by its ``dataAreaId``. Payroll runs carry
+``company_entity_id`` (a company legal entity), workers carry ``legal_entity_id``; the mapping
+ties both to the company, and the two ids need not be equal.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from ml_connector_dagster.ledger.dimensions import WorkerContext
+from ml_connector_dagster.ledger.mapping import PayrollMapping
+from ml_connector_dagster.rippling.client import RipplingClient
+from ml_connector_dagster.rippling.models import PayrollRun, Worker, WorkerPayrollRecord
+
+SETTLED_STATES = frozenset({"PAID", "CLOSED"})
+
+
+def trigger_states(mapping: PayrollMapping) -> frozenset[str]:
+    """Run states that produce a journal: PAID (settlement), plus APPROVED for accruals."""
+    states = set(SETTLED_STATES)
+    if mapping.journal.trigger_state == "APPROVED" or mapping.journal.accrual:
+        states.add("APPROVED")
+    return frozenset(states)
+
+
+@dataclass
+class PeriodSnapshot:
+    """The runs of one pay period for one company, their records, and the workers behind them."""
+
+    pay_period: str
+    company: str
+    runs: list[PayrollRun] = field(default_factory=list)
+    records: dict[str, list[WorkerPayrollRecord]] = field(default_factory=dict)
+    workers: dict[str, WorkerContext] = field(default_factory=dict)
+    redacted: dict[str, tuple[str, ...]] = field(default_factory=dict)  # worker id -> fields
+
+    @property
+    def record_count(self) -> int:
+        return sum(len(r) for r in self.records.values())
+
+    def all_records(self) -> list[WorkerPayrollRecord]:
+        return [record for run in self.runs for record in self.records.get(run.id, [])]
+
+
+def runs_for(
+    runs: Iterable[PayrollRun], mapping: PayrollMapping, pay_period: str, company: str
+) -> list[PayrollRun]:
+    """Runs ending on ``pay_period`` for ``company`` that reached a trigger state."""
+    entity = mapping.company(company)
+    if entity is None:
+        return []
+    wanted = trigger_states(mapping)
+    return sorted(
+        (
+            run
+            for run in runs
+            if run.pay_period is not None
+            and run.pay_period.end_date.isoformat() == pay_period
+            and run.company_entity_id in entity.rippling_company_entity_ids
+            and (run.run_state or "") in wanted
+        ),
+        key=lambda run: (run.check_date or run.pay_period.end_date, run.id),
+    )
+
+
+def worker_contexts(
+    workers: Iterable[Worker], job_codes: dict[str, str], assignments: dict[str, list[str]]
+) -> tuple[dict[str, WorkerContext], dict[str, tuple[str, ...]]]:
+    """Ledger views of workers; ``job_codes`` maps job code id -> external id."""
+    contexts: dict[str, WorkerContext] = {}
+    redacted: dict[str, tuple[str, ...]] = {}
+    for worker in workers:
+        department = worker.department.dimension_key if worker.department else worker.department_id
+        codes = tuple(
+            (job_codes.get(code_id, code_id), 1)
+            for code_id in sorted(assignments.get(worker.id, []))
+        )
+        contexts[worker.id] = WorkerContext(
+            worker_id=worker.id,
+            number=str(worker.number) if worker.number is not None else None,
+            legal_entity_id=worker.legal_entity_id,
+            department_key=department,
+            job_codes=codes,
+        )
+        if worker.redacted:
+            redacted[worker.id] = worker.redacted
+    return contexts, redacted
+
+
+def read_workforce(
+    client: RipplingClient,
+) -> tuple[dict[str, WorkerContext], dict[str, tuple[str, ...]]]:
+    """All workers with department, job codes and redactions, in ceil(N/100)-style paging."""
+    job_codes = {code.id: code.external_id or code.id for code in client.job_codes()}
+    assignments: dict[str, list[str]] = {}
+    for assignment in client.job_assignments():
+        if assignment.job_code_id:
+            assignments.setdefault(assignment.worker_id, []).append(assignment.job_code_id)
+    workers = client.workers(expand=("department",))
+    return worker_contexts(workers, job_codes, assignments)
+
+
+def read_snapshots(
+    client: RipplingClient,
+    mapping: PayrollMapping,
+    keys: Iterable[tuple[str, str]],
+) -> dict[tuple[str, str], PeriodSnapshot]:
+    """Snapshots for (pay_period, company) keys, reading runs and workers once for all of them."""
+    keys = list(keys)
+    all_runs = list(client.payroll_runs())
+    contexts, redacted = read_workforce(client)
+    result = {}
+    for pay_period, company in keys:
+        snapshot = PeriodSnapshot(pay_period=pay_period, company=company)
+        snapshot.runs = runs_for(all_runs, mapping, pay_period, company)
+        for run in snapshot.runs:
+            records = list(client.worker_payroll_records(run.id))
+            snapshot.records[run.id] = records
+            for record in records:
+                if record.worker_id in contexts:
+                    snapshot.workers[record.worker_id] = contexts[record.worker_id]
+                if record.worker_id in redacted:
+                    snapshot.redacted[record.worker_id] = redacted[record.worker_id]
+        result[(pay_period, company)] = snapshot
+    return result

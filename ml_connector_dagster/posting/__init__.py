@@ -1,0 +1,1 @@
+"""Posting built journals to Dynamics: payloads, parts, and the idempotent poster."""

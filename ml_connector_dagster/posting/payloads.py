@@ -1,0 +1,96 @@
+"""Turn a built journal into F&O header and line payloads, split where a journal is too long.
+
+A part never splits a voucher (each voucher must balance on its own inside one journal), and
+each part is its own F&O journal whose Description carries the identity marker and ``i/n``.
+"""
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from ml_connector_dagster.ledger.journal import Journal, JournalLine, line_display_value
+from ml_connector_dagster.ledger.mapping import PayrollMapping
+
+
+@dataclass(frozen=True)
+class JournalPart:
+    """One F&O journal: a slice of the built journal's vouchers."""
+
+    index: int
+    count: int
+    description: str
+    lines: tuple[JournalLine, ...]
+
+    @property
+    def total_debit(self) -> Decimal:
+        return sum((line.debit for line in self.lines), Decimal("0.00"))
+
+    @property
+    def total_credit(self) -> Decimal:
+        return sum((line.credit for line in self.lines), Decimal("0.00"))
+
+
+def split_parts(journal: Journal, max_lines: int) -> list[JournalPart]:
+    """Whole vouchers packed into parts of at most ``max_lines`` lines (one voucher may exceed)."""
+    groups: list[list[JournalLine]] = []
+    current_voucher = None
+    for line in journal.lines:
+        if line.voucher != current_voucher:
+            groups.append([])
+            current_voucher = line.voucher
+        groups[-1].append(line)
+    parts: list[list[JournalLine]] = [[]]
+    for group in groups:
+        if parts[-1] and len(parts[-1]) + len(group) > max_lines:
+            parts.append([])
+        parts[-1].extend(group)
+    count = len(parts)
+    marker = journal.identity.marker
+    result = []
+    for index, lines in enumerate(parts, start=1):
+        if count == 1:
+            description = journal.description
+        else:
+            label = journal.description.removesuffix(marker).strip()
+            description = f"{label} {index}/{count} {marker}"
+        result.append(JournalPart(index, count, description, tuple(lines)))
+    return result
+
+
+def _odata_date(value: dt.date) -> str:
+    return f"{value.isoformat()}T00:00:00Z"
+
+
+def header_payload(journal: Journal, part: JournalPart) -> dict[str, Any]:
+    return {
+        "dataAreaId": journal.company.lower(),
+        "JournalName": journal.journal_name,
+        "Description": part.description,
+    }
+
+
+def line_payloads(
+    journal: Journal, part: JournalPart, batch_number: str, mapping: PayrollMapping
+) -> list[dict[str, Any]]:
+    payloads = []
+    for line in part.lines:
+        payload: dict[str, Any] = {
+            "dataAreaId": journal.company.lower(),
+            "JournalBatchNumber": batch_number,
+            "AccountType": "Ledger",
+            "AccountDisplayValue": line_display_value(mapping, line),
+            "CurrencyCode": line.currency,
+            "TransDate": _odata_date(journal.trans_date),
+            "Voucher": line.voucher,
+            "Text": line.text,
+        }
+        if line.debit:
+            payload["DebitAmount"] = line.debit
+        else:
+            payload["CreditAmount"] = line.credit
+        if journal.reverse_date is not None:
+            payload["ReverseEntry"] = "Yes"
+            payload["ReverseDate"] = _odata_date(journal.reverse_date)
+        payloads.append(payload)
+    return payloads

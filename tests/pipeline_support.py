@@ -1,0 +1,73 @@
+"""Helpers for Dagster pipeline tests against the sandbox: env, mapping file, reading F&O back."""
+
+from collections import defaultdict
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import httpx
+
+from ml_connector_dagster.defs.checks import PAYROLL_CHECKS
+from ml_connector_dagster.defs.io_manager import PartitionFilesIOManager
+from ml_connector_dagster.defs.partitions import legal_entities, partition_key, pay_periods
+from ml_connector_dagster.defs.payroll import (
+    labor_cost_journals,
+    payroll_cost_snapshot,
+    posted_journals,
+)
+from ml_connector_dagster.defs.resources import ConnectorResource
+from ml_connector_dagster.sandbox.server import Sandbox
+
+PAYROLL = [payroll_cost_snapshot, labor_cost_journals, posted_journals, *PAYROLL_CHECKS]
+
+
+def resources(tmp_path: Path, mapping_path: Path) -> dict[str, Any]:
+    return {
+        "connector": ConnectorResource(
+            mapping_path=str(mapping_path), audit_url=f"sqlite:///{tmp_path / 'audit.sqlite'}"
+        ),
+        "io_manager": PartitionFilesIOManager(base_dir=str(tmp_path / "storage")),
+    }
+
+
+def materialize(
+    instance: dg.DagsterInstance, res: dict, period: str, company: str, **kwargs: Any
+) -> dg.ExecuteInProcessResult:
+    instance.add_dynamic_partitions(pay_periods.name, [period])
+    instance.add_dynamic_partitions(legal_entities.name, [company])
+    return dg.materialize(
+        PAYROLL,
+        instance=instance,
+        resources=res,
+        partition_key=partition_key(period, company),
+        raise_on_error=False,
+        **kwargs,
+    )
+
+
+def admin(sandbox: Sandbox, service: str) -> httpx.Client:
+    return httpx.Client(
+        base_url=sandbox.urls[service], verify=sandbox.client_ssl_context(), timeout=60
+    )
+
+
+def headers(sandbox: Sandbox, client) -> list[dict[str, Any]]:
+    return client.list_entities("LedgerJournalHeaders")
+
+
+def lines_by_batch(client) -> dict[str, list[dict[str, Any]]]:
+    grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for line in client.list_entities("LedgerJournalLines"):
+        grouped[line["JournalBatchNumber"]].append(line)
+    return grouped
+
+
+def rippling_period_totals(sandbox: Sandbox, run_ids: set[str]) -> dict[str, Decimal]:
+    """Rippling's own gross and net totals of runs, computed from the seed file."""
+    gross = net = Decimal("0.00")
+    for record in sandbox.company["rippling"]["worker_payroll_records"]:
+        if record["run_id"] in run_ids:
+            gross += Decimal(record["gross_pay"])
+            net += Decimal(record["net_pay"])
+    return {"gross": gross, "net": net}
