@@ -1,0 +1,259 @@
+"""Blocking checks stop bad journals before any write; failures replay to exactly one journal."""
+
+from decimal import Decimal
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import yaml
+from pipeline_support import admin, lines_by_batch, materialize, resources
+
+from ml_connector_dagster.audit.store import AuditStore, Outcome
+from ml_connector_dagster.connections import Connection
+from ml_connector_dagster.defs.payroll import posted_journals
+from ml_connector_dagster.sandbox.mapping import sandbox_mapping, write_sandbox_mapping
+from ml_connector_dagster.sandbox.server import Sandbox
+
+COMPANY = "USMF"
+
+
+@pytest.fixture
+def env(fresh_sandbox: Sandbox, sandbox_env, tmp_path: Path, monkeypatch) -> dict:
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    mapping = write_sandbox_mapping(fresh_sandbox.company, tmp_path / "mapping.yaml")
+    runs = fresh_sandbox.company["rippling"]["payroll_runs"]
+    usmf = next(
+        e["id"]
+        for e in fresh_sandbox.company["rippling"]["company_legal_entities"]
+        if e["legal_name"] == "Northwind Advisory Inc."
+    )
+    period = max(
+        r["pay_period"]["end_date"]
+        for r in runs
+        if r["run_state"] == "PAID" and r["company_entity_id"] == usmf
+    )
+    period_runs = [
+        r
+        for r in runs
+        if r["company_entity_id"] == usmf
+        and r["pay_period"]["end_date"] == period
+        and r["run_state"] == "PAID"
+    ]
+    return {
+        "sandbox": fresh_sandbox,
+        "tmp": tmp_path,
+        "mapping": mapping,
+        "period": period,
+        "runs": period_runs,
+        "resources": resources(tmp_path, mapping),
+    }
+
+
+def _writes(sandbox: Sandbox) -> int:
+    with admin(sandbox, "dynamics") as fo:
+        writes = fo.get("/_sandbox/stats").json()["writes"]
+    return sum(entity["total"] for entity in writes.values())
+
+
+def _run(env, **kwargs) -> dg.ExecuteInProcessResult:
+    with dg.instance_for_test() as instance:
+        return materialize(instance, env["resources"], env["period"], COMPANY, **kwargs)
+
+
+def _failed_checks(result: dg.ExecuteInProcessResult) -> set[str]:
+    return {c.check_name for c in result.get_asset_check_evaluations() if not c.passed}
+
+
+def _posted(result: dg.ExecuteInProcessResult) -> list:
+    return [
+        e for e in result.get_asset_materialization_events() if e.asset_key == posted_journals.key
+    ]
+
+
+def _rewrite_mapping(env, change) -> None:
+    data = sandbox_mapping(env["sandbox"].company)
+    change(data)
+    env["mapping"].write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def _records_of_period(env) -> list[dict]:
+    ids = {r["id"] for r in env["runs"]}
+    return [
+        r
+        for r in env["sandbox"].company["rippling"]["worker_payroll_records"]
+        if r["run_id"] in ids
+    ]
+
+
+def test_unmapped_department_blocks_and_nothing_is_written(env) -> None:
+    workers = {w["id"]: w for w in env["sandbox"].company["rippling"]["workers"]}
+    departments = {
+        d["id"]: d["reference_code"] for d in env["sandbox"].company["rippling"]["departments"]
+    }
+    used = departments[workers[_records_of_period(env)[0]["worker_id"]]["department_id"]]
+    _rewrite_mapping(env, lambda m: m["departments"].pop(used))
+    before = _writes(env["sandbox"])
+    result = _run(env)
+    assert not result.success
+    assert "fully_mapped" in _failed_checks(result)
+    [evaluation] = [
+        c for c in result.get_asset_check_evaluations() if c.check_name == "fully_mapped"
+    ]
+    assert "dimension Department" in evaluation.metadata["details"].value
+    assert _posted(result) == [] and _writes(env["sandbox"]) == before
+
+
+def test_suspended_dimension_value_blocks_before_any_write(env) -> None:
+    company = env["sandbox"].company
+    with admin(env["sandbox"], "dynamics") as fo:
+        for department in company["rippling"]["departments"]:
+            answer = fo.patch(
+                "/_sandbox/entities/FinancialDimensionValues",
+                json={
+                    "key": {
+                        "FinancialDimension": "Department",
+                        "LegalEntityId": "",
+                        "DimensionValue": department["reference_code"],
+                    },
+                    "values": {"IsSuspended": "Yes"},
+                },
+            )
+            assert answer.status_code in (200, 204), answer.text
+    before = _writes(env["sandbox"])
+    result = _run(env)
+    assert "valid_in_dynamics" in _failed_checks(result)
+    [evaluation] = [
+        c for c in result.get_asset_check_evaluations() if c.check_name == "valid_in_dynamics"
+    ]
+    assert "is suspended" in evaluation.metadata["details"].value
+    assert _posted(result) == [] and _writes(env["sandbox"]) == before
+
+
+def test_wrong_format_order_blocks_before_any_write(env) -> None:
+    def swap(mapping: dict) -> None:
+        mapping["dimension_format"]["dimensions"] = [
+            "MainAccount",
+            "Department",
+            "BusinessUnit",
+            "CostCenter",
+        ]
+
+    _rewrite_mapping(env, swap)
+    before = _writes(env["sandbox"])
+    result = _run(env)
+    assert "valid_in_dynamics" in _failed_checks(result)
+    [evaluation] = [
+        c for c in result.get_asset_check_evaluations() if c.check_name == "valid_in_dynamics"
+    ]
+    assert "differs from the active F&O ledger format" in evaluation.metadata["details"].value
+    assert _posted(result) == [] and _writes(env["sandbox"]) == before
+
+
+def test_unbalanced_source_record_blocks(env) -> None:
+    record = dict(_records_of_period(env)[0])
+    record["net_pay"] = str(Decimal(record["net_pay"]) + Decimal("1.00"))
+    with admin(env["sandbox"], "rippling") as rippling:
+        answer = rippling.put(
+            f"/_sandbox/payroll-runs/{record['run_id']}/worker-payroll-records/{record['id']}",
+            json=record,
+        )
+        assert answer.status_code == 200, answer.text
+    before = _writes(env["sandbox"])
+    result = _run(env)
+    assert "source_sane" in _failed_checks(result)
+    [evaluation] = [
+        c for c in result.get_asset_check_evaluations() if c.check_name == "source_sane"
+    ]
+    assert record["id"] in evaluation.metadata["details"].value  # names the record
+    # blocking on the snapshot stops everything downstream: no journal is even built
+    assert [e.asset_key.to_user_string() for e in result.get_asset_materialization_events()] == [
+        "rippling/payroll_cost_snapshot"
+    ]
+    assert _writes(env["sandbox"]) == before
+
+
+def _one_complete_journal_per_run(env) -> None:
+    with Connection.from_environment().dynamics() as client:
+        headers = client.list_entities("LedgerJournalHeaders")
+        lines = lines_by_batch(client)
+    assert len(headers) == len(env["runs"])
+    for header in headers:
+        assert lines[header["JournalBatchNumber"]]
+        assert header["JournalTotalDebit"] == header["JournalTotalCredit"] > 0
+
+
+def _faults(env, config: dict) -> None:
+    with admin(env["sandbox"], "dynamics") as fo:
+        assert fo.put("/_sandbox/faults", json=config).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "faults",
+    [
+        {"dynamics": [{"kind": "server_error", "nth": 1, "path_prefix": "/data/$batch"}]},
+        {"dynamics": [{"kind": "throttle", "share": 1.0, "times": 4, "retry_after": 0}]},
+        {"dynamics": [{"kind": "expire_tokens", "nth": 3}]},
+        {"dynamics": [{"kind": "drop", "nth": 1, "path_prefix": "/data/LedgerJournalHeaders"}]},
+    ],
+    ids=["5xx-in-batch", "429-storm", "token-expires", "dropped-header-create"],
+)
+def test_transient_dynamics_failures_end_in_exactly_one_journal(env, faults) -> None:
+    _faults(env, faults)
+    result = _run(env)
+    assert result.success
+    _one_complete_journal_per_run(env)
+
+
+def test_a_run_killed_between_header_and_lines_is_completed_by_replay(env) -> None:
+    _faults(
+        env, {"dynamics": [{"kind": "server_error", "share": 1.0, "path_prefix": "/data/$batch"}]}
+    )
+    failed = _run(env)
+    assert not failed.success
+    with Connection.from_environment().dynamics() as client:
+        assert len(client.list_entities("LedgerJournalHeaders")) == len(env["runs"])
+        assert client.list_entities("LedgerJournalLines") == []
+    audit = AuditStore(f"sqlite:///{env['tmp'] / 'audit.sqlite'}")
+    assert audit.failed_partitions() == [f"{COMPANY}|{env['period']}"]
+    audit.dispose()
+    # lose the local trail too: the marker in the header Description is enough
+    (env["tmp"] / "audit.sqlite").unlink()
+    _faults(env, {})
+    assert _run(env).success
+    _one_complete_journal_per_run(env)
+    assert _run(env).success  # and a further replay changes nothing
+    _one_complete_journal_per_run(env)
+    trail = AuditStore(f"sqlite:///{env['tmp'] / 'audit.sqlite'}").attempts()
+    assert [a["outcome"] for a in trail][-len(env["runs"]) :] == [Outcome.SKIPPED_DUPLICATE] * len(
+        env["runs"]
+    )
+
+
+def test_a_posted_journal_is_never_touched_and_changed_data_is_reported(env) -> None:
+    assert _run(env).success
+    with Connection.from_environment().dynamics() as client:
+        headers = client.list_entities("LedgerJournalHeaders")
+    with admin(env["sandbox"], "dynamics") as fo:
+        for header in headers:
+            fo.post(
+                f"/_sandbox/journals/{header['dataAreaId']}/{header['JournalBatchNumber']}/post"
+            )
+    record = dict(_records_of_period(env)[0])
+    first = record["earnings"][0]
+    ten = Decimal("10.00")
+    bump = {**first, "amount": str(Decimal(first["amount"]) + ten)}
+    record["earnings"] = [bump, *record["earnings"][1:]]
+    record["gross_pay"] = str(Decimal(record["gross_pay"]) + ten)
+    record["net_pay"] = str(Decimal(record["net_pay"]) + ten)
+    with admin(env["sandbox"], "rippling") as rippling:
+        rippling.put(
+            f"/_sandbox/payroll-runs/{record['run_id']}/worker-payroll-records/{record['id']}",
+            json=record,
+        )
+    before = _writes(env["sandbox"])
+    again = _run(env)
+    assert again.success
+    assert _writes(env["sandbox"]) == before
+    [event] = _posted(again)
+    changed = event.materialization.metadata["changed_after_posting"].value
+    assert "correcting journal" in changed
