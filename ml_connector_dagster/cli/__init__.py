@@ -6,6 +6,7 @@ Each command group lives in its own module here; this one only gathers them.
 import click
 
 from ml_connector_dagster.cli.credentials import credentials
+from ml_connector_dagster.cli.payroll import audit, replay, run_command
 from ml_connector_dagster.cli.ping import ping
 from ml_connector_dagster.cli.sandbox import dev, sandbox
 
@@ -20,3 +21,6 @@ main.add_command(sandbox)
 main.add_command(dev)
 main.add_command(credentials)
 main.add_command(ping)
+main.add_command(run_command)
+main.add_command(replay)
+main.add_command(audit)

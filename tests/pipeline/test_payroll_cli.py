@@ -1,0 +1,86 @@
+"""`ml-connector run`, `replay` and `audit` end to end on the sandbox, through a real instance."""
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+from pipeline_support import admin
+
+from ml_connector_dagster.cli import main
+from ml_connector_dagster.connections import Connection
+from ml_connector_dagster.sandbox.mapping import write_sandbox_mapping
+from ml_connector_dagster.sandbox.server import Sandbox
+
+
+@pytest.fixture
+def env(fresh_sandbox: Sandbox, sandbox_env, tmp_path: Path, monkeypatch) -> dict:
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    mapping = write_sandbox_mapping(fresh_sandbox.company, tmp_path / "mapping.yaml")
+    monkeypatch.setenv("ML_CONNECTOR_MAPPING", str(mapping))
+    monkeypatch.delenv("ML_CONNECTOR_AUDIT_URL", raising=False)
+    usmf = next(
+        e["id"]
+        for e in fresh_sandbox.company["rippling"]["company_legal_entities"]
+        if e["legal_name"] == "Northwind Advisory Inc."
+    )
+    period = max(
+        r["pay_period"]["end_date"]
+        for r in fresh_sandbox.company["rippling"]["payroll_runs"]
+        if r["run_state"] == "PAID" and r["company_entity_id"] == usmf
+    )
+    return {"sandbox": fresh_sandbox, "period": period}
+
+
+def _invoke(*args: str):
+    return CliRunner().invoke(main, list(args), env={"COLUMNS": "250"}, catch_exceptions=False)
+
+
+def test_run_posts_then_audit_shows_the_trail(env) -> None:
+    result = _invoke("run", "--pay-period", env["period"], "--legal-entity", "USMF")
+    assert result.exit_code == 0, result.output
+    assert "posted" in result.output
+    with Connection.from_environment().dynamics() as client:
+        numbers = [h["JournalBatchNumber"] for h in client.list_entities("LedgerJournalHeaders")]
+    assert numbers and all(n in result.output for n in numbers)
+    trail = _invoke("audit", "--pay-period", env["period"])
+    assert trail.exit_code == 0
+    assert "posted" in trail.output and numbers[0] in trail.output
+
+
+def test_failed_post_exits_non_zero_and_replay_finishes_it(env) -> None:
+    with admin(env["sandbox"], "dynamics") as fo:
+        fo.put(
+            "/_sandbox/faults",
+            json={
+                "dynamics": [{"kind": "server_error", "share": 1.0, "path_prefix": "/data/$batch"}]
+            },
+        )
+    failed = _invoke("run", "--pay-period", env["period"], "--legal-entity", "USMF")
+    assert failed.exit_code == 1
+    assert "FAILED" in failed.output
+    with admin(env["sandbox"], "dynamics") as fo:
+        fo.delete("/_sandbox/faults")
+    replayed = _invoke("replay")
+    assert replayed.exit_code == 0, replayed.output
+    assert "USMF" in replayed.output and env["period"] in replayed.output
+    with Connection.from_environment().dynamics() as client:
+        headers = client.list_entities("LedgerJournalHeaders")
+        assert all(h["JournalTotalDebit"] == h["JournalTotalCredit"] > 0 for h in headers)
+    assert "Nothing to replay" in _invoke("replay").output
+
+
+def test_blocked_check_exits_non_zero_naming_the_check(env) -> None:
+    mapping = Path(os.environ["ML_CONNECTOR_MAPPING"])
+    data = yaml.safe_load(mapping.read_text())
+    data["dimension_format"]["dimensions"] = [
+        "MainAccount",
+        "CostCenter",
+        "Department",
+        "BusinessUnit",
+    ]
+    mapping.write_text(yaml.safe_dump(data))
+    result = _invoke("run", "--pay-period", env["period"], "--legal-entity", "USMF")
+    assert result.exit_code == 1
+    assert "valid_in_dynamics" in result.output
