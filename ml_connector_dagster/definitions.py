@@ -6,7 +6,6 @@ Everything Dagster lives under ``defs/``; this module only gathers it, so that
 
 import dagster as dg
 
-from ml_connector_dagster.defs.checks import PAYROLL_CHECKS
 from ml_connector_dagster.defs.io_manager import PartitionFilesIOManager
 from ml_connector_dagster.defs.payroll import (
     labor_cost_journals,
@@ -26,7 +25,6 @@ PAYROLL_ASSETS = [payroll_cost_snapshot, labor_cost_journals, posted_journals]
 
 defs = dg.Definitions(
     assets=[*REFERENCE_ASSETS, *PAYROLL_ASSETS],
-    asset_checks=PAYROLL_CHECKS,
     jobs=[payroll_job, reference_job],
     sensors=[pay_run_sensor],
     schedules=[reference_schedule],

@@ -8,7 +8,6 @@ from typing import Any
 import dagster as dg
 import httpx
 
-from ml_connector_dagster.defs.checks import PAYROLL_CHECKS
 from ml_connector_dagster.defs.io_manager import PartitionFilesIOManager
 from ml_connector_dagster.defs.partitions import legal_entities, partition_key, pay_periods
 from ml_connector_dagster.defs.payroll import (
@@ -19,7 +18,7 @@ from ml_connector_dagster.defs.payroll import (
 from ml_connector_dagster.defs.resources import ConnectorResource
 from ml_connector_dagster.sandbox.server import Sandbox
 
-PAYROLL = [payroll_cost_snapshot, labor_cost_journals, posted_journals, *PAYROLL_CHECKS]
+PAYROLL = [payroll_cost_snapshot, labor_cost_journals, posted_journals]
 
 
 def resources(tmp_path: Path, mapping_path: Path) -> dict[str, Any]:

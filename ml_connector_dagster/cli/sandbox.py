@@ -166,7 +166,14 @@ def dev(dagster_port: int, dagster_home: Path, **kwargs: Any) -> None:
         running = context.__enter__()
     try:
         _print_sandbox(running)
-        env = {**os.environ, **running.env(), "DAGSTER_HOME": str(home)}
+        env = {
+            **os.environ,
+            **running.env(),
+            "DAGSTER_HOME": str(home),
+            # the demo runs itself: pay-run sensor and reference schedule start switched on
+            "ML_CONNECTOR_AUTOMATION_ON": "true",
+            "ML_CONNECTOR_SENSOR_INTERVAL": os.environ.get("ML_CONNECTOR_SENSOR_INTERVAL", "30"),
+        }
         command = [
             sys.executable, "-m", "dagster", "dev",
             "-m", "ml_connector_dagster.definitions",

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
-from ml_connector_dagster.defs.checks import PAYROLL_CHECKS
 from ml_connector_dagster.defs.io_manager import PartitionFilesIOManager
 from ml_connector_dagster.defs.partitions import legal_entities, partition_key, pay_periods
 from ml_connector_dagster.defs.payroll import (
@@ -18,7 +17,7 @@ from ml_connector_dagster.defs.payroll import (
 )
 from ml_connector_dagster.defs.resources import ConnectorResource
 
-PAYROLL_SELECTION = [payroll_cost_snapshot, labor_cost_journals, posted_journals, *PAYROLL_CHECKS]
+PAYROLL_SELECTION = [payroll_cost_snapshot, labor_cost_journals, posted_journals]
 
 
 @dataclass

@@ -10,6 +10,12 @@ from collections import Counter
 import dagster as dg
 
 from ml_connector_dagster.audit.store import Outcome
+from ml_connector_dagster.defs.checks import (
+    JOURNAL_CHECKS,
+    SNAPSHOT_CHECKS,
+    journal_checks,
+    source_sane,
+)
 from ml_connector_dagster.defs.partitions import payroll_partitions, split_key
 from ml_connector_dagster.defs.resources import ConnectorResource
 from ml_connector_dagster.dynamics.errors import DynamicsError
@@ -29,12 +35,11 @@ GROUP = "payroll"
     group_name=GROUP,
     kinds={"rippling"},
     deps=[dg.AssetKey(["rippling", "workers"]), dg.AssetKey(["rippling", "job_codes"])],
+    check_specs=SNAPSHOT_CHECKS,
     description="Every worker payroll record of every run whose pay period ends on the partition's"
     " date, for the partition's legal entity, with the workers' departments and job codes.",
 )
-def payroll_cost_snapshot(
-    context: dg.AssetExecutionContext, connector: ConnectorResource
-) -> dg.Output[dict[str, PeriodSnapshot]]:
+def payroll_cost_snapshot(context: dg.AssetExecutionContext, connector: ConnectorResource):
     mapping = connector.mapping()
     keys = {key: split_key(key) for key in context.partition_keys}
     with connector.rippling() as rippling:
@@ -43,7 +48,7 @@ def payroll_cost_snapshot(
     records = [r for s in result.values() for r in s.all_records()]
     runs = [(k, run) for k, s in result.items() for run in s.runs]
     redacted = {w: f for s in result.values() for w, f in s.redacted.items()}
-    return dg.Output(
+    yield dg.Output(
         result,
         metadata={
             "partitions": len(result),
@@ -72,6 +77,7 @@ def payroll_cost_snapshot(
             ),
         },
     )
+    yield source_sane(result)
 
 
 def journals_for(snapshot: PeriodSnapshot, connector_mapping) -> list[JournalBuild]:
@@ -98,6 +104,7 @@ def journals_for(snapshot: PeriodSnapshot, connector_mapping) -> list[JournalBui
     group_name=GROUP,
     kinds={"python"},
     ins={"snapshots": dg.AssetIn(key=payroll_cost_snapshot.key)},
+    check_specs=JOURNAL_CHECKS,
     description="Balanced labor-cost journals (one per run and journal type) built from the"
     " snapshot with the finance mapping.",
 )
@@ -105,11 +112,11 @@ def labor_cost_journals(
     context: dg.AssetExecutionContext,
     connector: ConnectorResource,
     snapshots: dict[str, PeriodSnapshot],
-) -> dg.Output[dict[str, list[JournalBuild]]]:
+):
     mapping = connector.mapping()
     result = {key: journals_for(snapshot, mapping) for key, snapshot in snapshots.items()}
     journals = [b.journal for builds in result.values() for b in builds]
-    return dg.Output(
+    yield dg.Output(
         result,
         metadata={
             "journals": len(journals),
@@ -125,6 +132,7 @@ def labor_cost_journals(
             "mapping_problems": sum(len(b.problems) for bs in result.values() for b in bs),
         },
     )
+    yield from journal_checks(connector, result, snapshots)
 
 
 def _by_currency(journals, side: str) -> str:

@@ -227,9 +227,18 @@ class Sandbox:
             "DYNAMICS_CLIENT_SECRET": client["client_secret"],
             "DYNAMICS_ALLOW_ANY_HOST": "true",
             "ML_CONNECTOR_CA_BUNDLE": str(self.tls.ca_cert),
+            "ML_CONNECTOR_MAPPING": str(self.mapping_path),
         }
 
+    @property
+    def mapping_path(self) -> Path:
+        """The complete finance mapping for the served company (written with the info files)."""
+        return self.config.data_dir / "mapping.yaml"
+
     def write_info(self) -> None:
+        from ml_connector_dagster.sandbox.mapping import write_sandbox_mapping
+
+        write_sandbox_mapping(self.company, self.mapping_path)
         info_path = self.config.data_dir / "sandbox.json"
         info_path.write_text(json.dumps(self.info(), indent=2, default=str))
         info_path.chmod(0o600)

@@ -195,3 +195,16 @@ def test_connector_resource_refuses_a_mapping_for_another_connection(env, monkey
     monkeypatch.setenv("ML_CONNECTOR_CONNECTION", "other")
     with pytest.raises(ValueError, match="differs from ML_CONNECTOR_CONNECTION"):
         ConnectorResource(mapping_path=str(env["mapping"])).mapping()
+
+
+def test_checks_see_only_the_runs_own_partition(env) -> None:
+    """Other companies' partitions exist but were never built: the run must not read them."""
+    sandbox = env["sandbox"]
+    run = next(r for r in _paid_runs(sandbox) if _company_of(sandbox, r) == "GBSI")
+    period = run["pay_period"]["end_date"]
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("default__legal_entity", ["DEMF", "GBSI", "USMF"])
+        outcome = materialize(instance, env["resources"], period, "GBSI")
+        assert outcome.success
+        evaluations = outcome.get_asset_check_evaluations()
+        assert len(evaluations) == 5 and all(c.passed for c in evaluations)

@@ -3,11 +3,13 @@
 import json
 import ssl
 import time
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
+from ml_connector_dagster.ledger.mapping import load_mapping
 from ml_connector_dagster.sandbox.server import Sandbox
 
 
@@ -30,6 +32,10 @@ def test_info_and_env_files_point_clients_at_the_sandbox(sandbox: Sandbox) -> No
     assert env_lines["ML_CONNECTOR_CA_BUNDLE"] == str(sandbox.tls.ca_cert)
     assert env_lines["RIPPLING_API_TOKEN"]
     assert (data_dir / "sandbox.env").stat().st_mode & 0o777 == 0o600
+    mapping = load_mapping(Path(env_lines["ML_CONNECTOR_MAPPING"]))
+    assert set(mapping.companies) == {
+        row["LegalEntityId"].upper() for row in sandbox.company["dynamics"]["LegalEntities"]
+    }
 
 
 def test_plain_system_trust_refuses_the_sandbox_certificate(sandbox: Sandbox) -> None:
