@@ -9,6 +9,8 @@ from ml_connector_dagster.cli.credentials import credentials
 from ml_connector_dagster.cli.payroll import audit, replay, run_command
 from ml_connector_dagster.cli.ping import ping
 from ml_connector_dagster.cli.sandbox import dev, sandbox
+from ml_connector_dagster.cli.webhooks import webhooks
+from ml_connector_dagster.cli.workforce import workforce
 
 
 @click.group()
@@ -21,6 +23,8 @@ main.add_command(sandbox)
 main.add_command(dev)
 main.add_command(credentials)
 main.add_command(ping)
+main.add_command(workforce)
+main.add_command(webhooks)
 main.add_command(run_command)
 main.add_command(replay)
 main.add_command(audit)

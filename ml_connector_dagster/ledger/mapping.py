@@ -120,6 +120,8 @@ class PayrollMapping(Strict):
     default_dimensions: dict[str, str] = Field(default_factory=dict)
     # Dimensions an expense line may leave blank when nothing maps them.
     optional_dimensions: tuple[str, ...] = ()
+    # Worker sync settings; validated by ml_connector_dagster.workforce.settings.
+    workforce: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("connection")
     @classmethod

@@ -1,0 +1,205 @@
+"""``ml-connector workforce``: align Dynamics Workers, employments and vendors with Rippling.
+
+``plan`` is the dry run (prints what would be written, writes nothing: not even the worker map
+or the audit trail); ``sync`` applies it; ``headcount`` compares heads per company.
+"""
+
+import datetime as dt
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from ml_connector_dagster.audit.store import AuditStore, default_audit_url
+from ml_connector_dagster.connections import Connection
+from ml_connector_dagster.credentials.models import CredentialsError
+from ml_connector_dagster.ledger.mapping import MappingError, PayrollMapping
+from ml_connector_dagster.workforce.apply import ApplyResult
+from ml_connector_dagster.workforce.config import load_mapping_and_settings
+from ml_connector_dagster.workforce.plan import Plan
+from ml_connector_dagster.workforce.settings import WorkforceSettings, WorkforceSettingsError
+from ml_connector_dagster.workforce.sync import SyncOutcome, read_headcount, sync_workers
+from ml_connector_dagster.workforce.triggers import reread_workers
+
+MARKS = {
+    "applied": "[green]applied[/green]",
+    "failed": "[red]failed[/red]",
+    "ambiguous": "[red]ambiguous[/red]",
+    "skipped": "[yellow]skipped[/yellow]",
+    "reported": "[yellow]reported[/yellow]",
+}
+
+mapping_option = click.option(
+    "--mapping",
+    "mapping_path",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Mapping file (default: $ML_CONNECTOR_MAPPING).",
+)
+worker_option = click.option(
+    "--worker",
+    "worker_ids",
+    multiple=True,
+    help="Only this Rippling worker id (repeatable); default: every worker.",
+)
+
+
+def _load(mapping_path: Path | None) -> tuple[PayrollMapping, WorkforceSettings]:
+    configured = mapping_path or (
+        Path(p) if (p := os.environ.get("ML_CONNECTOR_MAPPING")) else None
+    )
+    if configured is None:
+        raise click.ClickException("no mapping: pass --mapping or set ML_CONNECTOR_MAPPING")
+    try:
+        return load_mapping_and_settings(configured)
+    except (MappingError, WorkforceSettingsError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _connection() -> Connection:
+    try:
+        return Connection.from_environment()
+    except CredentialsError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def render_plan(plan: Plan, console: Console, title: str = "workforce plan") -> None:
+    table = Table(title=title)
+    for column in ("action", "personnel number", "company", "rippling worker", "detail"):
+        table.add_column(column, overflow="fold")
+    for action in plan.actions:
+        kind = action.kind.value
+        table.add_row(
+            f"[yellow]{kind}[/yellow]" if kind == "report" else kind,
+            action.personnel_number or "",
+            action.company or "",
+            action.rippling_worker_id or "",
+            action.describe(),
+        )
+    console.print(table)
+    counts = ", ".join(f"{n} {k}" for k, n in sorted(plan.counts().items()))
+    console.print(f"{len(plan.writes)} write(s) planned" + (f" ({counts})" if counts else ""))
+
+
+def render_result(result: ApplyResult, console: Console) -> None:
+    table = Table(title="workforce sync")
+    for column in ("action", "personnel number", "company", "outcome", "detail"):
+        table.add_column(column, overflow="fold")
+    for r in result.results:
+        table.add_row(
+            r.action.kind.value,
+            r.action.personnel_number or "",
+            r.action.company or "",
+            MARKS.get(r.outcome, r.outcome),
+            r.error or r.action.describe(),
+        )
+    console.print(table)
+
+
+def _run(
+    mapping_path: Path | None, worker_ids: Sequence[str], today: dt.date | None, dry_run: bool
+) -> SyncOutcome:
+    mapping, settings = _load(mapping_path)
+    connection = _connection()
+    store = AuditStore(default_audit_url())
+    try:
+        with connection.rippling() as rippling, connection.dynamics() as dynamics:
+            if worker_ids:
+                reread = reread_workers(rippling, worker_ids)
+                workers, gone, full = reread.workers, reread.gone, False
+            else:
+                workers, gone, full = list(rippling.workers()), [], True
+            return sync_workers(
+                workers,
+                dynamics=dynamics,
+                store=store,
+                mapping=mapping,
+                settings=settings,
+                today=today,
+                full=full,
+                gone=gone,
+                dry_run=dry_run,
+            )
+    finally:
+        store.dispose()
+
+
+today_option = click.option(
+    "--today",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="The date the plan treats as today (default: today, UTC).",
+)
+
+
+@click.group()
+def workforce() -> None:
+    """Rippling workers to Dynamics Workers, employments and contractor vendors."""
+
+
+@workforce.command("plan")
+@mapping_option
+@worker_option
+@today_option
+def plan_command(
+    mapping_path: Path | None, worker_ids: tuple[str, ...], today: dt.datetime | None
+) -> None:
+    """Dry run: print the actions a sync would take; writes nothing."""
+    outcome = _run(mapping_path, worker_ids, today.date() if today else None, dry_run=True)
+    render_plan(outcome.plan, Console())
+
+
+@workforce.command("sync")
+@mapping_option
+@worker_option
+@today_option
+def sync_command(
+    mapping_path: Path | None, worker_ids: tuple[str, ...], today: dt.datetime | None
+) -> None:
+    """Apply the plan: only the planned writes, each recorded in the audit trail."""
+    console = Console()
+    outcome = _run(mapping_path, worker_ids, today.date() if today else None, dry_run=False)
+    assert outcome.result is not None
+    render_result(outcome.result, console)
+    counts = ", ".join(f"{n} {k}" for k, n in sorted(outcome.result.counts().items()))
+    console.print(counts or "Dynamics already matches Rippling: nothing written.")
+    if not outcome.result.ok:
+        raise SystemExit(1)
+
+
+@workforce.command("headcount")
+@mapping_option
+@today_option
+def headcount_command(mapping_path: Path | None, today: dt.datetime | None) -> None:
+    """Heads per company on a day, Rippling against Dynamics, naming who differs."""
+    mapping, settings = _load(mapping_path)
+    connection = _connection()
+    day = today.date() if today else dt.datetime.now(dt.UTC).date()
+    store = AuditStore(default_audit_url())
+    try:
+        with connection.rippling() as rippling, connection.dynamics() as dynamics:
+            rows = read_headcount(
+                rippling=rippling,
+                dynamics=dynamics,
+                store=store,
+                mapping=mapping,
+                settings=settings,
+                as_of=day,
+            )
+    finally:
+        store.dispose()
+    table = Table(title=f"headcount on {day}")
+    for column in ("company", "Rippling", "Dynamics", "only in Rippling", "only in Dynamics"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(
+            row.company,
+            str(row.rippling),
+            str(row.dynamics),
+            ", ".join(row.only_in_rippling),
+            ", ".join(row.only_in_dynamics),
+        )
+    Console().print(table)
+    if not all(row.matches for row in rows):
+        raise SystemExit(1)

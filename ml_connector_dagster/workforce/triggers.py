@@ -1,0 +1,211 @@
+"""What tells the sync which workers to re-read: the webhook inbox, or polling.
+
+Both only produce worker ids; the workers are always re-read from Rippling (a webhook payload
+is a hint, never data) and handed to ``sync.sync_workers``.
+
+Polling keeps a small cursor (JSON-serialisable, e.g. for a Dagster sensor cursor): the
+``updated_at`` watermark of ``/workers/`` (read again with an overlap) and the v1
+``company_activity`` resume cursor.
+"""
+
+import datetime as dt
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ml_connector_dagster.audit.store import AuditStore
+from ml_connector_dagster.dynamics.client import DynamicsClient
+from ml_connector_dagster.ledger.mapping import PayrollMapping
+from ml_connector_dagster.rippling.client import RipplingClient
+from ml_connector_dagster.rippling.errors import RipplingRequestError
+from ml_connector_dagster.rippling.models import Worker, parse_timestamp
+from ml_connector_dagster.workforce.settings import WorkforceSettings
+from ml_connector_dagster.workforce.sync import SyncOutcome, sync_workers
+
+WORKER_EVENTS = frozenset(
+    {
+        "employee.created",
+        "employee.hired",
+        "employee.updated",
+        "employee.terminated",
+        "employee.rehired",
+        "employee.deleted",
+    }
+)
+ACTIVITY_TYPES = frozenset(
+    {"EMPLOYEE_HIRED", "EMPLOYEE_TERMINATED", "EMPLOYEE_REHIRED", "EMPLOYEE_UPDATED"}
+)
+DEFAULT_OVERLAP = dt.timedelta(minutes=10)
+
+
+@dataclass
+class Reread:
+    """Workers re-read from Rippling, and the ids Rippling no longer knows."""
+
+    workers: list[Worker] = field(default_factory=list)
+    gone: list[str] = field(default_factory=list)
+
+
+def reread_workers(rippling: RipplingClient, worker_ids: Iterable[str]) -> Reread:
+    out = Reread()
+    for worker_id in dict.fromkeys(worker_ids):  # unique, in order
+        try:
+            out.workers.append(rippling.worker(worker_id))
+        except RipplingRequestError as exc:
+            if exc.status != 404:
+                raise
+            out.gone.append(worker_id)
+    return out
+
+
+# --- the webhook inbox -------------------------------------------------------------------------
+@dataclass
+class InboxSync:
+    events: int  # inbox rows handled
+    workers: int  # distinct workers re-read
+    outcome: SyncOutcome | None
+
+
+def drain_webhook_inbox(
+    store: AuditStore,
+    *,
+    rippling: RipplingClient,
+    dynamics: DynamicsClient,
+    mapping: PayrollMapping,
+    settings: WorkforceSettings,
+    limit: int = 1000,
+    today: dt.date | None = None,
+    dagster_run_id: str | None = None,
+) -> InboxSync:
+    """One sync for everything pending in the inbox; the events are marked processed only
+    after the sync ran (a failure leaves them pending for the next attempt)."""
+    pending = store.pending_webhooks(limit=limit)
+    if not pending:
+        return InboxSync(0, 0, None)
+    ids = [row["object_id"] for row in pending if row["event_name"] in WORKER_EVENTS]
+    reread = reread_workers(rippling, ids)
+    outcome = sync_workers(
+        reread.workers,
+        dynamics=dynamics,
+        store=store,
+        mapping=mapping,
+        settings=settings,
+        today=today,
+        gone=reread.gone,
+        dagster_run_id=dagster_run_id,
+    )
+    store.mark_webhooks_processed(row["id"] for row in pending)
+    return InboxSync(len(pending), len(set(ids)), outcome)
+
+
+# --- polling -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PollCursor:
+    updated_watermark: dt.datetime | None = None
+    activity_cursor: str | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "updated_watermark": self.updated_watermark.isoformat()
+                if self.updated_watermark
+                else None,
+                "activity_cursor": self.activity_cursor,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str | None) -> "PollCursor":
+        if not text:
+            return cls()
+        data: dict[str, Any] = json.loads(text)
+        stamp = data.get("updated_watermark")
+        return cls(
+            updated_watermark=parse_timestamp(stamp) if stamp else None,
+            activity_cursor=data.get("activity_cursor"),
+        )
+
+
+@dataclass
+class PollResult:
+    workers: list[Worker]
+    gone: list[str]
+    cursor: PollCursor
+    full: bool  # the first poll reads every worker
+
+
+def activity_worker_ids(events: Iterable[dict[str, Any]]) -> list[str]:
+    ids: list[str] = []
+    for event in events:
+        if event.get("event_type") not in ACTIVITY_TYPES:
+            continue
+        for subject in event.get("subjects") or []:
+            if subject.get("instance") and (subject.get("type") or "ROLE") == "ROLE":
+                ids.append(str(subject["instance"]))
+    return ids
+
+
+def poll_changes(
+    rippling: RipplingClient,
+    cursor: PollCursor | None,
+    *,
+    now: dt.datetime | None = None,
+    overlap: dt.timedelta = DEFAULT_OVERLAP,
+    use_activity: bool = True,
+) -> PollResult:
+    """Workers changed since the cursor (all of them on the first poll), and the next cursor.
+
+    ``updated_at`` catches every edit; ``company_activity`` adds workers whose change did not
+    move ``updated_at`` (and is a second witness). Both are deduplicated by worker id.
+    """
+    cursor = cursor or PollCursor()
+    now = now or dt.datetime.now(dt.UTC)
+    first = cursor.updated_watermark is None
+    incremental = rippling.workers_updated_since(cursor.updated_watermark, overlap)
+    workers = {w.id: w for w in incremental.records}
+    gone: list[str] = []
+    activity_cursor = cursor.activity_cursor
+    if use_activity:
+        if activity_cursor:
+            activity = rippling.company_activity(cursor=activity_cursor)
+        else:  # start a cursor now: this poll reads every worker anyway
+            activity = rippling.company_activity(start=now - overlap)
+        activity_cursor = activity.cursor
+        missing = [i for i in activity_worker_ids(activity.events) if i not in workers]
+        reread = reread_workers(rippling, missing)
+        workers.update({w.id: w for w in reread.workers})
+        gone = reread.gone
+    return PollResult(
+        workers=list(workers.values()),
+        gone=gone,
+        cursor=PollCursor(incremental.watermark or cursor.updated_watermark, activity_cursor),
+        full=first,
+    )
+
+
+def sync_by_polling(
+    cursor: PollCursor | None,
+    *,
+    rippling: RipplingClient,
+    dynamics: DynamicsClient,
+    store: AuditStore,
+    mapping: PayrollMapping,
+    settings: WorkforceSettings,
+    today: dt.date | None = None,
+    dagster_run_id: str | None = None,
+) -> tuple[SyncOutcome, PollCursor]:
+    """Poll, sync what changed, and return the cursor to store once the sync succeeded."""
+    polled = poll_changes(rippling, cursor)
+    outcome = sync_workers(
+        polled.workers,
+        dynamics=dynamics,
+        store=store,
+        mapping=mapping,
+        settings=settings,
+        today=today,
+        full=polled.full,
+        gone=polled.gone,
+        dagster_run_id=dagster_run_id,
+    )
+    return outcome, polled.cursor

@@ -1,0 +1,259 @@
+"""The webhook receiver: authentication, the inbox, duplicates; then the inbox drained into a
+sync against the sandbox, read back from Dynamics."""
+
+import datetime as dt
+import warnings
+
+import pytest
+from pydantic import SecretStr
+
+with warnings.catch_warnings():  # Starlette nags about httpx; the test client still works.
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
+
+from ml_connector_dagster.audit.store import AuditStore
+from ml_connector_dagster.dynamics.client import DynamicsClient
+from ml_connector_dagster.ledger.mapping import PayrollMapping
+from ml_connector_dagster.rippling.client import RipplingClient
+from ml_connector_dagster.sandbox.server import Sandbox
+from ml_connector_dagster.workforce.settings import WorkforceSettings
+from ml_connector_dagster.workforce.triggers import drain_webhook_inbox
+from ml_connector_dagster.workforce.webhooks import create_webhook_app
+
+TOKEN = "s3cret-token-configured-in-rippling"
+PATH_SECRET = "Zq7fT1u0nX4bQ9kLm2Pa8RcVd3"
+COMPANY = "company_northwind"
+URL = "/rippling/webhooks"
+
+
+def form(event: str = "employee.updated", company: str = COMPANY, object_id: str = "wkr_1"):
+    return {
+        "event_name": event,
+        "company_id": company,
+        "id": object_id,
+        "company_primary_email": "hr@example.com",
+    }
+
+
+def client(
+    store: AuditStore,
+    *,
+    token: str | None = TOKEN,
+    path_secret: str | None = None,
+    companies=(COMPANY,),
+) -> TestClient:
+    app = create_webhook_app(
+        store,
+        bearer_token=SecretStr(token) if token else None,
+        path_secret=path_secret,
+        known_company_ids=set(companies),
+    )
+    return TestClient(app)
+
+
+def bearer(token: str = TOKEN) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_accepts_an_authenticated_form_post_into_the_inbox(store: AuditStore) -> None:
+    with client(store) as http:
+        response = http.post(URL, data=form(), headers=bearer())
+    assert response.status_code == 200, response.text
+    assert response.json() == {"accepted": True, "duplicate": False}
+    [row] = store.pending_webhooks()
+    assert (row["company_id"], row["event_name"], row["object_id"]) == (
+        COMPANY,
+        "employee.updated",
+        "wkr_1",
+    )
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({}, 401),
+        (bearer("wrong"), 401),
+        ({"Authorization": f"Basic {TOKEN}"}, 401),
+        (bearer(TOKEN + "x"), 401),
+    ],
+)
+def test_forged_token_is_refused_and_nothing_is_stored(
+    store: AuditStore, headers: dict, status: int
+) -> None:
+    with client(store) as http:
+        assert http.post(URL, data=form(), headers=headers).status_code == status
+    assert store.pending_webhooks() == []
+
+
+def test_unknown_company_is_refused_and_nothing_is_stored(store: AuditStore) -> None:
+    with client(store) as http:
+        response = http.post(URL, data=form(company="company_other"), headers=bearer())
+    assert response.status_code == 403
+    assert store.pending_webhooks() == []
+
+
+def test_path_secret_authenticates_where_no_token_is_set_up(store: AuditStore) -> None:
+    with client(store, token=None, path_secret=PATH_SECRET) as http:
+        assert http.post(f"{URL}/{PATH_SECRET}", data=form()).status_code == 200
+        assert http.post(f"{URL}/{PATH_SECRET[:-1]}X", data=form()).status_code == 404
+        assert http.post(URL, data=form()).status_code in (404, 405)
+    assert len(store.pending_webhooks()) == 1
+
+
+def test_duplicates_collapse_and_bad_requests_are_refused(store: AuditStore) -> None:
+    with client(store) as http:
+        assert http.post(URL, data=form(), headers=bearer()).json()["duplicate"] is False
+        assert http.post(URL, data=form(), headers=bearer()).json()["duplicate"] is True
+        assert (
+            http.post(URL, data={"event_name": "employee.updated"}, headers=bearer()).status_code
+            == 400
+        )
+        assert http.post(URL, content=b"x" * 20000, headers=bearer()).status_code == 413
+        ignored = http.post(URL, data=form(event="payroll.run.paid"), headers=bearer())
+        assert ignored.status_code == 200 and ignored.json()["accepted"] is False
+        as_json = http.post(URL, json=form(object_id="wkr_2"), headers=bearer())
+        assert as_json.status_code == 200
+    rows = store.pending_webhooks()
+    assert [(r["object_id"], r["deliveries"]) for r in rows] == [("wkr_1", 2), ("wkr_2", 1)]
+
+
+def test_the_app_refuses_to_start_without_authentication_or_companies(store: AuditStore) -> None:
+    with pytest.raises(ValueError, match="authentication"):
+        create_webhook_app(store, bearer_token=None, path_secret=None, known_company_ids={"c"})
+    with pytest.raises(ValueError, match="company"):
+        create_webhook_app(
+            store, bearer_token=SecretStr(TOKEN), path_secret=None, known_company_ids=set()
+        )
+    with pytest.raises(ValueError, match="path secret"):
+        create_webhook_app(store, bearer_token=None, path_secret="short", known_company_ids={"c"})
+
+
+def test_duplicated_webhook_results_in_one_sync_and_forged_ones_change_nothing(
+    fresh_sandbox: Sandbox,
+    admin,
+    rippling: RipplingClient,
+    dynamics: DynamicsClient,
+    store: AuditStore,
+    wf_mapping: PayrollMapping,
+) -> None:
+    company_id = fresh_sandbox.company["rippling"]["company_id"]
+    hired = admin.hire(
+        given_name="Grace",
+        family_name="Hopper",
+        start_date="2026-11-16",
+        employment_type="SALARIED",
+    )
+    number = f"RP-{hired['number']}"
+    with client(store, companies=(company_id,)) as http:
+        for _ in range(2):  # Rippling repeats deliveries
+            assert (
+                http.post(
+                    URL, data=form("employee.hired", company_id, hired["id"]), headers=bearer()
+                ).status_code
+                == 200
+            )
+        assert (
+            http.post(
+                URL, data=form("employee.hired", company_id, "wkr_forged"), headers=bearer("forged")
+            ).status_code
+            == 401
+        )
+        assert (
+            http.post(
+                URL, data=form("employee.hired", "evil_co", "wkr_forged"), headers=bearer()
+            ).status_code
+            == 403
+        )
+    assert len(store.pending_webhooks()) == 1
+
+    before = rippling.requests_sent
+    drained = drain_webhook_inbox(
+        store,
+        rippling=rippling,
+        dynamics=dynamics,
+        mapping=wf_mapping,
+        settings=WorkforceSettings(),
+        today=dt.date(2026, 11, 20),
+    )
+    assert rippling.requests_sent - before == 1  # one re-read of one worker
+    assert (drained.events, drained.workers) == (1, 1)
+    assert drained.outcome is not None and drained.outcome.result is not None
+    assert [r.action.kind.value for r in drained.outcome.result.applied] == [
+        "create-worker",
+        "create-employment",
+    ]
+    assert store.pending_webhooks() == []
+
+    row = dynamics.get_entity("Workers", {"PersonnelNumber": number})
+    assert row is not None and row["FirstName"] == "Grace" and row["LastName"] == "Hopper"
+    spans = dynamics.list_entities("EmploymentsV2", filter=f"PersonnelNumber eq '{number}'")
+    assert [s["EmploymentStartDate"][:10] for s in spans] == ["2026-11-16"]
+    assert dynamics.get_entity("Workers", {"PersonnelNumber": "RP-wkr_forged"}) is None
+    # Nothing pending: a second drain reads nothing and writes nothing.
+    again = drain_webhook_inbox(
+        store,
+        rippling=rippling,
+        dynamics=dynamics,
+        mapping=wf_mapping,
+        settings=WorkforceSettings(),
+    )
+    assert again.events == 0 and again.outcome is None
+    actions = [a for a in store.workforce_actions() if a["action"] != "report"]
+    assert len(actions) == 2
+
+
+def test_deleted_worker_is_reported_and_dynamics_is_left_alone(
+    fresh_sandbox: Sandbox,
+    rippling: RipplingClient,
+    dynamics: DynamicsClient,
+    store: AuditStore,
+    wf_mapping: PayrollMapping,
+) -> None:
+    company_id = fresh_sandbox.company["rippling"]["company_id"]
+    store.enqueue_webhook(company_id, "employee.deleted", "wkr_does_not_exist")
+    drained = drain_webhook_inbox(
+        store,
+        rippling=rippling,
+        dynamics=dynamics,
+        mapping=wf_mapping,
+        settings=WorkforceSettings(),
+    )
+    assert drained.outcome is not None and drained.outcome.result is not None
+    assert drained.outcome.plan.writes == ()
+    [report] = drained.outcome.plan.reports
+    assert report.rippling_worker_id == "wkr_does_not_exist" and "gone" in report.reason
+    assert store.pending_webhooks() == []
+
+
+def test_secrets_never_reach_the_logs(store: AuditStore, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("DEBUG")
+    with client(store, path_secret=PATH_SECRET) as http:
+        http.post(f"{URL}/{PATH_SECRET}", data=form(), headers=bearer())
+        http.post(f"{URL}/{PATH_SECRET}", data=form(), headers=bearer("forged"))
+        http.post(f"{URL}/{PATH_SECRET}", data=form(company="x"), headers=bearer())
+    # The test client's own httpx log shows the URL it called; the server's logs must not.
+    server = [r.getMessage() for r in caplog.records if r.name.startswith("ml_connector")]
+    assert len(server) == 3
+    assert not any(TOKEN in m or PATH_SECRET in m for m in server)
+
+
+def test_serve_reads_its_settings_from_the_environment_and_refuses_without_auth(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    from click.testing import CliRunner
+
+    from ml_connector_dagster.cli import main
+    from ml_connector_dagster.cli.webhooks import webhook_settings
+
+    token, secret, companies = webhook_settings(
+        {"ML_CONNECTOR_WEBHOOK_TOKEN": TOKEN, "ML_CONNECTOR_RIPPLING_COMPANY_IDS": "a, b,"}
+    )
+    assert token is not None and token.get_secret_value() == TOKEN and TOKEN not in repr(token)
+    assert secret is None and companies == {"a", "b"}
+
+    monkeypatch.setenv("ML_CONNECTOR_AUDIT_URL", f"sqlite:///{tmp_path / 'a.sqlite'}")
+    monkeypatch.delenv("ML_CONNECTOR_WEBHOOK_TOKEN", raising=False)
+    monkeypatch.delenv("ML_CONNECTOR_WEBHOOK_PATH_SECRET", raising=False)
+    monkeypatch.setenv("ML_CONNECTOR_RIPPLING_COMPANY_IDS", "a")
+    result = CliRunner().invoke(main, ["webhooks", "serve", "--port", "0"])
+    assert result.exit_code != 0 and "authentication" in result.output
