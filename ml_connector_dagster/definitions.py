@@ -20,14 +20,21 @@ from ml_connector_dagster.defs.sensors import (
     reference_job,
     reference_schedule,
 )
+from ml_connector_dagster.defs.workforce import (
+    WORKFORCE_ASSETS,
+    workforce_job,
+    workforce_poll_sensor,
+    workforce_schedule,
+    workforce_webhook_sensor,
+)
 
 PAYROLL_ASSETS = [payroll_cost_snapshot, labor_cost_journals, posted_journals]
 
 defs = dg.Definitions(
-    assets=[*REFERENCE_ASSETS, *PAYROLL_ASSETS],
-    jobs=[payroll_job, reference_job],
-    sensors=[pay_run_sensor],
-    schedules=[reference_schedule],
+    assets=[*REFERENCE_ASSETS, *PAYROLL_ASSETS, *WORKFORCE_ASSETS],
+    jobs=[payroll_job, reference_job, workforce_job],
+    sensors=[pay_run_sensor, workforce_webhook_sensor, workforce_poll_sensor],
+    schedules=[reference_schedule, workforce_schedule],
     resources={"connector": ConnectorResource(), "io_manager": PartitionFilesIOManager()},
     executor=dg.in_process_executor,
 )

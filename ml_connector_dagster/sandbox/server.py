@@ -219,6 +219,7 @@ class Sandbox:
         client = next(c for c in self.entra.credentials()["clients"] if c["registered_in_dynamics"])
         return {
             "RIPPLING_API_BASE_URL": self.urls["rippling"],
+            "RIPPLING_V1_BASE_URL": self.urls["rippling"] + "/platform/api",
             "RIPPLING_API_TOKEN": full_token,
             "DYNAMICS_ENVIRONMENT_URL": self.urls["dynamics"],
             "DYNAMICS_AUTHORITY_HOST": self.urls["entra"],
