@@ -60,7 +60,20 @@ def test_definitions_load_and_name_the_documented_assets() -> None:
         "ledger/dimension_mapping",
     } <= keys
     checks = {c.name for c in defs.resolve_asset_graph().asset_check_keys}
-    assert checks == {"source_sane", "balanced", "reconciled", "fully_mapped", "valid_in_dynamics"}
+    assert checks == {
+        "source_sane",
+        "balanced",
+        "reconciled",
+        "fully_mapped",
+        "valid_in_dynamics",
+        "headcount_matches",
+    }
+    blocking = {
+        key.name
+        for key in defs.resolve_asset_graph().asset_check_keys
+        if defs.resolve_asset_graph().get_check_spec(key).blocking
+    }
+    assert blocking == checks - {"headcount_matches"}
 
 
 def test_sensor_requests_the_latest_paid_period_and_posting_matches_rippling(env) -> None:
