@@ -17,13 +17,21 @@ class PartitionFilesIOManager(dg.ConfigurableIOManager):
     base_dir: str = ""
 
     def _root(self, context: dg.OutputContext | dg.InputContext) -> Path:
+        return self._asset_root(context.asset_key)
+
+    def _asset_root(self, asset_key: dg.AssetKey) -> Path:
         base = Path(
             self.base_dir
             or os.path.join(
                 os.environ.get("DAGSTER_HOME", ".dagster_home"), "storage", "ml_connector"
             )
         )
-        return base.joinpath(*context.asset_key.path)
+        return base.joinpath(*asset_key.path)
+
+    def load_previous(self, asset_key: dg.AssetKey) -> Any | None:
+        """The last stored value of an unpartitioned asset, or None (an incremental read's base)."""
+        path = self._asset_root(asset_key) / "value.pickle"
+        return pickle.loads(path.read_bytes()) if path.exists() else None
 
     @staticmethod
     def _file(root: Path, partition_key: str) -> Path:

@@ -4,8 +4,11 @@ These refresh on a schedule; the payroll assets name them as dependencies for li
 fresh data themselves, so a posting never waits for a stale reference refresh.
 """
 
+import datetime as dt
+
 import dagster as dg
 
+from ml_connector_dagster.defs.io_manager import PartitionFilesIOManager
 from ml_connector_dagster.defs.resources import ConnectorResource
 from ml_connector_dagster.dynamics import readers
 from ml_connector_dagster.payroll.summary import markdown_table
@@ -69,30 +72,51 @@ def employment_types(connector: ConnectorResource) -> dg.Output[list[dict]]:
 
 @dg.asset(key_prefix=["rippling"], group_name=GROUP, kinds={"rippling"})
 def workers(
-    context: dg.AssetExecutionContext, connector: ConnectorResource
+    context: dg.AssetExecutionContext,
+    connector: ConnectorResource,
+    io_manager: dg.ResourceParam[PartitionFilesIOManager],
 ) -> dg.Output[list[dict]]:
     """Workers with their user, department, employment type and compensation (expanded).
 
-    Redactions are recorded: a worker whose compensation the token may not read is listed,
-    and the compensation stays absent (never zero).
+    Incremental: after the first read only workers updated since the stored watermark (minus
+    an overlap) are fetched and merged by id. Redactions are recorded: a worker whose
+    compensation the token may not read is listed, and the compensation stays absent.
     """
+    previous = io_manager.load_previous(context.asset_key)
+    watermark = _last_watermark(context) if previous is not None else None
     with connector.rippling() as rippling:
-        result = rippling.workers_updated_since(None)
-    value = _records(result.records)
+        result = rippling.workers_updated_since(watermark)
+    merged = {w["id"]: w for w in previous or []}
+    changed = _records(result.records)
+    merged.update({w["id"]: w for w in changed})
+    value = sorted(merged.values(), key=lambda w: w["id"])
     redacted = {w["id"]: w["redacted"] for w in value if w.get("redacted")}
-    statuses = {}
+    statuses: dict[str, int] = {}
     for worker in value:
-        statuses[worker.get("status")] = statuses.get(worker.get("status"), 0) + 1
+        statuses[str(worker.get("status"))] = statuses.get(str(worker.get("status")), 0) + 1
     return dg.Output(
         value,
         metadata={
             "count": len(value),
+            "read": "incremental" if watermark else "full",
+            "changed_since_last_read": len(changed),
             "by_status": dg.MetadataValue.json(statuses),
-            "watermark": str(result.watermark) if result.watermark else "",
+            "watermark": (result.watermark or watermark).isoformat()
+            if (result.watermark or watermark)
+            else "",
             "redacted_workers": len(redacted),
             "redactions": dg.MetadataValue.json(dict(list(redacted.items())[:200])),
         },
     )
+
+
+def _last_watermark(context: dg.AssetExecutionContext) -> dt.datetime | None:
+    event = context.instance.get_latest_materialization_event(context.asset_key)
+    if event is None or event.asset_materialization is None:
+        return None
+    value = event.asset_materialization.metadata.get("watermark")
+    text = getattr(value, "value", None) or getattr(value, "text", None)
+    return dt.datetime.fromisoformat(text) if text else None
 
 
 @dg.asset(key_prefix=["dynamics"], group_name=GROUP, kinds={"dynamics365"})
