@@ -25,6 +25,16 @@ from ml_connector_dagster.payroll.summary import journal_table, markdown_table, 
 from ml_connector_dagster.posting.poster import JournalPoster, PostingError, PostResult
 
 POLICY = dg.BackfillPolicy.single_run()
+POSTED_COLUMNS = (
+    "partition",
+    "run",
+    "outcome",
+    "JournalBatchNumber",
+    "action",
+    "lines",
+    "debit (Dynamics)",
+    "credit (Dynamics)",
+)
 GROUP = "payroll"
 
 
@@ -196,40 +206,12 @@ def posted_journals(
             description="posting failed; `ml-connector replay` retries idempotently",
             metadata={
                 "failures": dg.MetadataValue.md("\n".join(f"- {f}" for f in failures)),
-                "posted_before_failure": dg.MetadataValue.md(
-                    markdown_table(
-                        (
-                            "partition",
-                            "run",
-                            "outcome",
-                            "JournalBatchNumber",
-                            "action",
-                            "lines",
-                            "debit",
-                            "credit",
-                        ),
-                        rows,
-                    )
-                ),
+                "posted_before_failure": dg.MetadataValue.md(markdown_table(POSTED_COLUMNS, rows)),
             },
         )
     return dg.MaterializeResult(
         metadata={
-            "journals": dg.MetadataValue.md(
-                markdown_table(
-                    (
-                        "partition",
-                        "run",
-                        "outcome",
-                        "JournalBatchNumber",
-                        "action",
-                        "lines",
-                        "debit (Dynamics)",
-                        "credit (Dynamics)",
-                    ),
-                    rows,
-                )
-            ),
+            "journals": dg.MetadataValue.md(markdown_table(POSTED_COLUMNS, rows)),
             "journal_batch_numbers": dg.MetadataValue.json(
                 {r.run_id: r.batch_numbers for _, r in results}
             ),
