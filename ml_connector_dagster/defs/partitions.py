@@ -11,6 +11,9 @@ import re
 import dagster as dg
 
 CONNECTION = os.environ.get("ML_CONNECTOR_CONNECTION", "default")
+# One writer per Dynamics environment: every step that writes to F&O takes a slot of this pool
+# (dagster.yaml limits pools to 1 slot).
+DYNAMICS_POOL = f"dynamics__{CONNECTION}"
 
 pay_periods = dg.DynamicPartitionsDefinition(name=f"{CONNECTION}__pay_period")
 legal_entities = dg.DynamicPartitionsDefinition(name=f"{CONNECTION}__legal_entity")

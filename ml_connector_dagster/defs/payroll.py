@@ -16,7 +16,7 @@ from ml_connector_dagster.defs.checks import (
     journal_checks,
     source_sane,
 )
-from ml_connector_dagster.defs.partitions import payroll_partitions, split_key
+from ml_connector_dagster.defs.partitions import DYNAMICS_POOL, payroll_partitions, split_key
 from ml_connector_dagster.defs.resources import ConnectorResource
 from ml_connector_dagster.dynamics.errors import DynamicsError
 from ml_connector_dagster.ledger.journal import JournalBuild, JournalType, build_journal
@@ -159,7 +159,7 @@ def _by_currency(journals, side: str) -> str:
     backfill_policy=POLICY,
     group_name=GROUP,
     kinds={"dynamics365"},
-    pool="dynamics_writes",
+    pool=DYNAMICS_POOL,
     ins={"journals": dg.AssetIn(key=labor_cost_journals.key)},
     description="The journals as created in Dynamics: JournalBatchNumber and the totals Dynamics"
     " reports back, per run. Idempotent: a replay never creates a second journal.",

@@ -12,6 +12,7 @@ import os
 import dagster as dg
 from pydantic import Field
 
+from ml_connector_dagster.defs.partitions import DYNAMICS_POOL
 from ml_connector_dagster.defs.resources import ConnectorResource
 from ml_connector_dagster.payroll.summary import markdown_table
 from ml_connector_dagster.workforce.apply import apply_plan
@@ -95,7 +96,7 @@ def workforce_plan(
     key=APPLIED_KEY,
     group_name=GROUP,
     kinds={"dynamics365"},
-    pool="dynamics_writes",
+    pool=DYNAMICS_POOL,
     ins={"plan": dg.AssetIn(key=PLAN_KEY)},
     check_specs=[
         dg.AssetCheckSpec(
