@@ -14,25 +14,28 @@ _MARK = "\u0000dec:"
 _MARKED = re.compile(r'"\\u0000dec:(-?[0-9]+(?:\.[0-9]+)?)"')
 
 
-def _mark(value: Any) -> Any:
+def _mark(value: Any, allow_float: bool = False) -> Any:
     if isinstance(value, Decimal):
         if not value.is_finite():
             raise ValueError(f"cannot send a non-finite amount ({value})")
         return f"{_MARK}{value:f}"
     if isinstance(value, str) and value.startswith(_MARK):
         raise ValueError("text may not start with a NUL byte")
-    if isinstance(value, float):
+    if isinstance(value, float) and not allow_float:
         raise TypeError("floats are not money: pass a Decimal")
     if isinstance(value, dict):
-        return {k: _mark(v) for k, v in value.items()}
+        return {k: _mark(v, allow_float) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_mark(v) for v in value]
+        return [_mark(v, allow_float) for v in value]
     return value
 
 
-def dumps(payload: Any) -> str:
-    """JSON text in which every Decimal is a plain number with its exact digits."""
-    return _MARKED.sub(r"\1", json.dumps(_mark(payload), ensure_ascii=False))
+def dumps(payload: Any, *, allow_float: bool = False) -> str:
+    """JSON text in which every Decimal is a plain number with its exact digits.
+
+    ``allow_float`` lets non-money floats (rates, coordinates) through unchanged.
+    """
+    return _MARKED.sub(r"\1", json.dumps(_mark(payload, allow_float), ensure_ascii=False))
 
 
 def loads(text: str | bytes) -> Any:

@@ -5,6 +5,7 @@ import json
 import math
 import random
 import ssl
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -226,3 +227,19 @@ def test_next_link_to_another_port_is_refused(sandbox: Sandbox) -> None:
     assert next(pages).id == "d1"
     with pytest.raises(RipplingPagingError, match="not the Rippling API host"):
         next(pages)
+
+
+def test_compensation_money_arrives_as_exact_decimal(fresh_sandbox: Sandbox) -> None:
+    seeded = {c["id"]: c for c in fresh_sandbox.company["rippling"]["compensations"]}
+    with _api_client(fresh_sandbox) as client:
+        compensations = list(client.compensations())
+    checked = 0
+    for comp in compensations:
+        money = comp.annual_compensation or comp.hourly_wage
+        source = seeded[comp.id].get("annual_compensation") or seeded[comp.id].get("hourly_wage")
+        if money is None or source is None:
+            continue
+        assert isinstance(money.value, Decimal)
+        assert money.value == Decimal(source["value"])
+        checked += 1
+    assert checked > 0

@@ -21,6 +21,7 @@ from ml_connector_dagster.sandbox.rippling import query, render
 from ml_connector_dagster.sandbox.rippling.auth import Authenticator, AuthError, Principal
 from ml_connector_dagster.sandbox.rippling.resources import RESOURCES, Resource
 from ml_connector_dagster.sandbox.rippling.store import Store
+from ml_connector_dagster.transport import jsonmoney
 
 V1_PREFIX = "/platform/api"
 ACTIVITY_SCOPE = "company:activity"
@@ -28,6 +29,13 @@ ACTIVITY_MAX_LIMIT = 1000
 ACTIVITY_MAX_DAYS_BACK = 90
 
 Handler = Callable[[Request], Awaitable[Response]]
+
+
+class DecimalJSONResponse(JSONResponse):
+    """Decimals as exact JSON numbers (money fields), everything else as usual."""
+
+    def render(self, content: Any) -> bytes:
+        return jsonmoney.dumps(content, allow_float=True).encode("utf-8")
 
 
 def _error(status: int, detail: str) -> JSONResponse:
@@ -99,7 +107,7 @@ class ReadApi:
         body: dict[str, Any] = {"results": records, "next_link": next_link}
         if resource.has_meta:
             body = {"__meta": {"redacted_fields": redacted}, **body}
-        return JSONResponse(body)
+        return DecimalJSONResponse(body)
 
     # --- v2 retrieve ----------------------------------------------------------------------------
     def detail(self, request: Request, resource: Resource) -> Response:
@@ -120,7 +128,7 @@ class ReadApi:
         if expands:
             render.expand(self.store, resource.kind, records, expands)
         redacted = render.redact(self.store, principal, resource.kind, records)
-        return JSONResponse({"__meta": {"redacted_fields": redacted}, **records[0]})
+        return DecimalJSONResponse({"__meta": {"redacted_fields": redacted}, **records[0]})
 
     # --- v1 company activity --------------------------------------------------------------------
     async def company_activity(self, request: Request) -> Response:

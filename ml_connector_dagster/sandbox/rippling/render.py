@@ -27,9 +27,9 @@ def _wire_compensation(record: dict[str, Any]) -> dict[str, Any]:
     for key in COMPENSATION_MONEY_FIELDS:
         value = out.get(key)
         if isinstance(value, dict) and isinstance(value.get("value"), str):
-            # JSON number on the wire (spec: Currency.value is a number). float() of a two-place
-            # decimal string prints back as the same digits, so nothing is lost in the JSON text.
-            out[key] = {**value, "value": float(Decimal(value["value"]))}
+            # A JSON number on the wire (spec: Currency.value is a number), written from the
+            # Decimal's own digits by DecimalJSONResponse, never through float.
+            out[key] = {**value, "value": Decimal(value["value"])}
     return out
 
 
