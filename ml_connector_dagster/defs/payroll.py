@@ -19,8 +19,9 @@ from ml_connector_dagster.defs.checks import (
 from ml_connector_dagster.defs.partitions import DYNAMICS_POOL, payroll_partitions, split_key
 from ml_connector_dagster.defs.resources import ConnectorResource
 from ml_connector_dagster.dynamics.errors import DynamicsError
-from ml_connector_dagster.ledger.journal import JournalBuild, JournalType, build_journal
-from ml_connector_dagster.payroll.snapshot import SETTLED_STATES, PeriodSnapshot, read_snapshots
+from ml_connector_dagster.ledger.journal import JournalBuild
+from ml_connector_dagster.payroll.journals import journals_for
+from ml_connector_dagster.payroll.snapshot import PeriodSnapshot, read_snapshots
 from ml_connector_dagster.payroll.summary import journal_table, markdown_table, totals_table
 from ml_connector_dagster.posting.poster import JournalPoster, PostingError, PostResult
 
@@ -88,23 +89,6 @@ def payroll_cost_snapshot(context: dg.AssetExecutionContext, connector: Connecto
         },
     )
     yield source_sane(result)
-
-
-def journals_for(snapshot: PeriodSnapshot, connector_mapping) -> list[JournalBuild]:
-    """One journal per run and journal type: settlement for settled runs, accrual if enabled."""
-    company = connector_mapping.company(snapshot.company)
-    builds = []
-    for run in snapshot.runs:
-        records = snapshot.records.get(run.id, [])
-        if (run.run_state or "") in SETTLED_STATES:
-            builds.append(build_journal(run, records, snapshot.workers, connector_mapping, company))
-        elif run.run_state == "APPROVED" and connector_mapping.journal.accrual:
-            builds.append(
-                build_journal(
-                    run, records, snapshot.workers, connector_mapping, company, JournalType.ACCRUAL
-                )
-            )
-    return builds
 
 
 @dg.asset(
