@@ -221,3 +221,28 @@ def test_checks_see_only_the_runs_own_partition(env) -> None:
         assert outcome.success
         evaluations = outcome.get_asset_check_evaluations()
         assert len(evaluations) == 5 and all(c.passed for c in evaluations)
+
+
+def test_an_approved_run_posts_a_reversing_accrual_when_asked(env) -> None:
+    sandbox = env["sandbox"]
+    approved = next(
+        r for r in sandbox.company["rippling"]["payroll_runs"] if r["run_state"] == "APPROVED"
+    )
+    period, company = approved["pay_period"]["end_date"], _company_of(sandbox, approved)
+    text = (
+        env["mapping"]
+        .read_text()
+        .replace("  trigger_state: PAID\n", "  trigger_state: PAID\n  accrual: true\n")
+    )
+    env["mapping"].write_text(text)
+    with dg.instance_for_test() as instance:
+        assert materialize(instance, env["resources"], period, company).success
+    marker = JournalIdentity("default", approved["id"], company, JournalType.ACCRUAL).marker
+    with Connection.from_environment().dynamics() as client:
+        [header] = [
+            h for h in client.list_entities("LedgerJournalHeaders") if marker in h["Description"]
+        ]
+        lines = lines_by_batch(client)[header["JournalBatchNumber"]]
+    assert header["JournalTotalDebit"] == header["JournalTotalCredit"] > 0
+    assert {line["TransDate"][:10] for line in lines} == {period}
+    assert all(line["ReverseEntry"] == "Yes" for line in lines)
