@@ -16,13 +16,14 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from ml_connector_dagster.credentials.models import RipplingCredentials
 from ml_connector_dagster.rippling import models
 from ml_connector_dagster.rippling.auth import RipplingAuth, auth_from_credentials
 from ml_connector_dagster.rippling.errors import (
     RipplingAuthError,
+    RipplingDataError,
     RipplingPermissionError,
     RipplingRequestError,
     RipplingUnavailableError,
@@ -202,7 +203,7 @@ class RipplingClient:
             names = {r.name for r in page.redacted_fields}
             for raw in page.results:
                 withheld = tuple(sorted(n for n in names if n not in raw))
-                yield model.model_validate({**raw, "redacted": withheld})
+                yield _validate(model, {**raw, "redacted": withheld}, path)
 
     # --- resources ---------------------------------------------------------------------------
     def workers(
@@ -334,6 +335,20 @@ _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 def _v1_time(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _validate(model: type[M], raw: dict[str, Any], path: str) -> M:
+    """A typed record, or an error naming the endpoint, the record id and each bad field."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        fields = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors(include_url=False, include_input=False)
+        )
+        raise RipplingDataError(
+            f"Rippling {path} record {raw.get('id', '?')} is not usable: {fields}"
+        ) from None
 
 
 def _detail(response: httpx.Response) -> str:

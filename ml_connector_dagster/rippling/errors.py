@@ -37,3 +37,7 @@ class RipplingUnavailableError(RipplingError):
 
 class RipplingPagingError(RipplingError):
     """A ``next_link`` pointing away from Rippling's host (the token must never follow it)."""
+
+
+class RipplingDataError(RipplingError):
+    """A record Rippling sent that does not fit the documented shape; names record and field."""

@@ -8,7 +8,7 @@ be absent, never mistaken for zero.
 """
 
 import datetime as dt
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
@@ -21,7 +21,10 @@ def _decimal(value: Any) -> Decimal:
         return ZERO
     if isinstance(value, float):
         raise ValueError("money must arrive as a decimal string, not a float")
-    return Decimal(str(value))
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        raise ValueError(f"not a decimal amount: {value!r}") from None
 
 
 # A money amount: Rippling sends decimal strings; a float is refused rather than rounded.

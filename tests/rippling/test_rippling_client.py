@@ -15,6 +15,7 @@ from ml_connector_dagster.credentials.models import RipplingCredentials
 from ml_connector_dagster.rippling.client import RipplingClient
 from ml_connector_dagster.rippling.errors import (
     RipplingAuthError,
+    RipplingDataError,
     RipplingPagingError,
     RipplingPermissionError,
     RipplingUnavailableError,
@@ -243,3 +244,27 @@ def test_compensation_money_arrives_as_exact_decimal(fresh_sandbox: Sandbox) -> 
         assert money.value == Decimal(source["value"])
         checked += 1
     assert checked > 0
+
+
+def test_a_malformed_record_names_the_record_and_field(sandbox: Sandbox) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = {
+            "results": [
+                {
+                    "id": "pre_9",
+                    "run_id": "r",
+                    "worker_id": "w",
+                    "currency": "USD",
+                    "gross_pay": "12x.00",
+                    "net_pay": "1.00",
+                }
+            ]
+        }
+        return httpx.Response(200, json=body)
+
+    creds = RipplingCredentials(base_url=sandbox.urls["rippling"], api_token=SecretStr("t"))
+    client = RipplingClient(creds, ssl_context=ssl.create_default_context())
+    client._http = httpx.Client(transport=httpx.MockTransport(handler))
+    with pytest.raises(RipplingDataError) as caught:
+        list(client.worker_payroll_records("r"))
+    assert "record pre_9" in str(caught.value) and "gross_pay" in str(caught.value)
