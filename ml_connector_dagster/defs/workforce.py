@@ -8,6 +8,7 @@ a full sync. The payload of a webhook is only a hint: workers are always re-read
 import datetime as dt
 import json
 import os
+from dataclasses import dataclass
 
 import dagster as dg
 from pydantic import Field
@@ -22,8 +23,8 @@ from ml_connector_dagster.workforce.plan import Plan
 from ml_connector_dagster.workforce.settings import workforce_settings
 from ml_connector_dagster.workforce.sync import plan_sync, read_headcount
 from ml_connector_dagster.workforce.triggers import (
-    WORKER_EVENTS,
     PollCursor,
+    inbox_worker_ids,
     poll_changes,
     reread_workers,
 )
@@ -34,9 +35,22 @@ APPLIED_KEY = dg.AssetKey(["dynamics", "workforce_sync"])
 
 
 class WorkerSelection(dg.Config):
-    """Which workers to sync: the ids a trigger saw change, or everyone when empty."""
+    """Which workers to sync: the ids a trigger saw change, or everyone when empty.
+
+    ``inbox_ids`` are the webhook inbox rows behind the request; they are marked processed only
+    once the sync applied without a failed write, so a failed run leaves them pending.
+    """
 
     worker_ids: list[str] = Field(default_factory=list)
+    inbox_ids: list[int] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PlannedSync:
+    """The plan, and the inbox rows it answers (marked processed after a clean apply)."""
+
+    plan: Plan
+    inbox_ids: tuple[int, ...]
 
 
 @dg.asset(
@@ -47,7 +61,7 @@ class WorkerSelection(dg.Config):
 )
 def workforce_plan(
     context: dg.AssetExecutionContext, config: WorkerSelection, connector: ConnectorResource
-) -> dg.Output[Plan]:
+) -> dg.Output[PlannedSync]:
     """Desired state (Rippling) against current state (Dynamics): the actions to align them."""
     mapping = connector.mapping()
     settings = workforce_settings(mapping.workforce or None)
@@ -56,10 +70,13 @@ def workforce_plan(
         connector.dynamics() as dynamics,
         connector.audit() as store,
     ):
+        inbox_ids = list(config.inbox_ids)
         if config.worker_ids:
             reread = reread_workers(rippling, config.worker_ids)
             workers, gone, full = reread.workers, reread.gone, False
         else:
+            # A full sync re-reads everyone, so every hint waiting in the inbox is answered.
+            inbox_ids += [row["id"] for row in store.pending_webhooks()]
             workers, gone, full = list(rippling.workers()), [], True
         _, _, plan = plan_sync(
             workers,
@@ -76,7 +93,7 @@ def workforce_plan(
         for a in plan.actions
     ]
     return dg.Output(
-        plan,
+        PlannedSync(plan, tuple(sorted(set(inbox_ids)))),
         metadata={
             "scope": "all workers"
             if full
@@ -107,14 +124,22 @@ def workforce_plan(
         )
     ],
 )
-def workforce_sync(context: dg.AssetExecutionContext, connector: ConnectorResource, plan: Plan):
+def workforce_sync(
+    context: dg.AssetExecutionContext, connector: ConnectorResource, plan: PlannedSync
+):
     """The plan applied to Dynamics, each action with Dynamics' answer; one audit row per write."""
     mapping = connector.mapping()
     settings = workforce_settings(mapping.workforce or None)
     with connector.dynamics() as dynamics, connector.audit() as store:
         result = apply_plan(
-            plan, dynamics, store, connection=mapping.connection, dagster_run_id=context.run.run_id
+            plan.plan,
+            dynamics,
+            store,
+            connection=mapping.connection,
+            dagster_run_id=context.run.run_id,
         )
+        if result.ok:
+            store.mark_webhooks_processed(plan.inbox_ids)
         with connector.rippling() as rippling:
             headcount = read_headcount(
                 rippling=rippling,
@@ -200,10 +225,9 @@ workforce_schedule = dg.ScheduleDefinition(
 )
 
 
-def _selection(worker_ids: list[str]) -> dict:
-    return {
-        "ops": {"dynamics__workforce_plan": {"config": {"worker_ids": sorted(set(worker_ids))}}}
-    }
+def _selection(worker_ids: list[str], inbox_ids: list[int] | None = None) -> dict:
+    config = {"worker_ids": sorted(set(worker_ids)), "inbox_ids": sorted(inbox_ids or [])}
+    return {"ops": {"dynamics__workforce_plan": {"config": config}}}
 
 
 @dg.sensor(
@@ -219,15 +243,17 @@ def workforce_webhook_sensor(context: dg.SensorEvaluationContext, connector: Con
         pending = store.pending_webhooks()
         if not pending:
             return dg.SkipReason("the webhook inbox is empty")
-        ids = [row["object_id"] for row in pending if row["event_name"] in WORKER_EVENTS]
-        last = max(row["id"] for row in pending)
-        # Marked now: a failed run is covered by the polling/full sync, never by re-delivery.
-        store.mark_webhooks_processed(row["id"] for row in pending)
-    if not ids:
-        return dg.SkipReason(f"{len(pending)} event(s) without a worker to sync")
+        worker_ids = inbox_worker_ids(pending)
+        if not worker_ids:  # nothing to sync for these events: answered as they are
+            store.mark_webhooks_processed(row["id"] for row in pending)
+            return dg.SkipReason(f"{len(pending)} event(s) without a worker to sync")
+    # Events stay pending until the run applies cleanly. The key names the newest event, so a
+    # queued or failed batch is not requested again until another delivery (or the daily full
+    # sync) comes; the next batch then carries the older events too.
+    inbox_ids = [row["id"] for row in pending]
     return dg.RunRequest(
-        run_key=f"inbox:{last}",
-        run_config=_selection(ids),
+        run_key=f"inbox:{max(inbox_ids)}",
+        run_config=_selection(worker_ids, inbox_ids),
         tags={"ml_connector/trigger": "webhook"},
     )
 

@@ -14,14 +14,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ml_connector_dagster.audit.store import AuditStore
-from ml_connector_dagster.dynamics.client import DynamicsClient
-from ml_connector_dagster.ledger.mapping import PayrollMapping
 from ml_connector_dagster.rippling.client import RipplingClient
 from ml_connector_dagster.rippling.errors import RipplingRequestError
 from ml_connector_dagster.rippling.models import Worker, parse_timestamp
-from ml_connector_dagster.workforce.settings import WorkforceSettings
-from ml_connector_dagster.workforce.sync import SyncOutcome, sync_workers
 
 WORKER_EVENTS = frozenset(
     {
@@ -60,43 +55,11 @@ def reread_workers(rippling: RipplingClient, worker_ids: Iterable[str]) -> Rerea
 
 
 # --- the webhook inbox -------------------------------------------------------------------------
-@dataclass
-class InboxSync:
-    events: int  # inbox rows handled
-    workers: int  # distinct workers re-read
-    outcome: SyncOutcome | None
-
-
-def drain_webhook_inbox(
-    store: AuditStore,
-    *,
-    rippling: RipplingClient,
-    dynamics: DynamicsClient,
-    mapping: PayrollMapping,
-    settings: WorkforceSettings,
-    limit: int = 1000,
-    today: dt.date | None = None,
-    dagster_run_id: str | None = None,
-) -> InboxSync:
-    """One sync for everything pending in the inbox; the events are marked processed only
-    after the sync ran (a failure leaves them pending for the next attempt)."""
-    pending = store.pending_webhooks(limit=limit)
-    if not pending:
-        return InboxSync(0, 0, None)
-    ids = [row["object_id"] for row in pending if row["event_name"] in WORKER_EVENTS]
-    reread = reread_workers(rippling, ids)
-    outcome = sync_workers(
-        reread.workers,
-        dynamics=dynamics,
-        store=store,
-        mapping=mapping,
-        settings=settings,
-        today=today,
-        gone=reread.gone,
-        dagster_run_id=dagster_run_id,
+def inbox_worker_ids(pending: Iterable[dict[str, Any]]) -> list[str]:
+    """The workers a batch of inbox events names (events about anything else are ignored)."""
+    return list(
+        dict.fromkeys(row["object_id"] for row in pending if row["event_name"] in WORKER_EVENTS)
     )
-    store.mark_webhooks_processed(row["id"] for row in pending)
-    return InboxSync(len(pending), len(set(ids)), outcome)
 
 
 # --- polling -----------------------------------------------------------------------------------
@@ -182,30 +145,3 @@ def poll_changes(
         cursor=PollCursor(incremental.watermark or cursor.updated_watermark, activity_cursor),
         full=first,
     )
-
-
-def sync_by_polling(
-    cursor: PollCursor | None,
-    *,
-    rippling: RipplingClient,
-    dynamics: DynamicsClient,
-    store: AuditStore,
-    mapping: PayrollMapping,
-    settings: WorkforceSettings,
-    today: dt.date | None = None,
-    dagster_run_id: str | None = None,
-) -> tuple[SyncOutcome, PollCursor]:
-    """Poll, sync what changed, and return the cursor to store once the sync succeeded."""
-    polled = poll_changes(rippling, cursor)
-    outcome = sync_workers(
-        polled.workers,
-        dynamics=dynamics,
-        store=store,
-        mapping=mapping,
-        settings=settings,
-        today=today,
-        full=polled.full,
-        gone=polled.gone,
-        dagster_run_id=dagster_run_id,
-    )
-    return outcome, polled.cursor

@@ -36,13 +36,16 @@ def _hire(sandbox: Sandbox, **body) -> dict:
         return answer.json()["worker"]
 
 
-def _sync(instance, env, worker_ids=None) -> dg.ExecuteInProcessResult:
-    config = {"ops": {"dynamics__workforce_plan": {"config": {"worker_ids": worker_ids or []}}}}
+def _sync(instance, env, worker_ids=None, run_config=None, **kwargs) -> dg.ExecuteInProcessResult:
+    config = run_config or {
+        "ops": {"dynamics__workforce_plan": {"config": {"worker_ids": worker_ids or []}}}
+    }
     return dg.materialize(
         [workforce_plan, workforce_sync],
         instance=instance,
         resources=env["resources"],
         run_config=config,
+        **kwargs,
     )
 
 
@@ -84,11 +87,34 @@ def test_duplicated_webhook_gives_one_run_for_that_worker(env) -> None:
         assert isinstance(request, dg.RunRequest)
         worker_ids = request.run_config["ops"]["dynamics__workforce_plan"]["config"]["worker_ids"]
         assert worker_ids == [hired["id"]]
+        again = workforce_webhook_sensor(context)  # before the run: the same key, so no 2nd run
+        assert isinstance(again, dg.RunRequest) and again.run_key == request.run_key
+        assert _sync(instance, env, run_config=request.run_config).success
         assert isinstance(workforce_webhook_sensor(context), dg.SkipReason)  # inbox drained
-        assert _sync(instance, env, worker_ids).success
     with Connection.from_environment().dynamics() as client:
         worker = client.get_entity("Workers", {"PersonnelNumber": f"RP-{hired['number']}"})
     assert worker is not None and worker["LastName"] == "Hopper"
+
+
+def test_a_failed_sync_leaves_its_webhook_events_pending(env) -> None:
+    hired = _hire(env["sandbox"], given_name="Alan", family_name="Turing", start_date="2026-11-16")
+    audit = AuditStore(f"sqlite:///{env['tmp'] / 'audit.sqlite'}")
+    audit.enqueue_webhook(
+        env["sandbox"].company["rippling"]["company_id"], "employee.hired", hired["id"]
+    )
+    # the 1st /data/Workers request reads the current state, the 2nd creates the worker
+    faults = {"dynamics": [{"kind": "server_error", "nth": 2, "path_prefix": "/data/Workers"}]}
+    with httpx.Client(verify=env["sandbox"].client_ssl_context()) as admin:
+        admin.put(env["sandbox"].urls["dynamics"] + "/_sandbox/faults", json=faults)
+    with dg.instance_for_test() as instance:
+        context = dg.build_sensor_context(instance=instance, resources=env["resources"])
+        request = workforce_webhook_sensor(context)
+        assert not _sync(instance, env, run_config=request.run_config, raise_on_error=False).success
+        assert len(audit.pending_webhooks()) == 1  # still waiting for a clean sync
+        with httpx.Client(verify=env["sandbox"].client_ssl_context()) as admin:
+            admin.delete(env["sandbox"].urls["dynamics"] + "/_sandbox/faults")
+        assert _sync(instance, env, run_config=request.run_config).success
+        assert audit.pending_webhooks() == []
 
 
 def test_polling_picks_up_a_change_made_in_rippling(env) -> None:

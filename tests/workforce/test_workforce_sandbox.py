@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from workforce_support import sync_by_polling
 
 from ml_connector_dagster.audit.store import AuditStore
 from ml_connector_dagster.cli import main
@@ -17,7 +18,7 @@ from ml_connector_dagster.rippling.models import Worker
 from ml_connector_dagster.sandbox.server import Sandbox
 from ml_connector_dagster.workforce.settings import WorkforceSettings
 from ml_connector_dagster.workforce.sync import SyncOutcome, read_headcount, sync_workers
-from ml_connector_dagster.workforce.triggers import PollCursor, sync_by_polling
+from ml_connector_dagster.workforce.triggers import PollCursor
 
 TODAY = dt.date(2026, 11, 20)
 OPEN = "2154-12-31T23:59:59Z"

@@ -11,13 +11,14 @@ with warnings.catch_warnings():  # Starlette nags about httpx; the test client s
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
+from workforce_support import drain
+
 from ml_connector_dagster.audit.store import AuditStore
 from ml_connector_dagster.dynamics.client import DynamicsClient
 from ml_connector_dagster.ledger.mapping import PayrollMapping
 from ml_connector_dagster.rippling.client import RipplingClient
 from ml_connector_dagster.sandbox.server import Sandbox
 from ml_connector_dagster.workforce.settings import WorkforceSettings
-from ml_connector_dagster.workforce.triggers import drain_webhook_inbox
 from ml_connector_dagster.workforce.webhooks import create_webhook_app
 
 TOKEN = "s3cret-token-configured-in-rippling"
@@ -167,7 +168,7 @@ def test_duplicated_webhook_results_in_one_sync_and_forged_ones_change_nothing(
     assert len(store.pending_webhooks()) == 1
 
     before = rippling.requests_sent
-    drained = drain_webhook_inbox(
+    drained = drain(
         store,
         rippling=rippling,
         dynamics=dynamics,
@@ -190,7 +191,7 @@ def test_duplicated_webhook_results_in_one_sync_and_forged_ones_change_nothing(
     assert [s["EmploymentStartDate"][:10] for s in spans] == ["2026-11-16"]
     assert dynamics.get_entity("Workers", {"PersonnelNumber": "RP-wkr_forged"}) is None
     # Nothing pending: a second drain reads nothing and writes nothing.
-    again = drain_webhook_inbox(
+    again = drain(
         store,
         rippling=rippling,
         dynamics=dynamics,
@@ -211,7 +212,7 @@ def test_deleted_worker_is_reported_and_dynamics_is_left_alone(
 ) -> None:
     company_id = fresh_sandbox.company["rippling"]["company_id"]
     store.enqueue_webhook(company_id, "employee.deleted", "wkr_does_not_exist")
-    drained = drain_webhook_inbox(
+    drained = drain(
         store,
         rippling=rippling,
         dynamics=dynamics,
