@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 
 CROSS_COMPANY = "cross-company=true"
 DEFAULT_TIMEOUT = httpx.Timeout(120.0, connect=10.0)
-DEFAULT_CHANGESET_SIZE = 1000
+DEFAULT_CHANGESET_SIZE = 5000  # F&O's ceiling per batch; configurable down
 
 
 class DynamicsClient:
@@ -292,18 +292,21 @@ class DynamicsClient:
             )
         return [part.body for part in parts]
 
-    def create_many(
-        self, entity_set: str, rows: Sequence[Mapping[str, Any]], *, atomic: bool = True
-    ) -> list[Any]:
-        """Create rows through ``$batch``: one changeset when ``atomic`` (up to the batch limit),
-        else changesets of ``changeset_size``."""
+    def create_many(self, entity_set: str, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
+        """Create rows in one atomic ``$batch`` changeset: all of them land, or none.
+
+        At most ``changeset_size`` rows; a caller with more splits them where a partial write
+        would still make sense (the journal poster splits at voucher boundaries).
+        """
+        if len(rows) > self.changeset_size:
+            raise ValueError(
+                f"{len(rows)} rows exceed the changeset size {self.changeset_size}; split them"
+            )
         operations = [
             batch_codec.Operation("POST", entity_set, dict(row), str(i))
             for i, row in enumerate(rows, start=1)
         ]
-        size = batch_codec.MAX_OPERATIONS if atomic else self.changeset_size
-        changesets = [operations[i : i + size] for i in range(0, len(operations), size)]
-        return self.batch(changesets)
+        return self.batch([operations])
 
 
 def _json_or_none(response: httpx.Response) -> Any:

@@ -62,7 +62,8 @@ class JournalSpec(Strict):
     detail_level: Literal["summary", "worker"] = "summary"
     trigger_state: Literal["PAID", "APPROVED"] = "PAID"
     accrual: bool = False  # also post an accrual journal when a run is APPROVED
-    max_lines_per_journal: int = Field(default=5000, ge=2, le=10000)
+    # Each journal's lines go in one atomic $batch changeset: at most F&O's 5,000 operations.
+    max_lines_per_journal: int = Field(default=5000, ge=2, le=5000)
 
 
 class LegalEntityMap(Strict):

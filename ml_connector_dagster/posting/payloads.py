@@ -32,7 +32,7 @@ class JournalPart:
 
 
 def split_parts(journal: Journal, max_lines: int) -> list[JournalPart]:
-    """Whole vouchers packed into parts of at most ``max_lines`` lines (one voucher may exceed)."""
+    """Whole vouchers packed into parts of at most ``max_lines`` lines."""
     groups: list[list[JournalLine]] = []
     current_voucher = None
     for line in journal.lines:
@@ -42,6 +42,11 @@ def split_parts(journal: Journal, max_lines: int) -> list[JournalPart]:
         groups[-1].append(line)
     parts: list[list[JournalLine]] = [[]]
     for group in groups:
+        if len(group) > max_lines:
+            raise ValueError(
+                f"voucher {group[0].voucher} has {len(group)} lines, more than the {max_lines}"
+                " one journal may hold; use summary detail or raise max_lines_per_journal"
+            )
         if parts[-1] and len(parts[-1]) + len(group) > max_lines:
             parts.append([])
         parts[-1].extend(group)

@@ -240,7 +240,12 @@ class JournalPoster:
                     dynamics_answer=result.message,
                 )
                 return result
-            parts = split_parts(journal, self.mapping.journal.max_lines_per_journal)
+            # Each part's lines go in one atomic changeset, so a part never exceeds it.
+            limit = min(self.mapping.journal.max_lines_per_journal, self.client.changeset_size)
+            try:
+                parts = split_parts(journal, limit)
+            except ValueError as exc:
+                raise PostingError(str(exc)) from None
             for part in parts:
                 result.parts.append(self._post_part(journal, part, existing.get(part.description)))
         except (DynamicsError, PostingError) as exc:
