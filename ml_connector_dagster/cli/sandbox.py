@@ -6,13 +6,14 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import click
 from rich.console import Console
 from rich.table import Table
+
+from ml_connector_dagster import clock
 
 console = Console(stderr=True)
 
@@ -186,7 +187,7 @@ def dev(dagster_port: int, dagster_home: Path, **kwargs: Any) -> None:
         process = subprocess.Popen(command, env=env, cwd=home)
         try:
             while process.poll() is None:
-                time.sleep(0.5)
+                clock.sleep(0.5)
         except KeyboardInterrupt:
             process.send_signal(signal.SIGINT)
             process.wait(30)

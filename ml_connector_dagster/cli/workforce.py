@@ -13,6 +13,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from ml_connector_dagster import clock
 from ml_connector_dagster.audit.store import AuditStore, default_audit_url
 from ml_connector_dagster.connections import Connection
 from ml_connector_dagster.credentials.models import CredentialsError
@@ -175,7 +176,7 @@ def headcount_command(mapping_path: Path | None, today: dt.datetime | None) -> N
     """Heads per company on a day, Rippling against Dynamics, naming who differs."""
     mapping, settings = _load(mapping_path)
     connection = _connection()
-    day = today.date() if today else dt.datetime.now(dt.UTC).date()
+    day = today.date() if today else clock.today()
     store = AuditStore(default_audit_url())
     try:
         with connection.rippling() as rippling, connection.dynamics() as dynamics:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import dagster as dg
 from pydantic import Field
 
+from ml_connector_dagster import clock
 from ml_connector_dagster.defs.partitions import DYNAMICS_POOL
 from ml_connector_dagster.defs.resources import ConnectorResource
 from ml_connector_dagster.payroll.summary import markdown_table
@@ -84,7 +85,7 @@ def workforce_plan(
             mapping=mapping,
             settings=settings,
             identities=load_identities(store),
-            today=dt.datetime.now(dt.UTC).date(),
+            today=clock.today(),
             full=full,
             gone=gone,
         )
@@ -269,7 +270,7 @@ def workforce_webhook_sensor(context: dg.SensorEvaluationContext, connector: Con
 )
 def workforce_poll_sensor(context: dg.SensorEvaluationContext, connector: ConnectorResource):
     state = json.loads(context.cursor or "{}")
-    now = dt.datetime.now(dt.UTC)
+    now = clock.now()
     due = state.get("next_at")
     if due and now < dt.datetime.fromisoformat(due):
         return dg.SkipReason(f"next poll at {due} (payroll-calendar cadence)")

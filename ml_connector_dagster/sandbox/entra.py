@@ -25,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from ml_connector_dagster.sandbox.clock import SandboxClock, company_clock
 from ml_connector_dagster.sandbox.forms import read_urlencoded_form
 
 # MSAL refetches a token with five minutes or less left on every call; issue longer ones.
@@ -107,11 +108,13 @@ class EntraService:
         base_url: str,
         environment_url: str,
         token_lifetime: int = DEFAULT_TOKEN_LIFETIME_SECONDS,
+        clock: SandboxClock | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.environment_url = environment_url.rstrip("/")
         self.token_lifetime = token_lifetime
-        self.tokens = TokenRegistry(data_dir / "entra.sqlite")
+        self.clock = clock or company_clock(company)
+        self.tokens = TokenRegistry(data_dir / "entra.sqlite", self.clock.timestamp)
         self._load(company)
         self.app = Starlette(
             routes=[

@@ -30,6 +30,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
 from ml_connector_dagster.sandbox import tls
+from ml_connector_dagster.sandbox.clock import SandboxClock, as_of_instant
 from ml_connector_dagster.sandbox.entra import DEFAULT_TOKEN_LIFETIME_SECONDS, EntraService
 from ml_connector_dagster.sandbox.faults import (
     ADMIN_PREFIX,
@@ -61,6 +62,8 @@ class SandboxConfig:
     token_lifetime: int = DEFAULT_TOKEN_LIFETIME_SECONDS
     dynamics_page_size: int | None = None
     reset: bool = False
+    # The sandbox's one clock starts here; None: the company's as-of date at 18:00 UTC.
+    clock_start: dt.datetime | None = None
 
 
 def _load_or_generate_company(config: SandboxConfig) -> dict[str, Any]:
@@ -125,6 +128,7 @@ class Sandbox:
         self.faults = FaultBoard()
         if config.faults:
             self.faults.load(config.faults)
+        self.clock = SandboxClock(self.clock_start)
 
         self.entra = EntraService(
             config.data_dir,
@@ -132,9 +136,10 @@ class Sandbox:
             base_url=self.urls["entra"],
             environment_url=self.urls["dynamics"],
             token_lifetime=config.token_lifetime,
+            clock=self.clock,
         )
         self.rippling = RipplingService(
-            config.data_dir, self.company, base_url=self.urls["rippling"]
+            config.data_dir, self.company, base_url=self.urls["rippling"], clock=self.clock
         )
         dynamics_kwargs: dict[str, Any] = {}
         if config.dynamics_page_size:
@@ -144,6 +149,7 @@ class Sandbox:
             self.company,
             environment_url=self.urls["dynamics"],
             token_validator=self.entra.validate_for_dynamics,
+            clock=self.clock,
             **dynamics_kwargs,
         )
         self.apps = {
@@ -163,6 +169,7 @@ class Sandbox:
             Route(f"{ADMIN_PREFIX}/info", self._admin_info, methods=["GET"]),
             Route(f"{ADMIN_PREFIX}/faults", self._admin_faults, methods=["GET", "PUT", "DELETE"]),
             Route(f"{ADMIN_PREFIX}/reset", self._admin_reset, methods=["POST"]),
+            Route(f"{ADMIN_PREFIX}/clock", self._admin_clock, methods=["GET", "PUT"]),
             Route(f"{ADMIN_PREFIX}/tokens/expire", _expire_endpoint(expire), methods=["POST"]),
             Mount("/", app=app),
         ]
@@ -188,13 +195,37 @@ class Sandbox:
                 return JSONResponse({"error": str(exc)}, status_code=400)
         return JSONResponse({name: self.faults.describe(name) for name in DEFAULT_PORTS})
 
+    @property
+    def clock_start(self) -> dt.datetime:
+        """Where the clock starts and returns to on reset."""
+        return self.config.clock_start or as_of_instant(
+            dt.date.fromisoformat(self.company["meta"]["as_of"])
+        )
+
+    async def _admin_clock(self, request: Request) -> JSONResponse:
+        """GET: the sandbox's now. PUT {"now": ISO instant} or {"advance_seconds": n}."""
+        if request.method == "PUT":
+            try:
+                body = await request.json()
+                if "advance_seconds" in body:
+                    self.clock.advance(float(body["advance_seconds"]))
+                else:
+                    moment = dt.datetime.fromisoformat(str(body["now"]))
+                    if moment.tzinfo is None:
+                        raise ValueError("give the instant with its offset, e.g. ...T09:00:00Z")
+                    self.clock.set(moment, frozen=body.get("frozen"))
+            except (KeyError, TypeError, ValueError) as exc:
+                return JSONResponse({"error": f"bad clock request: {exc}"}, status_code=400)
+        return JSONResponse(self.clock.describe())
+
     async def _admin_reset(self, request: Request) -> JSONResponse:
         self.reset()
         return JSONResponse({"reset": True})
 
     def reset(self) -> None:
-        """Back to the seeded company, no faults, no tokens."""
+        """Back to the seeded company, no faults, no tokens, the clock at its start."""
         self.faults.clear()
+        self.clock.set(self.clock_start, frozen=False)
         self.entra.reset(self.company)
         self.rippling.reset(self.company)
         self.dynamics.reset(self.company)
@@ -206,6 +237,7 @@ class Sandbox:
             "ca_file": str(self.tls.ca_cert),
             "data_dir": str(self.config.data_dir),
             "company": self.company["meta"],
+            "clock": self.clock.describe(),
             "entra": self.entra.credentials(),
             "rippling": self.rippling.credentials(),
         }

@@ -15,6 +15,8 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
+from ml_connector_dagster import clock
+
 Sleeper = Callable[[float], None]
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
@@ -28,7 +30,7 @@ class RetryPolicy:
     base: float = 1.0
     cap: float = 60.0
     max_wait: float = 300.0
-    sleep: Sleeper = time.sleep
+    sleep: Sleeper = clock.sleep
     rng: random.Random = field(default_factory=random.Random)
 
     def __post_init__(self) -> None:

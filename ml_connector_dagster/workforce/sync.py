@@ -8,6 +8,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from ml_connector_dagster import clock
 from ml_connector_dagster.audit.store import AuditStore
 from ml_connector_dagster.dynamics.client import DynamicsClient
 from ml_connector_dagster.ledger.mapping import PayrollMapping
@@ -82,7 +83,7 @@ def sync_workers(
         mapping=mapping,
         settings=settings,
         identities=identities,
-        today=today or dt.datetime.now(dt.UTC).date(),
+        today=today or clock.today(),
         full=full,
         gone=gone,
     )
@@ -110,6 +111,6 @@ def read_headcount(
     return headcount_differences(
         desired,
         current,
-        as_of=as_of or dt.datetime.now(dt.UTC).date(),
+        as_of=as_of or clock.today(),
         companies=mapping.companies,
     )

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ml_connector_dagster import clock
 from ml_connector_dagster.rippling.client import RipplingClient
 from ml_connector_dagster.rippling.errors import RipplingRequestError
 from ml_connector_dagster.rippling.models import Worker, parse_timestamp
@@ -123,7 +124,7 @@ def poll_changes(
     move ``updated_at`` (and is a second witness). Both are deduplicated by worker id.
     """
     cursor = cursor or PollCursor()
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or clock.now()
     first = cursor.updated_watermark is None
     incremental = rippling.workers_updated_since(cursor.updated_watermark, overlap)
     workers = {w.id: w for w in incremental.records}

@@ -19,6 +19,8 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from starlette.applications import Starlette
 
+from ml_connector_dagster.sandbox.clock import SandboxClock, company_clock
+
 from . import batch as batch_wire
 from .edm import EdmError, dumps, loads, to_storage, to_wire
 from .errors import ODataError, bad_query, not_found, write_failed
@@ -69,7 +71,9 @@ class DynamicsService:
         page_size: int = 10_000,
         default_company: str = "usmf",
         max_batch_operations: int = 5_000,
+        clock: SandboxClock | None = None,
     ) -> None:
+        self.clock = clock or company_clock(company)
         self.environment_url = environment_url.rstrip("/")
         self.token_validator = token_validator
         self.page_size = page_size
@@ -77,7 +81,7 @@ class DynamicsService:
         self.max_batch_operations = max_batch_operations
         self.schema: Schema = load_schema()
         self.store = Store(pathlib.Path(data_dir) / "dynamics.sqlite", self.schema)
-        self.rules = Rules(self.store, self.schema)
+        self.rules = Rules(self.store, self.schema, self.clock)
         self._app: Starlette | None = None
         seed = company.get("dynamics", {})
         if self.store.get_meta("seed_sha256") != _seed_hash(seed):

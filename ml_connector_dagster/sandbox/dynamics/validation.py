@@ -13,6 +13,8 @@ import re
 from decimal import Decimal
 from typing import Any
 
+from ml_connector_dagster.sandbox.clock import SandboxClock
+
 from .edm import DEFAULT_DATETIME, OPEN_END, canonical_decimal
 from .errors import write_failed
 from .ledger_dimensions import resolve_ledger_account
@@ -48,9 +50,10 @@ def _required(entity: EntitySchema, values: dict[str, Any], *names: str) -> None
 class Rules:
     """Business rules bound to one store; called inside the write's transaction."""
 
-    def __init__(self, store: Store, schema: Schema) -> None:
+    def __init__(self, store: Store, schema: Schema, clock: SandboxClock) -> None:
         self.store = store
         self.schema = schema
+        self.clock = clock
 
     def e(self, name: str) -> EntitySchema:
         return self.schema.entities[name]
@@ -360,9 +363,7 @@ class Rules:
     def refresh_worker_status(self, personnel_numbers: list[str] | None = None) -> None:
         """Employed with an employment covering now, Pending before the first starts,
         Terminated once every employment has ended (F&O derives it; clients cannot set it)."""
-        from datetime import UTC, datetime
-
-        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = self.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
         emp = q(self.e("EmploymentsV2").table)
         sql = (
             f"UPDATE {q('Workers')} SET \"WorkerStatus\" = CASE"

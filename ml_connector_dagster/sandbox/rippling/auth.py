@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import binascii
 import secrets
-import time
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
@@ -87,7 +86,7 @@ class Authenticator:
         if row is None:
             raise AuthError(401, {"detail": "Invalid token."})
         client_id, scopes, expires_at = row
-        if expires_at <= time.time():
+        if expires_at <= self.store.clock.timestamp():
             raise AuthError(401, {"detail": "Token has expired."})
         return Principal("oauth", client_id, frozenset(scopes.split()))
 
@@ -135,7 +134,7 @@ class Authenticator:
     def _issue(self, db: Any, client_id: str, scopes: str) -> JSONResponse:
         access, refresh = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         db.execute("INSERT INTO oauth_access VALUES (?, ?, ?, ?)",
-                   (access, client_id, scopes, time.time() + self.lifetime))
+                   (access, client_id, scopes, self.store.clock.timestamp() + self.lifetime))
         issued = db.execute("SELECT COALESCE(MAX(issued), 0) + 1 FROM oauth_refresh").fetchone()[0]
         db.execute("INSERT INTO oauth_refresh VALUES (?, ?, ?, 1, ?)",
                    (refresh, client_id, scopes, issued))

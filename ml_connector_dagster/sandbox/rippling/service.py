@@ -13,6 +13,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.routing import Route
 
+from ml_connector_dagster.sandbox.clock import SandboxClock, company_clock
 from ml_connector_dagster.sandbox.company import company_fingerprint
 from ml_connector_dagster.sandbox.rippling.admin import Admin
 from ml_connector_dagster.sandbox.rippling.api import V1_PREFIX, ReadApi
@@ -29,9 +30,11 @@ class RipplingService:
     """The stand-in; see docs/sandbox-dataset.md for its admin endpoints."""
 
     def __init__(self, data_dir: pathlib.Path, company: dict[str, Any], base_url: str,
-                 *, access_token_lifetime: int = DEFAULT_ACCESS_TOKEN_LIFETIME) -> None:
+                 *, access_token_lifetime: int = DEFAULT_ACCESS_TOKEN_LIFETIME,
+                 clock: SandboxClock | None = None) -> None:
         self.base_url = base_url.rstrip("/")
-        self.store = Store(pathlib.Path(data_dir) / "rippling.sqlite")
+        self.clock = clock or company_clock(company)
+        self.store = Store(pathlib.Path(data_dir) / "rippling.sqlite", self.clock)
         self.auth = Authenticator(self.store, access_token_lifetime)
         self.company: dict[str, Any] = {}
         self._load(company)

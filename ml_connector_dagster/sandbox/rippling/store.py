@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from ml_connector_dagster.sandbox.clock import AS_OF_SECOND, SandboxClock
 from ml_connector_dagster.sandbox.company.ids import format_timestamp, timestamp
 
 SCHEMA = """
@@ -66,8 +67,9 @@ def _row(kind: str, seq: int, record: dict[str, Any]) -> tuple[Any, ...]:
 class Store:
     """Records, OAuth grants and the write clock, in ``rippling.sqlite``."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, clock: SandboxClock) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        self.clock = clock
         self.lock = threading.RLock()
         self.db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
@@ -119,7 +121,7 @@ class Store:
                 if "CREATE INDEX" in statement:
                     db.execute(statement)
             as_of = dt.date.fromisoformat(company["meta"]["as_of"])
-            db.execute("INSERT INTO meta VALUES ('clock', ?)", (timestamp(as_of, 18 * 3600),))
+            db.execute("INSERT INTO meta VALUES ('clock', ?)", (timestamp(as_of, AS_OF_SECOND),))
             db.execute("INSERT INTO meta VALUES ('fingerprint', ?)", (fingerprint,))
 
     # --- records ------------------------------------------------------------------------------
@@ -200,10 +202,10 @@ class Store:
 
     # --- clock --------------------------------------------------------------------------------
     def tick(self) -> str:
-        """The timestamp of a write: real time, but strictly after every earlier write and seed."""
+        """A write's timestamp: the sandbox clock, strictly after every earlier write and seed."""
         with self.lock:
             last = self.get_meta("clock") or "1970-01-01T00:00:00+00:00"
-            now = format_timestamp(dt.datetime.now(dt.UTC))
+            now = format_timestamp(self.clock.now())
             if now <= last:
                 moment = dt.datetime.fromisoformat(last) + dt.timedelta(seconds=1)
                 now = format_timestamp(moment)
@@ -211,9 +213,9 @@ class Store:
             return now
 
     def today(self) -> dt.date:
-        """The sandbox's current date: the later of the real date and the last write."""
+        """The sandbox's current date: the later of its clock's date and the last write's."""
         last = self.get_meta("clock") or "1970-01-01T00:00:00+00:00"
-        return max(dt.datetime.now(dt.UTC).date(), dt.date.fromisoformat(last[:10]))
+        return max(self.clock.today(), dt.date.fromisoformat(last[:10]))
 
     def close(self) -> None:
         with self.lock:
