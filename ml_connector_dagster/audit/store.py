@@ -29,10 +29,12 @@ from ml_connector_dagster.audit.schema import (
 class Outcome:
     """Outcomes of a posting attempt, as finance reads them in the trail."""
 
-    POSTED = "posted"
+    # The journal was written to F&O (header and lines). Not "posted": finance posts it in F&O.
+    CREATED = "created"
     SKIPPED_DUPLICATE = "skipped-duplicate"
     FAILED = "failed"
-    BLOCKED_BY_CHECK = "blocked-by-check"
+    BLOCKED_BY_CHECK = "blocked-by-check"  # a check failed: nothing was written
+    CHANGED_AFTER_POSTING = "changed-after-posting"  # Rippling differs from what F&O holds
     STARTED = "started"
 
 
@@ -41,6 +43,18 @@ class IdentityState:
     HEADER_CREATED = "header-created"  # header exists in Dynamics, lines not (all) there
     COMPLETE = "complete"  # header and every line in Dynamics
     POSTED = "posted"  # finance posted it in F&O: never touched again
+
+
+@dataclass(frozen=True)
+class Unfinished:
+    """A journal identity that did not reach a final state (see ``AuditStore.unfinished``)."""
+
+    journal_key: str
+    partition_key: str
+    payroll_run_id: str
+    state: str
+    last_outcome: str
+    why: str
 
 
 @dataclass(frozen=True)
@@ -189,18 +203,55 @@ class AuditStore:
             return [dict(row._mapping) for row in db.execute(query)]
 
     def failed_partitions(self) -> list[str]:
-        """Partitions whose latest attempt for some identity failed (what ``replay`` re-runs)."""
+        """Partitions with an identity that did not finish (what ``replay`` re-runs)."""
+        return sorted({row.partition_key for row in self.unfinished() if row.partition_key})
+
+    def unfinished(self) -> list["Unfinished"]:
+        """Every journal identity not in a final state, with its latest attempt.
+
+        Unfinished: its latest attempt failed or was blocked by a check (replay once the cause
+        is fixed), or it was claimed or its header created with no attempt recorded after
+        (a crash between the claim and the end). Final: complete, posted, nothing to post, or
+        changed after posting (that one needs a correction, not a replay).
+        """
         latest = (
             sa.select(sa.func.max(posting_attempts.c.id))
             .where(posting_attempts.c.outcome != Outcome.STARTED)
             .group_by(posting_attempts.c.journal_key)
         )
-        query = sa.select(posting_attempts.c.partition_key).where(
-            posting_attempts.c.id.in_(latest),
-            posting_attempts.c.outcome.in_([Outcome.FAILED]),
-        )
         with self.engine.connect() as db:
-            return sorted({row[0] for row in db.execute(query) if row[0]})
+            attempts = {
+                row.journal_key: row
+                for row in db.execute(
+                    sa.select(posting_attempts).where(posting_attempts.c.id.in_(latest))
+                )
+            }
+            identities = {row.journal_key: row for row in db.execute(sa.select(journal_identities))}
+        result = []
+        for key in sorted(set(attempts) | set(identities)):
+            attempt, identity = attempts.get(key), identities.get(key)
+            state = identity.state if identity is not None else None
+            outcome = attempt.outcome if attempt is not None else None
+            if outcome in (Outcome.FAILED, Outcome.BLOCKED_BY_CHECK) or (
+                outcome is None and state in (IdentityState.PENDING, IdentityState.HEADER_CREATED)
+            ):
+                source = attempt if attempt is not None else identity
+                partition = (
+                    attempt.partition_key
+                    if attempt is not None
+                    else f"{identity.company}|{identity.pay_period}"
+                )
+                result.append(
+                    Unfinished(
+                        journal_key=key,
+                        partition_key=partition,
+                        payroll_run_id=source.payroll_run_id,
+                        state=state or "not claimed",
+                        last_outcome=outcome or "none recorded (interrupted)",
+                        why=(attempt.dynamics_answer or "") if attempt is not None else "",
+                    )
+                )
+        return result
 
     # --- webhook inbox ------------------------------------------------------------------------
     def enqueue_webhook(self, company_id: str, event_name: str, object_id: str) -> bool:

@@ -1,5 +1,6 @@
 """``ml-connector run | replay | audit``: the payroll pipeline from the command line."""
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -35,7 +36,29 @@ def _companies(legal_entity: str | None) -> list[str]:
         raise click.ClickException(str(exc)) from None
 
 
-def _run_all(pairs: list[tuple[str, str]]) -> bool:
+# Exit codes of `run` and `replay` (README "Exit codes").
+EXIT_OK = 0  # every requested journal created in F&O or already there
+EXIT_NOT_DONE = 1  # something blocked, failed, or changed after it was written
+EXIT_NOTHING_TO_POST = 3  # no requested partition had anything to post
+
+
+def _status_cell(outcome) -> str:
+    """The result in F&O's words: "created in F&O, not posted" is never shortened to "posted"."""
+    if outcome.success:
+        if outcome.nothing_to_post:
+            return "[yellow]nothing to post[/yellow]"
+        return f"[green]{outcome.status or 'done'}[/green]"
+    if "Rippling changed" in outcome.error:
+        label = "CHANGED AFTER IT WAS CREATED"
+    elif outcome.failed_checks or "blocked by" in outcome.error:
+        label = "BLOCKED"
+    else:
+        label = "FAILED"
+    return f"[red]{label}[/red]"
+
+
+def _run_all(pairs: list[tuple[str, str]]) -> int:
+    """Run each (pay period, company) through Dagster; print one row each; the exit code."""
     from ml_connector_dagster.defs.headless import run_partition
 
     table = Table(title="payroll to ledger")
@@ -44,38 +67,68 @@ def _run_all(pairs: list[tuple[str, str]]) -> bool:
         "legal entity",
         "result",
         "journals (JournalBatchNumber)",
-        "blocked by",
+        "why",
         "Dagster run",
     ):
         table.add_column(column, overflow="fold")
-    ok = True
+    outcomes = []
     with _instance() as instance:
         for pay_period, company in pairs:
             with console.status(f"{pay_period} {company}: snapshot, journals, checks, posting"):
                 outcome = run_partition(instance, pay_period, company)
-            ok = ok and outcome.success
-            posted = ", ".join(f"{run[-8:]}: {'/'.join(n)}" for run, n in outcome.posted.items())
+            outcomes.append(outcome)
+            journals = ", ".join(f"{run}: {'/'.join(n)}" for run, n in outcome.posted.items())
+            why = outcome.error or outcome.why or "-"
+            if outcome.failed_checks and "blocked by" not in why:
+                why = f"blocked by {', '.join(outcome.failed_checks)}; {why}"
             table.add_row(
-                pay_period,
-                company,
-                "[green]posted[/green]" if outcome.success else "[red]FAILED[/red]",
-                posted or "-",
-                ", ".join(outcome.failed_checks) or (outcome.error[:200] if outcome.error else "-"),
-                outcome.run_id[:8],
+                pay_period, company, _status_cell(outcome), journals or "-", why, outcome.run_id
             )
     console.print(table)
-    return ok
+    if any(not o.success for o in outcomes):
+        return EXIT_NOT_DONE
+    if all(o.nothing_to_post for o in outcomes):
+        return EXIT_NOTHING_TO_POST
+    return EXIT_OK
+
+
+def _validated_pay_period(text: str) -> str:
+    """A real calendar date that ends a pay period in Rippling, or a clear error.
+
+    Checked before any partition is created: a partition is permanent in the UI, so a typo
+    must never become one.
+    """
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(
+            f"{text!r} is not a calendar date (YYYY-MM-DD)", param_hint="--pay-period"
+        ) from None
+    from ml_connector_dagster.connections import Connection
+
+    with Connection.from_environment().rippling() as rippling:
+        ends = sorted(
+            {r.pay_period.end_date for r in rippling.payroll_runs() if r.pay_period is not None}
+        )
+    if day not in ends:
+        near = sorted(ends, key=lambda end: abs((end - day).days))[:3]
+        hint = ", ".join(d.isoformat() for d in sorted(near)) or "none: Rippling lists no run"
+        raise click.BadParameter(
+            f"no Rippling pay period ends on {day.isoformat()} (nearest: {hint})",
+            param_hint="--pay-period",
+        )
+    return day.isoformat()
 
 
 @click.command("run")
 @click.option("--pay-period", required=True, help="Pay period end date, e.g. 2026-11-15.")
 @click.option("--legal-entity", help="Dynamics company (dataAreaId); default: every mapped one.")
 def run_command(pay_period: str, legal_entity: str | None) -> None:
-    """Run one pay period end to end through Dagster; non-zero exit if a check blocked or a
-    post failed."""
-    pairs = [(pay_period, company) for company in _companies(legal_entity)]
-    if not _run_all(pairs):
-        raise SystemExit(1)
+    """Run one pay period end to end through Dagster. Exit 0: every journal created in F&O or
+    already there; 1: blocked, failed or changed after it was written; 3: nothing to post."""
+    companies = _companies(legal_entity)
+    period = _validated_pay_period(pay_period)
+    raise SystemExit(_run_all([(period, company) for company in companies]))
 
 
 @click.command()
@@ -83,17 +136,17 @@ def run_command(pay_period: str, legal_entity: str | None) -> None:
     "--partition",
     "partitions",
     multiple=True,
-    help="'COMPANY|PAY_PERIOD' (e.g. 'USMF|2026-11-15'); default: every failed one.",
+    help="'COMPANY|PAY_PERIOD' (e.g. 'USMF|2026-11-15'); default: every unfinished one.",
 )
 def replay(partitions: tuple[str, ...]) -> None:
-    """Re-run failed partitions (from the audit trail) idempotently through Dagster."""
+    """Re-run unfinished partitions (failed, blocked, interrupted) idempotently through Dagster."""
     keys = list(partitions)
     if not keys:
         store = AuditStore(default_audit_url())
         keys = store.failed_partitions()
         store.dispose()
     if not keys:
-        console.print("Nothing to replay: no partition's latest attempt failed.")
+        console.print("Nothing to replay: every journal identity is in a final state.")
         return
     pairs = []
     for key in keys:
@@ -101,8 +154,7 @@ def replay(partitions: tuple[str, ...]) -> None:
         if not period:
             raise click.BadParameter(f"{key!r}: expected COMPANY|PAY_PERIOD")
         pairs.append((period, company.upper()))
-    if not _run_all(pairs):
-        raise SystemExit(1)
+    raise SystemExit(_run_all(pairs))
 
 
 @click.command()
@@ -112,13 +164,18 @@ def replay(partitions: tuple[str, ...]) -> None:
 def audit(
     pay_period: str | None, journal_batch_number: str | None, payroll_run_id: str | None
 ) -> None:
-    """Print the posting trail of a pay period, journal or payroll run."""
-    if not (pay_period or journal_batch_number or payroll_run_id):
-        raise click.UsageError("give --pay-period, --journal or --payroll-run")
+    """Print the posting trail of a pay period, journal or payroll run; without a selection,
+    every journal identity that did not reach a final state (what `replay` would re-run)."""
     store = AuditStore(default_audit_url())
+    if not (pay_period or journal_batch_number or payroll_run_id):
+        unfinished = store.unfinished()
+        store.dispose()
+        _print_unfinished(unfinished)
+        return
     rows = store.attempts(pay_period=pay_period, payroll_run_id=payroll_run_id)
     if journal_batch_number:
         rows = [r for r in rows if journal_batch_number in (r["journal_batch_number"] or "")]
+    unfinished = [u for u in store.unfinished() if not pay_period or pay_period in u.partition_key]
     store.dispose()
     table = Table(title="audit trail")
     for column in (
@@ -147,8 +204,22 @@ def audit(
             r["total_credit"] or "",
             str(r["line_count"] or ""),
             (r["dagster_run_id"] or "")[:8],
-            (r["dynamics_answer"] or "")[:160],
+            (r["dynamics_answer"] or "")[:300],
         )
     console.print(table)
     if not rows:
         console.print("no attempts recorded for that selection")
+    if unfinished:
+        _print_unfinished(unfinished)
+
+
+def _print_unfinished(unfinished) -> None:
+    if not unfinished:
+        console.print("Every journal identity is in a final state; nothing to replay.")
+        return
+    table = Table(title="unfinished journal identities (ml-connector replay re-runs them)")
+    for column in ("partition", "payroll run", "state", "last outcome", "why"):
+        table.add_column(column, overflow="fold")
+    for u in unfinished:
+        table.add_row(u.partition_key, u.payroll_run_id, u.state, u.last_outcome, u.why[:300])
+    console.print(table)

@@ -16,6 +16,7 @@ from ml_connector_dagster.defs.payroll import (
     posted_journals,
 )
 from ml_connector_dagster.defs.resources import ConnectorResource
+from ml_connector_dagster.posting.status import JournalStatus
 
 PAYROLL_SELECTION = [payroll_cost_snapshot, labor_cost_journals, posted_journals]
 
@@ -29,6 +30,12 @@ class PartitionOutcome:
     failed_checks: list[str] = field(default_factory=list)
     posted: dict[str, list[str]] = field(default_factory=dict)  # payroll run id -> batch numbers
     error: str = ""
+    status: str = ""  # posting/status.py JournalStatus value, when the posting step said one
+    why: str = ""  # for "nothing to post": why not
+
+    @property
+    def nothing_to_post(self) -> bool:
+        return self.success and self.status == JournalStatus.NOTHING_TO_POST.value
 
 
 def run_partition(
@@ -56,13 +63,36 @@ def run_partition(
     )
     for event in result.get_asset_materialization_events():
         if event.asset_key == posted_journals.key:
-            value = event.materialization.metadata.get("journal_batch_numbers")
+            metadata = event.materialization.metadata
+            value = metadata.get("journal_batch_numbers")
             outcome.posted = dict(value.value) if value is not None else {}
+            outcome.status = str(metadata["status"].value) if "status" in metadata else ""
+    for event in result.all_events:
+        if event.event_type == dg.DagsterEventType.ASSET_OBSERVATION:
+            observation = event.asset_observation_data.asset_observation
+            if observation.asset_key == posted_journals.key:
+                outcome.status = str(observation.metadata["status"].value)
+                outcome.why = str(observation.metadata["why"].value)
     if not result.success:
-        failures = [e for e in result.all_events if e.is_step_failure]
-        outcome.error = "; ".join(
-            str(e.step_failure_data.error.message).strip().splitlines()[0]
-            for e in failures
-            if e.step_failure_data and e.step_failure_data.error
-        )
+        outcome.error = "; ".join(step_failure_reasons(result.all_events))
     return outcome
+
+
+def step_failure_reasons(events: list[dg.DagsterEvent]) -> list[str]:
+    """What a failed step says: a ``dg.Failure``'s description (our own words: blocked by which
+    check, which journal failed and why), else the root cause of the error, not Dagster's
+    wrapper ("Error occurred while executing op")."""
+    reasons = []
+    for event in events:
+        if not event.is_step_failure or not event.step_failure_data:
+            continue
+        data = event.step_failure_data
+        if data.user_failure_data and data.user_failure_data.description:
+            reasons.append(data.user_failure_data.description)
+            continue
+        error = data.error
+        while error is not None and error.cause is not None:
+            error = error.cause
+        if error is not None:
+            reasons.append(str(error.message).strip().splitlines()[0])
+    return reasons

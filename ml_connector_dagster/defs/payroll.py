@@ -1,8 +1,12 @@
 """Payroll to general ledger: snapshot -> journals -> (five blocking checks) -> posted journals.
 
-All three assets share the payroll partitions and a single-run backfill policy, so a backfill
-of many pay periods runs as few runs as Dagster can make, each step handling
-``context.partition_keys``. The posting step sits in the same run as the checks that guard it.
+One pay period x company per run (``BackfillPolicy.multi_run(1)``): every check result is
+recorded against its partition (the check specs carry the partitions definition) and every
+partition's metadata speaks of that partition only, so one partition's run never turns another's
+checks green. A partition whose checks fail is not materialized at all (its cell is red, the
+failing check says why); the posting step applies the same checks again to exactly what it is
+about to write (``posting/gate.py``), so launching it alone from the UI, the CLI or a script
+never writes a journal that has not passed them.
 """
 
 from collections import Counter
@@ -19,24 +23,36 @@ from ml_connector_dagster.defs.checks import (
 from ml_connector_dagster.defs.partitions import DYNAMICS_POOL, payroll_partitions, split_key
 from ml_connector_dagster.defs.resources import ConnectorResource
 from ml_connector_dagster.dynamics.errors import DynamicsError
-from ml_connector_dagster.ledger.journal import JournalBuild
+from ml_connector_dagster.ledger.journal import JournalBuild, JournalIdentity
 from ml_connector_dagster.payroll.journals import journals_for
 from ml_connector_dagster.payroll.snapshot import PeriodSnapshot, read_snapshots
 from ml_connector_dagster.payroll.summary import journal_table, markdown_table, totals_table
 from ml_connector_dagster.posting.poster import JournalPoster, PostingError, PostResult
+from ml_connector_dagster.posting.status import JournalStatus, journal_status, partition_status
 
-POLICY = dg.BackfillPolicy.single_run()
+POLICY = dg.BackfillPolicy.multi_run(1)
 POSTED_COLUMNS = (
-    "partition",
     "run",
-    "outcome",
+    "status",
     "JournalBatchNumber",
-    "action",
     "lines",
     "debit (Dynamics)",
     "credit (Dynamics)",
+    "why",
 )
 GROUP = "payroll"
+NOTHING_WRITTEN = "nothing was written to Dynamics"
+
+
+def _partition(context: dg.AssetExecutionContext) -> tuple[str, str, str]:
+    if not context.has_partition_key:
+        raise dg.Failure(
+            description="one pay period x company per run: launch a backfill (Dagster splits it"
+            f" into one run per partition) or `ml-connector run`; {NOTHING_WRITTEN}"
+        )
+    key = str(context.partition_key)
+    pay_period, company = split_key(key)
+    return key, pay_period, company
 
 
 @dg.asset(
@@ -51,44 +67,45 @@ GROUP = "payroll"
     " date, for the partition's legal entity, with the workers' departments and job codes.",
 )
 def payroll_cost_snapshot(context: dg.AssetExecutionContext, connector: ConnectorResource):
+    key, pay_period, company = _partition(context)
     mapping = connector.mapping()
-    keys = {key: split_key(key) for key in context.partition_keys}
     with connector.rippling() as rippling:
-        snapshots = read_snapshots(rippling, mapping, keys.values())
-    result = {key: snapshots[pair] for key, pair in keys.items()}
-    records = [r for s in result.values() for r in s.all_records()]
-    runs = [(k, run) for k, s in result.items() for run in s.runs]
-    redacted = {w: f for s in result.values() for w, f in s.redacted.items()}
-    yield dg.Output(
-        result,
-        metadata={
-            "partitions": len(result),
-            "runs": dg.MetadataValue.md(
-                markdown_table(
-                    ("partition", "run", "type", "state", "check date", "records"),
+        snapshot = read_snapshots(rippling, mapping, [(pay_period, company)])[(pay_period, company)]
+    records = snapshot.all_records()
+    metadata = {
+        "runs": dg.MetadataValue.md(
+            markdown_table(
+                ("run", "type", "state", "check date", "records"),
+                (
                     (
-                        (
-                            k,
-                            run.id,
-                            run.run_type,
-                            run.run_state,
-                            run.check_date,
-                            len(result[k].records.get(run.id, [])),
-                        )
-                        for k, run in runs
-                    ),
-                )
-            ),
-            "worker_count": len({r.worker_id for r in records}),
-            "record_count": len(records),
-            "totals_by_category": dg.MetadataValue.md(totals_table(records)),
-            "redacted_workers": len(redacted),
-            "redactions": dg.MetadataValue.json(
-                {w: list(f) for w, f in sorted(redacted.items())[:200]}
-            ),
-        },
-    )
-    yield source_sane(result)
+                        run.id,
+                        run.run_type,
+                        run.run_state,
+                        run.check_date,
+                        len(snapshot.records[run.id]),
+                    )
+                    for run in snapshot.runs
+                ),
+            )
+            if snapshot.runs
+            else snapshot.nothing_to_post_reason()
+        ),
+        "worker_count": len({r.worker_id for r in records}),
+        "record_count": len(records),
+        "totals_by_category": dg.MetadataValue.md(totals_table(records)),
+        "redacted_workers": len(snapshot.redacted),
+        "redactions": dg.MetadataValue.json(
+            {w: list(f) for w, f in sorted(snapshot.redacted.items())[:200]}
+        ),
+    }
+    check = source_sane({key: snapshot})
+    yield check
+    if not check.passed:
+        why = f"{company} {pay_period}: blocked by source_sane; {NOTHING_WRITTEN}"
+        identities = [b.journal.identity for b in journals_for(snapshot, mapping)]
+        _record_blocks(context, connector, key, pay_period, identities, why)
+        raise dg.Failure(description=why, metadata=metadata)
+    yield dg.Output({key: snapshot}, metadata=metadata)
 
 
 @dg.asset(
@@ -107,26 +124,55 @@ def labor_cost_journals(
     connector: ConnectorResource,
     snapshots: dict[str, PeriodSnapshot],
 ):
+    key, pay_period, company = _partition(context)
     mapping = connector.mapping()
-    result = {key: journals_for(snapshot, mapping) for key, snapshot in snapshots.items()}
-    journals = [b.journal for builds in result.values() for b in builds]
-    yield dg.Output(
-        result,
-        metadata={
-            "journals": len(journals),
-            "line_count": sum(len(j.lines) for j in journals),
-            "total_debit": dg.MetadataValue.md(_by_currency(journals, "debit")),
-            "journal_summary": dg.MetadataValue.md(journal_table(journals)),
-            "payload_hashes": dg.MetadataValue.json(
-                {
-                    f"{j.identity.run_id} {j.company} {j.identity.journal_type}": j.payload_hash()
-                    for j in journals
-                }
-            ),
-            "mapping_problems": sum(len(b.problems) for bs in result.values() for b in bs),
-        },
-    )
-    yield from journal_checks(connector, result, snapshots)
+    result = {key: journals_for(snapshots[key], mapping)}
+    journals = [b.journal for b in result[key]]
+    metadata = {
+        "journals": len(journals),
+        "line_count": sum(len(j.lines) for j in journals),
+        "total_debit": dg.MetadataValue.md(_by_currency(journals, "debit")),
+        "journal_summary": dg.MetadataValue.md(journal_table(journals)),
+        "payload_hashes": dg.MetadataValue.json(
+            {f"{j.identity.run_id} {j.identity.journal_type}": j.payload_hash() for j in journals}
+        ),
+        "mapping_hash": mapping.content_hash[:12],
+        "mapping_problems": sum(len(b.problems) for b in result[key]),
+    }
+    with connector.dynamics() as dynamics:
+        checks = journal_checks(dynamics, mapping, result, snapshots)
+    yield from checks
+    failed = [c.check_name for c in checks if not c.passed]
+    if failed:
+        why = f"{company} {pay_period}: blocked by {', '.join(failed)}; {NOTHING_WRITTEN}"
+        _record_blocks(context, connector, key, pay_period, [j.identity for j in journals], why)
+        raise dg.Failure(description=why, metadata=metadata)
+    yield dg.Output(result, metadata=metadata)
+
+
+def _record_blocks(
+    context: dg.AssetExecutionContext,
+    connector: ConnectorResource,
+    partition: str,
+    pay_period: str,
+    identities: list[JournalIdentity],
+    why: str,
+) -> None:
+    """A block is an attempt in the trail, so ``audit`` lists it and ``replay`` offers it."""
+    with connector.audit() as audit:
+        for identity in identities:
+            audit.record_attempt(
+                connection=identity.connection,
+                dagster_run_id=context.run.run_id,
+                partition_key=partition,
+                journal_key=identity.key,
+                payroll_run_id=identity.run_id,
+                company=identity.company,
+                journal_type=identity.journal_type.value,
+                pay_period=pay_period,
+                outcome=Outcome.BLOCKED_BY_CHECK,
+                dynamics_answer=why,
+            )
 
 
 def _by_currency(journals, side: str) -> str:
@@ -137,6 +183,27 @@ def _by_currency(journals, side: str) -> str:
     return markdown_table(("currency", side), ((c, f"{a:,.2f}") for c, a in sorted(totals.items())))
 
 
+def _rows(results: list[PostResult]) -> list[tuple]:
+    rows = []
+    for r in results:
+        status = journal_status(r)
+        if not r.parts:
+            rows.append((r.run_id, status.value, "-", "-", "-", "-", r.message or "-"))
+        for part in r.parts:
+            rows.append(
+                (
+                    r.run_id,
+                    status.value,
+                    part.batch_number,
+                    part.lines,
+                    f"{part.total_debit:,.2f}",
+                    f"{part.total_credit:,.2f}",
+                    r.message or "-",
+                )
+            )
+    return rows
+
+
 @dg.asset(
     key_prefix=["dynamics"],
     partitions_def=payroll_partitions,
@@ -144,68 +211,75 @@ def _by_currency(journals, side: str) -> str:
     group_name=GROUP,
     kinds={"dynamics365"},
     pool=DYNAMICS_POOL,
-    ins={"journals": dg.AssetIn(key=labor_cost_journals.key)},
+    output_required=False,
+    ins={
+        "journals": dg.AssetIn(key=labor_cost_journals.key),
+        "snapshots": dg.AssetIn(key=payroll_cost_snapshot.key),
+    },
     description="The journals as created in Dynamics: JournalBatchNumber and the totals Dynamics"
-    " reports back, per run. Idempotent: a replay never creates a second journal.",
+    " reports back, per run. Idempotent: a replay never creates a second journal. Refuses any"
+    " journal that does not pass the five checks now, with the mapping it holds now.",
 )
 def posted_journals(
     context: dg.AssetExecutionContext,
     connector: ConnectorResource,
     journals: dict[str, list[JournalBuild]],
-) -> dg.MaterializeResult:
+    snapshots: dict[str, PeriodSnapshot],
+):
+    key, pay_period, company = _partition(context)
+    builds = journals.get(key, [])
+    snapshot = snapshots[key]
+    if not builds:
+        reason = snapshot.nothing_to_post_reason()
+        context.log.info(f"{company} {pay_period}: nothing to post: {reason}")
+        yield dg.AssetObservation(
+            asset_key=context.asset_key,
+            partition=key,
+            metadata={"status": JournalStatus.NOTHING_TO_POST.value, "why": reason},
+        )
+        return
     mapping = connector.mapping()
-    results: list[tuple[str, PostResult]] = []
-    failures: list[str] = []
+    results: list[PostResult] = []
     with connector.dynamics() as dynamics, connector.audit() as audit:
         poster = JournalPoster(dynamics, audit, mapping, dagster_run_id=context.run.run_id)
-        for key, builds in sorted(journals.items()):
-            pay_period, _ = split_key(key)
-            for build in builds:
-                try:
-                    results.append(
-                        (key, poster.post(build.journal, partition_key=key, pay_period=pay_period))
-                    )
-                except (DynamicsError, PostingError) as exc:
-                    failures.append(f"{key} run {build.journal.identity.run_id}: {exc}")
-                    context.log.error(f"posting failed for {key}: {exc}")
-    rows = [
-        (
-            key,
-            r.run_id,
-            r.outcome,
-            part.batch_number,
-            part.action,
-            part.lines,
-            f"{part.total_debit:,.2f}",
-            f"{part.total_credit:,.2f}",
+        for build in builds:
+            records = snapshot.records.get(build.journal.identity.run_id, [])
+            try:
+                results.append(
+                    poster.post(build, records, partition_key=key, pay_period=pay_period)
+                )
+            except (DynamicsError, PostingError) as exc:
+                failed = PostResult(
+                    build.journal.identity.key,
+                    build.journal.identity.run_id,
+                    company,
+                    Outcome.FAILED,
+                    message=str(exc),
+                )
+                results.append(failed)
+                context.log.error(f"posting failed for {key}: {exc}")
+    status = partition_status(results)
+    metadata = {
+        "status": status.value,
+        "journals": dg.MetadataValue.md(markdown_table(POSTED_COLUMNS, _rows(results))),
+        "journal_batch_numbers": dg.MetadataValue.json(
+            {r.run_id: r.batch_numbers for r in results}
+        ),
+        "created": sum(1 for r in results if journal_status(r) is JournalStatus.CREATED),
+        "already_present": sum(1 for r in results if journal_status(r) is JournalStatus.PRESENT),
+        "posted_by_finance": sum(
+            1 for r in results if journal_status(r) is JournalStatus.POSTED_BY_FINANCE
+        ),
+        "audit_trail": f"ml-connector audit --pay-period {pay_period} shows every attempt",
+    }
+    if not status.is_success:
+        reasons = "; ".join(
+            f"run {r.run_id}: {journal_status(r).value}: {r.message}"
+            for r in results
+            if not journal_status(r).is_success
         )
-        for key, r in results
-        for part in r.parts
-    ]
-    blocked = [
-        (key, r.run_id, r.message) for key, r in results if r.outcome == Outcome.BLOCKED_BY_CHECK
-    ]
-    if failures:
         raise dg.Failure(
-            description="posting failed; `ml-connector replay` retries idempotently",
-            metadata={
-                "failures": dg.MetadataValue.md("\n".join(f"- {f}" for f in failures)),
-                "posted_before_failure": dg.MetadataValue.md(markdown_table(POSTED_COLUMNS, rows)),
-            },
+            description=f"{company} {pay_period}: {status.value}. {reasons}",
+            metadata=metadata,
         )
-    return dg.MaterializeResult(
-        metadata={
-            "journals": dg.MetadataValue.md(markdown_table(POSTED_COLUMNS, rows)),
-            "journal_batch_numbers": dg.MetadataValue.json(
-                {r.run_id: r.batch_numbers for _, r in results}
-            ),
-            "posted": sum(1 for _, r in results if r.outcome == Outcome.POSTED),
-            "skipped_duplicates": sum(
-                1 for _, r in results if r.outcome == Outcome.SKIPPED_DUPLICATE
-            ),
-            "changed_after_posting": dg.MetadataValue.md(
-                markdown_table(("partition", "run", "what to do"), blocked) if blocked else "none"
-            ),
-            "audit_trail": "ml-connector audit --pay-period <date> shows every attempt",
-        }
-    )
+    yield dg.MaterializeResult(metadata=metadata)

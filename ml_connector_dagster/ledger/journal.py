@@ -114,6 +114,7 @@ class Journal:
     lines: list[JournalLine]
     source_record_ids: list[str]
     worker_ids: list[str]
+    mapping_hash: str = ""  # the mapping it was built with (PayrollMapping.content_hash)
 
     @property
     def total_debit(self) -> Decimal:
@@ -301,6 +302,7 @@ def build_journal(
         lines=lines,
         source_record_ids=record_ids,
         worker_ids=worker_ids,
+        mapping_hash=mapping.content_hash,
     )
     return JournalBuild(journal, problems)
 

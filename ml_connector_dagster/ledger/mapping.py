@@ -6,6 +6,7 @@ looking at the file, not at Python. Precedence for dimension values is
 worker override -> job code -> department -> legal entity -> default.
 """
 
+import hashlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -185,6 +186,12 @@ class PayrollMapping(Strict):
         return next((le for le in self.legal_entities if le.company == company.upper()), None)
 
     @property
+    def content_hash(self) -> str:
+        """A hash of everything the mapping says: journals carry it, and the posting step
+        refuses a journal built with a mapping other than the one it holds now."""
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()
+
+    @property
     def companies(self) -> tuple[str, ...]:
         return tuple(le.company for le in self.legal_entities)
 
@@ -223,17 +230,69 @@ def parse_mapping(text: str, source: str = "<mapping>") -> PayrollMapping:
     if not isinstance(data, dict) or node is None:
         raise MappingError(f"{source}: expected a mapping at the top level")
     try:
-        return PayrollMapping.model_validate(data)
+        mapping = PayrollMapping.model_validate(data)
     except ValidationError as exc:
-        index = _line_index(node)
-        problems = []
-        for error in exc.errors(include_url=False, include_input=False):
-            loc = tuple(error["loc"])
-            line = _nearest_line(index, loc)
-            key = ".".join(str(part) for part in loc) or "(top level)"
-            message = error["msg"].removeprefix("Value error, ")
-            problems.append(f"{source}:{line or '?'}: {key}: {message}")
-        raise MappingError("invalid mapping:\n" + "\n".join(problems)) from None
+        errors = [
+            (tuple(error["loc"]), error["msg"].removeprefix("Value error, "))
+            for error in exc.errors(include_url=False, include_input=False)
+        ]
+        raise _located(source, node, errors) from None
+    conflicts = delimiter_conflicts(mapping)
+    if conflicts:
+        raise _located(source, node, conflicts)
+    return mapping
+
+
+def _located(
+    source: str, node: yaml.Node, errors: list[tuple[tuple[Any, ...], str]]
+) -> MappingError:
+    index = _line_index(node)
+    problems = []
+    for loc, message in errors:
+        line = _nearest_line(index, loc)
+        key = ".".join(str(part) for part in loc) or "(top level)"
+        problems.append(f"{source}:{line or '?'}: {key}: {message}")
+    return MappingError("invalid mapping:\n" + "\n".join(problems))
+
+
+def delimiter_conflicts(mapping: PayrollMapping) -> list[tuple[tuple[Any, ...], str]]:
+    """Dimension values that contain the segment delimiter, by key path.
+
+    F&O splits ``AccountDisplayValue`` at the delimiter, so such a value would shift every
+    later segment into the wrong dimension (or fail half-way through a write): refused here.
+    """
+    delimiter = mapping.dimension_format.delimiter
+    sections: list[tuple[tuple[Any, ...], Mapping[str, str]]] = [
+        *((("departments", key), dims) for key, dims in mapping.departments.items()),
+        *((("job_codes", key), dims) for key, dims in mapping.job_codes.items()),
+        *((("workers", key), dims) for key, dims in mapping.workers.items()),
+        *(
+            (("legal_entities", n, "dimensions"), le.dimensions)
+            for n, le in enumerate(mapping.legal_entities)
+        ),
+        (("default_dimensions",), mapping.default_dimensions),
+        (("accounts", "earnings", "by_code"), mapping.accounts.earnings.by_code),
+        (("accounts", "earnings", "by_category"), mapping.accounts.earnings.by_category),
+        (("accounts", "earnings"), {"default": mapping.accounts.earnings.default or ""}),
+        (
+            ("accounts",),
+            {
+                name: value
+                for name, value in mapping.accounts.model_dump().items()
+                if isinstance(value, str)
+            },
+        ),
+    ]
+    return [
+        (
+            (*where, dimension),
+            f"value {value!r} contains the segment delimiter {delimiter!r}; F&O would split it"
+            " into two segments",
+        )
+        for where, dims in sections
+        for dimension, value in dims.items()
+        if delimiter in value
+    ]
 
 
 def load_mapping(path: Path) -> PayrollMapping:

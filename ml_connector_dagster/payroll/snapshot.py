@@ -34,6 +34,18 @@ class PeriodSnapshot:
     records: dict[str, list[WorkerPayrollRecord]] = field(default_factory=dict)
     workers: dict[str, WorkerContext] = field(default_factory=dict)
     redacted: dict[str, tuple[str, ...]] = field(default_factory=dict)  # worker id -> fields
+    # Runs of this period and company that produce no journal yet, with their state (DRAFT,
+    # APPROVED without accruals...): what "nothing to post" points at.
+    waiting_runs: list[tuple[str, str]] = field(default_factory=list)
+
+    def nothing_to_post_reason(self) -> str:
+        """Why this period and company yield no journal, in words finance reads."""
+        if self.waiting_runs:
+            runs = ", ".join(
+                f"{run_id} is {state or 'without a state'}" for run_id, state in self.waiting_runs
+            )
+            return f"no run of {self.company} ending {self.pay_period} is paid yet ({runs})"
+        return f"Rippling has no payroll run of {self.company} ending {self.pay_period}"
 
     @property
     def record_count(self) -> int:
@@ -43,14 +55,13 @@ class PeriodSnapshot:
         return [record for run in self.runs for record in self.records.get(run.id, [])]
 
 
-def runs_for(
+def period_runs(
     runs: Iterable[PayrollRun], mapping: PayrollMapping, pay_period: str, company: str
 ) -> list[PayrollRun]:
-    """Runs ending on ``pay_period`` for ``company`` that reached a trigger state."""
+    """Every run ending on ``pay_period`` for ``company``, whatever its state."""
     entity = mapping.company(company)
     if entity is None:
         return []
-    wanted = trigger_states(mapping)
     return sorted(
         (
             run
@@ -58,10 +69,21 @@ def runs_for(
             if run.pay_period is not None
             and run.pay_period.end_date.isoformat() == pay_period
             and run.company_entity_id in entity.rippling_company_entity_ids
-            and (run.run_state or "") in wanted
         ),
         key=lambda run: (run.check_date or run.pay_period.end_date, run.id),
     )
+
+
+def runs_for(
+    runs: Iterable[PayrollRun], mapping: PayrollMapping, pay_period: str, company: str
+) -> list[PayrollRun]:
+    """Runs ending on ``pay_period`` for ``company`` that reached a trigger state."""
+    wanted = trigger_states(mapping)
+    return [
+        run
+        for run in period_runs(runs, mapping, pay_period, company)
+        if (run.run_state or "") in wanted
+    ]
 
 
 def worker_contexts(
@@ -114,6 +136,12 @@ def read_snapshots(
     for pay_period, company in keys:
         snapshot = PeriodSnapshot(pay_period=pay_period, company=company)
         snapshot.runs = runs_for(all_runs, mapping, pay_period, company)
+        chosen = {run.id for run in snapshot.runs}
+        snapshot.waiting_runs = [
+            (run.id, run.run_state or "")
+            for run in period_runs(all_runs, mapping, pay_period, company)
+            if run.id not in chosen
+        ]
         for run in snapshot.runs:
             records = list(client.worker_payroll_records(run.id))
             snapshot.records[run.id] = records

@@ -22,14 +22,19 @@ from ml_connector_dagster.audit.store import AuditStore, IdentityState, Outcome
 from ml_connector_dagster.dynamics.client import DynamicsClient
 from ml_connector_dagster.dynamics.errors import AmbiguousWriteError, DynamicsError
 from ml_connector_dagster.dynamics.odata import all_of, eq
-from ml_connector_dagster.ledger.journal import Journal
+from ml_connector_dagster.dynamics.readers import ReferenceDataError
+from ml_connector_dagster.ledger.checks import Finding
+from ml_connector_dagster.ledger.journal import Journal, JournalBuild
 from ml_connector_dagster.ledger.mapping import PayrollMapping
+from ml_connector_dagster.posting.gate import Verdict, dynamics_verdict, pure_verdict
 from ml_connector_dagster.posting.payloads import (
     JournalPart,
     header_payload,
     line_payloads,
     split_parts,
 )
+from ml_connector_dagster.posting.reference import read_references
+from ml_connector_dagster.rippling.models import WorkerPayrollRecord
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +61,7 @@ class PostResult:
     outcome: str
     parts: list[PartResult] = field(default_factory=list)
     message: str = ""
+    failed_checks: list[str] = field(default_factory=list)
 
     @property
     def batch_numbers(self) -> list[str]:
@@ -180,8 +186,34 @@ class JournalPoster:
             total_credit=Decimal(str(header.get("JournalTotalCredit", "0"))),
         )
 
+    # --- the gate -----------------------------------------------------------------------------
+    def _blocked(self, result: PostResult, verdict: Verdict, common: dict[str, Any]) -> PostResult:
+        result.outcome = Outcome.BLOCKED_BY_CHECK
+        result.failed_checks = verdict.failed_checks
+        result.message = "nothing was written to Dynamics; " + verdict.summary()
+        self.audit.record_attempt(**common, outcome=result.outcome, dynamics_answer=result.message)
+        return result
+
+    def _preflight(self, build: JournalBuild) -> Verdict:
+        """valid_in_dynamics against F&O as it is now, read right before the first write."""
+        try:
+            _, references = read_references(self.client, self.mapping, [build.journal.company])
+        except ReferenceDataError as exc:
+            finding = Finding("ledger dimension format", "active format", "one", "none", str(exc))
+            return Verdict({"valid_in_dynamics": [finding]})
+        return dynamics_verdict(build, self.mapping, references[build.journal.company.upper()])
+
     # --- entry point ------------------------------------------------------------------------
-    def post(self, journal: Journal, *, partition_key: str, pay_period: str) -> PostResult:
+    def post(
+        self,
+        build: JournalBuild,
+        records: list[WorkerPayrollRecord],
+        *,
+        partition_key: str,
+        pay_period: str,
+    ) -> PostResult:
+        """Write one journal unless the gate refuses it; ``records`` are its run's records."""
+        journal = build.journal
         identity = journal.identity
         payload_hash = journal.payload_hash()
         common = {
@@ -199,6 +231,10 @@ class JournalPoster:
             "total_debit": str(journal.total_debit),
             "total_credit": str(journal.total_credit),
         }
+        result = PostResult(identity.key, identity.run_id, identity.company, Outcome.FAILED)
+        verdict = pure_verdict(build, records, self.mapping)
+        if not verdict.passed:
+            return self._blocked(result, verdict, common)
         recorded = self.audit.claim_identity(
             journal_key=identity.key,
             connection=identity.connection,
@@ -208,10 +244,10 @@ class JournalPoster:
             pay_period=pay_period,
             payload_hash=payload_hash,
         )
-        result = PostResult(identity.key, identity.run_id, identity.company, Outcome.FAILED)
         try:
             if not journal.lines:
                 result.outcome, result.message = Outcome.SKIPPED_DUPLICATE, "nothing to post"
+                self.audit.update_identity(identity.key, state=IdentityState.COMPLETE)
                 self.audit.record_attempt(
                     **common, outcome=result.outcome, dynamics_answer=result.message
                 )
@@ -227,7 +263,7 @@ class JournalPoster:
                 written or recorded.state in (IdentityState.COMPLETE, IdentityState.POSTED)
             ):
                 numbers = ", ".join(str(h["JournalBatchNumber"]) for h in written)
-                result.outcome = Outcome.BLOCKED_BY_CHECK
+                result.outcome = Outcome.CHANGED_AFTER_POSTING
                 result.message = (
                     f"Rippling data for run {identity.run_id} changed after journal {numbers} was"
                     " written; nothing was overwritten. Post a correcting journal for the"
@@ -246,6 +282,9 @@ class JournalPoster:
                 parts = split_parts(journal, limit)
             except ValueError as exc:
                 raise PostingError(str(exc)) from None
+            preflight = self._preflight(build)
+            if not preflight.passed:
+                return self._blocked(result, preflight, common)
             for part in parts:
                 result.parts.append(self._post_part(journal, part, existing.get(part.description)))
         except (DynamicsError, PostingError) as exc:
@@ -259,7 +298,7 @@ class JournalPoster:
             raise
         all_posted = all(p.action == "skipped-posted" for p in result.parts)
         nothing_written = all(p.action.startswith("skipped") for p in result.parts)
-        result.outcome = Outcome.SKIPPED_DUPLICATE if nothing_written else Outcome.POSTED
+        result.outcome = Outcome.SKIPPED_DUPLICATE if nothing_written else Outcome.CREATED
         self.audit.update_identity(
             identity.key,
             state=IdentityState.POSTED if all_posted else IdentityState.COMPLETE,

@@ -1,4 +1,5 @@
-"""Faults on demand: latency, throttling, server errors, dropped connections, expired tokens.
+"""Faults on demand: latency, throttling, server errors, dropped connections, expired tokens,
+late commits.
 
 Each service (``rippling``, ``entra``, ``dynamics``) has its own list of rules and its own
 seeded random generator, so a failing test can be replayed exactly. Rules fire either on a share
@@ -8,10 +9,16 @@ starting with a prefix and at most ``times`` times. Everything is off by default
 The services differ where the real ones differ: Rippling answers 429 **without** Retry-After,
 Dynamics (and Entra) answer 429 **with** ``Retry-After``. Rules are set by a config file, by
 ``--fault`` flags, or at run time through ``PUT /_sandbox/faults`` on the service's own port.
+
+Most faults answer *instead of* the service, so the request never happened. Real gateways also
+fail after the backend committed: ``server_error`` and ``drop`` take ``when: after`` (the request
+is processed, its answer discarded, then the fault answered), and ``late_commit`` answers a
+gateway error at once and processes the request ``delay_ms`` later in the background.
 """
 
 import asyncio
 import json
+import logging
 import random
 import threading
 from collections.abc import Awaitable, Callable, Mapping
@@ -21,10 +28,22 @@ from typing import Any, Literal
 
 import yaml
 
-FaultKind = Literal["latency", "throttle", "server_error", "drop", "expire_tokens"]
-FAULT_KINDS: tuple[str, ...] = ("latency", "throttle", "server_error", "drop", "expire_tokens")
+FaultKind = Literal["latency", "throttle", "server_error", "drop", "expire_tokens", "late_commit"]
+FAULT_KINDS: tuple[str, ...] = (
+    "latency",
+    "throttle",
+    "server_error",
+    "drop",
+    "expire_tokens",
+    "late_commit",
+)
+FaultWhen = Literal["before", "after"]
+WHEN_VALUES: tuple[str, ...] = ("before", "after")
+AFTER_KINDS: tuple[str, ...] = ("server_error", "drop")  # the kinds that take ``when: after``
 SERVICES: tuple[str, ...] = ("rippling", "entra", "dynamics")
 ADMIN_PREFIX = "/_sandbox"
+
+log = logging.getLogger(__name__)
 
 
 class FaultConfigError(ValueError):
@@ -33,7 +52,13 @@ class FaultConfigError(ValueError):
 
 @dataclass
 class FaultRule:
-    """One switch. ``share`` and ``nth`` may be combined with ``times`` to bound it."""
+    """One switch. ``share`` and ``nth`` may be combined with ``times`` to bound it.
+
+    ``when`` (``server_error``, ``drop``): ``before`` answers instead of the service, ``after``
+    lets the service process the request first and discards its answer. ``late_commit`` answers
+    ``status`` at once and processes the request ``delay_ms`` milliseconds later. ``status``
+    defaults to 504 for ``late_commit`` and 503 otherwise.
+    """
 
     kind: FaultKind
     share: float = 0.0
@@ -41,8 +66,10 @@ class FaultRule:
     times: int | None = None
     path_prefix: str = ""
     latency_ms: int = 0
-    status: int = 503
+    status: int | None = None
     retry_after: int = 2
+    when: FaultWhen = "before"
+    delay_ms: int = 2000
     fired: int = 0
 
     def __post_init__(self) -> None:
@@ -58,8 +85,28 @@ class FaultRule:
             raise FaultConfigError(f"fault {self.kind}: nth counts from 1, got {self.nth}")
         if self.share == 0.0 and self.nth is None:
             raise FaultConfigError(f"fault {self.kind}: give share (0..1] or nth (>= 1)")
-        if self.kind == "server_error" and not 500 <= int(self.status) <= 599:
-            raise FaultConfigError(f"fault server_error: status must be 5xx, got {self.status}")
+        if self.status is None:
+            self.status = 504 if self.kind == "late_commit" else 503
+        if self.kind in ("server_error", "late_commit") and not 500 <= int(self.status) <= 599:
+            raise FaultConfigError(f"fault {self.kind}: status must be 5xx, got {self.status}")
+        if self.when not in WHEN_VALUES:
+            raise FaultConfigError(
+                f"fault {self.kind}: when must be 'before' or 'after', got {self.when!r}"
+            )
+        if self.when == "after" and self.kind not in AFTER_KINDS:
+            raise FaultConfigError(
+                f"fault {self.kind}: when=after applies only to {' and '.join(AFTER_KINDS)}"
+                " (late_commit is the delayed variant)"
+            )
+        if (
+            isinstance(self.delay_ms, bool)
+            or not isinstance(self.delay_ms, int | float)
+            or self.delay_ms < 0
+        ):
+            raise FaultConfigError(
+                f"fault {self.kind}: delay_ms must be a number of milliseconds >= 0,"
+                f" got {self.delay_ms!r}"
+            )
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any]) -> "FaultRule":
@@ -116,12 +163,25 @@ class ServiceFaults:
         }
 
 
+def _late_counters() -> dict[str, Any]:
+    return {"pending": 0, "answered": {}, "failed": 0, "dropped": 0}
+
+
 class FaultBoard:
-    """All services' fault settings; thread-safe since tests poke it from another thread."""
+    """All services' fault settings; thread-safe since tests poke it from another thread.
+
+    It also keeps count of each service's ``late_commit`` requests: ``pending`` (waiting or
+    being processed), ``answered`` (processed, by the status the service gave), ``failed`` (the
+    service raised) and ``dropped`` (never processed: the sandbox stopped first). ``clear``
+    (``DELETE /_sandbox/faults`` and every reset) forgets the counters and drops the late commits
+    still waiting, so a reset sandbox never receives a write from before the reset.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._services: dict[str, ServiceFaults] = {name: ServiceFaults() for name in SERVICES}
+        self._generation = 0
+        self._late: dict[str, dict[str, Any]] = {name: _late_counters() for name in SERVICES}
 
     def set(self, service: str, rules: list[FaultRule], seed: int = 0) -> None:
         if service not in SERVICES:
@@ -132,6 +192,8 @@ class FaultBoard:
     def clear(self) -> None:
         with self._lock:
             self._services = {name: ServiceFaults() for name in SERVICES}
+            self._generation += 1
+            self._late = {name: _late_counters() for name in SERVICES}
 
     def decide(self, service: str, path: str) -> list[FaultRule]:
         with self._lock:
@@ -139,7 +201,39 @@ class FaultBoard:
 
     def describe(self, service: str) -> dict[str, Any]:
         with self._lock:
-            return self._services[service].describe()
+            described = self._services[service].describe()
+            late = self._late[service]
+            described["late_commits"] = {**late, "answered": dict(late["answered"])}
+            return described
+
+    # --- late commits (kept here so that clear() can drop the ones still waiting) -----------
+
+    def late_commit_scheduled(self, service: str) -> int:
+        """Count a late commit as pending; returns the generation it belongs to."""
+        with self._lock:
+            self._late[service]["pending"] += 1
+            return self._generation
+
+    def late_commit_current(self, generation: int) -> bool:
+        """False once ``clear`` ran after the late commit was scheduled: drop it."""
+        with self._lock:
+            return generation == self._generation
+
+    def late_commit_finished(
+        self, service: str, generation: int, *, status: int | None = None, outcome: str
+    ) -> None:
+        """Record the end of a late commit: ``answered`` (with ``status``), ``failed`` or
+        ``dropped``. Late commits of a generation that ``clear`` ended are not counted."""
+        with self._lock:
+            if generation != self._generation:
+                return
+            late = self._late[service]
+            late["pending"] -= 1
+            if outcome == "answered":
+                key = str(status)
+                late["answered"][key] = late["answered"].get(key, 0) + 1
+            else:
+                late[outcome] += 1
 
     def load(self, config: Mapping[str, Any]) -> None:
         """Apply a config mapping: ``{"seed": 7, "dynamics": [{...}], "rippling": [...]}``."""
@@ -210,10 +304,15 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 class FaultMiddleware:
-    """ASGI middleware that applies a service's fault rules before the app sees the request.
+    """ASGI middleware that applies a service's fault rules around the app.
 
     ``/_sandbox/*`` admin paths are never faulted. ``expire_tokens`` calls the service's
     revocation hook and then lets the request through, so that very request meets a dead token.
+    The first rule that answers (``throttle``, ``server_error``, ``drop``, ``late_commit``) ends
+    the request. With ``when: after`` the request is first processed by the app (its request
+    body replayed intact, its answer discarded). ``late_commit`` answers at once and processes
+    the request later on a background task that outlives the connection, runs once, and only
+    logs what the app raises.
     """
 
     def __init__(
@@ -230,6 +329,8 @@ class FaultMiddleware:
         self.board = board
         self.throttle_sends_retry_after = throttle_sends_retry_after
         self.expire_tokens = expire_tokens
+        # Strong references: the event loop keeps only weak ones to running tasks.
+        self._background: set[asyncio.Task[None]] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith(ADMIN_PREFIX):
@@ -245,19 +346,17 @@ class FaultMiddleware:
                 await self._throttle(send, rule)
                 return
             elif rule.kind == "server_error":
-                await _send_json(
-                    send,
-                    rule.status,
-                    {
-                        "error": {
-                            "code": "",
-                            "message": "Service temporarily unavailable (sandbox fault).",
-                        }
-                    },
-                )
+                if rule.when == "after" and not await self._process_first(scope, receive):
+                    return
+                await _send_json(send, int(rule.status or 503), _server_error_body(rule.status))
                 return
             elif rule.kind == "drop":
+                if rule.when == "after" and not await self._process_first(scope, receive):
+                    return
                 await self._drop(send)
+                return
+            elif rule.kind == "late_commit":
+                await self._late_commit(scope, receive, send, rule)
                 return
         await self.app(scope, receive, send)
 
@@ -285,6 +384,145 @@ class FaultMiddleware:
         )
         await send({"type": "http.response.body", "body": b'{"partial": ', "more_body": True})
         raise ConnectionAbortedError("sandbox fault: connection dropped")
+
+    async def _process_first(self, scope: Scope, receive: Receive) -> bool:
+        """``when: after``: let the app process the request and throw its answer away.
+
+        False when the client went away before its request body was complete (nothing was
+        processed and nobody is left to answer)."""
+        body = await _read_body(receive)
+        if body is None:
+            return False
+        try:
+            status = await _run_discarding(self.app, scope, body)
+        except Exception:
+            log.exception(
+                "sandbox fault (%s, when=after): the app raised on %s %s",
+                self.service,
+                scope.get("method"),
+                scope.get("path"),
+            )
+        else:
+            log.info(
+                "sandbox fault (%s, when=after): %s %s processed (%s), answer discarded",
+                self.service,
+                scope.get("method"),
+                scope.get("path"),
+                status,
+            )
+        return True
+
+    async def _late_commit(
+        self, scope: Scope, receive: Receive, send: Send, rule: FaultRule
+    ) -> None:
+        body = await _read_body(receive)
+        if body is None:
+            return  # the request never arrived whole: there is nothing to commit
+        generation = self.board.late_commit_scheduled(self.service)
+        # Scheduled before answering, so a client that hangs up at once changes nothing.
+        task = asyncio.get_running_loop().create_task(
+            self._commit_later(_copy_scope(scope), body, rule.delay_ms / 1000, generation),
+            name=f"sandbox-late-commit-{self.service}",
+        )
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        status = int(rule.status or 504)
+        await _send_json(send, status, _server_error_body(status))
+
+    async def _commit_later(self, scope: Scope, body: bytes, delay: float, generation: int) -> None:
+        outcome, status = "dropped", None
+        try:
+            await asyncio.sleep(delay)
+            if not self.board.late_commit_current(generation):
+                return  # the faults were cleared (or the sandbox reset) meanwhile
+            try:
+                status = await _run_discarding(self.app, scope, body)
+                outcome = "answered"
+            except Exception:
+                outcome = "failed"
+                log.exception(
+                    "sandbox fault late_commit (%s): the app raised on %s %s",
+                    self.service,
+                    scope.get("method"),
+                    scope.get("path"),
+                )
+        finally:
+            self.board.late_commit_finished(
+                self.service, generation, status=status, outcome=outcome
+            )
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    """The whole request body, or None if the client disconnected before sending it all."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        if message["type"] == "http.request":
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+
+def _copy_scope(scope: Scope) -> Scope:
+    """A scope the app may mutate (routers add to it) long after the connection ended."""
+    copied = dict(scope)
+    copied["headers"] = list(scope.get("headers", []))
+    if isinstance(scope.get("state"), dict):
+        copied["state"] = dict(scope["state"])
+    return copied
+
+
+async def _run_discarding(app: ASGIApp, scope: Scope, body: bytes) -> int | None:
+    """Run ``app`` on ``body`` replayed as one ``http.request`` message; return the status it
+    answered with, discarding the answer. After the body, ``receive`` waits until the app has
+    finished its answer and then reports a disconnect, as a server does for a gone client."""
+    answered = asyncio.Event()
+    delivered = False
+    status: int | None = None
+
+    async def replay() -> dict[str, Any]:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await answered.wait()
+        return {"type": "http.disconnect"}
+
+    async def discard(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = int(message["status"])
+        elif message["type"] == "http.response.body" and not message.get("more_body", False):
+            answered.set()
+
+    try:
+        await app(scope, replay, discard)
+    finally:
+        answered.set()
+    return status
+
+
+def _server_error_body(status: int | None) -> dict[str, Any]:
+    """What a gateway in front of the service says for a timeout, a bad gateway or an outage."""
+    if status == 504:
+        return {
+            "error": {
+                "code": "GatewayTimeout",
+                "message": "The gateway did not receive a response from the service within the"
+                " specified time period (sandbox fault).",
+            }
+        }
+    if status == 502:
+        return {
+            "error": {
+                "code": "BadGateway",
+                "message": "The gateway received an invalid response from the service"
+                " (sandbox fault).",
+            }
+        }
+    return {"error": {"code": "", "message": "Service temporarily unavailable (sandbox fault)."}}
 
 
 async def _send_json(

@@ -61,7 +61,7 @@ def test_trail_is_append_only_in_the_database_itself(store: AuditStore) -> None:
         payroll_run_id="run_1",
         company="USMF",
         journal_type="settlement",
-        outcome=Outcome.POSTED,
+        outcome=Outcome.CREATED,
         pay_period="2026-11-15",
         source_record_ids=["p1", "p2"],
     )
@@ -70,7 +70,7 @@ def test_trail_is_append_only_in_the_database_itself(store: AuditStore) -> None:
     with pytest.raises(sa.exc.DatabaseError, match="append-only"), store.engine.begin() as db:
         db.exec_driver_sql("DELETE FROM posting_attempts")
     [row] = store.attempts(pay_period="2026-11-15")
-    assert row["outcome"] == Outcome.POSTED and row["source_record_ids"] == ["p1", "p2"]
+    assert row["outcome"] == Outcome.CREATED and row["source_record_ids"] == ["p1", "p2"]
 
 
 def test_failed_partitions_are_those_whose_latest_attempt_failed(store: AuditStore) -> None:
@@ -79,7 +79,7 @@ def test_failed_partitions_are_those_whose_latest_attempt_failed(store: AuditSto
         journal_key="a", partition_key="USMF|2026-11-01", outcome=Outcome.FAILED, **common
     )
     store.record_attempt(
-        journal_key="a", partition_key="USMF|2026-11-01", outcome=Outcome.POSTED, **common
+        journal_key="a", partition_key="USMF|2026-11-01", outcome=Outcome.CREATED, **common
     )
     store.record_attempt(
         journal_key="b", partition_key="USMF|2026-11-15", outcome=Outcome.FAILED, **common

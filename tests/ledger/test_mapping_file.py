@@ -62,3 +62,46 @@ def test_not_yaml_and_missing_file() -> None:
     assert "not valid YAML" in _error("a: [")
     with pytest.raises(MappingError, match="cannot read"):
         load_mapping(Path("/nonexistent/mapping.yaml"))
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key"),
+    [
+        (
+            "D200: {Department: D200, CostCenter: CCGEN}",
+            "D200: {Department: D-200}",
+            "departments.D200.Department",
+        ),
+        (
+            "CC-ENG: {CostCenter: CCENG}",
+            "CC-ENG: {CostCenter: CC-ENG}",
+            "job_codes.CC-ENG.CostCenter",
+        ),
+        ('default: "600190"', 'default: "600-190"', "accounts.earnings.default"),
+        ('OVERTIME: "600120"', 'OVERTIME: "600-120"', "accounts.earnings.by_category.OVERTIME"),
+    ],
+)
+def test_a_value_containing_the_delimiter_is_refused_with_file_line_and_key(
+    old: str, new: str, key: str
+) -> None:
+    assert old in MAPPING_YAML
+    text = MAPPING_YAML.replace(old, new)
+    line = next(n for n, row in enumerate(text.splitlines(), 1) if new in row)
+    message = _error(text)
+    assert f"m.yaml:{line}: {key}: " in message
+    assert "segment delimiter '-'" in message
+
+
+def test_the_same_values_load_under_another_delimiter() -> None:
+    text = MAPPING_YAML.replace("D100: {Department: D100}", "D100: {Department: D-100}")
+    text = text.replace('  delimiter: "-"\n', "  delimiter: '.'\n")
+    assert parse_mapping(text).departments["D100"]["Department"] == "D-100"
+
+
+def test_content_hash_changes_with_any_value_and_not_with_reloading() -> None:
+    first, again = parse_mapping(MAPPING_YAML), parse_mapping(MAPPING_YAML)
+    changed = parse_mapping(
+        MAPPING_YAML.replace("D100: {Department: D100}", "D100: {Department: D101}")
+    )
+    assert first.content_hash == again.content_hash
+    assert first.content_hash != changed.content_hash

@@ -40,13 +40,13 @@ def _invoke(*args: str):
 def test_run_posts_then_audit_shows_the_trail(env) -> None:
     result = _invoke("run", "--pay-period", env["period"], "--legal-entity", "USMF")
     assert result.exit_code == 0, result.output
-    assert "posted" in result.output
+    assert "created in F&O, not posted" in result.output  # never "posted" before F&O says so
     with Connection.from_environment().dynamics() as client:
         numbers = [h["JournalBatchNumber"] for h in client.list_entities("LedgerJournalHeaders")]
     assert numbers and all(n in result.output for n in numbers)
     trail = _invoke("audit", "--pay-period", env["period"])
     assert trail.exit_code == 0
-    assert "posted" in trail.output and numbers[0] in trail.output
+    assert "created" in trail.output and numbers[0] in trail.output
 
 
 def test_failed_post_exits_non_zero_and_replay_finishes_it(env) -> None:
@@ -84,3 +84,75 @@ def test_blocked_check_exits_non_zero_naming_the_check(env) -> None:
     result = _invoke("run", "--pay-period", env["period"], "--legal-entity", "USMF")
     assert result.exit_code == 1
     assert "valid_in_dynamics" in result.output
+
+
+def _partitions_created() -> list[str]:
+    import dagster as dg
+
+    from ml_connector_dagster.defs.partitions import pay_periods
+
+    with dg.DagsterInstance.get() as instance:
+        return instance.get_dynamic_partitions(pay_periods.name)
+
+
+@pytest.mark.parametrize(
+    ("day", "message"),
+    [("2026-11-31", "not a calendar date"), ("2026-11-12", "no Rippling pay period ends on")],
+)
+def test_run_refuses_a_date_that_is_no_pay_period_end_before_creating_a_partition(
+    env, day: str, message: str
+) -> None:
+    from ml_connector_dagster.instance import prepare_dagster_home
+
+    prepare_dagster_home(Path(os.environ["DAGSTER_HOME"]))
+    result = CliRunner().invoke(
+        main, ["run", "--pay-period", day, "--legal-entity", "USMF"], env={"COLUMNS": "250"}
+    )
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "created" not in result.output and "posted" not in result.output
+    assert _partitions_created() == []
+    with Connection.from_environment().dynamics() as client:
+        assert client.list_entities("LedgerJournalHeaders") == []
+
+
+def test_a_period_with_only_an_approved_run_says_nothing_to_post_and_why(env) -> None:
+    sandbox = env["sandbox"]
+    usmf = next(
+        e["id"]
+        for e in sandbox.company["rippling"]["company_legal_entities"]
+        if e["legal_name"] == "Northwind Advisory Inc."
+    )
+    runs = [
+        r for r in sandbox.company["rippling"]["payroll_runs"] if r["company_entity_id"] == usmf
+    ]
+    approved = next(r for r in runs if r["run_state"] == "APPROVED")
+    period = approved["pay_period"]["end_date"]
+    assert all(r["run_state"] != "PAID" for r in runs if r["pay_period"]["end_date"] == period)
+    result = _invoke("run", "--pay-period", period, "--legal-entity", "USMF")
+    assert result.exit_code == 3, result.output
+    assert "nothing to post" in result.output and "APPROVED" in result.output
+    assert "created in F&O" not in result.output
+    with Connection.from_environment().dynamics() as client:
+        assert client.list_entities("LedgerJournalHeaders") == []
+
+
+def test_replay_offers_a_blocked_partition_once_the_cause_is_fixed(env) -> None:
+    mapping = Path(os.environ["ML_CONNECTOR_MAPPING"])
+    good = mapping.read_text()
+    data = yaml.safe_load(good)
+    data["journal"]["name"] = "NOSUCHJRN"
+    mapping.write_text(yaml.safe_dump(data))
+    blocked = _invoke("run", "--pay-period", env["period"], "--legal-entity", "USMF")
+    assert blocked.exit_code == 1 and "BLOCKED" in blocked.output
+    unfinished = _invoke("audit")
+    assert f"USMF|{env['period']}" in unfinished.output and "blocked" in unfinished.output
+    mapping.write_text(good)
+    replayed = _invoke("replay")
+    assert replayed.exit_code == 0, replayed.output
+    assert "created in F&O, not posted" in replayed.output
+    with Connection.from_environment().dynamics() as client:
+        headers = client.list_entities("LedgerJournalHeaders")
+    assert headers and all(h["JournalTotalDebit"] == h["JournalTotalCredit"] > 0 for h in headers)
+    assert "Nothing to replay" in _invoke("replay").output
+    assert "final state" in _invoke("audit").output

@@ -167,10 +167,14 @@ def test_replaying_a_posted_partition_writes_nothing_new(env) -> None:
             assert fo.get("/_sandbox/stats").json()["writes"] == writes
     audit = AuditStore(f"sqlite:///{env['tmp'] / 'audit.sqlite'}")
     outcomes = [a["outcome"] for a in audit.attempts(pay_period=period)]
-    assert Outcome.POSTED in outcomes and Outcome.SKIPPED_DUPLICATE in outcomes
+    assert Outcome.CREATED in outcomes and Outcome.SKIPPED_DUPLICATE in outcomes
 
 
 def test_a_backfill_over_a_partition_range_posts_every_period_once(env) -> None:
+    """A UI backfill of the payroll assets is one run per partition (multi_run(1)): the same
+    runs are made here, then a ranged run, which the policy never makes, is refused."""
+    from pipeline_support import PAYROLL
+
     sandbox = env["sandbox"]
     company = "USMF"
     periods = sorted(
@@ -180,12 +184,11 @@ def test_a_backfill_over_a_partition_range_posts_every_period_once(env) -> None:
             if _company_of(sandbox, r) == company
         }
     )
+    assert {a.backfill_policy for a in PAYROLL} == {dg.BackfillPolicy.multi_run(1)}
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("default__pay_period", periods)
         instance.add_dynamic_partitions("default__legal_entity", [company])
-        from pipeline_support import PAYROLL
-
-        result = dg.materialize(
+        ranged = dg.materialize(
             PAYROLL,
             instance=instance,
             resources=env["resources"],
@@ -193,10 +196,20 @@ def test_a_backfill_over_a_partition_range_posts_every_period_once(env) -> None:
                 "dagster/asset_partition_range_start": f"{company}|{periods[0]}",
                 "dagster/asset_partition_range_end": f"{company}|{periods[-1]}",
             },
+            raise_on_error=False,
         )
-        assert result.success
-        snapshot = result.output_for_node("rippling__payroll_cost_snapshot")
-        assert len(snapshot) == len(periods)
+        assert not ranged.success
+        with Connection.from_environment().dynamics() as client:
+            assert client.list_entities("LedgerJournalHeaders") == []
+        for period in periods:
+            assert materialize(instance, env["resources"], period, company).success
+        checks = instance.event_log_storage.get_asset_check_execution_history(
+            dg.AssetCheckKey(dg.AssetKey(["ledger", "labor_cost_journals"]), "balanced"),
+            limit=100,
+        )
+        evaluated = [c for c in checks if c.status.value == "SUCCEEDED"]
+        # each partition has its own verdict, recorded against it
+        assert sorted(c.partition for c in evaluated) == [f"{company}|{p}" for p in periods]
     with Connection.from_environment().dynamics() as client:
         headers = client.list_entities("LedgerJournalHeaders")
     usmf_runs = [r for r in _paid_runs(sandbox) if _company_of(sandbox, r) == company]

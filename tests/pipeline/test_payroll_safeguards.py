@@ -165,11 +165,17 @@ def test_unbalanced_source_record_blocks(env) -> None:
         c for c in result.get_asset_check_evaluations() if c.check_name == "source_sane"
     ]
     assert record["id"] in evaluation.metadata["details"].value  # names the record
-    # blocking on the snapshot stops everything downstream: no journal is even built
-    assert [e.asset_key.to_user_string() for e in result.get_asset_materialization_events()] == [
-        "rippling/payroll_cost_snapshot"
-    ]
+    # a blocked snapshot is not materialized (its partition is red) and stops everything
+    # downstream: no journal is even built
+    assert result.get_asset_materialization_events() == []
+    assert "nothing was written to Dynamics" in _failure_text(result)
     assert _writes(env["sandbox"]) == before
+
+
+def _failure_text(result) -> str:
+    from ml_connector_dagster.defs.headless import step_failure_reasons
+
+    return " ".join(step_failure_reasons(result.all_events))
 
 
 def _one_complete_journal_per_run(env) -> None:
@@ -252,8 +258,9 @@ def test_a_posted_journal_is_never_touched_and_changed_data_is_reported(env) -> 
         )
     before = _writes(env["sandbox"])
     again = _run(env)
-    assert again.success
+    assert not again.success  # "changed after posting" is not a success to report
     assert _writes(env["sandbox"]) == before
-    [event] = _posted(again)
-    changed = event.materialization.metadata["changed_after_posting"].value
-    assert "correcting journal" in changed
+    assert _posted(again) == []
+    text = _failure_text(again)
+    assert "Rippling changed after the journal was created" in text
+    assert "correcting journal" in text

@@ -323,11 +323,24 @@ class Rules:
 
     def delete(self, entity: EntitySchema, old: dict[str, Any]) -> None:
         if entity.name == "LedgerJournalHeaders":
-            self._refuse_posted(old, entity)
+            if old["IsPosted"] == "Yes":
+                batch, company = old["JournalBatchNumber"], old["dataAreaId"]
+                raise write_failed(
+                    entity.entity_type,
+                    f"Journal batch number {batch} is posted and cannot be deleted: journal "
+                    f"{batch} in company {company} is posted and can no longer be changed; "
+                    "corrections are made in a new journal.",
+                    "Error",
+                )
+            # F&O deletes a journal's lines with it; the sandbox's bookkeeping for the journal
+            # (line numbers, the open voucher) goes too, so no orphan of it remains.
             lines = self.e("LedgerJournalLines")
+            company, batch = old["dataAreaId"], old["JournalBatchNumber"]
             self.store.execute(
                 f"DELETE FROM {q(lines.table)} WHERE \"dataAreaId\" = ? AND"
-                " \"JournalBatchNumber\" = ?", [old["dataAreaId"], old["JournalBatchNumber"]])
+                " \"JournalBatchNumber\" = ?", [company, batch])
+            self.store.execute("DELETE FROM _seq WHERE name = ?", [f"line:{company}:{batch}"])
+            self.store.execute("DELETE FROM _meta WHERE k = ?", [f"voucher:{company}:{batch}"])
         elif entity.name == "LedgerJournalLines":
             header = self.header(old["dataAreaId"], old["JournalBatchNumber"])
             if header is not None:
