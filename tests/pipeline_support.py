@@ -70,3 +70,21 @@ def rippling_period_totals(sandbox: Sandbox, run_ids: set[str]) -> dict[str, Dec
             gross += Decimal(record["gross_pay"])
             net += Decimal(record["net_pay"])
     return {"gross": gross, "net": net}
+
+
+USMF_LEGAL_NAME = "Northwind Advisory Inc."
+
+
+def latest_paid_period(sandbox: Sandbox, legal_name: str = USMF_LEGAL_NAME) -> tuple[str, list]:
+    """The newest pay period with a PAID run of a company, and that period's PAID runs."""
+    rippling = sandbox.company["rippling"]
+    entity = next(
+        e["id"] for e in rippling["company_legal_entities"] if e["legal_name"] == legal_name
+    )
+    paid = [
+        r
+        for r in rippling["payroll_runs"]
+        if r["run_state"] == "PAID" and r["company_entity_id"] == entity
+    ]
+    period = max(r["pay_period"]["end_date"] for r in paid)
+    return period, [r for r in paid if r["pay_period"]["end_date"] == period]

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
-from pipeline_support import admin
+from pipeline_support import admin, latest_paid_period
 
 from ml_connector_dagster.cli import main
 from ml_connector_dagster.connections import Connection
@@ -20,16 +20,7 @@ def env(fresh_sandbox: Sandbox, sandbox_env, tmp_path: Path, monkeypatch) -> dic
     mapping = write_sandbox_mapping(fresh_sandbox.company, tmp_path / "mapping.yaml")
     monkeypatch.setenv("ML_CONNECTOR_MAPPING", str(mapping))
     monkeypatch.delenv("ML_CONNECTOR_AUDIT_URL", raising=False)
-    usmf = next(
-        e["id"]
-        for e in fresh_sandbox.company["rippling"]["company_legal_entities"]
-        if e["legal_name"] == "Northwind Advisory Inc."
-    )
-    period = max(
-        r["pay_period"]["end_date"]
-        for r in fresh_sandbox.company["rippling"]["payroll_runs"]
-        if r["run_state"] == "PAID" and r["company_entity_id"] == usmf
-    )
+    period, _ = latest_paid_period(fresh_sandbox)
     return {"sandbox": fresh_sandbox, "period": period}
 
 

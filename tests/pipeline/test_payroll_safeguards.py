@@ -6,7 +6,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 import yaml
-from pipeline_support import admin, lines_by_batch, materialize, resources
+from pipeline_support import admin, latest_paid_period, lines_by_batch, materialize, resources
 
 from ml_connector_dagster.audit.store import AuditStore, Outcome
 from ml_connector_dagster.connections import Connection
@@ -21,24 +21,7 @@ COMPANY = "USMF"
 def env(fresh_sandbox: Sandbox, sandbox_env, tmp_path: Path, monkeypatch) -> dict:
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
     mapping = write_sandbox_mapping(fresh_sandbox.company, tmp_path / "mapping.yaml")
-    runs = fresh_sandbox.company["rippling"]["payroll_runs"]
-    usmf = next(
-        e["id"]
-        for e in fresh_sandbox.company["rippling"]["company_legal_entities"]
-        if e["legal_name"] == "Northwind Advisory Inc."
-    )
-    period = max(
-        r["pay_period"]["end_date"]
-        for r in runs
-        if r["run_state"] == "PAID" and r["company_entity_id"] == usmf
-    )
-    period_runs = [
-        r
-        for r in runs
-        if r["company_entity_id"] == usmf
-        and r["pay_period"]["end_date"] == period
-        and r["run_state"] == "PAID"
-    ]
+    period, period_runs = latest_paid_period(fresh_sandbox)
     return {
         "sandbox": fresh_sandbox,
         "tmp": tmp_path,

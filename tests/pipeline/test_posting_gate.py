@@ -13,7 +13,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 import yaml
-from pipeline_support import PAYROLL, admin, resources
+from pipeline_support import PAYROLL, admin, latest_paid_period, resources
 
 from ml_connector_dagster.connections import Connection
 from ml_connector_dagster.defs.headless import step_failure_reasons
@@ -42,34 +42,17 @@ def env(fresh_sandbox: Sandbox, sandbox_env, tmp_path: Path, monkeypatch) -> dic
         "ML_CONNECTOR_MAPPING": str(mapping),
     }.items():
         monkeypatch.setenv(name, value)
-    runs = fresh_sandbox.company["rippling"]["payroll_runs"]
-    usmf = next(
-        e["id"]
-        for e in fresh_sandbox.company["rippling"]["company_legal_entities"]
-        if e["legal_name"] == "Northwind Advisory Inc."
-    )
-    period = max(
-        r["pay_period"]["end_date"]
-        for r in runs
-        if r["run_state"] == "PAID" and r["company_entity_id"] == usmf
-    )
+    period, paid = latest_paid_period(fresh_sandbox)
     res = resources(tmp_path, mapping)
     # The code location's own IO manager path, so a fresh `dagster` process finds the outputs.
     res["io_manager"] = PartitionFilesIOManager(base_dir=str(home / "storage" / "ml_connector"))
-    period_runs = {
-        r["id"]
-        for r in runs
-        if r["company_entity_id"] == usmf
-        and r["pay_period"]["end_date"] == period
-        and r["run_state"] == "PAID"
-    }
     return {
         "sandbox": fresh_sandbox,
         "home": home,
         "mapping": mapping,
         "period": period,
         "resources": res,
-        "run_ids": period_runs,
+        "run_ids": {r["id"] for r in paid},
     }
 
 
@@ -190,9 +173,18 @@ def test_posting_alone_from_a_fresh_dagster_process_writes_nothing_unchecked(env
         "--partition",
         f"{COMPANY}|{env['period']}",
     ]
-    done = subprocess.run(
-        command, env=dict(os.environ), capture_output=True, text=True, timeout=300, check=False
-    )
-    assert done.returncode != 0, done.stdout[-2000:]
-    assert "another version of the mapping file" in done.stdout + done.stderr
+    # Output to a file, not a pipe: Dagster's compute-log tailers may outlive the process and
+    # would hold a pipe open. No timeout: Popen's timed wait sleeps, which libfaketime breaks.
+    log = env["home"] / "materialize.log"
+    with log.open("w") as out:
+        done = subprocess.run(
+            command,
+            env=dict(os.environ),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
+    output = log.read_text()
+    assert done.returncode != 0, output[-2000:]
+    assert "another version of the mapping file" in output
     assert _writes(env["sandbox"]) == before and _headers() == []
