@@ -61,7 +61,6 @@ class PostResult:
     outcome: str
     parts: list[PartResult] = field(default_factory=list)
     message: str = ""
-    failed_checks: list[str] = field(default_factory=list)
 
     @property
     def batch_numbers(self) -> list[str]:
@@ -189,7 +188,6 @@ class JournalPoster:
     # --- the gate -----------------------------------------------------------------------------
     def _blocked(self, result: PostResult, verdict: Verdict, common: dict[str, Any]) -> PostResult:
         result.outcome = Outcome.BLOCKED_BY_CHECK
-        result.failed_checks = verdict.failed_checks
         result.message = "nothing was written to Dynamics; " + verdict.summary()
         self.audit.record_attempt(**common, outcome=result.outcome, dynamics_answer=result.message)
         return result
