@@ -18,6 +18,7 @@ from ml_connector_dagster.credentials.locate import open_store
 from ml_connector_dagster.credentials.models import ConnectionCredentials
 from ml_connector_dagster.credentials.resolve import resolve_credentials
 from ml_connector_dagster.dynamics.client import DynamicsClient
+from ml_connector_dagster.dynamics.settings import client_settings
 from ml_connector_dagster.rippling.client import RipplingClient
 from ml_connector_dagster.transport.tls import build_ssl_context
 
@@ -61,8 +62,9 @@ class Connection:
         )
 
     def dynamics(self, **kwargs: object) -> DynamicsClient:
+        """A client with the environment's changeset size and ``$batch`` timeout (overridable)."""
         return DynamicsClient(
             self.credentials.dynamics,
             ssl_context=build_ssl_context(self.credentials.ca_bundle),
-            **kwargs,  # type: ignore[arg-type]
+            **{**client_settings(self.env), **kwargs},  # type: ignore[arg-type]
         )

@@ -44,7 +44,13 @@ def sandbox_ssl(sandbox: Sandbox) -> ssl.SSLContext:
 @pytest.fixture
 def sandbox_env(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """The connector's environment pointed at the sandbox."""
-    env = sandbox.env()
+    env = {
+        **sandbox.env(),
+        # After a write with an unknown outcome the poster re-reads F&O for a while before
+        # writing again (60 s in production); the sandbox's late commits land within 2 s.
+        "ML_CONNECTOR_RECHECK_SECONDS": "6",
+        "ML_CONNECTOR_RECHECK_INTERVAL_SECONDS": "0.25",
+    }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     return env

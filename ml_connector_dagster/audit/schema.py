@@ -4,7 +4,8 @@
 UPDATE and DELETE on them (a trigger on both engines), because Dagster's event log can be
 deleted and finance needs a trail that cannot. ``journal_identities`` holds the current state
 of each journal identity; ``webhook_inbox`` the durable inbox; ``worker_map`` the Rippling id to
-PersonnelNumber map that survives renames.
+PersonnelNumber map that survives renames. ``journal_claims`` holds at most one row per journal
+key: the row is the lock that lets one process at a time post that journal (see ``claims.py``).
 """
 
 import sqlalchemy as sa
@@ -72,6 +73,19 @@ worker_map = sa.Table(
     sa.Column("rippling_user_id", sa.String(100), index=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# The primary key is the lock: inserting the row is acquiring it, so exclusivity comes from the
+# database, across processes and Dagster instances that share it.
+journal_claims = sa.Table(
+    "journal_claims",
+    metadata,
+    sa.Column("journal_key", sa.String(32), primary_key=True),
+    sa.Column("owner", sa.String(200), nullable=False),  # "<host>:<pid>:<random hex>"
+    sa.Column("host", sa.String(200), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("lease_until", sa.DateTime(timezone=True), nullable=False),
 )
 
 workforce_actions = sa.Table(

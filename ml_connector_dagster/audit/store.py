@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from ml_connector_dagster.audit.claims import JournalClaims
 from ml_connector_dagster.audit.schema import (
     install_append_only_guards,
     journal_identities,
@@ -93,6 +94,8 @@ class AuditStore:
         self.engine: Engine = sa.create_engine(url, connect_args=connect_args, pool_pre_ping=True)
         metadata.create_all(self.engine)
         install_append_only_guards(self.engine)
+        # Exclusive, leased claims on journals (one poster at a time across processes).
+        self.claims = JournalClaims(self.engine, self._clock)
 
     def __repr__(self) -> str:
         return (

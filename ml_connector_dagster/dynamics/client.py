@@ -39,7 +39,12 @@ log = logging.getLogger(__name__)
 
 CROSS_COMPANY = "cross-company=true"
 DEFAULT_TIMEOUT = httpx.Timeout(120.0, connect=10.0)
-DEFAULT_CHANGESET_SIZE = 5000  # F&O's ceiling per batch; configurable down
+# F&O validates a changeset row by row and answers only when all of it is committed: a few
+# thousand lines can take minutes. A read timeout shorter than that turns a write that is
+# still committing into an ambiguous one; keep it well above.
+DEFAULT_BATCH_TIMEOUT = httpx.Timeout(900.0, connect=10.0)
+# F&O accepts up to 5,000 operations per batch; 1,000 keeps each changeset's commit short.
+DEFAULT_CHANGESET_SIZE = 1000
 
 
 class DynamicsClient:
@@ -53,6 +58,7 @@ class DynamicsClient:
         retry: RetryPolicy | None = None,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         changeset_size: int = DEFAULT_CHANGESET_SIZE,
+        batch_timeout: httpx.Timeout = DEFAULT_BATCH_TIMEOUT,
         tokens: EntraTokenProvider | None = None,
     ) -> None:
         if not 1 <= changeset_size <= batch_codec.MAX_OPERATIONS:
@@ -61,6 +67,7 @@ class DynamicsClient:
         self.environment_url = credentials.environment_url
         self.data_url = f"{self.environment_url}/data"
         self.changeset_size = changeset_size
+        self.batch_timeout = batch_timeout
         self.retry = retry or RetryPolicy(attempts=6, base=2.0, cap=60.0)
         self.tokens = tokens or EntraTokenProvider(credentials, context)
         self._http = httpx.Client(
@@ -112,6 +119,7 @@ class DynamicsClient:
         content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         safe_to_retry: bool,
+        timeout: httpx.Timeout | None = None,
     ) -> httpx.Response:
         """Send with auth, 401 refresh, Retry-After and bounded backoff.
 
@@ -128,7 +136,13 @@ class DynamicsClient:
             sent_headers = {**(headers or {}), "Authorization": f"Bearer {self._token()}"}
             try:
                 self.requests_sent += 1
-                response = self._http.request(method, url, content=content, headers=sent_headers)
+                response = self._http.request(
+                    method,
+                    url,
+                    content=content,
+                    headers=sent_headers,
+                    timeout=timeout or self._http.timeout,
+                )
             except RETRYABLE_ERRORS as exc:
                 sent = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
                 if sent and not safe_to_retry:
@@ -253,6 +267,13 @@ class DynamicsClient:
             safe_to_retry=True,
         )
 
+    def delete(self, entity_set: str, key: Mapping[str, Literal]) -> None:
+        """DELETE one entity; a row already gone counts as deleted, so it is retried."""
+        try:
+            self.request("DELETE", self._url(key_segment(entity_set, key)), safe_to_retry=True)
+        except DynamicsNotFoundError:
+            return
+
     def batch(self, changesets: Sequence[Sequence[batch_codec.Operation]]) -> list[Any]:
         """Send changesets in one ``$batch``; return each operation's response body in order.
 
@@ -266,6 +287,7 @@ class DynamicsClient:
             content=built.body,
             headers={"Content-Type": built.content_type},
             safe_to_retry=False,
+            timeout=self.batch_timeout,
         )
         parts = batch_codec.parse_batch_response(
             response.content, response.headers.get("content-type", "")

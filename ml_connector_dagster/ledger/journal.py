@@ -67,9 +67,20 @@ class JournalIdentity:
         return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
     @property
+    def integration_key(self) -> str:
+        """``LedgerJournalHeaders.IntegrationKey`` of every F&O journal of this identity.
+
+        The same on every part of a split journal and independent of the check date, so any
+        journal holding it counts as present whatever its description or split.
+        """
+        return f"mlc-{self.key}"
+
+    @property
     def marker(self) -> str:
-        """Stamped into the header Description; a replay finds the header by it."""
-        return f"[mlc:{self.key}]"
+        """The identity in the header Description, for people and for tenants without
+        IntegrationKey. Bracket-free: F&O's ``*`` wildcard runs on SQL LIKE, where ``[...]`` is a
+        character class (and ``_`` one character; neither occurs here)."""
+        return self.integration_key
 
     def description(self, check_date: dt.date | None) -> str:
         label = f"Payroll {check_date.isoformat() if check_date else ''} {self.journal_type.value}"

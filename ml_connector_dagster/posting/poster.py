@@ -1,42 +1,67 @@
 """Post one journal identity to Dynamics exactly once, whatever failed before and however often.
 
-Order of work, so that every crash point is recoverable:
-1. the identity is recorded in the audit store (before any write);
-2. Dynamics is searched for headers carrying the identity's marker in their Description
-   (this survives a lost local database): a posted header is never touched, a complete one is
-   skipped as a duplicate, a header without lines gets its lines;
-3. a missing header is created; an ambiguous create (connection lost, 5xx) is resolved by
-   searching again, never by creating blindly;
-4. all lines of a part go in one atomic ``$batch`` changeset, so a part has all lines or none;
-5. the header totals are read back and compared; the trail gets one row per attempt.
-If Rippling's data changed after the journal was written, nothing is overwritten: the
-difference is reported and a correcting journal proposed.
+Order of work, so that every crash point is recoverable and no write can duplicate:
+1. the pure checks run on exactly this journal and mapping (the gate), whatever launched it;
+2. the identity is recorded in the audit store and claimed exclusively (one row per identity,
+   shared by every process and instance on the same audit database; a dead holder's claim on
+   this host, or an expired lease, is taken over);
+3. F&O is read for every journal carrying the identity's IntegrationKey (this survives a lost
+   local database and does not depend on description, check date or split) and ``plan.py``
+   decides the next step from what F&O holds: nothing (present, or posted by finance), a
+   difference to report (never overwritten), or a write;
+4. before the first write, the F&O facts the checks rely on are read again (preflight);
+5. writes carry fixed line numbers, so a resent changeset collides instead of duplicating;
+   after a header create F&O is read again, so two writers that raced converge on the
+   lowest-numbered journal and the other deletes its own while still empty; after a write
+   whose outcome is unknown F&O is read until it settles before anything is written again;
+6. when the plan says present, everything is read back once more and the header totals are
+   compared; the trail gets one row per attempt.
 """
 
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from ml_connector_dagster import clock
+from ml_connector_dagster.audit.claims import ClaimTaken
 from ml_connector_dagster.audit.store import AuditStore, IdentityState, Outcome
 from ml_connector_dagster.dynamics.client import DynamicsClient
-from ml_connector_dagster.dynamics.errors import AmbiguousWriteError, DynamicsError
-from ml_connector_dagster.dynamics.odata import all_of, eq
+from ml_connector_dagster.dynamics.errors import (
+    AmbiguousWriteError,
+    BatchError,
+    DynamicsError,
+    DynamicsRequestError,
+)
 from ml_connector_dagster.dynamics.readers import ReferenceDataError
 from ml_connector_dagster.ledger.checks import Finding
 from ml_connector_dagster.ledger.journal import Journal, JournalBuild
 from ml_connector_dagster.ledger.mapping import PayrollMapping
 from ml_connector_dagster.posting.gate import Verdict, dynamics_verdict, pure_verdict
+from ml_connector_dagster.posting.ledger_view import (
+    WITHOUT_INTEGRATION_KEY,
+    LedgerView,
+    refuses_integration_key,
+)
+from ml_connector_dagster.posting.lines import LedgerLine, expected_lines
 from ml_connector_dagster.posting.payloads import (
     JournalPart,
     header_payload,
     line_payloads,
     split_parts,
 )
+from ml_connector_dagster.posting.plan import Plan, PlanKind, Step, batch_order, plan_next
 from ml_connector_dagster.posting.reference import read_references
+from ml_connector_dagster.posting.settings import PostingSettings
 from ml_connector_dagster.rippling.models import WorkerPayrollRecord
 
 log = logging.getLogger(__name__)
+
+# A write that leaves F&O unchanged this often in a row (each time re-read until settled) is a
+# persistent failure, not a race: stop and say so rather than keep sending.
+MAX_STALLED_ROUNDS = 3
 
 
 class PostingError(RuntimeError):
@@ -67,6 +92,39 @@ class PostResult:
         return [p.batch_number for p in self.parts]
 
 
+def chunk_payloads(payloads: list[dict[str, Any]], size: int) -> list[list[dict[str, Any]]]:
+    """Changesets of at most ``size`` lines, cut between vouchers where a voucher fits.
+
+    A cut inside a voucher is safe (line numbers make any gap resumable and F&O will not post
+    an unbalanced voucher), only less tidy, so it happens only for a voucher above ``size``.
+    """
+    chunks: list[list[dict[str, Any]]] = [[]]
+    for voucher_lines in _by_voucher(payloads):
+        if chunks[-1] and len(chunks[-1]) + len(voucher_lines) > size:
+            chunks.append([])
+        for payload in voucher_lines:
+            if len(chunks[-1]) >= size:
+                chunks.append([])
+            chunks[-1].append(payload)
+    return [c for c in chunks if c]
+
+
+def _by_voucher(payloads: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    groups: list[list[dict[str, Any]]] = []
+    current: object = object()
+    for payload in payloads:
+        if payload.get("Voucher") != current:
+            groups.append([])
+            current = payload.get("Voucher")
+        groups[-1].append(payload)
+    return groups
+
+
+def _collided(error: BatchError) -> bool:
+    """F&O refused the changeset because a line number is taken: someone wrote it already."""
+    return any("already exists" in f.message.lower() for f in error.failures)
+
+
 class JournalPoster:
     def __init__(
         self,
@@ -75,115 +133,201 @@ class JournalPoster:
         mapping: PayrollMapping,
         *,
         dagster_run_id: str | None = None,
+        settings: PostingSettings | None = None,
     ) -> None:
         self.client = client
         self.audit = audit
         self.mapping = mapping
         self.dagster_run_id = dagster_run_id
+        self.settings = settings or PostingSettings.from_env()
+        # Learned from F&O once per poster: whether LedgerJournalHeaders has IntegrationKey.
+        self._integration_key = True
+        self._ambiguous: list[str] = []  # answers of writes whose outcome was unknown
 
-    # --- Dynamics lookups -----------------------------------------------------------------
-    def _headers_with_marker(self, journal: Journal) -> dict[str, dict[str, Any]]:
-        rows = self.client.list_entities(
-            "LedgerJournalHeaders",
-            filter=all_of(
-                eq("dataAreaId", journal.company.lower()),
-                eq("Description", f"*{journal.identity.marker}*"),
-            ),
-        )
-        return {str(row.get("Description")): row for row in rows}
+    # --- waiting for F&O to settle ------------------------------------------------------------
+    def _poll(self, probe: Callable[[], bool]) -> bool:
+        """Call ``probe`` until it says done or the recheck window passed (monotonic time)."""
+        deadline = time.monotonic() + self.settings.recheck_seconds
+        while True:
+            if probe():
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            clock.sleep(self.settings.recheck_interval_seconds)
 
-    def _line_count(self, company: str, batch_number: str) -> int:
-        rows = self.client.list_entities(
-            "LedgerJournalLines",
-            filter=all_of(
-                eq("dataAreaId", company.lower()), eq("JournalBatchNumber", batch_number)
-            ),
-            select=["LineNumber"],
-        )
-        return len(rows)
+    def _settle_lines(self, view: LedgerView, batch_number: str) -> None:
+        """Read a journal's lines until two reads in a row agree (F&O may still commit)."""
+        counts: list[int] = [len(view.read_lines(batch_number))]
 
-    def _header(self, company: str, batch_number: str) -> dict[str, Any]:
-        row = self.client.get_entity(
-            "LedgerJournalHeaders",
-            {"dataAreaId": company.lower(), "JournalBatchNumber": batch_number},
-        )
-        if row is None:
-            raise PostingError(f"journal {batch_number} vanished from {company} while posting")
-        return row
+        def stable() -> bool:
+            counts.append(len(view.read_lines(batch_number)))
+            return counts[-1] == counts[-2]
 
-    # --- the steps --------------------------------------------------------------------------
-    def _create_header(self, journal: Journal, part: JournalPart) -> dict[str, Any]:
+        clock.sleep(self.settings.recheck_interval_seconds)
+        self._poll(stable)
+
+    # --- the writes -----------------------------------------------------------------------------
+    def _create_header(self, journal: Journal, part: JournalPart, view: LedgerView) -> str | None:
+        """Create a header for ``part``; its number, or None when F&O must be asked again."""
+        payload = header_payload(journal, part, integration_key=view.integration_key)
         try:
-            return self.client.create("LedgerJournalHeaders", header_payload(journal, part))
-        except AmbiguousWriteError:
-            found = self._headers_with_marker(journal).get(part.description)
-            if found is not None:
-                log.info(
-                    "header %s landed despite the error; using it", found["JournalBatchNumber"]
-                )
-                return found
-            return self.client.create("LedgerJournalHeaders", header_payload(journal, part))
+            row = self.client.create("LedgerJournalHeaders", payload)
+        except DynamicsRequestError as exc:
+            if view.integration_key and refuses_integration_key(exc):
+                log.warning(WITHOUT_INTEGRATION_KEY.format(marker=journal.identity.marker))
+                view.integration_key = self._integration_key = False
+                view.reload()
+                return None
+            raise
+        except AmbiguousWriteError as exc:
+            self._ambiguous.append(str(exc))
+            # F&O may have created it, maybe only later: look for it before creating again.
+            found: list[str] = []
+            landed = self._poll(lambda: bool(found.extend(view.refresh_headers()) or found))
+            if landed:
+                log.info("header %s landed despite the error; using it", found[0])
+                return min(found, key=batch_order)
+            return None
+        batch_number = str(row["JournalBatchNumber"])
+        view.refresh_headers()  # look again: another writer may have raced us to the identity
+        return batch_number
 
-    def _add_lines(self, journal: Journal, part: JournalPart, batch_number: str) -> None:
-        payloads = line_payloads(journal, part, batch_number, self.mapping)
-        try:
-            self.client.create_many("LedgerJournalLines", payloads)
-        except AmbiguousWriteError:
-            landed = self._line_count(journal.company, batch_number)
-            if landed == len(payloads):
+    def _add_lines(self, journal: Journal, step: Step, view: LedgerView) -> None:
+        assert step.target is not None
+        wanted = set(step.missing)
+        payloads = [
+            payload
+            for payload in line_payloads(journal, step.part, step.target, self.mapping)
+            if int(payload["LineNumber"]) in wanted
+        ]
+        for chunk in chunk_payloads(payloads, self.client.changeset_size):
+            try:
+                self.client.create_many("LedgerJournalLines", chunk)
+            except AmbiguousWriteError as exc:
+                self._ambiguous.append(str(exc))
+                self._settle_lines(view, step.target)
                 return
-            if landed:
-                raise PostingError(
-                    f"journal {batch_number}: {landed} of {len(payloads)} lines present after an"
-                    " interrupted write; a changeset is atomic, so this needs a look in F&O"
-                ) from None
-            self.client.create_many("LedgerJournalLines", payloads)
+            except BatchError as exc:
+                if not _collided(exc):
+                    raise
+                log.info("journal %s: lines were written by another attempt", step.target)
+                view.read_lines(step.target)
+                return
+            view.add_written(step.target, [LedgerLine.from_dynamics(p) for p in chunk])
 
-    def _post_part(
-        self, journal: Journal, part: JournalPart, existing: dict[str, Any] | None
-    ) -> PartResult:
-        if existing is not None:
-            batch_number = str(existing["JournalBatchNumber"])
-            if existing.get("IsPosted") == "Yes":
-                return self._result(part, existing, "skipped-posted")
-            landed = self._line_count(journal.company, batch_number)
-            if landed == len(part.lines):
-                return self._result(part, existing, "skipped-complete")
-            if landed:
+    def _delete_empty(self, view: LedgerView, batch_number: str) -> None:
+        """Delete a surplus journal of the identity, only while F&O shows it empty, unposted."""
+        if view.read_lines(batch_number) or view.header(batch_number).get("IsPosted") == "Yes":
+            return
+        key = {"dataAreaId": view.company, "JournalBatchNumber": batch_number}
+        try:
+            self.client.delete("LedgerJournalHeaders", key)
+        except DynamicsRequestError as exc:
+            log.warning("could not delete the surplus empty journal %s: %s", batch_number, exc)
+            return
+        log.info("deleted surplus empty journal %s of %s", batch_number, view.identity.key)
+        view.forget(batch_number)
+
+    def _write(
+        self,
+        journal: Journal,
+        parts: list[JournalPart],
+        expected: dict[int, LedgerLine],
+        view: LedgerView,
+        plan: Plan,
+        touched: dict[str, str],
+    ) -> Plan:
+        """Take plan steps until F&O holds the journal; read everything back before trusting it.
+
+        ``touched`` collects what this attempt did per journal (created / lines-added).
+        """
+        verified = False
+        rounds = 4 * len(parts) + 2 * len(expected) // max(self.client.changeset_size, 1) + 10
+        stalled = 0  # write rounds in a row that changed nothing in F&O
+        for _ in range(rounds):
+            if stalled >= MAX_STALLED_ROUNDS:
                 raise PostingError(
-                    f"journal {batch_number} has {landed} of {len(part.lines)} lines; refusing to"
-                    " add more (lines go in atomically, so something else wrote here)"
+                    f"journal {journal.identity.integration_key}: {stalled} writes in a row left"
+                    " F&O unchanged; stopped. Last answer: "
+                    + (self._ambiguous[-1] if self._ambiguous else "none")
                 )
-            action = "lines-added"
-        else:
-            existing = self._create_header(journal, part)
-            batch_number = str(existing["JournalBatchNumber"])
-            self.audit.update_identity(
-                journal.identity.key,
-                state=IdentityState.HEADER_CREATED,
-                journal_batch_numbers=[batch_number],
-            )
-            action = "created"
-        self._add_lines(journal, part, batch_number)
-        header = self._header(journal.company, batch_number)
-        result = self._result(part, header, action)
-        if (result.total_debit, result.total_credit) != (part.total_debit, part.total_credit):
-            raise PostingError(
-                f"journal {batch_number}: Dynamics reports debit {result.total_debit} / credit"
-                f" {result.total_credit}, sent {part.total_debit} / {part.total_credit}"
-            )
-        return result
-
-    @staticmethod
-    def _result(part: JournalPart, header: dict[str, Any], action: str) -> PartResult:
-        return PartResult(
-            description=part.description,
-            batch_number=str(header["JournalBatchNumber"]),
-            action=action,
-            lines=len(part.lines),
-            total_debit=Decimal(str(header.get("JournalTotalDebit", "0"))),
-            total_credit=Decimal(str(header.get("JournalTotalCredit", "0"))),
+            if plan.kind is PlanKind.PRESENT:
+                if not verified:
+                    view.reload()
+                    verified = True
+                    plan = plan_next(expected, parts, view.states())
+                    continue
+                for batch_number in plan.surplus:
+                    self._delete_empty(view, batch_number)
+                return plan
+            if plan.kind is not PlanKind.WRITE:
+                return plan
+            verified = False
+            self.audit.claims.renew(journal.identity.key, self.settings.claim_lease)
+            before = view.states()
+            mine = [b for b in plan.surplus if touched.get(b) == "created"]
+            if mine:  # we lost a race to create: our header goes while it is still empty
+                for batch_number in mine:
+                    self._delete_empty(view, batch_number)
+                    touched.pop(batch_number, None)
+            else:
+                step = plan.step
+                assert step is not None
+                if step.target is None:
+                    batch_number = self._create_header(journal, step.part, view)
+                    if batch_number is not None:
+                        touched[batch_number] = "created"
+                        self.audit.update_identity(
+                            journal.identity.key,
+                            state=IdentityState.HEADER_CREATED,
+                            journal_batch_numbers=sorted(touched, key=batch_order),
+                        )
+                else:
+                    touched.setdefault(step.target, "lines-added")
+                    self._add_lines(journal, step, view)
+            stalled = stalled + 1 if view.states() == before else 0
+            plan = plan_next(expected, parts, view.states())
+        raise PostingError(
+            f"journal {journal.identity.integration_key}: F&O did not settle after {rounds}"
+            " write rounds; nothing more was written. Look at its journals in F&O."
         )
+
+    def _check_totals(self, view: LedgerView, plan: Plan) -> None:
+        """F&O's own header totals must equal the lines it holds (read just now)."""
+        for state in view.states():
+            if state.batch_number not in plan.holders:
+                continue
+            header = view.header(state.batch_number)
+            debit = Decimal(str(header.get("JournalTotalDebit", "0")))
+            credit = Decimal(str(header.get("JournalTotalCredit", "0")))
+            lines_debit = sum((line.debit for line in state.lines.values()), Decimal("0"))
+            lines_credit = sum((line.credit for line in state.lines.values()), Decimal("0"))
+            if (debit, credit) != (lines_debit, lines_credit):
+                raise PostingError(
+                    f"journal {state.batch_number}: F&O reports debit {debit} / credit {credit},"
+                    f" its lines add up to {lines_debit} / {lines_credit}"
+                )
+
+    def _results(self, view: LedgerView, plan: Plan, touched: dict[str, str]) -> list[PartResult]:
+        results = []
+        for state in sorted(view.states(), key=lambda h: batch_order(h.batch_number)):
+            if state.batch_number not in plan.holders:
+                continue
+            header = view.header(state.batch_number)
+            action = touched.get(state.batch_number) or (
+                "skipped-posted" if state.posted else "skipped-complete"
+            )
+            results.append(
+                PartResult(
+                    description=state.description,
+                    batch_number=state.batch_number,
+                    action=action,
+                    lines=len(state.lines),
+                    total_debit=Decimal(str(header.get("JournalTotalDebit", "0"))),
+                    total_credit=Decimal(str(header.get("JournalTotalCredit", "0"))),
+                )
+            )
+        return results
 
     # --- the gate -----------------------------------------------------------------------------
     def _blocked(self, result: PostResult, verdict: Verdict, common: dict[str, Any]) -> PostResult:
@@ -200,6 +344,26 @@ class JournalPoster:
             finding = Finding("ledger dimension format", "active format", "one", "none", str(exc))
             return Verdict({"valid_in_dynamics": [finding]})
         return dynamics_verdict(build, self.mapping, references[build.journal.company.upper()])
+
+    def _changed(self, result: PostResult, plan: Plan, common: dict[str, Any]) -> PostResult:
+        journal_key = common["journal_key"]
+        numbers = ", ".join(plan.holders) or "-"
+        details = "; ".join(d.describe() for d in plan.differences)
+        result.outcome = Outcome.CHANGED_AFTER_POSTING
+        result.message = (
+            f"Rippling data for run {common['payroll_run_id']} differs from journal {numbers} in"
+            f" F&O ({plan.reason}); nothing was overwritten."
+            + (f" Per account and dimensions: {details}." if details else "")
+            + " A correcting journal for the difference is needed."
+        )
+        log.warning("journal %s: %s", journal_key, result.message)
+        self.audit.record_attempt(
+            **common,
+            outcome=result.outcome,
+            journal_batch_number=numbers,
+            dynamics_answer=result.message,
+        )
+        return result
 
     # --- entry point ------------------------------------------------------------------------
     def post(
@@ -233,7 +397,7 @@ class JournalPoster:
         verdict = pure_verdict(build, records, self.mapping)
         if not verdict.passed:
             return self._blocked(result, verdict, common)
-        recorded = self.audit.claim_identity(
+        self.audit.claim_identity(
             journal_key=identity.key,
             connection=identity.connection,
             payroll_run_id=identity.run_id,
@@ -242,74 +406,82 @@ class JournalPoster:
             pay_period=pay_period,
             payload_hash=payload_hash,
         )
+        if not journal.lines:
+            result.outcome, result.message = Outcome.SKIPPED_DUPLICATE, "nothing to post"
+            self.audit.update_identity(identity.key, state=IdentityState.COMPLETE)
+            self.audit.record_attempt(
+                **common, outcome=result.outcome, dynamics_answer=result.message
+            )
+            return result
+        touched: dict[str, str] = {}
         try:
-            if not journal.lines:
-                result.outcome, result.message = Outcome.SKIPPED_DUPLICATE, "nothing to post"
-                self.audit.update_identity(identity.key, state=IdentityState.COMPLETE)
-                self.audit.record_attempt(
-                    **common, outcome=result.outcome, dynamics_answer=result.message
-                )
-                return result
-            existing = self._headers_with_marker(journal)
-            written = [
-                h
-                for h in existing.values()
-                if h.get("IsPosted") == "Yes"
-                or self._line_count(journal.company, str(h["JournalBatchNumber"]))
-            ]
-            if recorded.payload_hash != payload_hash and (
-                written or recorded.state in (IdentityState.COMPLETE, IdentityState.POSTED)
-            ):
-                numbers = ", ".join(str(h["JournalBatchNumber"]) for h in written)
-                result.outcome = Outcome.CHANGED_AFTER_POSTING
-                result.message = (
-                    f"Rippling data for run {identity.run_id} changed after journal {numbers} was"
-                    " written; nothing was overwritten. Post a correcting journal for the"
-                    " difference."
-                )
-                self.audit.record_attempt(
-                    **common,
-                    outcome=result.outcome,
-                    journal_batch_number=numbers,
-                    dynamics_answer=result.message,
-                )
-                return result
-            # Each part's lines go in one atomic changeset, so a part never exceeds it.
-            limit = min(self.mapping.journal.max_lines_per_journal, self.client.changeset_size)
             try:
-                parts = split_parts(journal, limit)
+                parts = split_parts(journal, self.mapping.journal.max_lines_per_journal)
+                split_error = ""
             except ValueError as exc:
-                raise PostingError(str(exc)) from None
-            preflight = self._preflight(build)
-            if not preflight.passed:
-                return self._blocked(result, preflight, common)
-            for part in parts:
-                result.parts.append(self._post_part(journal, part, existing.get(part.description)))
+                # Only a write needs the split: a journal already in F&O is present anyway.
+                parts, split_error = split_parts(journal, max(len(journal.lines), 1)), str(exc)
+            expected = expected_lines(journal, self.mapping)
+            with self.audit.claims.held(
+                identity.key,
+                lease=self.settings.claim_lease,
+                wait_seconds=self.settings.claim_wait_seconds,
+            ):
+                view = LedgerView(self.client, identity, integration_key=self._integration_key)
+                view.reload()
+                self._integration_key = view.integration_key
+                plan = plan_next(expected, parts, view.states())
+                if plan.kind is PlanKind.CHANGED:
+                    return self._changed(result, plan, common)
+                if plan.kind is PlanKind.WRITE:
+                    if split_error:
+                        raise PostingError(split_error)
+                    preflight = self._preflight(build)
+                    if not preflight.passed:
+                        return self._blocked(result, preflight, common)
+                    plan = self._write(journal, parts, expected, view, plan, touched)
+                    if plan.kind is PlanKind.CHANGED:
+                        return self._changed(result, plan, common)
+                if plan.kind is PlanKind.CONFLICT:
+                    raise PostingError(plan.reason)
+                self._check_totals(view, plan)
+                result.parts = self._results(view, plan, touched)
+        except ClaimTaken as exc:
+            result.message = str(exc)
+            self.audit.record_attempt(**common, outcome=Outcome.FAILED, dynamics_answer=str(exc))
+            raise PostingError(str(exc)) from None
         except (DynamicsError, PostingError) as exc:
             result.message = str(exc)
             self.audit.record_attempt(
                 **common,
                 outcome=Outcome.FAILED,
                 dynamics_answer=str(exc),
-                journal_batch_number=", ".join(result.batch_numbers) or None,
+                journal_batch_number=", ".join(sorted(touched, key=batch_order)) or None,
             )
             raise
-        all_posted = all(p.action == "skipped-posted" for p in result.parts)
-        nothing_written = all(p.action.startswith("skipped") for p in result.parts)
-        result.outcome = Outcome.SKIPPED_DUPLICATE if nothing_written else Outcome.CREATED
+        notes = []
+        if not self._integration_key:
+            notes.append(WITHOUT_INTEGRATION_KEY.format(marker=identity.marker))
+        if plan.dated:
+            notes.append(
+                "amounts match but Rippling's check date moved: " + "; ".join(plan.dated[:3])
+            )
+        result.message = "; ".join(notes)
+        result.outcome = Outcome.CREATED if touched else Outcome.SKIPPED_DUPLICATE
         self.audit.update_identity(
             identity.key,
-            state=IdentityState.POSTED if all_posted else IdentityState.COMPLETE,
+            state=IdentityState.POSTED if plan.all_posted else IdentityState.COMPLETE,
             journal_batch_numbers=result.batch_numbers,
             payload_hash=payload_hash,
+        )
+        answer = "; ".join(
+            f"{p.batch_number} {p.action} debit {p.total_debit} credit {p.total_credit}"
+            for p in result.parts
         )
         self.audit.record_attempt(
             **common,
             outcome=result.outcome,
             journal_batch_number=", ".join(result.batch_numbers),
-            dynamics_answer="; ".join(
-                f"{p.batch_number} {p.action} debit {p.total_debit} credit {p.total_credit}"
-                for p in result.parts
-            ),
+            dynamics_answer="; ".join(filter(None, [answer, result.message])),
         )
         return result

@@ -64,6 +64,9 @@ class SandboxConfig:
     reset: bool = False
     # The sandbox's one clock starts here; None: the company's as-of date at 18:00 UTC.
     clock_start: dt.datetime | None = None
+    # Properties this tenant's F&O lacks, "Entity.Property" (e.g. an older tenant's
+    # "LedgerJournalHeaders.IntegrationKey"): requests naming them get F&O's 400.
+    dynamics_missing_properties: tuple[str, ...] = ()
 
 
 def _load_or_generate_company(config: SandboxConfig) -> dict[str, Any]:
@@ -150,6 +153,7 @@ class Sandbox:
             environment_url=self.urls["dynamics"],
             token_validator=self.entra.validate_for_dynamics,
             clock=self.clock,
+            missing_properties=config.dynamics_missing_properties,
             **dynamics_kwargs,
         )
         self.apps = {

@@ -170,3 +170,29 @@ def test_batch_needs_multipart(fo_client: httpx.Client) -> None:
     resp = fo_client.post("/data/$batch", json={"requests": []})
     assert resp.status_code == 400
     assert "multipart/mixed" in resp.json()["error"]["innererror"]["message"]
+
+
+def test_a_resent_changeset_with_supplied_line_numbers_collides_and_writes_nothing(
+        fo_client: httpx.Client) -> None:
+    batch = journal(fo_client)
+    ops = [("POST", "LedgerJournalLines", line(batch, 1), "1"),
+           ("POST", "LedgerJournalLines", line(batch, 2, "200100",
+                                                CreditAmount=Decimal("10.05")), "2")]
+    first = parse_batch_response(*_sent(fo_client, [ops]))
+    assert [p.status for p in first] == [201, 201]
+    again = parse_batch_response(*_sent(fo_client, [ops]))
+    assert [p.status for p in again] == [400]  # the whole changeset refused
+    assert "already exists" in json.loads(again[0].body)["error"]["innererror"]["message"]
+    lines = fo_client.get("/data/LedgerJournalLines", params={
+        "$filter": f"JournalBatchNumber eq '{batch}'", "$select": "LineNumber"}).json()["value"]
+    assert lines == [{"LineNumber": 1}, {"LineNumber": 2}]
+    header = fo_client.get(
+        f"/data/LedgerJournalHeaders(dataAreaId='usmf',JournalBatchNumber='{batch}')").json()
+    assert header["JournalTotalDebit"] == header["JournalTotalCredit"] == 10.05
+
+
+def _sent(client: httpx.Client, changesets: list) -> tuple[bytes, str]:
+    body, ctype = build_batch(changesets)
+    resp = send(client, body, ctype)
+    assert resp.status_code == 200
+    return resp.content, resp.headers["content-type"]

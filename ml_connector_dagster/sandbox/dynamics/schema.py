@@ -9,7 +9,8 @@ run time.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 
@@ -58,6 +59,23 @@ class Schema:
 
     def entity(self, name: str) -> EntitySchema | None:
         return self.entities.get(name)
+
+
+def without_properties(schema: Schema, missing: Sequence[str]) -> Schema:
+    """The schema of a tenant whose entities lack some properties (``"Entity.Property"``).
+
+    Real tenants differ by version and configuration; e.g. a tenant without
+    ``LedgerJournalHeaders.IntegrationKey`` answers a filter or body naming it with a 400.
+    """
+    entities = dict(schema.entities)
+    for item in missing:
+        name, _, prop = item.partition(".")
+        entity = entities.get(name)
+        if entity is None or prop not in entity.properties or prop in entity.keys:
+            raise ValueError(f"cannot leave out {item!r}: no such non-key property")
+        kept = {k: v for k, v in entity.properties.items() if k != prop}
+        entities[name] = replace(entity, properties=kept)
+    return Schema(entities)
 
 
 @cache

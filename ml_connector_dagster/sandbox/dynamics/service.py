@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import pathlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -27,7 +27,7 @@ from .errors import ODataError, bad_query, not_found, write_failed
 from .metadata import metadata_xml, service_document
 from .odata_filter import filter_sql, parse_key_predicate
 from .odata_filter import quote as quote_literal
-from .schema import NAMESPACE, EntitySchema, Schema, load_schema
+from .schema import NAMESPACE, EntitySchema, Schema, load_schema, without_properties
 from .store import DuplicateKey, Store, q
 from .validation import Rules
 
@@ -72,6 +72,7 @@ class DynamicsService:
         default_company: str = "usmf",
         max_batch_operations: int = 5_000,
         clock: SandboxClock | None = None,
+        missing_properties: Sequence[str] = (),
     ) -> None:
         self.clock = clock or company_clock(company)
         self.environment_url = environment_url.rstrip("/")
@@ -79,7 +80,7 @@ class DynamicsService:
         self.page_size = page_size
         self.default_company = default_company.lower()
         self.max_batch_operations = max_batch_operations
-        self.schema: Schema = load_schema()
+        self.schema: Schema = without_properties(load_schema(), missing_properties)
         self.store = Store(pathlib.Path(data_dir) / "dynamics.sqlite", self.schema)
         self.rules = Rules(self.store, self.schema, self.clock)
         self._app: Starlette | None = None
