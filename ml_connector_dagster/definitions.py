@@ -6,6 +6,7 @@ Everything Dagster lives under ``defs/``; this module only gathers it, so that
 
 import dagster as dg
 
+from ml_connector_dagster.defs.corrections import correction_job, ledger_corrections
 from ml_connector_dagster.defs.io_manager import PartitionFilesIOManager
 from ml_connector_dagster.defs.payroll import (
     labor_cost_journals,
@@ -28,11 +29,11 @@ from ml_connector_dagster.defs.workforce import (
     workforce_webhook_sensor,
 )
 
-PAYROLL_ASSETS = [payroll_cost_snapshot, labor_cost_journals, posted_journals]
+PAYROLL_ASSETS = [payroll_cost_snapshot, labor_cost_journals, posted_journals, ledger_corrections]
 
 defs = dg.Definitions(
     assets=[*REFERENCE_ASSETS, *PAYROLL_ASSETS, *WORKFORCE_ASSETS],
-    jobs=[payroll_job, reference_job, workforce_job],
+    jobs=[payroll_job, correction_job, reference_job, workforce_job],
     sensors=[pay_run_sensor, workforce_webhook_sensor, workforce_poll_sensor],
     schedules=[reference_schedule, workforce_schedule],
     resources={"connector": ConnectorResource(), "io_manager": PartitionFilesIOManager()},

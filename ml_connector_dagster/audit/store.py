@@ -36,6 +36,8 @@ class Outcome:
     FAILED = "failed"
     BLOCKED_BY_CHECK = "blocked-by-check"  # a check failed: nothing was written
     CHANGED_AFTER_POSTING = "changed-after-posting"  # Rippling differs from what F&O holds
+    CORRECTION_PROPOSED = "correction-proposed"  # a dry run showed finance what would change
+    CORRECTED = "corrected"  # finance applied it: lines replaced, or a correcting journal
     STARTED = "started"
 
 

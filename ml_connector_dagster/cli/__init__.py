@@ -5,9 +5,11 @@ Each command group lives in its own module here; this one only gathers them.
 
 import click
 
+from ml_connector_dagster.cli.corrections import correct
 from ml_connector_dagster.cli.credentials import credentials
 from ml_connector_dagster.cli.payroll import audit, replay, run_command
 from ml_connector_dagster.cli.ping import ping
+from ml_connector_dagster.cli.runs import runs
 from ml_connector_dagster.cli.sandbox import dev, sandbox
 from ml_connector_dagster.cli.webhooks import webhooks
 from ml_connector_dagster.cli.workforce import workforce
@@ -28,3 +30,5 @@ main.add_command(webhooks)
 main.add_command(run_command)
 main.add_command(replay)
 main.add_command(audit)
+main.add_command(correct)
+main.add_command(runs)

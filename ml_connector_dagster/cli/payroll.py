@@ -57,9 +57,20 @@ def _status_cell(outcome) -> str:
     return f"[red]{label}[/red]"
 
 
-def _run_all(pairs: list[tuple[str, str]]) -> int:
-    """Run each (pay period, company) through Dagster; print one row each; the exit code."""
+def print_freed_runs(freed) -> None:
+    """One line per run whose process was gone and that was freed (``stale_runs``)."""
+    for dead in freed:
+        console.print(f"[yellow]freed[/yellow] {dead.describe()}", soft_wrap=True)
+
+
+def _run_all(pairs: list[tuple[str, str]], command: str) -> int:
+    """Run each (pay period, company) through Dagster; print one row each; the exit code.
+
+    First, runs of this host whose process died are marked failed and their pool slots freed
+    (``defs/stale_runs.py``): a killed earlier run must not block this one for ever.
+    """
     from ml_connector_dagster.defs.headless import run_partition
+    from ml_connector_dagster.defs.stale_runs import free_dead_runs
 
     table = Table(title="payroll to ledger")
     for column in (
@@ -73,6 +84,7 @@ def _run_all(pairs: list[tuple[str, str]]) -> int:
         table.add_column(column, overflow="fold")
     outcomes = []
     with _instance() as instance:
+        print_freed_runs(free_dead_runs(instance, actor=f"ml-connector {command}"))
         for pay_period, company in pairs:
             with console.status(f"{pay_period} {company}: snapshot, journals, checks, posting"):
                 outcome = run_partition(instance, pay_period, company)
@@ -128,7 +140,7 @@ def run_command(pay_period: str, legal_entity: str | None) -> None:
     already there; 1: blocked, failed or changed after it was written; 3: nothing to post."""
     companies = _companies(legal_entity)
     period = _validated_pay_period(pay_period)
-    raise SystemExit(_run_all([(period, company) for company in companies]))
+    raise SystemExit(_run_all([(period, company) for company in companies], "run"))
 
 
 @click.command()
@@ -154,7 +166,7 @@ def replay(partitions: tuple[str, ...]) -> None:
         if not period:
             raise click.BadParameter(f"{key!r}: expected COMPANY|PAY_PERIOD")
         pairs.append((period, company.upper()))
-    raise SystemExit(_run_all(pairs))
+    raise SystemExit(_run_all(pairs, "replay"))
 
 
 @click.command()

@@ -19,12 +19,14 @@ from ml_connector_dagster.ledger.checks import (
 from ml_connector_dagster.ledger.journal import JournalBuild
 from ml_connector_dagster.ledger.mapping import PayrollMapping
 from ml_connector_dagster.payroll.snapshot import PeriodSnapshot
-from ml_connector_dagster.payroll.summary import findings_table
+from ml_connector_dagster.payroll.summary import findings_table, markdown_table
 from ml_connector_dagster.posting.gate import dynamics_verdict, pure_verdict
+from ml_connector_dagster.posting.lines import Difference
 from ml_connector_dagster.posting.reference import read_references
 
 SNAPSHOT_KEY = dg.AssetKey(["rippling", "payroll_cost_snapshot"])
 JOURNALS_KEY = dg.AssetKey(["ledger", "labor_cost_journals"])
+POSTED_KEY = dg.AssetKey(["dynamics", "posted_journals"])
 
 SNAPSHOT_CHECKS = [
     dg.AssetCheckSpec(
@@ -147,3 +149,50 @@ def journal_checks(
         )
     )
     return results
+
+
+POSTED_CHECKS = [
+    dg.AssetCheckSpec(
+        "matches_rippling",
+        asset=POSTED_KEY,
+        partitions_def=payroll_partitions,
+        description="What F&O holds for each journal (with its correcting journals), summed per"
+        " account and dimensions, equals the journal built from Rippling now. Read from F&O,"
+        " not from the local store. A difference lists the account and dimensions, the amount"
+        " in F&O, the amount now and the difference; `ml-connector correct` resolves it.",
+    ),
+]
+DIFFERENCE_COLUMNS = ("run", "account and dimensions", "currency", "in F&O", "now", "difference")
+
+
+def matches_rippling(
+    differences: dict[str, list[Difference]], compared: int
+) -> dg.AssetCheckResult:
+    """Per payroll run, the accounts whose amount in F&O differs from Rippling now."""
+    rows = [
+        (
+            run,
+            d.account,
+            d.currency,
+            f"{d.in_dynamics:,.2f}",
+            f"{d.now:,.2f}",
+            f"{d.difference:+,.2f}",
+        )
+        for run, found in sorted(differences.items())
+        for d in found
+    ]
+    return dg.AssetCheckResult(
+        asset_key=POSTED_KEY,
+        check_name="matches_rippling",
+        passed=not rows,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "differences": len(rows),
+            "journals_compared": compared,
+            "details": dg.MetadataValue.md(
+                markdown_table(DIFFERENCE_COLUMNS, rows)
+                if rows
+                else f"{compared} journal(s) in F&O equal Rippling now"
+            ),
+        },
+    )

@@ -1,7 +1,10 @@
 """Run one pay period end to end through Dagster without the UI (scripts, replay, cron).
 
 The run is recorded in the Dagster instance like any other, so it shows in the UI with its
-checks and metadata; the return value says whether a check blocked or a post failed.
+checks and metadata; the return value says whether a check blocked or a post failed. It runs in
+this process, outside any run launcher, so it carries tags naming this process
+(``stale_runs.process_tags``): if the process dies, ``stale_runs.free_dead_runs`` can tell and
+free the run's pool slot.
 """
 
 from dataclasses import dataclass, field
@@ -16,6 +19,7 @@ from ml_connector_dagster.defs.payroll import (
     posted_journals,
 )
 from ml_connector_dagster.defs.resources import ConnectorResource
+from ml_connector_dagster.defs.stale_runs import TRIGGER_TAG, process_tags
 from ml_connector_dagster.posting.status import JournalStatus
 
 PAYROLL_SELECTION = [payroll_cost_snapshot, labor_cost_journals, posted_journals]
@@ -55,7 +59,7 @@ def run_partition(
         or {"connector": ConnectorResource(), "io_manager": PartitionFilesIOManager()},
         partition_key=key,
         raise_on_error=False,
-        tags={"ml_connector/trigger": "cli", **(tags or {})},
+        tags={TRIGGER_TAG: "cli", **process_tags(), **(tags or {})},
     )
     outcome = PartitionOutcome(pay_period, company, result.success, result.run_id)
     outcome.failed_checks = sorted(

@@ -16,8 +16,10 @@ import dagster as dg
 from ml_connector_dagster.audit.store import Outcome
 from ml_connector_dagster.defs.checks import (
     JOURNAL_CHECKS,
+    POSTED_CHECKS,
     SNAPSHOT_CHECKS,
     journal_checks,
+    matches_rippling,
     source_sane,
 )
 from ml_connector_dagster.defs.partitions import DYNAMICS_POOL, payroll_partitions, split_key
@@ -212,6 +214,7 @@ def _rows(results: list[PostResult]) -> list[tuple]:
     kinds={"dynamics365"},
     pool=DYNAMICS_POOL,
     output_required=False,
+    check_specs=POSTED_CHECKS,
     ins={
         "journals": dg.AssetIn(key=labor_cost_journals.key),
         "snapshots": dg.AssetIn(key=payroll_cost_snapshot.key),
@@ -232,6 +235,7 @@ def posted_journals(
     if not builds:
         reason = snapshot.nothing_to_post_reason()
         context.log.info(f"{company} {pay_period}: nothing to post: {reason}")
+        yield matches_rippling({}, 0)
         yield dg.AssetObservation(
             asset_key=context.asset_key,
             partition=key,
@@ -259,6 +263,12 @@ def posted_journals(
                 results.append(failed)
                 context.log.error(f"posting failed for {key}: {exc}")
     status = partition_status(results)
+    if status.is_success or status is JournalStatus.CHANGED:
+        # F&O was read and compared for every journal; a failed or blocked one was not, and
+        # "passed" is never said of what was not compared.
+        compared = [r for r in results if r.parts or r.differences]
+        differences = {r.run_id: r.differences for r in results if r.differences}
+        yield matches_rippling(differences, len(compared))
     metadata = {
         "status": status.value,
         "journals": dg.MetadataValue.md(markdown_table(POSTED_COLUMNS, _rows(results))),

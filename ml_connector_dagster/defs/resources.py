@@ -24,6 +24,22 @@ class ConnectorResource(dg.ConfigurableResource):
     mapping_path: str = ""  # default: $ML_CONNECTOR_MAPPING
     audit_url: str = ""  # default: $ML_CONNECTOR_AUDIT_URL or SQLite under DAGSTER_HOME
 
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """Tag the run with the process executing it (``stale_runs``), however it was launched.
+
+        Runs of ``ml-connector run`` carry these tags from the start; a run launched by the
+        daemon or the UI gets them here, from its run worker (the code location executes steps
+        in process), so a worker that dies with its code server is found and freed as well.
+        """
+        from ml_connector_dagster.defs.stale_runs import process_tags
+
+        run, instance = context.dagster_run, context.instance
+        if run is None or instance is None:
+            return  # a sensor or a script: no run to tag
+        tags = process_tags()
+        if any(run.tags.get(key) != value for key, value in tags.items()):
+            instance.add_run_tags(run.run_id, tags)
+
     def mapping(self) -> PayrollMapping:
         path = self.mapping_path or os.environ.get("ML_CONNECTOR_MAPPING", "")
         if not path:

@@ -3,9 +3,14 @@
 The sensor polls ``GET /payroll-runs/`` (ordered by check date), groups runs that reached the
 trigger state by (pay period, company), adds those partitions and requests one run each. The
 run key carries the run ids, the company and a hash of the records, so a corrected run gets a
-new key while an unchanged one is never requested twice; a failed run is replayed with
-``ml-connector replay``, not by the sensor. History before the "sync from" date is posted only
-by an explicit backfill.
+new key while an unchanged one is never requested twice. History before the "sync from" date is
+posted only by an explicit backfill.
+
+Each tick also asks again for partitions whose last posting attempt did not finish, when the
+cause may be gone (``retries.py``: failed or interrupted, a bounded number of times; blocked,
+once the mapping changed), and first frees runs of this host whose process died
+(``stale_runs.py``), so an interrupted partition is not left behind a run that never ends.
+``ml-connector replay`` remains the operator's way to run any unfinished partition again.
 """
 
 import hashlib
@@ -27,6 +32,8 @@ from ml_connector_dagster.defs.payroll import (
 )
 from ml_connector_dagster.defs.reference import REFERENCE_ASSETS
 from ml_connector_dagster.defs.resources import ConnectorResource
+from ml_connector_dagster.defs.retries import plan_retries
+from ml_connector_dagster.defs.stale_runs import TRIGGER_TAG, free_dead_runs
 from ml_connector_dagster.payroll.snapshot import SETTLED_STATES, trigger_states
 
 payroll_job = dg.define_asset_job(
@@ -62,7 +69,8 @@ def _records_digest(client, run_id: str) -> str:
     default_status=dg.DefaultSensorStatus.RUNNING
     if os.environ.get("ML_CONNECTOR_AUTOMATION_ON") == "true"
     else dg.DefaultSensorStatus.STOPPED,
-    description="Posts the journals of pay runs that reach the trigger state (PAID by default).",
+    description="Posts the journals of pay runs that reach the trigger state (PAID by default);"
+    " asks again for partitions whose posting did not finish when the cause may be gone.",
 )
 def pay_run_sensor(context: dg.SensorEvaluationContext, connector: ConnectorResource):
     mapping = connector.mapping()
@@ -111,16 +119,41 @@ def pay_run_sensor(context: dg.SensorEvaluationContext, connector: ConnectorReso
                 dg.RunRequest(
                     run_key=run_key,
                     partition_key=key,
-                    tags={"ml_connector/trigger": "pay_run_sensor"},
+                    tags={TRIGGER_TAG: "pay_run_sensor"},
                 )
             )
             requested.append(run_key)
+    retries, retry_state, notes = _retries(
+        context,
+        connector,
+        sync_from=sync_from,
+        mapping_hash=mapping.content_hash,
+        state=cursor.get("retries", {}),
+        skip={str(r.partition_key) for r in requests},
+    )
+    for retry in retries:
+        company, _, period = retry.partition.partition("|")
+        new_periods.add(period)
+        new_companies.add(company)
+        requests.append(
+            dg.RunRequest(
+                run_key=retry.run_key,
+                partition_key=partition_key(period, company),
+                tags={TRIGGER_TAG: "pay_run_sensor", "ml_connector/retry": retry.why},
+            )
+        )
     cursor_value = json.dumps(
-        {"sync_from": sync_from, "digests": digests, "requested": requested[-5000:]}
+        {
+            "sync_from": sync_from,
+            "digests": digests,
+            "requested": requested[-5000:],
+            "retries": retry_state,
+        }
     )
     if not requests:
         context.update_cursor(cursor_value)
-        return dg.SkipReason(f"no new pay run since {sync_from}")
+        left = f"; left to `ml-connector replay`: {'; '.join(notes)}" if notes else ""
+        return dg.SkipReason(f"no new pay run since {sync_from}{left}")
     return dg.SensorResult(
         run_requests=requests,
         dynamic_partitions_requests=[
@@ -129,3 +162,51 @@ def pay_run_sensor(context: dg.SensorEvaluationContext, connector: ConnectorReso
         ],
         cursor=cursor_value,
     )
+
+
+# Runs that can still post: a partition with one of these is not asked for again.
+_BUSY = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+]
+
+
+def _retries(
+    context: dg.SensorEvaluationContext,
+    connector: ConnectorResource,
+    *,
+    sync_from: str,
+    mapping_hash: str,
+    state: dict,
+    skip: set[str],
+):
+    """The unfinished partitions to ask for again (``retries.py``), after freeing dead runs."""
+    instance = context.instance
+    for dead in free_dead_runs(instance, actor="pay_run_sensor"):
+        context.log.warning(f"freed {dead.describe()}")
+    busy = set(skip)
+    for run in instance.get_runs(filters=dg.RunsFilter(statuses=_BUSY)):
+        partition = run.tags.get("dagster/partition")
+        if partition:
+            busy.add(partition)
+    with connector.audit() as audit:
+        unfinished = audit.unfinished()
+        latest = {}
+        for item in unfinished:
+            rows = audit.attempts(journal_key=item.journal_key)
+            if rows:
+                latest[item.journal_key] = max(int(row["id"]) for row in rows)
+    retries, new_state, notes = plan_retries(
+        unfinished,
+        latest,
+        busy=busy,
+        sync_from=sync_from,
+        mapping_hash=mapping_hash,
+        state=state,
+    )
+    for retry in retries:
+        context.log.info(f"asking again for {retry.partition}: {retry.why}")
+    return retries, new_state, notes

@@ -13,7 +13,7 @@ import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
 
@@ -60,11 +60,18 @@ class JournalIdentity:
     run_id: str
     company: str
     journal_type: JournalType
+    correction: int = 0  # n > 0: the n-th correcting journal of the journal with correction 0
 
     @property
     def key(self) -> str:
         raw = f"{self.connection}|{self.run_id}|{self.company}|{self.journal_type.value}"
+        if self.correction:
+            raw += f"|correction-{self.correction}"
         return hashlib.sha256(raw.encode()).hexdigest()[:16]
+
+    def corrected_by(self, n: int) -> "JournalIdentity":
+        """The identity of this journal's n-th correcting journal (its own F&O journal)."""
+        return replace(self, correction=n)
 
     @property
     def integration_key(self) -> str:

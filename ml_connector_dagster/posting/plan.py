@@ -68,8 +68,13 @@ def plan_next(
     expected: Mapping[int, LedgerLine],
     parts: Sequence[JournalPart],
     headers: Sequence[HeaderState],
+    corrections: Sequence[LedgerLine] = (),
 ) -> Plan:
-    """The next step for the identity; see the module docstring for the rules."""
+    """The next step for the identity; see the module docstring for the rules.
+
+    ``corrections`` are the lines of the identity's correcting journals in F&O: the money
+    compared with Rippling is the journal plus its corrections.
+    """
     ordered = sorted(headers, key=lambda h: batch_order(h.batch_number))
     present: dict[int, tuple[HeaderState, LedgerLine]] = {}
     for header in ordered:
@@ -86,7 +91,7 @@ def plan_next(
                 )
             present[number] = (header, line)
     holders = tuple(h.batch_number for h in ordered if h.lines)
-    held_lines = [line for _, line in present.values()]
+    held_lines = [line for _, line in present.values()] + list(corrections)
     dated = tuple(
         sorted(
             {
@@ -98,7 +103,8 @@ def plan_next(
     )
     surplus_candidates = [h for h in ordered if not h.lines and not h.posted]
 
-    if set(present) == set(expected):
+    if set(present) == set(expected) or corrections:
+        # Complete (a corrected journal is complete as it stands): compare the money only.
         differences = tuple(account_differences(held_lines, expected.values()))
         if differences:
             return Plan(
@@ -119,6 +125,15 @@ def plan_next(
     mismatched = [
         n for n, (_, line) in present.items() if n in expected and not line.same_money(expected[n])
     ]
+    if (extra or mismatched) and not account_differences(held_lines, expected.values()):
+        # Other lines, same money per account and dimensions: the ledger is right as it is.
+        return Plan(
+            PlanKind.PRESENT,
+            surplus=tuple(h.batch_number for h in surplus_candidates),
+            all_posted=all(h.posted for h in ordered if h.lines),
+            holders=holders,
+            dated=dated,
+        )
     if extra or mismatched:
         return Plan(
             PlanKind.CHANGED,

@@ -20,7 +20,7 @@ Order of work, so that every crash point is recoverable and no write can duplica
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -37,7 +37,7 @@ from ml_connector_dagster.dynamics.errors import (
 )
 from ml_connector_dagster.dynamics.readers import ReferenceDataError
 from ml_connector_dagster.ledger.checks import Finding
-from ml_connector_dagster.ledger.journal import Journal, JournalBuild
+from ml_connector_dagster.ledger.journal import Journal, JournalBuild, JournalIdentity
 from ml_connector_dagster.ledger.mapping import PayrollMapping
 from ml_connector_dagster.posting.gate import Verdict, dynamics_verdict, pure_verdict
 from ml_connector_dagster.posting.ledger_view import (
@@ -45,7 +45,7 @@ from ml_connector_dagster.posting.ledger_view import (
     LedgerView,
     refuses_integration_key,
 )
-from ml_connector_dagster.posting.lines import LedgerLine, expected_lines
+from ml_connector_dagster.posting.lines import Difference, LedgerLine, expected_lines
 from ml_connector_dagster.posting.payloads import (
     JournalPart,
     header_payload,
@@ -62,6 +62,7 @@ log = logging.getLogger(__name__)
 # A write that leaves F&O unchanged this often in a row (each time re-read until settled) is a
 # persistent failure, not a race: stop and say so rather than keep sending.
 MAX_STALLED_ROUNDS = 3
+MAX_CORRECTIONS = 99  # correcting journals per journal; far above any real case
 
 
 class PostingError(RuntimeError):
@@ -86,6 +87,8 @@ class PostResult:
     outcome: str
     parts: list[PartResult] = field(default_factory=list)
     message: str = ""
+    # CHANGED_AFTER_POSTING: per account + dimensions, F&O's amount, now, and the difference
+    differences: list[Difference] = field(default_factory=list)
 
     @property
     def batch_numbers(self) -> list[str]:
@@ -236,6 +239,7 @@ class JournalPoster:
         view: LedgerView,
         plan: Plan,
         touched: dict[str, str],
+        corrections: Sequence[LedgerLine] = (),
     ) -> Plan:
         """Take plan steps until F&O holds the journal; read everything back before trusting it.
 
@@ -255,7 +259,7 @@ class JournalPoster:
                 if not verified:
                     view.reload()
                     verified = True
-                    plan = plan_next(expected, parts, view.states())
+                    plan = plan_next(expected, parts, view.states(), corrections)
                     continue
                 for batch_number in plan.surplus:
                     self._delete_empty(view, batch_number)
@@ -286,7 +290,7 @@ class JournalPoster:
                     touched.setdefault(step.target, "lines-added")
                     self._add_lines(journal, step, view)
             stalled = stalled + 1 if view.states() == before else 0
-            plan = plan_next(expected, parts, view.states())
+            plan = plan_next(expected, parts, view.states(), corrections)
         raise PostingError(
             f"journal {journal.identity.integration_key}: F&O did not settle after {rounds}"
             " write rounds; nothing more was written. Look at its journals in F&O."
@@ -329,6 +333,20 @@ class JournalPoster:
             )
         return results
 
+    def correction_lines(self, identity: JournalIdentity) -> list[LedgerLine]:
+        """Lines of the identity's correcting journals in F&O (correction 1, 2, ... until none)."""
+        lines: list[LedgerLine] = []
+        for n in range(1, MAX_CORRECTIONS + 1):
+            view = LedgerView(
+                self.client, identity.corrected_by(n), integration_key=self._integration_key
+            )
+            view.reload()
+            states = view.states()
+            if not states:
+                break
+            lines += [line for state in states for line in state.lines.values()]
+        return lines
+
     # --- the gate -----------------------------------------------------------------------------
     def _blocked(self, result: PostResult, verdict: Verdict, common: dict[str, Any]) -> PostResult:
         result.outcome = Outcome.BLOCKED_BY_CHECK
@@ -350,11 +368,14 @@ class JournalPoster:
         numbers = ", ".join(plan.holders) or "-"
         details = "; ".join(d.describe() for d in plan.differences)
         result.outcome = Outcome.CHANGED_AFTER_POSTING
+        result.differences = list(plan.differences)
         result.message = (
             f"Rippling data for run {common['payroll_run_id']} differs from journal {numbers} in"
             f" F&O ({plan.reason}); nothing was overwritten."
             + (f" Per account and dimensions: {details}." if details else "")
-            + " A correcting journal for the difference is needed."
+            + " Review and apply the correction: ml-connector correct --pay-period"
+            + f" {common['pay_period']} --legal-entity {common['company']} (dry run; add"
+            + " --apply), or the correct_ledger job in Dagster."
         )
         log.warning("journal %s: %s", journal_key, result.message)
         self.audit.record_attempt(
@@ -430,7 +451,8 @@ class JournalPoster:
                 view = LedgerView(self.client, identity, integration_key=self._integration_key)
                 view.reload()
                 self._integration_key = view.integration_key
-                plan = plan_next(expected, parts, view.states())
+                corrections = self.correction_lines(identity)
+                plan = plan_next(expected, parts, view.states(), corrections)
                 if plan.kind is PlanKind.CHANGED:
                     return self._changed(result, plan, common)
                 if plan.kind is PlanKind.WRITE:
@@ -439,7 +461,7 @@ class JournalPoster:
                     preflight = self._preflight(build)
                     if not preflight.passed:
                         return self._blocked(result, preflight, common)
-                    plan = self._write(journal, parts, expected, view, plan, touched)
+                    plan = self._write(journal, parts, expected, view, plan, touched, corrections)
                     if plan.kind is PlanKind.CHANGED:
                         return self._changed(result, plan, common)
                 if plan.kind is PlanKind.CONFLICT:

@@ -55,6 +55,7 @@ def test_definitions_load_and_name_the_documented_assets() -> None:
         "rippling/payroll_cost_snapshot",
         "ledger/labor_cost_journals",
         "dynamics/posted_journals",
+        "dynamics/ledger_corrections",
         "rippling/workers",
         "dynamics/ledger_dimensions",
         "ledger/dimension_mapping",
@@ -66,6 +67,7 @@ def test_definitions_load_and_name_the_documented_assets() -> None:
         "reconciled",
         "fully_mapped",
         "valid_in_dynamics",
+        "matches_rippling",
         "headcount_matches",
     }
     blocking = {
@@ -73,7 +75,8 @@ def test_definitions_load_and_name_the_documented_assets() -> None:
         for key in defs.resolve_asset_graph().asset_check_keys
         if defs.resolve_asset_graph().get_check_spec(key).blocking
     }
-    assert blocking == checks - {"headcount_matches"}
+    # matches_rippling guards the last asset: it reports, there is nothing after it to block
+    assert blocking == checks - {"headcount_matches", "matches_rippling"}
 
 
 def test_sensor_requests_the_latest_paid_period_and_posting_matches_rippling(env) -> None:
@@ -233,7 +236,8 @@ def test_checks_see_only_the_runs_own_partition(env) -> None:
         outcome = materialize(instance, env["resources"], period, "GBSI")
         assert outcome.success
         evaluations = outcome.get_asset_check_evaluations()
-        assert len(evaluations) == 5 and all(c.passed for c in evaluations)
+        assert len(evaluations) == 6 and all(c.passed for c in evaluations)
+        assert "matches_rippling" in {c.check_name for c in evaluations}
 
 
 def test_an_approved_run_posts_a_reversing_accrual_when_asked(env) -> None:

@@ -246,4 +246,6 @@ def test_a_posted_journal_is_never_touched_and_changed_data_is_reported(env) -> 
     assert _posted(again) == []
     text = _failure_text(again)
     assert "Rippling changed after the journal was created" in text
-    assert "correcting journal" in text
+    assert "ml-connector correct" in text  # the way to resolve it
+    [check] = [c for c in again.get_asset_check_evaluations() if c.check_name == "matches_rippling"]
+    assert not check.passed and "+10.00" in check.metadata["details"].value

@@ -70,7 +70,5 @@ def test_posting_falls_back_to_the_description_marker_and_stays_idempotent(env) 
     assert sorted(h["Description"].rsplit(" ", 1)[-1] for h in headers) == sorted(markers)
     trail = AuditStore(f"sqlite:///{env['tmp'] / 'audit.sqlite'}").attempts()
     outcomes = [a["outcome"] for a in trail]
-    assert outcomes == [Outcome.CREATED] * len(markers) + [Outcome.SKIPPED_DUPLICATE] * len(
-        markers
-    )
+    assert outcomes == [Outcome.CREATED] * len(markers) + [Outcome.SKIPPED_DUPLICATE] * len(markers)
     assert all("no IntegrationKey" in a["dynamics_answer"] for a in trail)

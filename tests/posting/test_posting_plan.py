@@ -38,6 +38,7 @@ def _journal(workers: int = 5, check: dt.date = dt.date(2026, 11, 20), salary: s
 JOURNAL = _journal()
 EXPECTED = expected_lines(JOURNAL, M)
 PER_VOUCHER = len(JOURNAL.lines) // 5
+ZERO = Decimal("0.00")
 
 
 class FakeLedger:
@@ -259,3 +260,23 @@ def test_a_split_changed_between_attempts_never_duplicates(
     assert final.kind in (PlanKind.PRESENT, PlanKind.CONFLICT)
     numbers = ledger.all_lines()
     assert len(numbers) == len(set(numbers))
+
+
+def test_a_corrected_journal_is_present_when_journal_plus_corrections_equal_now() -> None:
+    ledger = FakeLedger()
+    parts = split_parts(JOURNAL, 5000)
+    _write_once(ledger, parts, EXPECTED, set())
+    changed = _journal(salary="110.00")
+    now = expected_lines(changed, M)
+    plan = plan_next(now, split_parts(changed, 5000), ledger.states())
+    assert plan.kind is PlanKind.CHANGED
+    fixes = [
+        LedgerLine(0, d.account, d.currency, max(d.difference, ZERO), max(-d.difference, ZERO), "")
+        for d in plan.differences
+    ]
+    corrected = plan_next(now, split_parts(changed, 5000), ledger.states(), fixes)
+    assert corrected.kind is PlanKind.PRESENT and corrected.step is None
+    half = [replace(f, debit=f.debit / 2, credit=f.credit / 2) for f in fixes]
+    assert plan_next(now, split_parts(changed, 5000), ledger.states(), half).kind is (
+        PlanKind.CHANGED
+    )

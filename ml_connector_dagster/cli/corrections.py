@@ -1,0 +1,75 @@
+"""``ml-connector correct``: review, then apply, the correction of a changed payroll run.
+
+A dry run by default: it shows, per journal of the pay period and company, what F&O holds
+against Rippling now and the fix (replace the lines of an unposted journal, or a correcting
+journal when it is posted). ``--apply`` writes it; the audit trail records who asked.
+"""
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from ml_connector_dagster.cli.payroll import _instance, _validated_pay_period
+
+console = Console()
+
+EXIT_OK = 0  # F&O equals Rippling now (nothing to correct, or the correction was applied)
+EXIT_DIFFERS = 1  # F&O still differs (dry run, refused or failed): the table says why
+
+
+@click.command("correct")
+@click.option("--pay-period", required=True, help="The pay period's end date, e.g. 2026-11-15.")
+@click.option("--legal-entity", required=True, help="The F&O company, e.g. USMF.")
+@click.option("--apply", "apply_", is_flag=True, help="Write the correction (default: dry run).")
+@click.option("--requested-by", default=None, help="Who asks; default: your login name.")
+def correct(pay_period: str, legal_entity: str, apply_: bool, requested_by: str | None) -> None:
+    """Compare F&O with Rippling now for one pay period and company; fix it with --apply.
+
+    Exit 0: F&O equals Rippling (nothing to correct, or applied). 1: it still differs (dry run,
+    refused or failed; the table says why). 2: usage error."""
+    from ml_connector_dagster.defs.corrections import ledger_corrections, run_correction
+    from ml_connector_dagster.defs.headless import step_failure_reasons
+
+    pay_period = _validated_pay_period(pay_period)
+    company = legal_entity.upper()
+    status = f"{pay_period} {company}: snapshot, journals, checks, comparison"
+    with _instance() as instance, console.status(status):
+        result = run_correction(
+            instance, pay_period, company, apply=apply_, requested_by=requested_by
+        )
+    rows: list[list[str]] = []
+    for event in result.get_asset_materialization_events():
+        if event.asset_key == ledger_corrections.key:
+            rows = list(event.materialization.metadata["rows"].value)
+    table = Table(
+        title=f"correction of {company} {pay_period} ({'apply' if apply_ else 'dry run'})"
+    )
+    for column in (
+        "run",
+        "what",
+        "journals in F&O",
+        "written",
+        "account and dimensions",
+        "in F&O",
+        "now",
+        "difference",
+    ):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+    console.print(f"Dagster run {result.run_id}")
+    if not result.success:
+        for reason in step_failure_reasons(result.all_events):
+            console.print(f"[red]{reason}[/red]")
+        raise SystemExit(EXIT_DIFFERS)
+    pending = [
+        r for r in rows if r[1].startswith(("replace", "create")) and "(applied)" not in r[1]
+    ]
+    if pending:
+        console.print(
+            "[yellow]F&O differs from Rippling; nothing was written. Run again with"
+            " --apply to write the correction.[/yellow]"
+        )
+        raise SystemExit(EXIT_DIFFERS)
+    raise SystemExit(EXIT_OK)

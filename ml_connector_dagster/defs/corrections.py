@@ -1,0 +1,190 @@
+"""Corrections from the Dagster UI: the `correct_ledger` job, a dry run unless told to apply.
+
+Finance launches `correct_ledger` for a pay period x company from the launchpad. With the
+default config it only shows, per journal, what F&O holds against Rippling now and what would
+fix it (replace the lines of an unposted journal, or a correcting journal when it is posted).
+With ``apply: true`` (and a name in ``requested_by``) it writes that correction; the audit
+trail records who asked, in which run. The snapshot and journal checks run first, as for
+posting, so a correction is never built from data that fails them.
+"""
+
+import getpass
+import os
+
+import dagster as dg
+
+from ml_connector_dagster.defs.io_manager import PartitionFilesIOManager
+from ml_connector_dagster.defs.partitions import (
+    DYNAMICS_POOL,
+    legal_entities,
+    partition_key,
+    pay_periods,
+    payroll_partitions,
+    split_key,
+)
+from ml_connector_dagster.defs.payroll import (
+    GROUP,
+    POLICY,
+    labor_cost_journals,
+    payroll_cost_snapshot,
+)
+from ml_connector_dagster.defs.resources import ConnectorResource
+from ml_connector_dagster.dynamics.errors import DynamicsError
+from ml_connector_dagster.ledger.journal import JournalBuild
+from ml_connector_dagster.payroll.summary import markdown_table
+from ml_connector_dagster.posting.corrections import Correction, JournalCorrector
+from ml_connector_dagster.posting.poster import PostingError
+
+CORRECTION_COLUMNS = (
+    "run",
+    "what",
+    "journals in F&O",
+    "written",
+    "account and dimensions",
+    "in F&O",
+    "now",
+    "difference",
+)
+
+
+class CorrectionConfig(dg.Config):
+    """Dry run by default; ``apply`` writes the correction, recorded with ``requested_by``."""
+
+    apply: bool = False
+    requested_by: str = ""
+
+
+def correction_rows(corrections: list[Correction]) -> list[tuple]:
+    rows = []
+    for c in corrections:
+        what = f"{c.kind}{' (applied)' if c.applied else ''}: {c.reason}"
+        common = (c.run_id, what, ", ".join(c.holders) or "-", ", ".join(c.batch_numbers) or "-")
+        if not c.differences:
+            rows.append((*common, "-", "-", "-", "-"))
+        for d in c.differences:
+            rows.append(
+                (
+                    *common,
+                    f"{d.account} {d.currency}",
+                    f"{d.in_dynamics:,.2f}",
+                    f"{d.now:,.2f}",
+                    f"{d.difference:+,.2f}",
+                )
+            )
+    return rows
+
+
+@dg.asset(
+    key_prefix=["dynamics"],
+    partitions_def=payroll_partitions,
+    backfill_policy=POLICY,
+    group_name=GROUP,
+    kinds={"dynamics365"},
+    pool=DYNAMICS_POOL,
+    ins={"journals": dg.AssetIn(key=labor_cost_journals.key)},
+    description="Corrections of journals whose Rippling data changed after they reached F&O:"
+    " proposed (dry run) or applied, with who asked. Launch the correct_ledger job.",
+)
+def ledger_corrections(
+    context: dg.AssetExecutionContext,
+    config: CorrectionConfig,
+    connector: ConnectorResource,
+    journals: dict[str, list[JournalBuild]],
+) -> dg.MaterializeResult:
+    key = str(context.partition_key)
+    pay_period, _company = split_key(key)
+    requested_by = config.requested_by.strip() or f"Dagster run {context.run.run_id}"
+    corrections: list[Correction] = []
+    with connector.dynamics() as dynamics, connector.audit() as audit:
+        corrector = JournalCorrector(
+            dynamics, audit, connector.mapping(), dagster_run_id=context.run.run_id
+        )
+        for build in journals.get(key, []):
+            try:
+                corrections.append(
+                    corrector.correct(
+                        build,
+                        apply=config.apply,
+                        requested_by=requested_by,
+                        partition_key=key,
+                        pay_period=pay_period,
+                    )
+                )
+            except (DynamicsError, PostingError) as exc:
+                raise dg.Failure(
+                    description=f"{key}: correcting run {build.journal.identity.run_id} failed:"
+                    f" {exc}",
+                    metadata={"done": dg.MetadataValue.md(_table(corrections))},
+                ) from None
+    needed = [c for c in corrections if c.needed and not c.applied]
+    refused = [c for c in corrections if c.kind.startswith("cannot")]
+    metadata = {
+        "mode": "apply" if config.apply else "dry run",
+        "requested_by": requested_by,
+        "corrections": dg.MetadataValue.md(_table(corrections)),
+        "rows": dg.MetadataValue.json(
+            [list(map(str, row)) for row in correction_rows(corrections)]
+        ),
+        "applied": sum(1 for c in corrections if c.applied),
+        "proposed": len(needed),
+    }
+    if refused:
+        raise dg.Failure(
+            description=f"{key}: " + "; ".join(f"run {c.run_id}: {c.reason}" for c in refused),
+            metadata=metadata,
+        )
+    return dg.MaterializeResult(metadata=metadata)
+
+
+def _table(corrections: list[Correction]) -> str:
+    if not corrections:
+        return "no journal in this pay period and company"
+    return markdown_table(CORRECTION_COLUMNS, correction_rows(corrections))
+
+
+correction_job = dg.define_asset_job(
+    "correct_ledger",
+    selection=dg.AssetSelection.assets(
+        payroll_cost_snapshot, labor_cost_journals, ledger_corrections
+    ),
+    description="Dry run by default: what F&O holds against Rippling now per journal, and the"
+    " fix. Set apply: true (and requested_by) in the ledger_corrections config to write it.",
+)
+
+
+def run_correction(
+    instance: dg.DagsterInstance,
+    pay_period: str,
+    company: str,
+    *,
+    apply: bool,
+    requested_by: str | None = None,
+    resources: dict | None = None,
+) -> dg.ExecuteInProcessResult:
+    """The correct_ledger job for one partition, in this process (the CLI's way)."""
+    key = partition_key(pay_period, company)
+    instance.add_dynamic_partitions(pay_periods.name, [pay_period])
+    instance.add_dynamic_partitions(legal_entities.name, [company])
+    who = requested_by or _operator()
+    return dg.materialize(
+        [payroll_cost_snapshot, labor_cost_journals, ledger_corrections],
+        instance=instance,
+        resources=resources
+        or {"connector": ConnectorResource(), "io_manager": PartitionFilesIOManager()},
+        partition_key=key,
+        raise_on_error=False,
+        run_config={
+            "ops": {
+                "dynamics__ledger_corrections": {"config": {"apply": apply, "requested_by": who}}
+            }
+        },
+        tags={"ml_connector/trigger": "cli-correct", "ml_connector/requested_by": who},
+    )
+
+
+def _operator() -> str:
+    """Who runs the CLI: the login name, else $USER."""
+    try:
+        return f"{getpass.getuser()} (ml-connector correct)"
+    except (KeyError, OSError):
+        return f"{os.environ.get('USER', 'unknown')} (ml-connector correct)"
