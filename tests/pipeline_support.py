@@ -16,6 +16,7 @@ from ml_connector_dagster.defs.payroll import (
     posted_journals,
 )
 from ml_connector_dagster.defs.resources import ConnectorResource
+from ml_connector_dagster.sandbox.mapping import write_sandbox_mapping
 from ml_connector_dagster.sandbox.server import Sandbox
 
 PAYROLL = [payroll_cost_snapshot, labor_cost_journals, posted_journals]
@@ -88,3 +89,18 @@ def latest_paid_period(sandbox: Sandbox, legal_name: str = USMF_LEGAL_NAME) -> t
     ]
     period = max(r["pay_period"]["end_date"] for r in paid)
     return period, [r for r in paid if r["pay_period"]["end_date"] == period]
+
+
+def pipeline_env(sandbox: Sandbox, tmp_path: Path, monkeypatch: Any) -> dict[str, Any]:
+    """DAGSTER_HOME in tmp, the sandbox mapping, the newest paid period of USMF, resources."""
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    mapping = write_sandbox_mapping(sandbox.company, tmp_path / "mapping.yaml")
+    period, period_runs = latest_paid_period(sandbox)
+    return {
+        "sandbox": sandbox,
+        "tmp": tmp_path,
+        "mapping": mapping,
+        "period": period,
+        "runs": period_runs,
+        "resources": resources(tmp_path, mapping),
+    }

@@ -27,7 +27,11 @@ def correct(pay_period: str, legal_entity: str, apply_: bool, requested_by: str 
 
     Exit 0: F&O equals Rippling (nothing to correct, or applied). 1: it still differs (dry run,
     refused or failed; the table says why). 2: usage error."""
-    from ml_connector_dagster.defs.corrections import ledger_corrections, run_correction
+    from ml_connector_dagster.defs.corrections import (
+        CORRECTION_COLUMNS,
+        ledger_corrections,
+        run_correction,
+    )
     from ml_connector_dagster.defs.headless import step_failure_reasons
 
     pay_period = _validated_pay_period(pay_period)
@@ -44,16 +48,7 @@ def correct(pay_period: str, legal_entity: str, apply_: bool, requested_by: str 
     table = Table(
         title=f"correction of {company} {pay_period} ({'apply' if apply_ else 'dry run'})"
     )
-    for column in (
-        "run",
-        "what",
-        "journals in F&O",
-        "written",
-        "account and dimensions",
-        "in F&O",
-        "now",
-        "difference",
-    ):
+    for column in CORRECTION_COLUMNS:
         table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(*row)

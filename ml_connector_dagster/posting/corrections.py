@@ -19,7 +19,6 @@ Every proposal and every applied correction is written to the audit trail with w
 import logging
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
 
 from ml_connector_dagster.audit.store import IdentityState, Outcome
 from ml_connector_dagster.dynamics import batch as batch_codec
@@ -184,20 +183,7 @@ class JournalCorrector(JournalPoster):
         """Propose (and with ``apply`` write) the correction; the trail records who asked."""
         journal = build.journal
         identity = journal.identity
-        common: dict[str, Any] = {
-            "connection": identity.connection,
-            "dagster_run_id": self.dagster_run_id,
-            "partition_key": partition_key,
-            "journal_key": identity.key,
-            "payroll_run_id": identity.run_id,
-            "company": identity.company,
-            "journal_type": identity.journal_type.value,
-            "pay_period": pay_period,
-            "payload_hash": journal.payload_hash(),
-            "line_count": len(journal.lines),
-            "total_debit": str(journal.total_debit),
-            "total_credit": str(journal.total_credit),
-        }
+        common = self.trail_fields(journal, partition_key=partition_key, pay_period=pay_period)
         with self.audit.claims.held(
             identity.key,
             lease=self.settings.claim_lease,

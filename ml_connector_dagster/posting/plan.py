@@ -102,6 +102,13 @@ def plan_next(
         )
     )
     surplus_candidates = [h for h in ordered if not h.lines and not h.posted]
+    present_plan = Plan(
+        PlanKind.PRESENT,
+        surplus=tuple(h.batch_number for h in surplus_candidates),
+        all_posted=all(h.posted for h in ordered if h.lines),
+        holders=holders,
+        dated=dated,
+    )
 
     if set(present) == set(expected) or corrections:
         # Complete (a corrected journal is complete as it stands): compare the money only.
@@ -113,13 +120,7 @@ def plan_next(
                 holders=holders,
                 reason="the journal in F&O differs from Rippling now",
             )
-        return Plan(
-            PlanKind.PRESENT,
-            surplus=tuple(h.batch_number for h in surplus_candidates),
-            all_posted=all(h.posted for h in ordered if h.lines),
-            holders=holders,
-            dated=dated,
-        )
+        return present_plan
 
     extra = sorted(set(present) - set(expected))
     mismatched = [
@@ -127,13 +128,7 @@ def plan_next(
     ]
     if (extra or mismatched) and not account_differences(held_lines, expected.values()):
         # Other lines, same money per account and dimensions: the ledger is right as it is.
-        return Plan(
-            PlanKind.PRESENT,
-            surplus=tuple(h.batch_number for h in surplus_candidates),
-            all_posted=all(h.posted for h in ordered if h.lines),
-            holders=holders,
-            dated=dated,
-        )
+        return present_plan
     if extra or mismatched:
         return Plan(
             PlanKind.CHANGED,

@@ -386,6 +386,27 @@ class JournalPoster:
         )
         return result
 
+    def trail_fields(
+        self, journal: Journal, *, partition_key: str, pay_period: str
+    ) -> dict[str, Any]:
+        """What every trail row of this journal says about it (who, which run, what, how much)."""
+        identity = journal.identity
+        return {
+            "connection": identity.connection,
+            "dagster_run_id": self.dagster_run_id,
+            "partition_key": partition_key,
+            "journal_key": identity.key,
+            "payroll_run_id": identity.run_id,
+            "company": identity.company,
+            "journal_type": identity.journal_type.value,
+            "pay_period": pay_period,
+            "payload_hash": journal.payload_hash(),
+            "source_record_ids": journal.source_record_ids,
+            "line_count": len(journal.lines),
+            "total_debit": str(journal.total_debit),
+            "total_credit": str(journal.total_credit),
+        }
+
     # --- entry point ------------------------------------------------------------------------
     def post(
         self,
@@ -399,21 +420,7 @@ class JournalPoster:
         journal = build.journal
         identity = journal.identity
         payload_hash = journal.payload_hash()
-        common = {
-            "connection": identity.connection,
-            "dagster_run_id": self.dagster_run_id,
-            "partition_key": partition_key,
-            "journal_key": identity.key,
-            "payroll_run_id": identity.run_id,
-            "company": identity.company,
-            "journal_type": identity.journal_type.value,
-            "pay_period": pay_period,
-            "payload_hash": payload_hash,
-            "source_record_ids": journal.source_record_ids,
-            "line_count": len(journal.lines),
-            "total_debit": str(journal.total_debit),
-            "total_credit": str(journal.total_credit),
-        }
+        common = self.trail_fields(journal, partition_key=partition_key, pay_period=pay_period)
         result = PostResult(identity.key, identity.run_id, identity.company, Outcome.FAILED)
         verdict = pure_verdict(build, records, self.mapping)
         if not verdict.passed:

@@ -17,10 +17,9 @@ import yaml
 from pipeline_support import (
     PAYROLL,
     admin,
-    latest_paid_period,
     lines_by_batch,
     materialize,
-    resources,
+    pipeline_env,
 )
 
 from ml_connector_dagster.audit.store import AuditStore, Outcome
@@ -28,7 +27,7 @@ from ml_connector_dagster.connections import Connection
 from ml_connector_dagster.defs.partitions import legal_entities, pay_periods
 from ml_connector_dagster.defs.payroll import labor_cost_journals, payroll_cost_snapshot
 from ml_connector_dagster.ledger.journal import JournalIdentity, JournalType
-from ml_connector_dagster.sandbox.mapping import sandbox_mapping, write_sandbox_mapping
+from ml_connector_dagster.sandbox.mapping import sandbox_mapping
 from ml_connector_dagster.sandbox.server import Sandbox
 
 COMPANY = "USMF"
@@ -36,17 +35,7 @@ COMPANY = "USMF"
 
 @pytest.fixture
 def env(fresh_sandbox: Sandbox, sandbox_env, tmp_path: Path, monkeypatch) -> dict:
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
-    mapping = write_sandbox_mapping(fresh_sandbox.company, tmp_path / "mapping.yaml")
-    period, period_runs = latest_paid_period(fresh_sandbox)
-    return {
-        "sandbox": fresh_sandbox,
-        "tmp": tmp_path,
-        "mapping": mapping,
-        "period": period,
-        "runs": period_runs,
-        "resources": resources(tmp_path, mapping),
-    }
+    return pipeline_env(fresh_sandbox, tmp_path, monkeypatch)
 
 
 def _run(env) -> dg.ExecuteInProcessResult:
