@@ -15,8 +15,8 @@ from ml_connector_dagster.rippling.models import (
     Worker,
     WorkerPayrollRecord,
 )
-from ml_connector_dagster.sandbox.company import generate_company
-from ml_connector_dagster.sandbox.mapping import sandbox_mapping
+from ml_connector_sandbox.company import generate_company
+from ml_connector_sandbox.mapping import sandbox_mapping
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ from ml_connector_dagster.connections import Connection
 from ml_connector_dagster.defs.headless import run_partition
 from ml_connector_dagster.defs.io_manager import PartitionFilesIOManager
 from ml_connector_dagster.defs.resources import ConnectorResource
-from ml_connector_dagster.sandbox.server import SandboxConfig, running_sandbox
+from ml_connector_sandbox.server import SandboxConfig, running_sandbox
 
 
 def main() -> None:

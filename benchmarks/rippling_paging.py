@@ -12,7 +12,7 @@ from pydantic import SecretStr
 
 from ml_connector_dagster.credentials.models import RipplingCredentials
 from ml_connector_dagster.rippling.client import RipplingClient
-from ml_connector_dagster.sandbox.server import SandboxConfig, running_sandbox
+from ml_connector_sandbox.server import SandboxConfig, running_sandbox
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from ml_connector_dagster.sandbox.server import Sandbox, SandboxConfig, running_sandbox
+from ml_connector_sandbox.server import Sandbox, SandboxConfig, running_sandbox
 
 # A small company keeps the session fixture fast; benchmarks ask for big ones.
 SMALL_COMPANY = {"workers": 40, "legal_entities": 3, "departments": 5, "pay_periods": 4}

@@ -16,8 +16,8 @@ from ml_connector_dagster.defs.payroll import (
     posted_journals,
 )
 from ml_connector_dagster.defs.resources import ConnectorResource
-from ml_connector_dagster.sandbox.mapping import write_sandbox_mapping
-from ml_connector_dagster.sandbox.server import Sandbox
+from ml_connector_sandbox.mapping import write_sandbox_mapping
+from ml_connector_sandbox.server import Sandbox
 
 PAYROLL = [payroll_cost_snapshot, labor_cost_journals, posted_journals]
 

@@ -80,3 +80,17 @@ def test_dagster_definitions_validate_passes_on_the_code_location() -> None:
         timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_home_command_prepares_a_dagster_home_for_the_sandbox_dev_command(
+    tmp_path: Path,
+) -> None:
+    """``ml-connector-dev`` (sandbox package) prepares its home through ``ml-connector home``."""
+    from ml_connector_sandbox.cli import _prepare_dagster_home
+
+    home = _prepare_dagster_home(tmp_path / "new-home")
+    assert home == (tmp_path / "new-home").resolve()
+    assert "run_monitoring" in (home / "dagster.yaml").read_text()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    assert _prepare_dagster_home(home) == home  # an operator's own file is kept
+    assert (home / "dagster.yaml").read_text() == "telemetry:\n  enabled: false\n"

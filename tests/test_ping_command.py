@@ -4,7 +4,7 @@ import pytest
 from click.testing import CliRunner
 
 from ml_connector_dagster.cli import main
-from ml_connector_dagster.sandbox.server import Sandbox
+from ml_connector_sandbox.server import Sandbox
 
 
 def _limited_token(sandbox: Sandbox) -> str:

@@ -8,7 +8,7 @@ import pytest
 
 from ml_connector_dagster.connections import Connection
 from ml_connector_dagster.dynamics import readers
-from ml_connector_dagster.sandbox.server import Sandbox
+from ml_connector_sandbox.server import Sandbox
 
 
 def test_no_secret_in_logs_reprs_or_errors(

@@ -5,6 +5,7 @@ the write and the bookkeeping can always be recovered: the identity's marker is 
 the Dynamics header, and a replay looks there when the local state is unsure or lost.
 """
 
+import contextlib
 import datetime as dt
 import os
 from collections.abc import Callable, Iterable
@@ -119,9 +120,13 @@ class AuditStore:
         pay_period: str | None,
         payload_hash: str,
     ) -> IdentityRecord:
-        """The identity's record, created as PENDING if this is its first attempt."""
+        """The identity's record, created as PENDING if this is its first attempt.
+
+        Two processes may record the same identity at the same moment: the primary key lets
+        one insert win, and the other reads the winner's row.
+        """
         now = self._clock()
-        with self.engine.begin() as db:
+        with contextlib.suppress(sa.exc.IntegrityError), self.engine.begin() as db:
             existing = db.execute(
                 sa.select(journal_identities).where(journal_identities.c.journal_key == journal_key)
             ).first()

@@ -7,10 +7,10 @@ import click
 
 from ml_connector_dagster.cli.corrections import correct
 from ml_connector_dagster.cli.credentials import credentials
+from ml_connector_dagster.cli.home import home
 from ml_connector_dagster.cli.payroll import audit, replay, run_command
 from ml_connector_dagster.cli.ping import ping
 from ml_connector_dagster.cli.runs import runs
-from ml_connector_dagster.cli.sandbox import dev, sandbox
 from ml_connector_dagster.cli.webhooks import webhooks
 from ml_connector_dagster.cli.workforce import workforce
 
@@ -21,8 +21,7 @@ def main() -> None:
     """Rippling payroll and workforce data into the Dynamics 365 F&O general ledger."""
 
 
-main.add_command(sandbox)
-main.add_command(dev)
+main.add_command(home)
 main.add_command(credentials)
 main.add_command(ping)
 main.add_command(workforce)

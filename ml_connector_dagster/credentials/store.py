@@ -13,7 +13,7 @@ Fernet token does carry its creation time in clear.
 Partial sides are allowed because the store is one of two sources: a deployment may keep URLs
 in the environment and only secrets here. Completeness is checked when credentials are
 resolved. Default location: ``$DAGSTER_HOME/ml-connector/credentials.enc`` (``DAGSTER_HOME``
-defaulting to ``.dagster_home``, as ``ml-connector dev`` does), or
+defaulting to ``.dagster_home``, as ``ml-connector-dev`` does), or
 ``ML_CONNECTOR_CREDENTIALS_FILE``.
 """
 

@@ -1,4 +1,4 @@
-"""The five blocking checks of accounting.md: nothing posts in a run where one fails.
+"""The five blocking checks (README, "The payroll pipeline"): nothing posts where one fails.
 
 They are evaluated inside the step of the asset they guard (``check_specs`` on the asset), on
 exactly the partitions that step built: a separate check step would load every partition of

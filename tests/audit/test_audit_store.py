@@ -114,3 +114,32 @@ def test_repr_hides_the_password() -> None:
     store = AuditStore.__new__(AuditStore)
     store.url = "postgresql+psycopg2://user:hunter2@db/audit"
     assert "hunter2" not in repr(store)
+
+
+def test_processes_recording_one_identity_at_once_all_get_its_record(store: AuditStore) -> None:
+    """Separate stores (engines) racing to record the same identity: none fails, one row."""
+    import threading
+
+    stores = [AuditStore(store.url) for _ in range(6)]
+    errors: list[BaseException] = []
+    for round_no in range(5):
+        barrier = threading.Barrier(len(stores))
+
+        def record(each: AuditStore, barrier: threading.Barrier, key: str) -> None:
+            barrier.wait()
+            try:
+                _claim(each, key)
+            except BaseException as exc:  # the failure this test is about
+                errors.append(exc)
+
+        threads = [
+            threading.Thread(target=record, args=(s, barrier, f"race-{round_no}")) for s in stores
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    for each in stores:
+        each.dispose()
+    assert errors == []
+    assert [i.journal_key for i in store.identities()] == [f"race-{n}" for n in range(5)]

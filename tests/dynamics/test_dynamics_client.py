@@ -18,8 +18,8 @@ from ml_connector_dagster.dynamics.errors import (
     DynamicsUnavailableError,
 )
 from ml_connector_dagster.dynamics.odata import eq
-from ml_connector_dagster.sandbox.server import Sandbox
 from ml_connector_dagster.transport.retry import RetryPolicy
+from ml_connector_sandbox.server import Sandbox
 
 
 class RecordingSleeper:

@@ -40,7 +40,7 @@ def test_the_documented_example_record_posts_on_the_documented_sides() -> None:
         er_taxes=["260.40", "60.90"],
         deductions=[("400.00", "200.00"), ("0.00", "50.00")],
     )
-    assert rec.net_pay == Decimal("3011.37")  # the figure in rippling-api.md
+    assert rec.net_pay == Decimal("3011.37")  # gross - employee taxes - deductions
     build = _build([rec], {"wkr_1": WorkerContext("wkr_1", department_key="D200")})
     journal = build.journal
     assert build.problems == []

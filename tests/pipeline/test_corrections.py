@@ -19,8 +19,8 @@ from ml_connector_dagster.audit.store import AuditStore, Outcome, default_audit_
 from ml_connector_dagster.cli import main
 from ml_connector_dagster.connections import Connection
 from ml_connector_dagster.ledger.journal import JournalIdentity, JournalType
-from ml_connector_dagster.sandbox.mapping import write_sandbox_mapping
-from ml_connector_dagster.sandbox.server import Sandbox
+from ml_connector_sandbox.mapping import write_sandbox_mapping
+from ml_connector_sandbox.server import Sandbox
 
 COMPANY = "USMF"
 OVERTIME = Decimal("48.75")

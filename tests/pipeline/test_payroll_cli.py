@@ -10,8 +10,8 @@ from pipeline_support import admin, latest_paid_period
 
 from ml_connector_dagster.cli import main
 from ml_connector_dagster.connections import Connection
-from ml_connector_dagster.sandbox.mapping import write_sandbox_mapping
-from ml_connector_dagster.sandbox.server import Sandbox
+from ml_connector_sandbox.mapping import write_sandbox_mapping
+from ml_connector_sandbox.server import Sandbox
 
 
 @pytest.fixture

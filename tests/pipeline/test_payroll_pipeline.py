@@ -13,8 +13,8 @@ from ml_connector_dagster.definitions import defs
 from ml_connector_dagster.defs.resources import ConnectorResource
 from ml_connector_dagster.defs.sensors import pay_run_sensor
 from ml_connector_dagster.ledger.journal import JournalIdentity, JournalType
-from ml_connector_dagster.sandbox.mapping import write_sandbox_mapping
-from ml_connector_dagster.sandbox.server import Sandbox
+from ml_connector_sandbox.mapping import write_sandbox_mapping
+from ml_connector_sandbox.server import Sandbox
 
 
 @pytest.fixture

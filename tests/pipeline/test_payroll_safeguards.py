@@ -16,8 +16,8 @@ from pipeline_support import (
 from ml_connector_dagster.audit.store import AuditStore, Outcome
 from ml_connector_dagster.connections import Connection
 from ml_connector_dagster.defs.payroll import posted_journals
-from ml_connector_dagster.sandbox.mapping import sandbox_mapping
-from ml_connector_dagster.sandbox.server import Sandbox
+from ml_connector_sandbox.mapping import sandbox_mapping
+from ml_connector_sandbox.server import Sandbox
 
 COMPANY = "USMF"
 

@@ -25,8 +25,8 @@ from ml_connector_dagster.defs.payroll import (
     posted_journals,
 )
 from ml_connector_dagster.instance import prepare_dagster_home
-from ml_connector_dagster.sandbox.mapping import sandbox_mapping, write_sandbox_mapping
-from ml_connector_dagster.sandbox.server import Sandbox
+from ml_connector_sandbox.mapping import sandbox_mapping, write_sandbox_mapping
+from ml_connector_sandbox.server import Sandbox
 
 COMPANY = "USMF"
 

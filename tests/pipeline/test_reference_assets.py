@@ -8,8 +8,8 @@ import pytest
 from pipeline_support import resources
 
 from ml_connector_dagster.defs.reference import REFERENCE_ASSETS, workers
-from ml_connector_dagster.sandbox.mapping import write_sandbox_mapping
-from ml_connector_dagster.sandbox.server import Sandbox
+from ml_connector_sandbox.mapping import write_sandbox_mapping
+from ml_connector_sandbox.server import Sandbox
 
 
 @pytest.fixture

@@ -45,8 +45,8 @@ from ml_connector_dagster.defs.stale_runs import (
     slot_uses,
 )
 from ml_connector_dagster.instance import prepare_dagster_home
-from ml_connector_dagster.sandbox.mapping import write_sandbox_mapping
-from ml_connector_dagster.sandbox.server import Sandbox
+from ml_connector_sandbox.mapping import write_sandbox_mapping
+from ml_connector_sandbox.server import Sandbox
 
 COMPANY = "USMF"
 GONE = "The process running this run is gone"

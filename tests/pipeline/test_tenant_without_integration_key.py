@@ -18,8 +18,8 @@ from pipeline_support import latest_paid_period, materialize, resources
 from ml_connector_dagster.audit.store import AuditStore, Outcome
 from ml_connector_dagster.connections import Connection
 from ml_connector_dagster.ledger.journal import JournalIdentity, JournalType
-from ml_connector_dagster.sandbox.mapping import write_sandbox_mapping
-from ml_connector_dagster.sandbox.server import Sandbox, SandboxConfig, running_sandbox
+from ml_connector_sandbox.mapping import write_sandbox_mapping
+from ml_connector_sandbox.server import Sandbox, SandboxConfig, running_sandbox
 
 COMPANY = "USMF"
 

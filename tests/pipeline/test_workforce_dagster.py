@@ -18,8 +18,8 @@ from ml_connector_dagster.defs.workforce import (
     workforce_sync,
     workforce_webhook_sensor,
 )
-from ml_connector_dagster.sandbox.mapping import write_sandbox_mapping
-from ml_connector_dagster.sandbox.server import Sandbox
+from ml_connector_sandbox.mapping import write_sandbox_mapping
+from ml_connector_sandbox.server import Sandbox
 
 
 @pytest.fixture

@@ -20,8 +20,8 @@ from ml_connector_dagster.rippling.errors import (
     RipplingPermissionError,
     RipplingUnavailableError,
 )
-from ml_connector_dagster.sandbox.server import Sandbox
 from ml_connector_dagster.transport.retry import RetryPolicy
+from ml_connector_sandbox.server import Sandbox
 
 
 def _token(sandbox: Sandbox, label: str) -> str:

@@ -6,8 +6,8 @@ import ssl
 import httpx
 import pytest
 
-from ml_connector_dagster.sandbox.clock import SandboxClock, as_of_instant
-from ml_connector_dagster.sandbox.server import Sandbox
+from ml_connector_sandbox.clock import SandboxClock, as_of_instant
+from ml_connector_sandbox.server import Sandbox
 
 
 class FakeElapsed:

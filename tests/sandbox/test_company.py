@@ -13,17 +13,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ml_connector_dagster.sandbox.company import (
+import ml_connector_sandbox
+from ml_connector_sandbox.company import (
     CompanyFormatError,
     company_fingerprint,
     generate_company,
     load_company,
     save_company,
 )
-from ml_connector_dagster.sandbox.company.catalog import cost_center_value
+from ml_connector_sandbox.company.catalog import cost_center_value
 
-SCHEMA_FILE = (Path(__file__).parents[2] / "ml_connector_dagster" / "sandbox" / "dynamics"
-               / "schema" / "entities.json")
+SCHEMA_FILE = Path(ml_connector_sandbox.__file__).parent / "dynamics" / "schema" / "entities.json"
 
 
 @pytest.fixture(scope="module")
@@ -39,19 +39,25 @@ def assert_record_adds_up(record: dict[str, Any]) -> None:
     """Independent restatement of the payroll identities, item by item."""
     gross, net = _d(record["gross_pay"]), _d(record["net_pay"])
     summary = {k: _d(v) for k, v in record["summary"].items()}
-    ee_tax = sum((_d(t["amount"]) for t in record["taxes"] if t["paid_by"] == "EMPLOYEE"),
-                 Decimal(0))
-    er_tax = sum((_d(t["amount"]) for t in record["taxes"] if t["paid_by"] == "EMPLOYER"),
-                 Decimal(0))
+    ee_tax = sum(
+        (_d(t["amount"]) for t in record["taxes"] if t["paid_by"] == "EMPLOYEE"), Decimal(0)
+    )
+    er_tax = sum(
+        (_d(t["amount"]) for t in record["taxes"] if t["paid_by"] == "EMPLOYER"), Decimal(0)
+    )
     ee_ded = sum((_d(x["employee_amount"]) for x in record["deductions"]), Decimal(0))
     er_ded = sum((_d(x["employer_amount"]) for x in record["deductions"]), Decimal(0))
     garn = sum((_d(x["amount"]) for x in record["garnishments"]), Decimal(0))
     earnings = sum((_d(x["amount"]) for x in record["earnings"]), Decimal(0))
     rid = record["id"]
     assert earnings == gross, rid
-    assert summary == {"employee_taxes": ee_tax, "employer_taxes": er_tax,
-                       "employee_deductions": ee_ded, "employer_contributions": er_ded,
-                       "total_garnishments": garn}, rid
+    assert summary == {
+        "employee_taxes": ee_tax,
+        "employer_taxes": er_tax,
+        "employee_deductions": ee_ded,
+        "employer_contributions": er_ded,
+        "total_garnishments": garn,
+    }, rid
     assert gross == net + ee_tax + ee_ded + garn, rid
     assert net >= 0, rid
     for amount in (record["gross_pay"], record["net_pay"], *record["summary"].values()):
@@ -74,12 +80,18 @@ def test_every_payroll_record_adds_up(company: dict[str, Any]) -> None:
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 2**32), workers=st.integers(5, 60), entities=st.integers(1, 3),
-       periods=st.integers(1, 4))
-def test_money_identities_hold_for_any_seed_and_size(seed: int, workers: int, entities: int,
-                                                    periods: int) -> None:
-    company = generate_company(workers=workers, legal_entities=entities, pay_periods=periods,
-                               seed=seed)
+@given(
+    seed=st.integers(0, 2**32),
+    workers=st.integers(5, 60),
+    entities=st.integers(1, 3),
+    periods=st.integers(1, 4),
+)
+def test_money_identities_hold_for_any_seed_and_size(
+    seed: int, workers: int, entities: int, periods: int
+) -> None:
+    company = generate_company(
+        workers=workers, legal_entities=entities, pay_periods=periods, seed=seed
+    )
     for record in company["rippling"]["worker_payroll_records"]:
         assert_record_adds_up(record)
 
@@ -114,16 +126,26 @@ def test_one_record_per_worker_per_run_with_country_codes(company: dict[str, Any
     r = company["rippling"]
     pairs = Counter((x["run_id"], x["worker_id"]) for x in r["worker_payroll_records"])
     assert max(pairs.values()) == 1
-    taxes = {x["country_code"]: {t["tax_code"] for t in x["taxes"]}
-             for x in r["worker_payroll_records"] if x["taxes"]}
+    taxes = {
+        x["country_code"]: {t["tax_code"] for t in x["taxes"]}
+        for x in r["worker_payroll_records"]
+        if x["taxes"]
+    }
     assert {"FED_WH", "SS_EE", "SS_ER"} <= taxes["US"]
     assert {"PAYE", "NI_EE", "NI_ER"} <= taxes["GB"]
     assert {"LOHNSTEUER", "RV_AN", "RV_AG"} <= taxes["DE"]
     currencies = {x["country_code"]: x["currency"] for x in r["worker_payroll_records"]}
     assert currencies == {"US": "USD", "GB": "GBP", "DE": "EUR"}
     categories = {e["earning_category"] for x in r["worker_payroll_records"] for e in x["earnings"]}
-    assert {"SALARY", "HOURLY", "OVERTIME", "BONUS", "COMMISSION", "PTO",
-            "CONTRACTOR_PAYMENT"} <= categories
+    assert {
+        "SALARY",
+        "HOURLY",
+        "OVERTIME",
+        "BONUS",
+        "COMMISSION",
+        "PTO",
+        "CONTRACTOR_PAYMENT",
+    } <= categories
     assert any(x["garnishments"] for x in r["worker_payroll_records"])
 
 
@@ -138,8 +160,11 @@ def test_contractors_are_paid_without_taxes_or_deductions(company: dict[str, Any
         assert not record["taxes"] and not record["deductions"] and not record["garnishments"]
         assert {e["earning_category"] for e in record["earnings"]} == {"CONTRACTOR_PAYMENT"}
         assert record["net_pay"] == record["gross_pay"]
-    hourly = {t["id"] for t in r["employment_types"]
-              if t["type"] == "EMPLOYEE" and t["compensation_time_period"] == "HOURLY"}
+    hourly = {
+        t["id"]
+        for t in r["employment_types"]
+        if t["type"] == "EMPLOYEE" and t["compensation_time_period"] == "HOURLY"
+    }
     assert hourly and any(w["employment_type_id"] in hourly for w in r["workers"])
 
 
@@ -154,8 +179,11 @@ def test_hires_terminations_and_a_rehire(company: dict[str, Any]) -> None:
     assert any(window <= w["start_date"] <= as_of for w in r["workers"])
     events = Counter(e["event_type"] for e in r["company_activity"])
     assert events["EMPLOYEE_HIRED"] and events["EMPLOYEE_TERMINATED"] and events["EMPLOYEE_UPDATED"]
-    rehired_ids = {e["subjects"][0]["instance"] for e in r["company_activity"]
-                   if e["event_type"] == "EMPLOYEE_REHIRED"}
+    rehired_ids = {
+        e["subjects"][0]["instance"]
+        for e in r["company_activity"]
+        if e["event_type"] == "EMPLOYEE_REHIRED"
+    }
     assert rehired_ids
     rehired = next(w for w in r["workers"] if w["id"] in rehired_ids)
     assert rehired["status"] == "ACTIVE" and rehired["end_date"] is None
@@ -190,8 +218,9 @@ def test_users_compensation_and_assignments_are_linked(company: dict[str, Any]) 
 
 def test_dynamics_dimensions_cover_rippling(company: dict[str, Any]) -> None:
     r, d = company["rippling"], company["dynamics"]
-    values = {(v["FinancialDimension"], v["DimensionValue"]): v
-              for v in d["FinancialDimensionValues"]}
+    values = {
+        (v["FinancialDimension"], v["DimensionValue"]): v for v in d["FinancialDimensionValues"]
+    }
     for dept in r["departments"]:
         assert values[("Department", dept["reference_code"])]["IsSuspended"] == "No"
     for code in r["job_codes"]:
@@ -200,10 +229,14 @@ def test_dynamics_dimensions_cover_rippling(company: dict[str, Any]) -> None:
     suspended = [v for v in d["FinancialDimensionValues"] if v["IsSuspended"] == "Yes"]
     used = {dept["reference_code"] for dept in r["departments"]}
     assert suspended and all(v["DimensionValue"] not in used for v in suspended)
-    active = [f for f in d["DimensionIntegrationFormats"] if f["IsActive"] == "Yes"
-              and f["DimensionFormatType"] == "DataEntityLedgerDimensionFormat"]
+    active = [
+        f
+        for f in d["DimensionIntegrationFormats"]
+        if f["IsActive"] == "Yes" and f["DimensionFormatType"] == "DataEntityLedgerDimensionFormat"
+    ]
     assert [f["FinancialDimensionFormat"] for f in active] == [
-        "MainAccount-BusinessUnit-Department-CostCenter"]
+        "MainAccount-BusinessUnit-Department-CostCenter"
+    ]
     accounts = {a["MainAccountId"]: a for a in d["MainAccounts"]}
     assert {"600100", "600200", "600300", "220100", "220400"} <= set(accounts)
     assert any(a["IsSuspended"] == "Yes" for a in accounts.values())
@@ -212,12 +245,16 @@ def test_dynamics_dimensions_cover_rippling(company: dict[str, Any]) -> None:
 
 
 def test_dynamics_workers_mirror_staff_hired_before_connector_start(
-        company: dict[str, Any]) -> None:
+    company: dict[str, Any],
+) -> None:
     r, d = company["rippling"], company["dynamics"]
     start = company["meta"]["connector_start_date"]
     numbers = {w["PersonnelNumber"] for w in d["Workers"]}
-    early = {f"RP-{w['number']}" for w in r["workers"] if w["created_at"][:10] < start
-             and w["start_date"] < start}
+    early = {
+        f"RP-{w['number']}"
+        for w in r["workers"]
+        if w["created_at"][:10] < start and w["start_date"] < start
+    }
     assert early <= numbers
     late = {f"RP-{w['number']}" for w in r["workers"] if w["created_at"][:10] >= start}
     assert late and not late & numbers
@@ -226,7 +263,8 @@ def test_dynamics_workers_mirror_staff_hired_before_connector_start(
 
 
 def test_dynamics_rows_use_only_names_and_enum_members_from_metadata(
-        company: dict[str, Any]) -> None:
+    company: dict[str, Any],
+) -> None:
     schema = json.loads(SCHEMA_FILE.read_text())
     enums = schema["enums"]
     for entity, rows in company["dynamics"].items():
@@ -285,7 +323,8 @@ def test_load_errors_name_the_record_and_field(tmp_path: Path) -> None:
 
     def bad_money(c: dict[str, Any]) -> None:
         c["rippling"]["worker_payroll_records"][0]["deductions"] = [
-            {"deduction_code": "X", "employee_amount": "1.5", "employer_amount": "0.00"}]
+            {"deduction_code": "X", "employee_amount": "1.5", "employer_amount": "0.00"}
+        ]
 
     message = _broken(tmp_path, bad_money)
     assert "rippling.worker_payroll_records[0]" in message

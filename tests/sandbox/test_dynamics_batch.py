@@ -14,10 +14,10 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from ml_connector_dagster.sandbox.dynamics import DynamicsService
-from ml_connector_dagster.sandbox.dynamics.batch import parse_batch_response
-from ml_connector_dagster.sandbox.dynamics.edm import dumps
-from ml_connector_dagster.sandbox.dynamics.sample import sample_company
+from ml_connector_sandbox.dynamics import DynamicsService
+from ml_connector_sandbox.dynamics.batch import parse_batch_response
+from ml_connector_sandbox.dynamics.edm import dumps
+from ml_connector_sandbox.dynamics.sample import sample_company
 
 with warnings.catch_warnings():  # starlette warns about httpx at import; harmless here
     warnings.simplefilter("ignore")
@@ -28,15 +28,18 @@ ENV = "https://127.0.0.1:8443"
 
 @pytest.fixture
 def fo_client(tmp_path: Path) -> Iterator[httpx.Client]:
-    service = DynamicsService(tmp_path, sample_company(), ENV, lambda t: t == "good-token",
-                              page_size=5)
-    with TestClient(service.app, base_url=ENV,
-                    headers={"Authorization": "Bearer good-token"}) as client:
+    service = DynamicsService(
+        tmp_path, sample_company(), ENV, lambda t: t == "good-token", page_size=5
+    )
+    with TestClient(
+        service.app, base_url=ENV, headers={"Authorization": "Bearer good-token"}
+    ) as client:
         yield client
 
 
-def build_batch(changesets: list[list[tuple[str, str, dict | None, str]]],
-                gets: list[str] = ()) -> tuple[bytes, str]:
+def build_batch(
+    changesets: list[list[tuple[str, str, dict | None, str]]], gets: list[str] = ()
+) -> tuple[bytes, str]:
     """Change sets of (method, url, body, content_id) plus GET parts outside them."""
     outer = f"batch_{uuid.uuid4()}"
     out: list[str] = []
@@ -52,9 +55,11 @@ def build_batch(changesets: list[list[tuple[str, str, dict | None, str]]],
             )
         out.append(f"--{cs}--\r\n")
     for url in gets:
-        out.append(f"--{outer}\r\nContent-Type: application/http\r\n"
-                   f"Content-Transfer-Encoding: binary\r\n\r\nGET {url} HTTP/1.1\r\n"
-                   "Accept: application/json\r\n\r\n\r\n")
+        out.append(
+            f"--{outer}\r\nContent-Type: application/http\r\n"
+            f"Content-Transfer-Encoding: binary\r\n\r\nGET {url} HTTP/1.1\r\n"
+            "Accept: application/json\r\n\r\n\r\n"
+        )
     out.append(f"--{outer}--\r\n")
     return "".join(out).encode(), f"multipart/mixed; boundary={outer}"
 
@@ -64,23 +69,37 @@ def send(client: httpx.Client, body: bytes, ctype: str) -> httpx.Response:
 
 
 def journal(client: httpx.Client) -> str:
-    resp = client.post("/data/LedgerJournalHeaders",
-                       json={"dataAreaId": "usmf", "JournalName": "PAYROLL"})
+    resp = client.post(
+        "/data/LedgerJournalHeaders", json={"dataAreaId": "usmf", "JournalName": "PAYROLL"}
+    )
     return resp.json()["JournalBatchNumber"]
 
 
 def line(batch: str, n: int, account: str = "600100-001-022-100", **amounts: Any) -> dict:
-    return {"dataAreaId": "usmf", "JournalBatchNumber": batch, "LineNumber": n,
-            "AccountDisplayValue": account, "TransDate": "2026-11-15T00:00:00Z",
-            "CurrencyCode": "USD", **(amounts or {"DebitAmount": Decimal("10.05")})}
+    return {
+        "dataAreaId": "usmf",
+        "JournalBatchNumber": batch,
+        "LineNumber": n,
+        "AccountDisplayValue": account,
+        "TransDate": "2026-11-15T00:00:00Z",
+        "CurrencyCode": "USD",
+        **(amounts or {"DebitAmount": Decimal("10.05")}),
+    }
 
 
 def test_successful_changeset_answers_201_per_operation_with_content_ids(
-        fo_client: httpx.Client) -> None:
+    fo_client: httpx.Client,
+) -> None:
     batch = journal(fo_client)
-    ops = [("POST", f"{ENV}/data/LedgerJournalLines", line(batch, 1), "1"),
-           ("POST", "LedgerJournalLines", line(batch, 2, "200100",
-                                                CreditAmount=Decimal("10.05")), "2")]
+    ops = [
+        ("POST", f"{ENV}/data/LedgerJournalLines", line(batch, 1), "1"),
+        (
+            "POST",
+            "LedgerJournalLines",
+            line(batch, 2, "200100", CreditAmount=Decimal("10.05")),
+            "2",
+        ),
+    ]
     flt = quote(f"JournalBatchNumber eq '{batch}'", safe="'")
     body, ctype = build_batch([ops], gets=[f"LedgerJournalLines?$filter={flt}&$select=LineNumber"])
     resp = send(fo_client, body, ctype)
@@ -89,13 +108,16 @@ def test_successful_changeset_answers_201_per_operation_with_content_ids(
     assert "changesetresponse_" in resp.text
     parts = parse_batch_response(resp.content, resp.headers["content-type"])
     assert [(p.status, p.content_id, p.changeset) for p in parts[:2]] == [
-        (201, "1", 0), (201, "2", 0)]
+        (201, "1", 0),
+        (201, "2", 0),
+    ]
     created = json.loads(parts[1].body, parse_float=Decimal)
     assert created["CreditAmount"] == Decimal("10.05") and created["LineNumber"] == 2
     assert parts[2].status == 200 and parts[2].changeset is None
     assert json.loads(parts[2].body)["value"] == [{"LineNumber": 1}, {"LineNumber": 2}]
     header = fo_client.get(
-        f"/data/LedgerJournalHeaders(dataAreaId='usmf',JournalBatchNumber='{batch}')")
+        f"/data/LedgerJournalHeaders(dataAreaId='usmf',JournalBatchNumber='{batch}')"
+    )
     assert header.json()["JournalTotalDebit"] == header.json()["JournalTotalCredit"] == 10.05
 
 
@@ -114,15 +136,19 @@ def test_failed_changeset_is_one_error_part_and_writes_nothing(fo_client: httpx.
     assert resp.status_code == 200
     parts = parse_batch_response(resp.content, resp.headers["content-type"])
     assert [(p.status, p.content_id, p.changeset) for p in parts] == [
-        (400, "3", None), (201, "1", 1)]
+        (400, "3", None),
+        (201, "1", 1),
+    ]
     error = json.loads(parts[0].body)["error"]
-    assert error["innererror"]["message"].endswith("The value 'D999' doesn't exist for "
-                                                   "Department.")
-    lines = fo_client.get("/data/LedgerJournalLines", params={
-        "$filter": f"JournalBatchNumber eq '{batch}'", "$select": "LineNumber"}).json()["value"]
+    assert error["innererror"]["message"].endswith("The value 'D999' doesn't exist for Department.")
+    lines = fo_client.get(
+        "/data/LedgerJournalLines",
+        params={"$filter": f"JournalBatchNumber eq '{batch}'", "$select": "LineNumber"},
+    ).json()["value"]
     assert lines == [{"LineNumber": 1}]  # only the good change set's line
     header = fo_client.get(
-        f"/data/LedgerJournalHeaders(dataAreaId='usmf',JournalBatchNumber='{batch}')").json()
+        f"/data/LedgerJournalHeaders(dataAreaId='usmf',JournalBatchNumber='{batch}')"
+    ).json()
     assert header["JournalTotalDebit"] == 10.05
     writes = fo_client.get("/_sandbox/stats").json()["writes"]
     assert writes["LedgerJournalLines"]["create"] == 1
@@ -130,17 +156,28 @@ def test_failed_changeset_is_one_error_part_and_writes_nothing(fo_client: httpx.
 
 
 def test_header_and_lines_in_separate_changesets_and_failure_leaves_no_header(
-        fo_client: httpx.Client) -> None:
-    ops = [("POST", "LedgerJournalHeaders",
-            {"dataAreaId": "usmf", "JournalName": "PAYROLL", "JournalBatchNumber": "RUN-1"}, "1"),
-           ("POST", "LedgerJournalLines", line("RUN-1", 1, "999"), "2")]
+    fo_client: httpx.Client,
+) -> None:
+    ops = [
+        (
+            "POST",
+            "LedgerJournalHeaders",
+            {"dataAreaId": "usmf", "JournalName": "PAYROLL", "JournalBatchNumber": "RUN-1"},
+            "1",
+        ),
+        ("POST", "LedgerJournalLines", line("RUN-1", 1, "999"), "2"),
+    ]
     body, ctype = build_batch([ops])
-    parts = parse_batch_response(*(lambda r: (r.content, r.headers["content-type"]))(
-        send(fo_client, body, ctype)))
+    parts = parse_batch_response(
+        *(lambda r: (r.content, r.headers["content-type"]))(send(fo_client, body, ctype))
+    )
     assert [(p.status, p.content_id) for p in parts] == [(400, "2")]
-    assert fo_client.get(
-        "/data/LedgerJournalHeaders(dataAreaId='usmf',JournalBatchNumber='RUN-1')"
-    ).status_code == 404
+    assert (
+        fo_client.get(
+            "/data/LedgerJournalHeaders(dataAreaId='usmf',JournalBatchNumber='RUN-1')"
+        ).status_code
+        == 404
+    )
 
 
 def test_more_than_5000_operations_is_refused_whole(fo_client: httpx.Client) -> None:
@@ -160,9 +197,12 @@ def test_batch_of_5000_operations_is_accepted(fo_client: httpx.Client) -> None:
     resp = send(fo_client, body, ctype)
     parts = parse_batch_response(resp.content, resp.headers["content-type"])
     assert len(parts) == 5000 and {p.status for p in parts} == {201}
-    header = json.loads(fo_client.get(
-        f"/data/LedgerJournalHeaders(dataAreaId='usmf',JournalBatchNumber='{batch}')").content,
-        parse_float=Decimal)
+    header = json.loads(
+        fo_client.get(
+            f"/data/LedgerJournalHeaders(dataAreaId='usmf',JournalBatchNumber='{batch}')"
+        ).content,
+        parse_float=Decimal,
+    )
     assert header["JournalTotalDebit"] == Decimal("10.05") * 5000
 
 
@@ -173,21 +213,31 @@ def test_batch_needs_multipart(fo_client: httpx.Client) -> None:
 
 
 def test_a_resent_changeset_with_supplied_line_numbers_collides_and_writes_nothing(
-        fo_client: httpx.Client) -> None:
+    fo_client: httpx.Client,
+) -> None:
     batch = journal(fo_client)
-    ops = [("POST", "LedgerJournalLines", line(batch, 1), "1"),
-           ("POST", "LedgerJournalLines", line(batch, 2, "200100",
-                                                CreditAmount=Decimal("10.05")), "2")]
+    ops = [
+        ("POST", "LedgerJournalLines", line(batch, 1), "1"),
+        (
+            "POST",
+            "LedgerJournalLines",
+            line(batch, 2, "200100", CreditAmount=Decimal("10.05")),
+            "2",
+        ),
+    ]
     first = parse_batch_response(*_sent(fo_client, [ops]))
     assert [p.status for p in first] == [201, 201]
     again = parse_batch_response(*_sent(fo_client, [ops]))
     assert [p.status for p in again] == [400]  # the whole changeset refused
     assert "already exists" in json.loads(again[0].body)["error"]["innererror"]["message"]
-    lines = fo_client.get("/data/LedgerJournalLines", params={
-        "$filter": f"JournalBatchNumber eq '{batch}'", "$select": "LineNumber"}).json()["value"]
+    lines = fo_client.get(
+        "/data/LedgerJournalLines",
+        params={"$filter": f"JournalBatchNumber eq '{batch}'", "$select": "LineNumber"},
+    ).json()["value"]
     assert lines == [{"LineNumber": 1}, {"LineNumber": 2}]
     header = fo_client.get(
-        f"/data/LedgerJournalHeaders(dataAreaId='usmf',JournalBatchNumber='{batch}')").json()
+        f"/data/LedgerJournalHeaders(dataAreaId='usmf',JournalBatchNumber='{batch}')"
+    ).json()
     assert header["JournalTotalDebit"] == header["JournalTotalCredit"] == 10.05
 
 

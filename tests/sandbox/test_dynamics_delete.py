@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from ml_connector_dagster.dynamics.batch import Operation, build_batch, parse_batch_response
-from ml_connector_dagster.sandbox.server import Sandbox
 from ml_connector_dagster.transport import jsonmoney
+from ml_connector_sandbox.server import Sandbox
 
 HEADERS = "/data/LedgerJournalHeaders"
 

@@ -15,9 +15,9 @@ with warnings.catch_warnings():  # starlette warns about httpx at import; harmle
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-from ml_connector_dagster.sandbox.dynamics import DynamicsService
-from ml_connector_dagster.sandbox.dynamics.errors import ODataError
-from ml_connector_dagster.sandbox.dynamics.odata_filter import (
+from ml_connector_sandbox.dynamics import DynamicsService
+from ml_connector_sandbox.dynamics.errors import ODataError
+from ml_connector_sandbox.dynamics.odata_filter import (
     Comparison,
     Literal,
     Logical,
@@ -28,17 +28,19 @@ from ml_connector_dagster.sandbox.dynamics.odata_filter import (
     tokenize,
     unquote,
 )
-from ml_connector_dagster.sandbox.dynamics.sample import sample_company
+from ml_connector_sandbox.dynamics.sample import sample_company
 
 ENV = "https://127.0.0.1:8443"
 
 
 @pytest.fixture
 def fo_client(tmp_path: Path) -> Iterator[httpx.Client]:
-    service = DynamicsService(tmp_path, sample_company(), ENV, lambda t: t == "good-token",
-                              page_size=5)
-    with TestClient(service.app, base_url=ENV,
-                    headers={"Authorization": "Bearer good-token"}) as client:
+    service = DynamicsService(
+        tmp_path, sample_company(), ENV, lambda t: t == "good-token", page_size=5
+    )
+    with TestClient(
+        service.app, base_url=ENV, headers={"Authorization": "Bearer good-token"}
+    ) as client:
         yield client
 
 
@@ -74,7 +76,8 @@ def test_literals_string_escape_enum_datetime_bool_null() -> None:
     enum = parse_filter("IsPosted eq Microsoft.Dynamics.DataEntities.NoYes'Yes'").right
     assert enum == Literal("enum", "Yes", "Microsoft.Dynamics.DataEntities.NoYes")
     assert parse_filter("D ge 2026-11-15T00:00:00Z").right == Literal(
-        "datetime", "2026-11-15T00:00:00Z")
+        "datetime", "2026-11-15T00:00:00Z"
+    )
     assert parse_filter("D ge 2026-11-15T01:00:00+01:00").right.value == "2026-11-15T00:00:00Z"
     assert parse_filter("B eq true").right == Literal("boolean", True)
     assert parse_filter("B eq null").right == Literal("null", None)
@@ -130,8 +133,7 @@ def test_filter_operators_select_the_right_rows(fo_client: httpx.Client) -> None
     assert pn("PersonnelNumber le 'RP-000200'") == ["RP-000123", "RP-000200"]
     assert pn("LastName eq 'O''Brien'") == ["RP-O'BRIEN"]
     assert pn("FirstName eq 'Ada' or FirstName eq 'Bob' and LastName eq 'Nope'") == ["RP-000123"]
-    assert pn("(FirstName eq 'Ada' or FirstName eq 'Bob') and LastName eq 'Stone'") == [
-        "RP-000200"]
+    assert pn("(FirstName eq 'Ada' or FirstName eq 'Bob') and LastName eq 'Stone'") == ["RP-000200"]
     assert pn("not (FirstName eq 'Ada')") == ["RP-000200", "RP-O'BRIEN"]
     assert pn("AllowRehire eq Microsoft.Dynamics.DataEntities.NoYes'No'") == ["RP-000200"]
     assert pn("Name eq '*o*'") == ["RP-000123", "RP-000200", "RP-O'BRIEN"]
@@ -141,11 +143,17 @@ def test_filter_operators_select_the_right_rows(fo_client: httpx.Client) -> None
 
 
 def test_datetime_and_decimal_filters(fo_client: httpx.Client) -> None:
-    rows = values(fo_client.get("/data/EmploymentsV2", params={
-        "$filter": "EmploymentEndDate lt 2154-12-31T23:59:59Z"}))
+    rows = values(
+        fo_client.get(
+            "/data/EmploymentsV2", params={"$filter": "EmploymentEndDate lt 2154-12-31T23:59:59Z"}
+        )
+    )
     assert names(rows) == ["RP-000200"]
-    rows = values(fo_client.get("/data/EmploymentsV2", params={
-        "$filter": "EmploymentStartDate ge 2020-01-01T00:00:00Z"}))
+    rows = values(
+        fo_client.get(
+            "/data/EmploymentsV2", params={"$filter": "EmploymentStartDate ge 2020-01-01T00:00:00Z"}
+        )
+    )
     assert names(rows) == ["RP-000123"]
     rows = values(fo_client.get("/data/DimensionParameters", params={"$filter": "Key eq 0"}))
     assert rows == [{"Key": 0, "DimensionSegmentDelimiter": "Hyphen"}]
@@ -164,34 +172,63 @@ def test_datetime_and_decimal_filters(fo_client: httpx.Client) -> None:
         ("not FirstName eq 'Ada'", "incompatible"),
     ],
 )
-def test_bad_filters_are_400_with_odata_error(fo_client: httpx.Client, flt: str,
-                                              needle: str) -> None:
+def test_bad_filters_are_400_with_odata_error(
+    fo_client: httpx.Client, flt: str, needle: str
+) -> None:
     resp = fo_client.get("/data/Workers", params={"$filter": flt})
     assert resp.status_code == 400
     assert needle in inner(resp)
 
 
 def test_select_top_skip_orderby_count(fo_client: httpx.Client) -> None:
-    resp = fo_client.get("/data/Workers", params={
-        "$select": "PersonnelNumber,LastName", "$orderby": "LastName desc", "$top": "2",
-        "$skip": "0", "$count": "true"})
+    resp = fo_client.get(
+        "/data/Workers",
+        params={
+            "$select": "PersonnelNumber,LastName",
+            "$orderby": "LastName desc",
+            "$top": "2",
+            "$skip": "0",
+            "$count": "true",
+        },
+    )
     body = resp.json()
     assert body["@odata.context"] == f"{ENV}/data/$metadata#Workers(PersonnelNumber,LastName)"
     assert body["@odata.count"] == 3
-    assert body["value"] == [{"PersonnelNumber": "RP-000200", "LastName": "Stone"},
-                             {"PersonnelNumber": "RP-O'BRIEN", "LastName": "O'Brien"}]
-    rows = values(fo_client.get("/data/Workers", params={"$orderby": "LastName desc",
-                                                         "$skip": "2", "$select": "LastName"}))
+    assert body["value"] == [
+        {"PersonnelNumber": "RP-000200", "LastName": "Stone"},
+        {"PersonnelNumber": "RP-O'BRIEN", "LastName": "O'Brien"},
+    ]
+    rows = values(
+        fo_client.get(
+            "/data/Workers",
+            params={"$orderby": "LastName desc", "$skip": "2", "$select": "LastName"},
+        )
+    )
     assert rows == [{"LastName": "Lovelace"}]
-    rows = values(fo_client.get("/data/FinancialDimensionValues", params={
-        "$orderby": "FinancialDimension asc,DimensionValue desc",
-        "$select": "FinancialDimension,DimensionValue", "$top": "3"}))
+    rows = values(
+        fo_client.get(
+            "/data/FinancialDimensionValues",
+            params={
+                "$orderby": "FinancialDimension asc,DimensionValue desc",
+                "$select": "FinancialDimension,DimensionValue",
+                "$top": "3",
+            },
+        )
+    )
     assert [r["DimensionValue"] for r in rows] == ["002", "001", "200"]
     assert fo_client.get("/data/Workers/$count").text == "3"
 
 
-@pytest.mark.parametrize("params", [{"$select": "Nope"}, {"$orderby": "Nope"},
-                                    {"$top": "-1"}, {"$expand": "X"}, {"$orderby": "Name up"}])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"$select": "Nope"},
+        {"$orderby": "Nope"},
+        {"$top": "-1"},
+        {"$expand": "X"},
+        {"$orderby": "Name up"},
+    ],
+)
 def test_bad_query_options_are_400(fo_client: httpx.Client, params: dict) -> None:
     assert fo_client.get("/data/Workers", params=params).status_code == 400
 
@@ -204,8 +241,9 @@ def test_unknown_entity_set_is_404(fo_client: httpx.Client) -> None:
 
 def test_next_link_pages_through_everything(fo_client: httpx.Client) -> None:
     for i in range(12):
-        resp = fo_client.post("/data/Workers", json={"PersonnelNumber": f"RP-9{i:05d}",
-                                                     "LastName": f"Page{i}"})
+        resp = fo_client.post(
+            "/data/Workers", json={"PersonnelNumber": f"RP-9{i:05d}", "LastName": f"Page{i}"}
+        )
         assert resp.status_code == 201, resp.text
     url: str | None = "/data/Workers?$select=PersonnelNumber&$filter=LastName eq 'Page*'"
     seen: list[str] = []
@@ -221,8 +259,9 @@ def test_next_link_pages_through_everything(fo_client: httpx.Client) -> None:
     assert pages == 3
     assert seen == [f"RP-9{i:05d}" for i in range(12)]
     # $top across pages: 7 rows, pages of 5 then 2
-    body = fo_client.get("/data/Workers", params={"$top": "7", "$filter": "LastName eq 'Page*'"}
-                         ).json()
+    body = fo_client.get(
+        "/data/Workers", params={"$top": "7", "$filter": "LastName eq 'Page*'"}
+    ).json()
     assert len(body["value"]) == 5
     rest = fo_client.get(body["@odata.nextLink"]).json()
     assert len(rest["value"]) == 2 and "@odata.nextLink" not in rest
@@ -231,16 +270,24 @@ def test_next_link_pages_through_everything(fo_client: httpx.Client) -> None:
 def test_cross_company_visibility(fo_client: httpx.Client) -> None:
     default = values(fo_client.get("/data/VendorsV2", params={"$select": "VendorAccountNumber"}))
     assert names(default, "VendorAccountNumber") == ["V-1001", "V-O'NEIL"]
-    everything = values(fo_client.get("/data/VendorsV2", params={
-        "cross-company": "true", "$select": "dataAreaId,VendorAccountNumber"}))
+    everything = values(
+        fo_client.get(
+            "/data/VendorsV2",
+            params={"cross-company": "true", "$select": "dataAreaId,VendorAccountNumber"},
+        )
+    )
     assert {r["dataAreaId"] for r in everything} == {"usmf", "demf"}
-    only_demf = values(fo_client.get("/data/VendorsV2", params={
-        "cross-company": "true", "$filter": "dataAreaId eq 'DEMF'"}))
+    only_demf = values(
+        fo_client.get(
+            "/data/VendorsV2", params={"cross-company": "true", "$filter": "dataAreaId eq 'DEMF'"}
+        )
+    )
     assert names(only_demf, "VendorAccountNumber") == ["V-2001"]
     hidden = fo_client.get("/data/VendorsV2(dataAreaId='demf',VendorAccountNumber='V-2001')")
     assert hidden.status_code == 404
-    shown = fo_client.get("/data/VendorsV2(dataAreaId='demf',VendorAccountNumber='V-2001')"
-                          "?cross-company=true")
+    shown = fo_client.get(
+        "/data/VendorsV2(dataAreaId='demf',VendorAccountNumber='V-2001')?cross-company=true"
+    )
     assert shown.json()["VendorOrganizationName"] == "Beispiel GmbH"
     # Workers are not company-bound: all visible without cross-company.
     assert len(values(fo_client.get("/data/Workers"))) == 3
@@ -254,8 +301,10 @@ def test_keyed_urls_with_apostrophes_and_encoding(fo_client: httpx.Client) -> No
     encoded = fo_client.get("/data/Workers('RP-O%27%27BRIEN')")
     assert encoded.json()["Name"] == "Aoife O'Brien"
     named = fo_client.get("/data/Workers(PersonnelNumber='RP-000123')?$select=Name")
-    assert named.json() == {"@odata.context": f"{ENV}/data/$metadata#Workers(Name)/$entity",
-                            "Name": "Ada Lovelace"}
+    assert named.json() == {
+        "@odata.context": f"{ENV}/data/$metadata#Workers(Name)/$entity",
+        "Name": "Ada Lovelace",
+    }
     missing = fo_client.get("/data/Workers('RP-404')")
     assert missing.status_code == 404 and "RP-404" in inner(missing)
     partial = fo_client.get("/data/VendorsV2(VendorAccountNumber='V-1001')")
@@ -265,7 +314,8 @@ def test_keyed_urls_with_apostrophes_and_encoding(fo_client: httpx.Client) -> No
 def test_service_document_and_metadata(fo_client: httpx.Client) -> None:
     doc = fo_client.get("/data/").json()
     assert {"name": "LedgerJournalLines", "kind": "EntitySet", "url": "LedgerJournalLines"} in doc[
-        "value"]
+        "value"
+    ]
     xml = fo_client.get("/data/$metadata")
     assert xml.status_code == 200
     assert '<EntitySet Name="EmploymentsV2"' in xml.text

@@ -2,7 +2,7 @@
 
 The product never reads ``/work/shared`` at run time: ``generate_entities_json`` was run once
 (``python -c "from tests.sandbox.test_dynamics_schema import write; write()"``) and its output is
-committed as ``ml_connector_dagster/sandbox/dynamics/schema/entities.json``. The test below
+committed as ``sandbox/ml_connector_sandbox/dynamics/schema/entities.json``. The test below
 re-runs it when the reference is present so the two cannot drift apart unnoticed.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from ml_connector_dagster.sandbox.dynamics.schema import SCHEMA_FILE, load_schema
+from ml_connector_sandbox.dynamics.schema import SCHEMA_FILE, load_schema
 
 # shared/ sits beside the repository (the developers' and CI's layout); the product never reads it.
 REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "d365"

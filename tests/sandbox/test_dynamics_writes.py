@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from ml_connector_dagster.sandbox.dynamics import DynamicsService, SeedError
-from ml_connector_dagster.sandbox.dynamics.sample import sample_company
+from ml_connector_sandbox.dynamics import DynamicsService, SeedError
+from ml_connector_sandbox.dynamics.sample import sample_company
 
 with warnings.catch_warnings():  # starlette warns about httpx at import; harmless here
     warnings.simplefilter("ignore")
@@ -53,16 +53,21 @@ def inner(resp: httpx.Response) -> str:
 
 
 def new_journal(client: httpx.Client, name: str = "PAYROLL", **extra: Any) -> dict:
-    resp = client.post("/data/LedgerJournalHeaders",
-                       json={"dataAreaId": "usmf", "JournalName": name, **extra})
+    resp = client.post(
+        "/data/LedgerJournalHeaders", json={"dataAreaId": "usmf", "JournalName": name, **extra}
+    )
     assert resp.status_code == 201, resp.text
     return resp.json()
 
 
 def line(batch: str, account: str = "600100-001-022-100", **extra: Any) -> dict:
-    body: dict[str, Any] = {"dataAreaId": "usmf", "JournalBatchNumber": batch,
-                            "AccountDisplayValue": account, "TransDate": "2026-11-15T00:00:00Z",
-                            "CurrencyCode": "USD"}
+    body: dict[str, Any] = {
+        "dataAreaId": "usmf",
+        "JournalBatchNumber": batch,
+        "AccountDisplayValue": account,
+        "TransDate": "2026-11-15T00:00:00Z",
+        "CurrencyCode": "USD",
+    }
     body.update(extra)
     if "DebitAmount" not in body and "CreditAmount" not in body:
         body["DebitAmount"] = Decimal("100.00")
@@ -70,10 +75,13 @@ def line(batch: str, account: str = "600100-001-022-100", **extra: Any) -> dict:
 
 
 def post_line(client: httpx.Client, body: dict) -> httpx.Response:
-    from ml_connector_dagster.sandbox.dynamics.edm import dumps
+    from ml_connector_sandbox.dynamics.edm import dumps
 
-    return client.post("/data/LedgerJournalLines", content=dumps(body),
-                       headers={"Content-Type": "application/json"})
+    return client.post(
+        "/data/LedgerJournalLines",
+        content=dumps(body),
+        headers={"Content-Type": "application/json"},
+    )
 
 
 def stats(client: httpx.Client) -> dict:
@@ -84,12 +92,17 @@ def stats(client: httpx.Client) -> dict:
 
 
 @pytest.mark.parametrize("token", [None, "foreign-or-expired"])
-def test_requests_without_a_valid_token_get_401_and_no_data(service: DynamicsService,
-                                                            token: str | None) -> None:
+def test_requests_without_a_valid_token_get_401_and_no_data(
+    service: DynamicsService, token: str | None
+) -> None:
     with _client(service, token) as client:
-        for resp in (client.get("/data/Workers"), client.get("/data/$metadata"),
-                     client.post("/data/LedgerJournalHeaders",
-                                 json={"dataAreaId": "usmf", "JournalName": "PAYROLL"})):
+        for resp in (
+            client.get("/data/Workers"),
+            client.get("/data/$metadata"),
+            client.post(
+                "/data/LedgerJournalHeaders", json={"dataAreaId": "usmf", "JournalName": "PAYROLL"}
+            ),
+        ):
             assert resp.status_code == 401
             assert resp.headers["WWW-Authenticate"].startswith("Bearer")
             assert resp.content == b""
@@ -99,8 +112,7 @@ def test_requests_without_a_valid_token_get_401_and_no_data(service: DynamicsSer
 # --- journals --------------------------------------------------------------------------------
 
 
-def test_header_gets_number_from_sequence_description_and_location(fo_client: httpx.Client
-                                                                   ) -> None:
+def test_header_gets_number_from_sequence_description_and_location(fo_client: httpx.Client) -> None:
     first = new_journal(fo_client)
     second = new_journal(fo_client)  # F&O does not deduplicate: an identical POST is a new one
     assert first["JournalBatchNumber"] == "USMF-000001"
@@ -108,11 +120,13 @@ def test_header_gets_number_from_sequence_description_and_location(fo_client: ht
     assert first["Description"] == "Payroll journal"
     assert first["IsPosted"] == "No"
     assert first["JournalTotalDebit"] == 0
-    resp = fo_client.post("/data/LedgerJournalHeaders",
-                          json={"dataAreaId": "usmf", "JournalName": "GenJrn",
-                                "Description": "Run 42"})
+    resp = fo_client.post(
+        "/data/LedgerJournalHeaders",
+        json={"dataAreaId": "usmf", "JournalName": "GenJrn", "Description": "Run 42"},
+    )
     assert resp.headers["Location"] == (
-        f"{ENV}/data/LedgerJournalHeaders(dataAreaId='usmf',JournalBatchNumber='USMF-000003')")
+        f"{ENV}/data/LedgerJournalHeaders(dataAreaId='usmf',JournalBatchNumber='USMF-000003')"
+    )
     assert resp.json()["Description"] == "Run 42"
     assert fo_client.get(resp.headers["Location"]).json()["JournalName"] == "GenJrn"
 
@@ -122,12 +136,16 @@ def test_header_gets_number_from_sequence_description_and_location(fo_client: ht
     [
         ({"JournalName": "PAYROLL"}, "Field 'dataAreaId' must be filled in."),
         ({"dataAreaId": "usmf"}, "Field 'JournalName' must be filled in."),
-        ({"dataAreaId": "usmf", "JournalName": "NOPE"},
-         "The value 'NOPE' in field 'JournalName' is not found"),
+        (
+            {"dataAreaId": "usmf", "JournalName": "NOPE"},
+            "The value 'NOPE' in field 'JournalName' is not found",
+        ),
         ({"dataAreaId": "zz", "JournalName": "PAYROLL"}, "The value 'zz' in field 'dataAreaId'"),
         ({"dataAreaId": "usmf", "JournalName": "PAYROLL", "IsPosted": "Yes"}, "read-only"),
-        ({"dataAreaId": "usmf", "JournalName": "PAYROLL", "Colour": "red"},
-         "does not exist on type 'Microsoft.Dynamics.DataEntities.LedgerJournalHeader'"),
+        (
+            {"dataAreaId": "usmf", "JournalName": "PAYROLL", "Colour": "red"},
+            "does not exist on type 'Microsoft.Dynamics.DataEntities.LedgerJournalHeader'",
+        ),
         ({"dataAreaId": "usmf", "JournalName": 7}, "Edm.String"),
     ],
 )
@@ -138,8 +156,9 @@ def test_header_create_refusals(fo_client: httpx.Client, body: dict, needle: str
     assert stats(fo_client)["writes"] == {}
 
 
-def test_lines_get_numbers_vouchers_defaults_and_exact_decimal_totals(fo_client: httpx.Client
-                                                                      ) -> None:
+def test_lines_get_numbers_vouchers_defaults_and_exact_decimal_totals(
+    fo_client: httpx.Client,
+) -> None:
     batch = new_journal(fo_client)["JournalBatchNumber"]
     a = post_line(fo_client, line(batch, DebitAmount=Decimal("0.1")))
     b = post_line(fo_client, line(batch, DebitAmount=Decimal("0.2")))
@@ -150,10 +169,15 @@ def test_lines_get_numbers_vouchers_defaults_and_exact_decimal_totals(fo_client:
     assert a.json()["AccountType"] == "Ledger"
     # "in connection with balance": one voucher until it balances, then a new one
     assert [r.json()["Voucher"] for r in (a, b, c, d)] == ["PAYV-000001"] * 3 + ["PAYV-000002"]
-    assert b'"JournalTotalDebit":5.3' in fo_client.get(
-        f"/data/LedgerJournalHeaders(dataAreaId='usmf',JournalBatchNumber='{batch}')").content
-    header = exact(fo_client.get(
-        f"/data/LedgerJournalHeaders(dataAreaId='usmf',JournalBatchNumber='{batch}')"))
+    assert (
+        b'"JournalTotalDebit":5.3'
+        in fo_client.get(
+            f"/data/LedgerJournalHeaders(dataAreaId='usmf',JournalBatchNumber='{batch}')"
+        ).content
+    )
+    header = exact(
+        fo_client.get(f"/data/LedgerJournalHeaders(dataAreaId='usmf',JournalBatchNumber='{batch}')")
+    )
     assert header["JournalTotalDebit"] == Decimal("5.3")
     assert header["JournalTotalCredit"] == Decimal("0.3")
     explicit = post_line(fo_client, line(batch, LineNumber=Decimal(10), Voucher="MY-1"))
@@ -162,11 +186,15 @@ def test_lines_get_numbers_vouchers_defaults_and_exact_decimal_totals(fo_client:
     # PATCH and DELETE keep the totals right
     key = f"/data/LedgerJournalLines(dataAreaId='usmf',JournalBatchNumber='{batch}',LineNumber=4)"
     assert fo_client.patch(key, json={"DebitAmount": 1}).status_code == 204
-    assert fo_client.delete(
-        f"/data/LedgerJournalLines(dataAreaId='usmf',JournalBatchNumber='{batch}',LineNumber=1)"
-    ).status_code == 204
-    header = exact(fo_client.get(
-        f"/data/LedgerJournalHeaders(dataAreaId='usmf',JournalBatchNumber='{batch}')"))
+    assert (
+        fo_client.delete(
+            f"/data/LedgerJournalLines(dataAreaId='usmf',JournalBatchNumber='{batch}',LineNumber=1)"
+        ).status_code
+        == 204
+    )
+    header = exact(
+        fo_client.get(f"/data/LedgerJournalHeaders(dataAreaId='usmf',JournalBatchNumber='{batch}')")
+    )
     assert header["JournalTotalDebit"] == Decimal("0.2") + 1 + 100 + 100
 
 
@@ -182,8 +210,9 @@ def test_lines_get_numbers_vouchers_defaults_and_exact_decimal_totals(fo_client:
         ("600100-009", "The value '009' doesn't exist for BusinessUnit."),
     ],
 )
-def test_ledger_account_refusals_use_fo_texts(fo_client: httpx.Client, account: str,
-                                              message: str) -> None:
+def test_ledger_account_refusals_use_fo_texts(
+    fo_client: httpx.Client, account: str, message: str
+) -> None:
     batch = new_journal(fo_client)["JournalBatchNumber"]
     resp = post_line(fo_client, line(batch, account))
     assert resp.status_code == 400
@@ -222,8 +251,9 @@ def test_line_create_refusals(fo_client: httpx.Client, change: dict, needle: str
     assert stats(fo_client)["writes"].get("LedgerJournalLines") is None
 
 
-def test_negative_amounts_allowed_where_the_journal_name_allows_them(fo_client: httpx.Client
-                                                                     ) -> None:
+def test_negative_amounts_allowed_where_the_journal_name_allows_them(
+    fo_client: httpx.Client,
+) -> None:
     batch = new_journal(fo_client, "GenJrn")["JournalBatchNumber"]
     resp = post_line(fo_client, line(batch, DebitAmount=Decimal("-5")))
     assert resp.status_code == 201
@@ -235,12 +265,20 @@ def test_extra_segments_dropped_missing_blank_and_stored(fo_client: httpx.Client
     assert post_line(fo_client, line(batch, "600100-001-022-100-EXTRA-MORE")).status_code == 201
     assert post_line(fo_client, line(batch, "600100-002")).status_code == 201
     lines = fo_client.get(f"/_sandbox/journals/usmf/{batch}/lines").json()
-    assert lines[0]["applied"]["values"] == {"MainAccount": "600100", "BusinessUnit": "001",
-                                             "Department": "022", "CostCenter": "100"}
+    assert lines[0]["applied"]["values"] == {
+        "MainAccount": "600100",
+        "BusinessUnit": "001",
+        "Department": "022",
+        "CostCenter": "100",
+    }
     assert lines[0]["applied"]["dropped_segments"] == ["EXTRA", "MORE"]
     one = fo_client.get(f"/_sandbox/journals/usmf/{batch}/lines/2/dimensions").json()
-    assert one["values"] == {"MainAccount": "600100", "BusinessUnit": "002", "Department": "",
-                             "CostCenter": ""}
+    assert one["values"] == {
+        "MainAccount": "600100",
+        "BusinessUnit": "002",
+        "Department": "",
+        "CostCenter": "",
+    }
     assert one["dropped_segments"] == []
 
 
@@ -248,20 +286,37 @@ def test_format_and_delimiter_changes_change_the_parsing(fo_client: httpx.Client
     batch = new_journal(fo_client)["JournalBatchNumber"]
     fmt = "/_sandbox/entities/DimensionIntegrationFormats"
     ledger = "DataEntityLedgerDimensionFormat"
-    assert fo_client.patch(fmt, json={"key": {"DimensionFormatName": "Ledger4",
-                                              "DimensionFormatType": ledger},
-                                      "values": {"IsActive": "No"}}).status_code == 200
-    assert fo_client.patch(fmt, json={"key": {"DimensionFormatName": "Ledger2",
-                                              "DimensionFormatType": ledger},
-                                      "values": {"IsActive": "Yes"}}).status_code == 200
+    assert (
+        fo_client.patch(
+            fmt,
+            json={
+                "key": {"DimensionFormatName": "Ledger4", "DimensionFormatType": ledger},
+                "values": {"IsActive": "No"},
+            },
+        ).status_code
+        == 200
+    )
+    assert (
+        fo_client.patch(
+            fmt,
+            json={
+                "key": {"DimensionFormatName": "Ledger2", "DimensionFormatType": ledger},
+                "values": {"IsActive": "Yes"},
+            },
+        ).status_code
+        == 200
+    )
     # Same string, new format: the second segment now means Department ("001" is unknown).
     resp = post_line(fo_client, line(batch, "600100-001-022-100"))
     assert inner(resp) == WRITE_FAILED + "The value '001' doesn't exist for Department."
     assert post_line(fo_client, line(batch, "600100-022-anything")).status_code == 201
-    assert fo_client.patch("/_sandbox/entities/DimensionParameters",
-                           json={"key": {"Key": 0},
-                                 "values": {"DimensionSegmentDelimiter": "Period"}}
-                           ).status_code == 200
+    assert (
+        fo_client.patch(
+            "/_sandbox/entities/DimensionParameters",
+            json={"key": {"Key": 0}, "values": {"DimensionSegmentDelimiter": "Period"}},
+        ).status_code
+        == 200
+    )
     # With '.', "600100-022" is one segment: a main account that does not exist.
     resp = post_line(fo_client, line(batch, "600100-022"))
     assert inner(resp) == WRITE_FAILED + "The value '600100-022' doesn't exist for MainAccount."
@@ -276,9 +331,20 @@ def test_format_and_delimiter_changes_change_the_parsing(fo_client: httpx.Client
 
 def test_suspending_a_value_through_admin_blocks_it(fo_client: httpx.Client) -> None:
     batch = new_journal(fo_client)["JournalBatchNumber"]
-    assert fo_client.patch("/_sandbox/entities/FinancialDimensionValues", json={
-        "key": {"FinancialDimension": "CostCenter", "LegalEntityId": "", "DimensionValue": "200"},
-        "values": {"IsSuspended": "Yes"}}).status_code == 200
+    assert (
+        fo_client.patch(
+            "/_sandbox/entities/FinancialDimensionValues",
+            json={
+                "key": {
+                    "FinancialDimension": "CostCenter",
+                    "LegalEntityId": "",
+                    "DimensionValue": "200",
+                },
+                "values": {"IsSuspended": "Yes"},
+            },
+        ).status_code
+        == 200
+    )
     resp = post_line(fo_client, line(batch, "600100-001-022-200"))
     assert inner(resp) == WRITE_FAILED + "CostCenter is suspended."
 
@@ -291,11 +357,13 @@ def test_posted_journal_is_read_only(fo_client: httpx.Client) -> None:
     before = stats(fo_client)["writes"]
     head = f"/data/LedgerJournalHeaders(dataAreaId='usmf',JournalBatchNumber='{batch}')"
     first = f"/data/LedgerJournalLines(dataAreaId='usmf',JournalBatchNumber='{batch}',LineNumber=1)"
-    for resp in (post_line(fo_client, line(batch)),
-                 fo_client.patch(first, json={"Text": "x"}),
-                 fo_client.delete(first),
-                 fo_client.patch(head, json={"Description": "x"}),
-                 fo_client.delete(head)):
+    for resp in (
+        post_line(fo_client, line(batch)),
+        fo_client.patch(first, json={"Text": "x"}),
+        fo_client.delete(first),
+        fo_client.patch(head, json={"Description": "x"}),
+        fo_client.delete(head),
+    ):
         assert resp.status_code == 400
         assert "is posted and can no longer be changed" in inner(resp)
     assert stats(fo_client)["writes"] == before
@@ -304,7 +372,8 @@ def test_posted_journal_is_read_only(fo_client: httpx.Client) -> None:
     other = new_journal(fo_client)["JournalBatchNumber"]
     resp = fo_client.patch(
         f"/data/LedgerJournalHeaders(dataAreaId='usmf',JournalBatchNumber='{other}')",
-        json={"IsPosted": "Yes"})
+        json={"IsPosted": "Yes"},
+    )
     assert resp.status_code == 400 and "read-only" in inner(resp)
 
 
@@ -320,22 +389,28 @@ def test_delete_unposted_header_removes_its_lines(fo_client: httpx.Client) -> No
 # --- workers, employments, vendors -------------------------------------------------------------
 
 
-def test_worker_create_requires_names_and_derives_name_and_status(fo_client: httpx.Client
-                                                                  ) -> None:
+def test_worker_create_requires_names_and_derives_name_and_status(fo_client: httpx.Client) -> None:
     resp = fo_client.post("/data/Workers", json={"PersonnelNumber": "RP-1"})
     assert resp.status_code == 400
     assert "Field 'FirstName' or 'LastName' must be filled in." in inner(resp)
     assert fo_client.post("/data/Workers", json={"FirstName": "X"}).status_code == 400
-    resp = fo_client.post("/data/Workers", json={"PersonnelNumber": "RP-1", "FirstName": "Grace",
-                                                  "LastName": "Hopper"})
+    resp = fo_client.post(
+        "/data/Workers",
+        json={"PersonnelNumber": "RP-1", "FirstName": "Grace", "LastName": "Hopper"},
+    )
     assert resp.status_code == 201
     assert resp.json()["Name"] == "Grace Hopper"
     assert resp.json()["WorkerStatus"] == "Pending"
     dup = fo_client.post("/data/Workers", json={"PersonnelNumber": "rp-1", "LastName": "Again"})
     assert dup.status_code == 400 and "The record already exists." in inner(dup)
-    hire = fo_client.post("/data/EmploymentsV2", json={
-        "PersonnelNumber": "RP-1", "LegalEntityId": "usmf",
-        "EmploymentStartDate": "2024-01-01T00:00:00Z"})
+    hire = fo_client.post(
+        "/data/EmploymentsV2",
+        json={
+            "PersonnelNumber": "RP-1",
+            "LegalEntityId": "usmf",
+            "EmploymentStartDate": "2024-01-01T00:00:00Z",
+        },
+    )
     assert hire.status_code == 201, hire.text
     assert hire.json()["EmploymentEndDate"] == "2154-12-31T23:59:59Z"
     assert hire.json()["EmploymentId"]
@@ -348,7 +423,8 @@ def test_worker_create_requires_names_and_derives_name_and_status(fo_client: htt
     emp_id = hire.json()["EmploymentId"]
     term = fo_client.patch(
         f"/data/EmploymentsV2(PersonnelNumber='RP-1',LegalEntityId='USMF',EmploymentId='{emp_id}')",
-        json={"EmploymentEndDate": "2025-01-31T23:59:59Z"})
+        json={"EmploymentEndDate": "2025-01-31T23:59:59Z"},
+    )
     assert term.status_code == 204
     assert fo_client.get("/data/Workers('RP-1')").json()["WorkerStatus"] == "Terminated"
 
@@ -356,25 +432,55 @@ def test_worker_create_requires_names_and_derives_name_and_status(fo_client: htt
 @pytest.mark.parametrize(
     ("body", "needle"),
     [
-        ({"LegalEntityId": "usmf", "EmploymentStartDate": "2024-01-01T00:00:00Z"},
-         "Field 'PersonnelNumber' must be filled in."),
-        ({"PersonnelNumber": "RP-000123", "EmploymentStartDate": "2024-01-01T00:00:00Z"},
-         "Field 'LegalEntityId' must be filled in."),
-        ({"PersonnelNumber": "RP-000123", "LegalEntityId": "demf"},
-         "Field 'EmploymentStartDate' must be filled in."),
-        ({"PersonnelNumber": "RP-404", "LegalEntityId": "usmf",
-          "EmploymentStartDate": "2024-01-01T00:00:00Z"},
-         "not found in the related table 'Worker'"),
-        ({"PersonnelNumber": "RP-000123", "LegalEntityId": "usmf",
-          "EmploymentStartDate": "2024-01-01T00:00:00Z"}, "overlaps employment E-1"),
-        ({"PersonnelNumber": "RP-000200", "LegalEntityId": "usmf",
-          "EmploymentStartDate": "2024-01-01T00:00:00Z"}, "is not eligible for rehire"),
-        ({"PersonnelNumber": "RP-000200", "LegalEntityId": "demf",
-          "EmploymentStartDate": "2024-01-01T00:00:00Z"}, "is not eligible for rehire"),
+        (
+            {"LegalEntityId": "usmf", "EmploymentStartDate": "2024-01-01T00:00:00Z"},
+            "Field 'PersonnelNumber' must be filled in.",
+        ),
+        (
+            {"PersonnelNumber": "RP-000123", "EmploymentStartDate": "2024-01-01T00:00:00Z"},
+            "Field 'LegalEntityId' must be filled in.",
+        ),
+        (
+            {"PersonnelNumber": "RP-000123", "LegalEntityId": "demf"},
+            "Field 'EmploymentStartDate' must be filled in.",
+        ),
+        (
+            {
+                "PersonnelNumber": "RP-404",
+                "LegalEntityId": "usmf",
+                "EmploymentStartDate": "2024-01-01T00:00:00Z",
+            },
+            "not found in the related table 'Worker'",
+        ),
+        (
+            {
+                "PersonnelNumber": "RP-000123",
+                "LegalEntityId": "usmf",
+                "EmploymentStartDate": "2024-01-01T00:00:00Z",
+            },
+            "overlaps employment E-1",
+        ),
+        (
+            {
+                "PersonnelNumber": "RP-000200",
+                "LegalEntityId": "usmf",
+                "EmploymentStartDate": "2024-01-01T00:00:00Z",
+            },
+            "is not eligible for rehire",
+        ),
+        (
+            {
+                "PersonnelNumber": "RP-000200",
+                "LegalEntityId": "demf",
+                "EmploymentStartDate": "2024-01-01T00:00:00Z",
+            },
+            "is not eligible for rehire",
+        ),
     ],
 )
-def test_employment_refusals_including_rehire(fo_client: httpx.Client, body: dict,
-                                              needle: str) -> None:
+def test_employment_refusals_including_rehire(
+    fo_client: httpx.Client, body: dict, needle: str
+) -> None:
     resp = fo_client.post("/data/EmploymentsV2", json=body)
     assert resp.status_code == 400
     assert needle in inner(resp)
@@ -382,11 +488,18 @@ def test_employment_refusals_including_rehire(fo_client: httpx.Client, body: dic
 
 
 def test_rehire_allowed_once_allow_rehire_is_yes(fo_client: httpx.Client) -> None:
-    assert fo_client.patch("/data/Workers('RP-000200')",
-                           json={"AllowRehire": "Yes"}).status_code == 204
-    resp = fo_client.post("/data/EmploymentsV2", json={
-        "PersonnelNumber": "RP-000200", "LegalEntityId": "usmf",
-        "EmploymentStartDate": "2024-01-01T00:00:00Z"})
+    assert (
+        fo_client.patch("/data/Workers('RP-000200')", json={"AllowRehire": "Yes"}).status_code
+        == 204
+    )
+    resp = fo_client.post(
+        "/data/EmploymentsV2",
+        json={
+            "PersonnelNumber": "RP-000200",
+            "LegalEntityId": "usmf",
+            "EmploymentStartDate": "2024-01-01T00:00:00Z",
+        },
+    )
     assert resp.status_code == 201
     assert fo_client.get("/data/Workers('RP-000200')").json()["WorkerStatus"] == "Employed"
 
@@ -395,11 +508,14 @@ def test_vendor_create_rules(fo_client: httpx.Client) -> None:
     base = {"dataAreaId": "usmf", "VendorAccountNumber": "V-3000", "VendorGroupId": "CONTR"}
     resp = fo_client.post("/data/VendorsV2", json=base)
     assert resp.status_code == 400 and "VendorOrganizationName" in inner(resp)
-    resp = fo_client.post("/data/VendorsV2", json={**base, "VendorGroupId": None,
-                                                   "VendorOrganizationName": "X"})
+    resp = fo_client.post(
+        "/data/VendorsV2", json={**base, "VendorGroupId": None, "VendorOrganizationName": "X"}
+    )
     assert resp.status_code == 400 and "Field 'VendorGroupId' must be filled in." in inner(resp)
-    resp = fo_client.post("/data/VendorsV2", json={**base, "dataAreaId": "USMF",
-                                                   "VendorOrganizationName": "Contractor Co"})
+    resp = fo_client.post(
+        "/data/VendorsV2",
+        json={**base, "dataAreaId": "USMF", "VendorOrganizationName": "Contractor Co"},
+    )
     assert resp.status_code == 201
     assert resp.json()["CurrencyCode"] == "USD"
     assert resp.json()["dataAreaId"] == "usmf"
@@ -441,16 +557,22 @@ def test_state_persists_for_the_same_seed_and_reset_forgets(tmp_path: Path) -> N
 @pytest.mark.parametrize(
     ("entity", "row", "needle"),
     [
-        ("Workers", {"PersonnelNumber": "X", "Shoe": 1},
-         "seed Workers row 3: unknown property 'Shoe'"),
-        ("MainAccounts",
-         {"ChartOfAccounts": "Shared", "MainAccountId": "1", "IsSuspended": "Maybe"},
-         "seed MainAccounts row 5 property 'IsSuspended'"),
+        (
+            "Workers",
+            {"PersonnelNumber": "X", "Shoe": 1},
+            "seed Workers row 3: unknown property 'Shoe'",
+        ),
+        (
+            "MainAccounts",
+            {"ChartOfAccounts": "Shared", "MainAccountId": "1", "IsSuspended": "Maybe"},
+            "seed MainAccounts row 5 property 'IsSuspended'",
+        ),
         ("Nope", {"A": 1}, "unknown entity set 'Nope'"),
     ],
 )
-def test_bad_seed_is_refused_with_a_clear_message(tmp_path: Path, entity: str, row: dict,
-                                                  needle: str) -> None:
+def test_bad_seed_is_refused_with_a_clear_message(
+    tmp_path: Path, entity: str, row: dict, needle: str
+) -> None:
     company = sample_company()
     company["dynamics"].setdefault(entity, []).append(row)
     with pytest.raises(SeedError, match=needle.replace("(", r"\(")):

@@ -4,7 +4,7 @@ import msal
 import pytest
 import requests
 
-from ml_connector_dagster.sandbox.server import Sandbox
+from ml_connector_sandbox.server import Sandbox
 
 
 def _session(sandbox: Sandbox) -> requests.Session:

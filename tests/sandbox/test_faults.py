@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from ml_connector_dagster.dynamics.batch import BatchRequest, Operation, build_batch
-from ml_connector_dagster.sandbox.faults import (
+from ml_connector_sandbox.faults import (
     FaultBoard,
     FaultConfigError,
     FaultMiddleware,
@@ -23,7 +23,7 @@ from ml_connector_dagster.sandbox.faults import (
     load_fault_file,
     parse_fault_flag,
 )
-from ml_connector_dagster.sandbox.server import Sandbox
+from ml_connector_sandbox.server import Sandbox
 
 
 def test_flag_parses_service_kind_and_typed_options() -> None:

@@ -20,8 +20,8 @@ with warnings.catch_warnings():  # Starlette nags about httpx; the test client s
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-from ml_connector_dagster.sandbox.company import generate_company
-from ml_connector_dagster.sandbox.rippling import RipplingService
+from ml_connector_sandbox.company import generate_company
+from ml_connector_sandbox.rippling import RipplingService
 
 BASE_URL = "https://127.0.0.1:8441"
 
@@ -45,8 +45,9 @@ def rippling_client(rippling: RipplingService) -> Iterator[httpx.Client]:
 
 
 def _token(company: dict[str, Any], label: str) -> str:
-    return next(t["token"] for t in company["rippling"]["credentials"]["api_tokens"]
-                if t["label"] == label)
+    return next(
+        t["token"] for t in company["rippling"]["credentials"]["api_tokens"] if t["label"] == label
+    )
 
 
 @pytest.fixture
@@ -76,9 +77,9 @@ def fetch_all(client: httpx.Client, url: str, headers: dict[str, str]) -> tuple[
 
 
 # --- paging --------------------------------------------------------------------------------------
-def test_paging_follows_relative_next_links_to_the_end(rippling_client: httpx.Client,
-                                                       full: dict[str, str],
-                                                       company: dict[str, Any]) -> None:
+def test_paging_follows_relative_next_links_to_the_end(
+    rippling_client: httpx.Client, full: dict[str, str], company: dict[str, Any]
+) -> None:
     total = len(company["rippling"]["workers"])
     workers, requests = fetch_all(rippling_client, "/workers/?limit=100", full)
     assert requests == math.ceil(total / 100)
@@ -89,17 +90,18 @@ def test_paging_follows_relative_next_links_to_the_end(rippling_client: httpx.Cl
     assert "limit=50" in first["next_link"]
 
 
-def test_limit_above_maximum_is_refused(rippling_client: httpx.Client,
-                                        full: dict[str, str]) -> None:
+def test_limit_above_maximum_is_refused(
+    rippling_client: httpx.Client, full: dict[str, str]
+) -> None:
     response = rippling_client.get("/workers/?limit=101", headers=full)
     assert response.status_code == 400
     assert "limit" in response.json()["detail"]
     assert rippling_client.get("/workers/?limit=100", headers=full).status_code == 200
 
 
-def test_next_link_carries_filter_order_and_expand(rippling_client: httpx.Client,
-                                                   full: dict[str, str],
-                                                   company: dict[str, Any]) -> None:
+def test_next_link_carries_filter_order_and_expand(
+    rippling_client: httpx.Client, full: dict[str, str], company: dict[str, Any]
+) -> None:
     url = "/workers/?limit=20&filter=status eq 'ACTIVE'&order_by=created_at desc&expand=user"
     workers, requests = fetch_all(rippling_client, url, full)
     active = [w for w in company["rippling"]["workers"] if w["status"] == "ACTIVE"]
@@ -111,66 +113,84 @@ def test_next_link_carries_filter_order_and_expand(rippling_client: httpx.Client
 
 
 # --- filters and ordering ------------------------------------------------------------------------
-def test_updated_at_filter_returns_exactly_the_newer_workers(rippling_client: httpx.Client,
-                                                             full: dict[str, str],
-                                                             company: dict[str, Any]) -> None:
+def test_updated_at_filter_returns_exactly_the_newer_workers(
+    rippling_client: httpx.Client, full: dict[str, str], company: dict[str, Any]
+) -> None:
     url = "/workers/?limit=100&filter=updated_at ge 2026-10-01T00:00:00&order_by=updated_at"
     workers, _ = fetch_all(rippling_client, url, full)
-    expected = {w["id"] for w in company["rippling"]["workers"]
-                if w["updated_at"] >= "2026-10-01T00:00:00+00:00"}
+    expected = {
+        w["id"]
+        for w in company["rippling"]["workers"]
+        if w["updated_at"] >= "2026-10-01T00:00:00+00:00"
+    }
     assert expected and {w["id"] for w in workers} == expected
     stamps = [w["updated_at"] for w in workers]
     assert stamps == sorted(stamps)
 
 
-def test_status_and_user_filters(rippling_client: httpx.Client, full: dict[str, str],
-                                 company: dict[str, Any]) -> None:
+def test_status_and_user_filters(
+    rippling_client: httpx.Client, full: dict[str, str], company: dict[str, Any]
+) -> None:
     workers, _ = fetch_all(rippling_client, "/workers/?filter=status eq 'TERMINATED'", full)
     expected = [w for w in company["rippling"]["workers"] if w["status"] == "TERMINATED"]
     assert expected and len(workers) == len(expected)
     one = company["rippling"]["workers"][7]
-    body = rippling_client.get(f"/workers/?filter=user_id eq '{one['user_id']}'",
-                               headers=full).json()
+    body = rippling_client.get(
+        f"/workers/?filter=user_id eq '{one['user_id']}'", headers=full
+    ).json()
     assert [w["id"] for w in body["results"]] == [one["id"]]
 
 
-@pytest.mark.parametrize("bad", [
-    "updated_at ge '2026-10-01'",
-    "updated_at ge '2026-10-01T00:00:00'",
-    "salary ge 5",
-    "status gt 'ACTIVE'",
-    "status eq ACTIVE",
-    "status eq 'ACTIVE' or status eq 'TERMINATED'",
-    "updated_at ge yesterday",
-    "status eq",
-])
-def test_bad_filters_are_400_with_a_message(rippling_client: httpx.Client, full: dict[str, str],
-                                            bad: str) -> None:
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "updated_at ge '2026-10-01'",
+        "updated_at ge '2026-10-01T00:00:00'",
+        "salary ge 5",
+        "status gt 'ACTIVE'",
+        "status eq ACTIVE",
+        "status eq 'ACTIVE' or status eq 'TERMINATED'",
+        "updated_at ge yesterday",
+        "status eq",
+    ],
+)
+def test_bad_filters_are_400_with_a_message(
+    rippling_client: httpx.Client, full: dict[str, str], bad: str
+) -> None:
     response = rippling_client.get("/workers/", params={"filter": bad}, headers=full)
     assert response.status_code == 400
     assert response.json()["detail"]
 
 
-def test_order_by_is_limited_to_what_the_endpoint_offers(rippling_client: httpx.Client,
-                                                         full: dict[str, str]) -> None:
+def test_order_by_is_limited_to_what_the_endpoint_offers(
+    rippling_client: httpx.Client, full: dict[str, str]
+) -> None:
     runs, _ = fetch_all(rippling_client, "/payroll-runs/?order_by=check_date", full)
     dates = [r["check_date"] for r in runs]
     assert dates == sorted(dates)
     desc = rippling_client.get("/payroll-runs/?order_by=check_date desc", headers=full).json()
     assert desc["results"][0]["check_date"] == max(dates)
-    for bad in ("/payroll-runs/?order_by=updated_at", "/workers/?order_by=check_date",
-                "/workers/?order_by=updated_at sideways"):
+    for bad in (
+        "/payroll-runs/?order_by=updated_at",
+        "/workers/?order_by=check_date",
+        "/workers/?order_by=updated_at sideways",
+    ):
         assert rippling_client.get(bad, headers=full).status_code == 400
-    assert rippling_client.get("/payroll-runs/?filter=run_state eq 'PAID'",
-                               headers=full).status_code == 400
+    assert (
+        rippling_client.get("/payroll-runs/?filter=run_state eq 'PAID'", headers=full).status_code
+        == 400
+    )
 
 
 # --- expand --------------------------------------------------------------------------------------
-def test_expand_adds_objects_and_keeps_ids(rippling_client: httpx.Client, full: dict[str, str],
-                                           company: dict[str, Any]) -> None:
+def test_expand_adds_objects_and_keeps_ids(
+    rippling_client: httpx.Client, full: dict[str, str], company: dict[str, Any]
+) -> None:
     body = rippling_client.get(
         "/workers/?limit=100&expand=user,department,compensation,legal_entity,employment_type,"
-        "level,teams,manager.level", headers=full).json()
+        "level,teams,manager.level",
+        headers=full,
+    ).json()
     for w in body["results"]:
         assert w["user"]["id"] == w["user_id"]
         assert w["department"]["id"] == w["department_id"]
@@ -196,14 +216,18 @@ def test_unknown_relation_is_400(rippling_client: httpx.Client, full: dict[str, 
 
 # --- redaction -----------------------------------------------------------------------------------
 def _executives(company: dict[str, Any]) -> set[str]:
-    dept = next(d["id"] for d in company["rippling"]["departments"]
-                if d["reference_code"] == "D100")
+    dept = next(
+        d["id"] for d in company["rippling"]["departments"] if d["reference_code"] == "D100"
+    )
     return {w["id"] for w in company["rippling"]["workers"] if w["department_id"] == dept}
 
 
 def test_limited_token_gets_compensation_redacted_for_executives(
-        rippling_client: httpx.Client, limited: dict[str, str], full: dict[str, str],
-        company: dict[str, Any]) -> None:
+    rippling_client: httpx.Client,
+    limited: dict[str, str],
+    full: dict[str, str],
+    company: dict[str, Any],
+) -> None:
     executives = _executives(company)
     assert executives
     url = "/workers/?limit=100&expand=compensation"
@@ -215,8 +239,10 @@ def test_limited_token_gets_compensation_redacted_for_executives(
         if on_page:
             pages_with_redaction += 1
             assert {"compensation", "compensation_id"} <= names
-            assert all(f["reason"] == "Insufficient entitlements"
-                       for f in body["__meta"]["redacted_fields"])
+            assert all(
+                f["reason"] == "Insufficient entitlements"
+                for f in body["__meta"]["redacted_fields"]
+            )
         else:
             assert names == set()
         for w in body["results"]:
@@ -229,21 +255,24 @@ def test_limited_token_gets_compensation_redacted_for_executives(
 
 
 def test_limited_token_redacts_compensation_records_and_single_objects(
-        rippling_client: httpx.Client, limited: dict[str, str], company: dict[str, Any]) -> None:
+    rippling_client: httpx.Client, limited: dict[str, str], company: dict[str, Any]
+) -> None:
     executive = sorted(_executives(company))[0]
     comp = next(c for c in company["rippling"]["compensations"] if c["worker_id"] == executive)
     body = rippling_client.get(f"/compensations/{comp['id']}/", headers=limited).json()
     assert "annual_compensation" not in body and body["worker_id"] == executive
     assert "annual_compensation" in {f["name"] for f in body["__meta"]["redacted_fields"]}
     other = next(w for w in company["rippling"]["workers"] if w["id"] not in _executives(company))
-    body = rippling_client.get(f"/workers/{other['id']}/?expand=compensation",
-                               headers=limited).json()
+    body = rippling_client.get(
+        f"/workers/{other['id']}/?expand=compensation", headers=limited
+    ).json()
     assert body["__meta"]["redacted_fields"] == [] and "compensation" in body
 
 
 # --- auth ----------------------------------------------------------------------------------------
-def test_missing_unknown_and_underscoped_tokens(rippling_client: httpx.Client,
-                                                limited: dict[str, str]) -> None:
+def test_missing_unknown_and_underscoped_tokens(
+    rippling_client: httpx.Client, limited: dict[str, str]
+) -> None:
     assert rippling_client.get("/workers/").status_code == 401
     bad = rippling_client.get("/workers/", headers={"Authorization": "Bearer nope"})
     assert bad.status_code == 401
@@ -253,29 +282,42 @@ def test_missing_unknown_and_underscoped_tokens(rippling_client: httpx.Client,
     assert rippling_client.get("/workers/", headers=limited).status_code == 200
 
 
-def test_oauth_refresh_rotates_and_expiry_is_enforced(rippling: RipplingService,
-                                                      rippling_client: httpx.Client) -> None:
+def test_oauth_refresh_rotates_and_expiry_is_enforced(
+    rippling: RipplingService, rippling_client: httpx.Client
+) -> None:
     client = rippling.credentials()["oauth_clients"][0]
     auth = (client["client_id"], client["client_secret"])
-    first = rippling_client.post("/o/token/", auth=auth, data={
-        "grant_type": "refresh_token", "refresh_token": client["refresh_token"]})
+    first = rippling_client.post(
+        "/o/token/",
+        auth=auth,
+        data={"grant_type": "refresh_token", "refresh_token": client["refresh_token"]},
+    )
     assert first.status_code == 200
     grant = first.json()
     assert grant["token_type"] == "Bearer" and grant["expires_in"] == 129600
     assert grant["refresh_token"] != client["refresh_token"]
     bearer = {"Authorization": f"Bearer {grant['access_token']}"}
     assert rippling_client.get("/payroll-runs/", headers=bearer).status_code == 200
-    reused = rippling_client.post("/o/token", auth=auth, data={
-        "grant_type": "refresh_token", "refresh_token": client["refresh_token"]})
+    reused = rippling_client.post(
+        "/o/token",
+        auth=auth,
+        data={"grant_type": "refresh_token", "refresh_token": client["refresh_token"]},
+    )
     assert reused.status_code == 400 and reused.json()["error"] == "invalid_grant"
     assert rippling.credentials()["oauth_clients"][0]["refresh_token"] == grant["refresh_token"]
-    wrong = rippling_client.post("/o/token/", auth=(client["client_id"], "wrong"), data={
-        "grant_type": "refresh_token", "refresh_token": grant["refresh_token"]})
+    wrong = rippling_client.post(
+        "/o/token/",
+        auth=(client["client_id"], "wrong"),
+        data={"grant_type": "refresh_token", "refresh_token": grant["refresh_token"]},
+    )
     assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_client"
     rippling.expire_tokens()
     assert rippling_client.get("/workers/", headers=bearer).status_code == 401
-    again = rippling_client.post("/o/token/", auth=auth, data={
-        "grant_type": "refresh_token", "refresh_token": grant["refresh_token"]})
+    again = rippling_client.post(
+        "/o/token/",
+        auth=auth,
+        data={"grant_type": "refresh_token", "refresh_token": grant["refresh_token"]},
+    )
     assert again.status_code == 200
     fresh = {"Authorization": f"Bearer {again.json()['access_token']}"}
     assert rippling_client.get("/workers/", headers=fresh).status_code == 200
@@ -285,68 +327,86 @@ def test_access_token_lifetime_is_configurable(tmp_path: Path, company: dict[str
     service = RipplingService(tmp_path, company, base_url=BASE_URL, access_token_lifetime=1)
     client = service.credentials()["oauth_clients"][0]
     with TestClient(service.app, base_url=BASE_URL) as http:
-        grant = http.post("/o/token/", auth=(client["client_id"], client["client_secret"]),
-                          data={"grant_type": "authorization_code",
-                                "code": client["authorization_code"]}).json()
+        grant = http.post(
+            "/o/token/",
+            auth=(client["client_id"], client["client_secret"]),
+            data={"grant_type": "authorization_code", "code": client["authorization_code"]},
+        ).json()
         assert grant["expires_in"] == 1
         live = http.get("/workers/", headers={"Authorization": f"Bearer {grant['access_token']}"})
         assert live.status_code == 200
         service.clock.advance(1.1)  # the sandbox's own clock: no sleeping, no wall clock
-        expired = http.get("/workers/", headers={"Authorization":
-                                                 f"Bearer {grant['access_token']}"})
+        expired = http.get(
+            "/workers/", headers={"Authorization": f"Bearer {grant['access_token']}"}
+        )
         assert expired.status_code == 401
     service.close()
 
 
 # --- retrieve, payroll records -------------------------------------------------------------------
-def test_retrieve_and_404(rippling_client: httpx.Client, full: dict[str, str],
-                          company: dict[str, Any]) -> None:
+def test_retrieve_and_404(
+    rippling_client: httpx.Client, full: dict[str, str], company: dict[str, Any]
+) -> None:
     worker = company["rippling"]["workers"][0]
     body = rippling_client.get(f"/workers/{worker['id']}/", headers=full).json()
     assert body["id"] == worker["id"] and body["__meta"] == {"redacted_fields": []}
     missing = rippling_client.get("/workers/doesnotexist/", headers=full)
     assert missing.status_code == 404 and missing.json()["detail"]
-    assert rippling_client.get("/payroll-runs/nope/worker-payroll-records/",
-                               headers=full).status_code == 404
+    assert (
+        rippling_client.get("/payroll-runs/nope/worker-payroll-records/", headers=full).status_code
+        == 404
+    )
 
 
 def test_worker_payroll_records_page_without_meta_and_filter_by_worker(
-        rippling_client: httpx.Client, full: dict[str, str], company: dict[str, Any]) -> None:
+    rippling_client: httpx.Client, full: dict[str, str], company: dict[str, Any]
+) -> None:
     run = company["rippling"]["payroll_runs"][0]
-    expected = [r for r in company["rippling"]["worker_payroll_records"]
-                if r["run_id"] == run["id"]]
+    expected = [
+        r for r in company["rippling"]["worker_payroll_records"] if r["run_id"] == run["id"]
+    ]
     records, requests = fetch_all(
-        rippling_client, f"/payroll-runs/{run['id']}/worker-payroll-records/?limit=25", full)
+        rippling_client, f"/payroll-runs/{run['id']}/worker-payroll-records/?limit=25", full
+    )
     assert len(records) == len(expected) and requests == math.ceil(len(expected) / 25)
-    page = rippling_client.get(f"/payroll-runs/{run['id']}/worker-payroll-records/",
-                               headers=full).json()
+    page = rippling_client.get(
+        f"/payroll-runs/{run['id']}/worker-payroll-records/", headers=full
+    ).json()
     assert "__meta" not in page
     wanted = [expected[0]["worker_id"], expected[1]["worker_id"]]
-    body = rippling_client.get(f"/payroll-runs/{run['id']}/worker-payroll-records/",
-                               params={"filter": f"worker_id in ('{wanted[0]}','{wanted[1]}')"},
-                               headers=full).json()
+    body = rippling_client.get(
+        f"/payroll-runs/{run['id']}/worker-payroll-records/",
+        params={"filter": f"worker_id in ('{wanted[0]}','{wanted[1]}')"},
+        headers=full,
+    ).json()
     assert sorted(r["worker_id"] for r in body["results"]) == sorted(wanted)
     single = rippling_client.get(
-        f"/payroll-runs/{run['id']}/worker-payroll-records/{expected[0]['id']}/",
-        headers=full).json()
+        f"/payroll-runs/{run['id']}/worker-payroll-records/{expected[0]['id']}/", headers=full
+    ).json()
     assert single["gross_pay"] == expected[0]["gross_pay"] and "__meta" in single
 
 
 # --- v1 company activity -------------------------------------------------------------------------
-def test_company_activity_pages_with_next_cursor(rippling_client: httpx.Client,
-                                                 full: dict[str, str],
-                                                 rippling: RipplingService,
-                                                 company: dict[str, Any]) -> None:
+def test_company_activity_pages_with_next_cursor(
+    rippling_client: httpx.Client,
+    full: dict[str, str],
+    rippling: RipplingService,
+    company: dict[str, Any],
+) -> None:
     start = rippling.store.today().toordinal() - 80
     start_date = type(rippling.store.today()).fromordinal(start).isoformat()
-    expected = [e["id"] for e in company["rippling"]["company_activity"]
-                if e["timestamp"][:10] >= start_date]
+    expected = [
+        e["id"]
+        for e in company["rippling"]["company_activity"]
+        if e["timestamp"][:10] >= start_date
+    ]
     assert len(expected) > 5
     seen: list[str] = []
     params: dict[str, str] = {"startDate": start_date, "limit": "5"}
     while True:
-        body = rippling_client.get("/platform/api/company_activity", params=params,
-                                   headers=full).json()
+        body = rippling_client.get(
+            "/platform/api/company_activity", params=params, headers=full
+        ).json()
         assert body["error"] is None
         events = body["data"]["events"]
         seen.extend(e["id"] for e in events)
@@ -354,8 +414,9 @@ def test_company_activity_pages_with_next_cursor(rippling_client: httpx.Client,
             break
         params = {"next": body["data"]["next"], "limit": "5"}
     assert seen == expected
-    too_old = rippling_client.get("/platform/api/company_activity",
-                                  params={"startDate": "2026-01-01"}, headers=full)
+    too_old = rippling_client.get(
+        "/platform/api/company_activity", params={"startDate": "2026-01-01"}, headers=full
+    )
     assert too_old.status_code == 400 and too_old.json()["error"]
 
 
@@ -364,19 +425,27 @@ def _latest_seed_update(company: dict[str, Any]) -> str:
     return max(w["updated_at"] for w in company["rippling"]["workers"])
 
 
-def test_admin_hire_is_visible_through_the_api(rippling_client: httpx.Client,
-                                               full: dict[str, str],
-                                               company: dict[str, Any]) -> None:
+def test_admin_hire_is_visible_through_the_api(
+    rippling_client: httpx.Client, full: dict[str, str], company: dict[str, Any]
+) -> None:
     watermark = _latest_seed_update(company)
-    hired = rippling_client.post("/_sandbox/workers", json={
-        "given_name": "Ada", "family_name": "Lovelace", "department_reference_code": "D120",
-        "employment_type": "SALARIED", "annual_salary": "120000.00"})
+    hired = rippling_client.post(
+        "/_sandbox/workers",
+        json={
+            "given_name": "Ada",
+            "family_name": "Lovelace",
+            "department_reference_code": "D120",
+            "employment_type": "SALARIED",
+            "annual_salary": "120000.00",
+        },
+    )
     assert hired.status_code == 201, hired.text
     worker = hired.json()["worker"]
     assert worker["updated_at"] > watermark and worker["status"] == "ACTIVE"
     filt = f"updated_at gt {watermark.replace('+00:00', '')}"
-    body = rippling_client.get("/workers/", params={"filter": filt, "expand": "user,compensation"},
-                               headers=full).json()
+    body = rippling_client.get(
+        "/workers/", params={"filter": filt, "expand": "user,compensation"}, headers=full
+    ).json()
     assert [w["id"] for w in body["results"]] == [worker["id"]]
     assert body["results"][0]["user"]["name"]["family_name"] == "Lovelace"
     assert body["results"][0]["compensation"]["annual_compensation"]["value"] == 120000
@@ -384,80 +453,106 @@ def test_admin_hire_is_visible_through_the_api(rippling_client: httpx.Client,
     assert events["data"]["events"][-1]["subjects"][0]["instance"] == worker["id"]
 
 
-def test_admin_update_terminate_and_rehire(rippling_client: httpx.Client, full: dict[str, str],
-                                           company: dict[str, Any]) -> None:
+def test_admin_update_terminate_and_rehire(
+    rippling_client: httpx.Client, full: dict[str, str], company: dict[str, Any]
+) -> None:
     worker = next(w for w in company["rippling"]["workers"] if w["status"] == "ACTIVE")
-    updated = rippling_client.patch(f"/_sandbox/workers/{worker['id']}",
-                                    json={"family_name": "Renamed", "title": "Principal"})
+    updated = rippling_client.patch(
+        f"/_sandbox/workers/{worker['id']}", json={"family_name": "Renamed", "title": "Principal"}
+    )
     assert updated.status_code == 200
     user = rippling_client.get(f"/users/{worker['user_id']}/", headers=full).json()
     assert user["name"]["family_name"] == "Renamed"
-    assert rippling_client.patch(f"/_sandbox/workers/{worker['id']}",
-                                 json={"shoe_size": 9}).status_code == 400
-    gone = rippling_client.post(f"/_sandbox/workers/{worker['id']}/terminate",
-                                json={"end_date": "2026-11-21", "type": "INVOLUNTARY"})
+    assert (
+        rippling_client.patch(
+            f"/_sandbox/workers/{worker['id']}", json={"shoe_size": 9}
+        ).status_code
+        == 400
+    )
+    gone = rippling_client.post(
+        f"/_sandbox/workers/{worker['id']}/terminate",
+        json={"end_date": "2026-11-21", "type": "INVOLUNTARY"},
+    )
     assert gone.status_code == 200
     seen = rippling_client.get(f"/workers/{worker['id']}/", headers=full).json()
     assert seen["status"] == "TERMINATED" and seen["end_date"] == "2026-11-21"
     assert seen["termination_details"]["type"] == "INVOLUNTARY"
     assert seen["updated_at"] > worker["updated_at"]
-    back = rippling_client.post(f"/_sandbox/workers/{worker['id']}/rehire",
-                                json={"start_date": "2026-11-23"})
+    back = rippling_client.post(
+        f"/_sandbox/workers/{worker['id']}/rehire", json={"start_date": "2026-11-23"}
+    )
     assert back.status_code == 200
     seen2 = rippling_client.get(f"/workers/{worker['id']}/", headers=full).json()
     # The sandbox lives on its company's date (2026-11-20): a start three days on is an offer.
     assert seen2["status"] == "ACCEPTED" and seen2["start_date"] == "2026-11-23"
     assert seen2["end_date"] is None and seen2["updated_at"] > seen["updated_at"]
-    assert rippling_client.post(f"/_sandbox/workers/{worker['id']}/rehire",
-                                json={}).status_code == 409
-    kinds = [e["event_type"] for e in rippling_client.get(
-        "/platform/api/company_activity", headers=full).json()["data"]["events"][-3:]]
+    assert (
+        rippling_client.post(f"/_sandbox/workers/{worker['id']}/rehire", json={}).status_code == 409
+    )
+    kinds = [
+        e["event_type"]
+        for e in rippling_client.get("/platform/api/company_activity", headers=full).json()["data"][
+            "events"
+        ][-3:]
+    ]
     assert kinds == ["EMPLOYEE_UPDATED", "EMPLOYEE_TERMINATED", "EMPLOYEE_REHIRED"]
 
 
-def test_admin_payroll_run_lifecycle_and_bad_record(rippling_client: httpx.Client,
-                                                    full: dict[str, str],
-                                                    company: dict[str, Any]) -> None:
+def test_admin_payroll_run_lifecycle_and_bad_record(
+    rippling_client: httpx.Client, full: dict[str, str], company: dict[str, Any]
+) -> None:
     entity = company["rippling"]["company_legal_entities"][1]
-    created = rippling_client.post("/_sandbox/payroll-runs", json={
-        "company_entity_id": entity["id"], "run_state": "APPROVED"})
+    created = rippling_client.post(
+        "/_sandbox/payroll-runs", json={"company_entity_id": entity["id"], "run_state": "APPROVED"}
+    )
     assert created.status_code == 201, created.text
     run = created.json()["run"]
     assert created.json()["records"] > 0 and run["run_state"] == "APPROVED"
     latest = max(r["pay_period"]["end_date"] for r in company["rippling"]["payroll_runs"])
     assert run["pay_period"]["start_date"] > latest
-    records, _ = fetch_all(rippling_client,
-                           f"/payroll-runs/{run['id']}/worker-payroll-records/?limit=100", full)
+    records, _ = fetch_all(
+        rippling_client, f"/payroll-runs/{run['id']}/worker-payroll-records/?limit=100", full
+    )
     assert len(records) == created.json()["records"]
     for record in records:
         gross = Decimal(record["gross_pay"])
         s = {k: Decimal(v) for k, v in record["summary"].items()}
-        assert gross == (Decimal(record["net_pay"]) + s["employee_taxes"]
-                         + s["employee_deductions"] + s["total_garnishments"])
+        assert gross == (
+            Decimal(record["net_pay"])
+            + s["employee_taxes"]
+            + s["employee_deductions"]
+            + s["total_garnishments"]
+        )
         assert record["currency"] == "GBP"
-    paid = rippling_client.patch(f"/_sandbox/payroll-runs/{run['id']}",
-                                 json={"run_state": "PAID"}).json()
+    paid = rippling_client.patch(
+        f"/_sandbox/payroll-runs/{run['id']}", json={"run_state": "PAID"}
+    ).json()
     assert paid["run_state"] == "PAID" and paid["paid_at"]
-    assert rippling_client.get(f"/payroll-runs/{run['id']}/",
-                               headers=full).json()["run_state"] == "PAID"
+    assert (
+        rippling_client.get(f"/payroll-runs/{run['id']}/", headers=full).json()["run_state"]
+        == "PAID"
+    )
     bad = {**records[0], "net_pay": str(Decimal(records[0]["net_pay"]) + 1)}
     put = rippling_client.put(
-        f"/_sandbox/payroll-runs/{run['id']}/worker-payroll-records/{records[0]['id']}", json=bad)
+        f"/_sandbox/payroll-runs/{run['id']}/worker-payroll-records/{records[0]['id']}", json=bad
+    )
     assert put.status_code == 200
     served = rippling_client.get(
-        f"/payroll-runs/{run['id']}/worker-payroll-records/{records[0]['id']}/",
-        headers=full).json()
+        f"/payroll-runs/{run['id']}/worker-payroll-records/{records[0]['id']}/", headers=full
+    ).json()
     assert served["net_pay"] == bad["net_pay"]
 
 
 # --- persistence and reset -----------------------------------------------------------------------
-def test_state_survives_a_restart_and_reset_wipes_it(tmp_path: Path,
-                                                     company: dict[str, Any]) -> None:
+def test_state_survives_a_restart_and_reset_wipes_it(
+    tmp_path: Path, company: dict[str, Any]
+) -> None:
     headers = {"Authorization": f"Bearer {_token(company, 'full')}"}
     first = RipplingService(tmp_path, company, base_url=BASE_URL)
     with TestClient(first.app, base_url=BASE_URL) as http:
-        worker = http.post("/_sandbox/workers", json={"given_name": "Grace",
-                                                      "family_name": "Hopper"}).json()["worker"]
+        worker = http.post(
+            "/_sandbox/workers", json={"given_name": "Grace", "family_name": "Hopper"}
+        ).json()["worker"]
     first.close()
     second = RipplingService(tmp_path, company, base_url=BASE_URL)
     with TestClient(second.app, base_url=BASE_URL) as http:

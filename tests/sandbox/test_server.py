@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from ml_connector_dagster.ledger.mapping import load_mapping
-from ml_connector_dagster.sandbox.server import Sandbox
+from ml_connector_sandbox.server import Sandbox
 
 
 def test_each_service_has_its_own_origin_and_fo_url_has_no_path(sandbox: Sandbox) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from cryptography import x509
 
-from ml_connector_dagster.sandbox import tls
+from ml_connector_sandbox import tls
 
 
 def test_server_certificate_names_loopback_and_chains_to_the_ca(tmp_path: Path) -> None:

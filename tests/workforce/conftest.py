@@ -14,7 +14,7 @@ from ml_connector_dagster.credentials.models import DynamicsCredentials, Ripplin
 from ml_connector_dagster.dynamics.client import DynamicsClient
 from ml_connector_dagster.ledger.mapping import PayrollMapping, parse_mapping
 from ml_connector_dagster.rippling.client import RipplingClient
-from ml_connector_dagster.sandbox.server import Sandbox
+from ml_connector_sandbox.server import Sandbox
 
 
 def mapping_document(company: dict[str, Any]) -> dict[str, Any]:

@@ -15,10 +15,10 @@ from ml_connector_dagster.dynamics.odata import eq
 from ml_connector_dagster.ledger.mapping import PayrollMapping
 from ml_connector_dagster.rippling.client import RipplingClient
 from ml_connector_dagster.rippling.models import Worker
-from ml_connector_dagster.sandbox.server import Sandbox
 from ml_connector_dagster.workforce.settings import WorkforceSettings
 from ml_connector_dagster.workforce.sync import SyncOutcome, read_headcount, sync_workers
 from ml_connector_dagster.workforce.triggers import PollCursor
+from ml_connector_sandbox.server import Sandbox
 
 TODAY = dt.date(2026, 11, 20)
 OPEN = "2154-12-31T23:59:59Z"

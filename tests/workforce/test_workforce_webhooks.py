@@ -17,9 +17,9 @@ from ml_connector_dagster.audit.store import AuditStore
 from ml_connector_dagster.dynamics.client import DynamicsClient
 from ml_connector_dagster.ledger.mapping import PayrollMapping
 from ml_connector_dagster.rippling.client import RipplingClient
-from ml_connector_dagster.sandbox.server import Sandbox
 from ml_connector_dagster.workforce.settings import WorkforceSettings
 from ml_connector_dagster.workforce.webhooks import create_webhook_app
+from ml_connector_sandbox.server import Sandbox
 
 TOKEN = "s3cret-token-configured-in-rippling"
 PATH_SECRET = "Zq7fT1u0nX4bQ9kLm2Pa8RcVd3"
