@@ -1,13 +1,21 @@
-"""Shared fixtures: a real sandbox over HTTPS, its environment, and PostgreSQL when present."""
+"""Shared fixtures: a real sandbox over HTTPS, its environment, and PostgreSQL when present.
+
+The sandbox is imported inside the fixtures that start it, so the pure tests (ledger rules,
+planning, parsing) never load the stand-ins.
+"""
+
+from __future__ import annotations
 
 import datetime as dt
 import os
 import ssl
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
-from ml_connector_sandbox.server import Sandbox, SandboxConfig, running_sandbox
+if TYPE_CHECKING:
+    from ml_connector_sandbox.server import Sandbox
 
 # A small company keeps the session fixture fast; benchmarks ask for big ones.
 SMALL_COMPANY = {"workers": 40, "legal_entities": 3, "departments": 5, "pay_periods": 4}
@@ -16,6 +24,8 @@ SMALL_COMPANY = {"workers": 40, "legal_entities": 3, "departments": 5, "pay_peri
 @pytest.fixture(scope="session")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     """One sandbox for the session, on free ports, serving a small generated company."""
+    from ml_connector_sandbox.server import SandboxConfig, running_sandbox
+
     config = SandboxConfig(
         data_dir=tmp_path_factory.mktemp("sandbox"),
         ports={"rippling": 0, "entra": 0, "dynamics": 0},

@@ -42,3 +42,20 @@ def test_the_product_package_holds_no_sandbox() -> None:
     assert not (PRODUCT / "sandbox").exists()
     assert (SANDBOX / "server.py").is_file()
     assert 'include = ["ml_connector_dagster*"]' in (ROOT / "pyproject.toml").read_text()
+
+
+def test_the_pure_tests_load_without_the_sandbox() -> None:
+    """conftest and the pure rules' helpers import no stand-in (the sandbox starts lazily)."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys; sys.path.insert(0, 'tests'); import conftest, ledger_factories;"
+        " import ml_connector_dagster.ledger.journal, ml_connector_dagster.posting.plan;"
+        " loaded = sorted(m for m in sys.modules if m.startswith('ml_connector_sandbox'));"
+        " print(loaded); sys.exit(1 if loaded else 0)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr

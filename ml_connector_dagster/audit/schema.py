@@ -9,7 +9,7 @@ key: the row is the lock that lets one process at a time post that journal (see 
 """
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection
 
 metadata = sa.MetaData()
 
@@ -107,26 +107,28 @@ workforce_actions = sa.Table(
 APPEND_ONLY = ("posting_attempts", "workforce_actions")
 
 
-def install_append_only_guards(engine: Engine) -> None:
-    """Triggers that make the trail tables refuse UPDATE and DELETE, on SQLite and PostgreSQL."""
-    with engine.begin() as connection:
-        if engine.dialect.name == "sqlite":
-            for table in APPEND_ONLY:
-                for verb in ("UPDATE", "DELETE"):
-                    connection.exec_driver_sql(
-                        f"CREATE TRIGGER IF NOT EXISTS {table}_no_{verb.lower()} BEFORE {verb}"
-                        f" ON {table} BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
-                    )
-        elif engine.dialect.name == "postgresql":
-            # "%%" because psycopg2 reads a bare "%" as a parameter placeholder.
-            connection.exec_driver_sql(
-                "CREATE OR REPLACE FUNCTION ml_connector_append_only() RETURNS trigger"
-                " LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION '%% is append-only', TG_TABLE_NAME;"
-                " END $$"
-            )
-            for table in APPEND_ONLY:
-                connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
+def install_append_only_guards(connection: Connection) -> None:
+    """Triggers that make the trail tables refuse UPDATE and DELETE, on SQLite and PostgreSQL.
+
+    Runs in the caller's transaction (``audit/store.py`` creates the schema under a lock).
+    """
+    if connection.dialect.name == "sqlite":
+        for table in APPEND_ONLY:
+            for verb in ("UPDATE", "DELETE"):
                 connection.exec_driver_sql(
-                    f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table}"
-                    " FOR EACH ROW EXECUTE FUNCTION ml_connector_append_only()"
+                    f"CREATE TRIGGER IF NOT EXISTS {table}_no_{verb.lower()} BEFORE {verb}"
+                    f" ON {table} BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
                 )
+    elif connection.dialect.name == "postgresql":
+        # "%%" because psycopg2 reads a bare "%" as a parameter placeholder.
+        connection.exec_driver_sql(
+            "CREATE OR REPLACE FUNCTION ml_connector_append_only() RETURNS trigger"
+            " LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION '%% is append-only', TG_TABLE_NAME;"
+            " END $$"
+        )
+        for table in APPEND_ONLY:
+            connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
+            connection.exec_driver_sql(
+                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table}"
+                " FOR EACH ROW EXECUTE FUNCTION ml_connector_append_only()"
+            )

@@ -10,6 +10,7 @@ import datetime as dt
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +29,8 @@ from ml_connector_dagster.audit.schema import (
 )
 
 
-class Outcome:
-    """Outcomes of a posting attempt, as finance reads them in the trail."""
+class Outcome(StrEnum):
+    """Outcomes of a posting attempt, as finance reads them in the trail (stored as text)."""
 
     # The journal was written to F&O (header and lines). Not "posted": finance posts it in F&O.
     CREATED = "created"
@@ -42,7 +43,7 @@ class Outcome:
     STARTED = "started"
 
 
-class IdentityState:
+class IdentityState(StrEnum):
     PENDING = "pending"  # recorded, nothing written yet (or unknown after a crash)
     HEADER_CREATED = "header-created"  # header exists in Dynamics, lines not (all) there
     COMPLETE = "complete"  # header and every line in Dynamics
@@ -95,8 +96,7 @@ class AuditStore:
         self._clock = clock
         connect_args = {"timeout": 30} if url.startswith("sqlite") else {}
         self.engine: Engine = sa.create_engine(url, connect_args=connect_args, pool_pre_ping=True)
-        metadata.create_all(self.engine)
-        install_append_only_guards(self.engine)
+        _create_schema(self.engine)
         # Exclusive, leased claims on journals (one poster at a time across processes).
         self.claims = JournalClaims(self.engine, self._clock)
 
@@ -393,6 +393,32 @@ class AuditStore:
             query = query.where(workforce_actions.c.rippling_worker_id == rippling_worker_id)
         with self.engine.connect() as db:
             return [dict(row._mapping) for row in db.execute(query)]
+
+
+# Any constant shared by every process creating this schema: a PostgreSQL advisory lock key.
+_SCHEMA_LOCK = 0x6D6C_6301
+
+
+def _create_schema(engine: Engine, attempts: int = 3) -> None:
+    """Tables and guards, created once however many processes start on a new database.
+
+    Two processes opening a fresh database at the same moment both see a table missing and both
+    create it; the loser's CREATE fails. On PostgreSQL the creation runs under a transaction-
+    scoped advisory lock, so processes take turns; SQLite's DDL cannot take such a lock, so a
+    failed attempt is tried again (creation checks first, so the retry finds the tables in
+    place). A failure that persists is raised.
+    """
+    for attempt in range(attempts):
+        try:
+            with engine.begin() as connection:
+                if connection.dialect.name == "postgresql":
+                    connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})")
+                metadata.create_all(connection)
+                install_append_only_guards(connection)
+            return
+        except sa.exc.DBAPIError:
+            if attempt + 1 == attempts:
+                raise
 
 
 def _identity(row: Any) -> IdentityRecord:

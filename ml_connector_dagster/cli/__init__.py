@@ -3,6 +3,8 @@
 Each command group lives in its own module here; this one only gathers them.
 """
 
+import warnings
+
 import click
 
 from ml_connector_dagster.cli.corrections import correct
@@ -19,6 +21,9 @@ from ml_connector_dagster.cli.workforce import workforce
 @click.version_option(package_name="ml-connector-dagster")
 def main() -> None:
     """Rippling payroll and workforce data into the Dynamics 365 F&O general ledger."""
+    # Dagster's notes about features in preview or beta (partitioned checks, backfill policies)
+    # are for the engineer who pins Dagster, not for finance reading a command's result.
+    warnings.filterwarnings("ignore", message=r".*is currently in (preview|beta)")
 
 
 main.add_command(home)

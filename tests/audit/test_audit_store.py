@@ -143,3 +143,48 @@ def test_processes_recording_one_identity_at_once_all_get_its_record(store: Audi
         each.dispose()
     assert errors == []
     assert [i.journal_key for i in store.identities()] == [f"race-{n}" for n in range(5)]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_processes_opening_a_new_audit_database_at_once_all_start(
+    backend: str, tmp_path, request: pytest.FixtureRequest
+) -> None:
+    """Two instances first started together on one new database: both create, neither fails."""
+    import threading
+
+    if backend == "sqlite":
+        url, admin, name = f"sqlite:///{tmp_path / 'new.sqlite'}", None, ""
+    else:
+        settings = request.getfixturevalue("postgres")
+        name = f"audit_{uuid.uuid4().hex[:10]}"
+        admin = sa.create_engine(settings["url"], isolation_level="AUTOCOMMIT")
+        with admin.connect() as db:
+            db.exec_driver_sql(f"CREATE DATABASE {name}")
+        url = settings["url"].rsplit("/", 1)[0] + f"/{name}"
+    barrier = threading.Barrier(6)
+    opened: list[AuditStore] = []
+    errors: list[BaseException] = []
+
+    def open_store() -> None:
+        barrier.wait()
+        try:
+            opened.append(AuditStore(url))
+        except BaseException as exc:  # the failure this test is about
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_store) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    try:
+        assert errors == []
+        _claim(opened[0], "after-the-race")
+        assert opened[-1].identity("after-the-race") is not None
+    finally:
+        for store in opened:
+            store.dispose()
+        if admin is not None:
+            with admin.connect() as db:
+                db.exec_driver_sql(f"DROP DATABASE {name} WITH (FORCE)")
+            admin.dispose()
