@@ -160,12 +160,16 @@ def replay(partitions: tuple[str, ...]) -> None:
     if not keys:
         console.print("Nothing to replay: every journal identity is in a final state.")
         return
+    from ml_connector_dagster.defs.partitions import PayrollPartition
+
     pairs = []
     for key in keys:
-        company, _, period = key.partition("|")
-        if not period:
-            raise click.BadParameter(f"{key!r}: expected COMPANY|PAY_PERIOD")
-        pairs.append((period, company.upper()))
+        company, sep, period = key.partition("|")
+        try:
+            partition = PayrollPartition.parse(f"{company.upper()}{sep}{period}")
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--partition") from None
+        pairs.append((partition.pay_period, partition.company))
     raise SystemExit(_run_all(pairs, "replay"))
 
 

@@ -7,6 +7,7 @@ instance, so they carry the connection name (``ML_CONNECTOR_CONNECTION``).
 
 import os
 import re
+from dataclasses import dataclass
 
 import dagster as dg
 
@@ -25,16 +26,44 @@ _PAY_PERIOD = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _COMPANY = re.compile(r"^[A-Z0-9_-]{1,20}$")
 
 
+@dataclass(frozen=True)
+class PayrollPartition:
+    """One pay period x company: the value behind a partition key, never a string to split.
+
+    Validated on creation: a dynamic key containing ``|`` or ``,`` would be dropped silently by
+    Dagster, so a bad pay period or company is refused with a clear message instead.
+    """
+
+    pay_period: str  # the period's end date, 2026-11-15
+    company: str  # the F&O dataAreaId, USMF
+
+    def __post_init__(self) -> None:
+        if not _PAY_PERIOD.match(self.pay_period):
+            raise ValueError(f"pay period {self.pay_period!r} must be an end date like 2026-11-15")
+        if not _COMPANY.match(self.company):
+            raise ValueError(f"legal entity {self.company!r} must be a dataAreaId like USMF")
+
+    def key(self) -> dg.MultiPartitionKey:
+        return dg.MultiPartitionKey({"pay_period": self.pay_period, "legal_entity": self.company})
+
+    def __str__(self) -> str:
+        return str(self.key())  # Dagster's form, dimensions in name order: "USMF|2026-11-15"
+
+    @classmethod
+    def parse(cls, key: str) -> "PayrollPartition":
+        """The partition of a key string as Dagster, the audit trail and the CLI write it."""
+        company, sep, pay_period = key.partition("|")
+        if not sep:
+            raise ValueError(f"{key!r} is not a payroll partition: expected COMPANY|PAY_PERIOD")
+        return cls(pay_period, company)
+
+
 def partition_key(pay_period: str, company: str) -> dg.MultiPartitionKey:
-    """A validated key: a dynamic key containing '|' or ',' would be dropped silently."""
-    if not _PAY_PERIOD.match(pay_period):
-        raise ValueError(f"pay period {pay_period!r} must be an end date like 2026-11-15")
-    if not _COMPANY.match(company):
-        raise ValueError(f"legal entity {company!r} must be a dataAreaId like USMF")
-    return dg.MultiPartitionKey({"pay_period": pay_period, "legal_entity": company})
+    """The validated Dagster key of (pay period, company)."""
+    return PayrollPartition(pay_period, company).key()
 
 
 def split_key(key: str) -> tuple[str, str]:
     """(pay_period, company) of a multi-partition key string."""
-    dims = payroll_partitions.get_partition_key_from_str(key).keys_by_dimension
-    return dims["pay_period"], dims["legal_entity"]
+    partition = PayrollPartition.parse(key)
+    return partition.pay_period, partition.company

@@ -29,7 +29,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from ml_connector_dagster.audit.store import Outcome, Unfinished
-from ml_connector_dagster.defs.partitions import partition_key
+from ml_connector_dagster.defs.partitions import PayrollPartition
 
 MAX_AUTOMATIC_RETRIES = 3
 INTERRUPTED = "interrupted"
@@ -72,9 +72,8 @@ def plan_retries(
     eligible: dict[str, list[tuple[str, str]]] = defaultdict(list)  # partition -> (sig, why)
     notes: list[str] = []
     for item in unfinished:
-        company, _, period = (item.partition_key or "").partition("|")
         try:
-            partition_key(period, company)
+            period = PayrollPartition.parse(item.partition_key or "").pay_period
         except ValueError:
             continue  # not a partition of this code location (e.g. a pay period unknown)
         if period < sync_from:

@@ -16,13 +16,12 @@ once the mapping changed), and first frees runs of this host whose process died
 import hashlib
 import json
 import os
-from collections import defaultdict
 
 import dagster as dg
 
 from ml_connector_dagster.defs.partitions import (
+    PayrollPartition,
     legal_entities,
-    partition_key,
     pay_periods,
 )
 from ml_connector_dagster.defs.payroll import (
@@ -34,7 +33,7 @@ from ml_connector_dagster.defs.reference import REFERENCE_ASSETS
 from ml_connector_dagster.defs.resources import ConnectorResource
 from ml_connector_dagster.defs.retries import plan_retries
 from ml_connector_dagster.defs.stale_runs import TRIGGER_TAG, free_dead_runs
-from ml_connector_dagster.payroll.snapshot import SETTLED_STATES, trigger_states
+from ml_connector_dagster.payroll.selection import SETTLED_STATES, trigger_groups
 
 payroll_job = dg.define_asset_job(
     "payroll_to_ledger",
@@ -77,7 +76,6 @@ def pay_run_sensor(context: dg.SensorEvaluationContext, connector: ConnectorReso
     cursor = json.loads(context.cursor or "{}")
     digests: dict[str, str] = cursor.get("digests", {})
     requested: list[str] = cursor.get("requested", [])
-    wanted = trigger_states(mapping)
     with connector.rippling() as rippling:
         runs = [r for r in rippling.payroll_runs() if r.pay_period is not None]
         settled = [
@@ -90,16 +88,10 @@ def pay_run_sensor(context: dg.SensorEvaluationContext, connector: ConnectorReso
         )
         if sync_from is None:
             return dg.SkipReason("no paid pay run yet; nothing to sync from")
-        groups: dict[tuple[str, str], list] = defaultdict(list)
-        for run in runs:
-            period = run.pay_period.end_date.isoformat()
-            entity = mapping.company_for_company_entity(run.company_entity_id)
-            if entity is None or period < sync_from or (run.run_state or "") not in wanted:
-                continue
-            groups[(period, entity.company)].append(run)
+        groups = trigger_groups(runs, mapping, since=sync_from)
         requests, new_periods, new_companies = [], set(), set()
-        for (period, company), group in sorted(groups.items()):
-            group.sort(key=lambda r: r.id)
+        for (period, company), group in groups.items():
+            group = sorted(group, key=lambda r: r.id)  # the run key names runs by id
             for run in group:
                 state_key = f"{run.id}:{run.run_state}"
                 if state_key not in digests:
@@ -112,7 +104,7 @@ def pay_run_sensor(context: dg.SensorEvaluationContext, connector: ConnectorReso
             run_key = f"{period}:{company}:{'+'.join(r.id for r in group)}:{payload}"
             if run_key in requested:
                 continue
-            key = partition_key(period, company)
+            key = PayrollPartition(period, company).key()
             new_periods.add(period)
             new_companies.add(company)
             requests.append(
@@ -132,13 +124,14 @@ def pay_run_sensor(context: dg.SensorEvaluationContext, connector: ConnectorReso
         skip={str(r.partition_key) for r in requests},
     )
     for retry in retries:
-        company, _, period = retry.partition.partition("|")
+        partition = PayrollPartition.parse(retry.partition)
+        period, company = partition.pay_period, partition.company
         new_periods.add(period)
         new_companies.add(company)
         requests.append(
             dg.RunRequest(
                 run_key=retry.run_key,
-                partition_key=partition_key(period, company),
+                partition_key=partition.key(),
                 tags={TRIGGER_TAG: "pay_run_sensor", "ml_connector/retry": retry.why},
             )
         )

@@ -8,7 +8,8 @@ settlement journal follows under its own identity.
 
 from ml_connector_dagster.ledger.journal import JournalBuild, JournalType, build_journal
 from ml_connector_dagster.ledger.mapping import PayrollMapping
-from ml_connector_dagster.payroll.snapshot import SETTLED_STATES, PeriodSnapshot
+from ml_connector_dagster.payroll.selection import SETTLED_STATES
+from ml_connector_dagster.payroll.snapshot import PeriodSnapshot
 
 
 def accruals_enabled(mapping: PayrollMapping) -> bool:

@@ -10,18 +10,12 @@ from dataclasses import dataclass, field
 
 from ml_connector_dagster.ledger.dimensions import WorkerContext
 from ml_connector_dagster.ledger.mapping import PayrollMapping
+from ml_connector_dagster.payroll.selection import (
+    period_runs,
+    runs_for,
+)
 from ml_connector_dagster.rippling.client import RipplingClient
 from ml_connector_dagster.rippling.models import PayrollRun, Worker, WorkerPayrollRecord
-
-SETTLED_STATES = frozenset({"PAID", "CLOSED"})
-
-
-def trigger_states(mapping: PayrollMapping) -> frozenset[str]:
-    """Run states that produce a journal: PAID (settlement), plus APPROVED for accruals."""
-    states = set(SETTLED_STATES)
-    if mapping.journal.trigger_state == "APPROVED" or mapping.journal.accrual:
-        states.add("APPROVED")
-    return frozenset(states)
 
 
 @dataclass
@@ -53,37 +47,6 @@ class PeriodSnapshot:
 
     def all_records(self) -> list[WorkerPayrollRecord]:
         return [record for run in self.runs for record in self.records.get(run.id, [])]
-
-
-def period_runs(
-    runs: Iterable[PayrollRun], mapping: PayrollMapping, pay_period: str, company: str
-) -> list[PayrollRun]:
-    """Every run ending on ``pay_period`` for ``company``, whatever its state."""
-    entity = mapping.company(company)
-    if entity is None:
-        return []
-    return sorted(
-        (
-            run
-            for run in runs
-            if run.pay_period is not None
-            and run.pay_period.end_date.isoformat() == pay_period
-            and run.company_entity_id in entity.rippling_company_entity_ids
-        ),
-        key=lambda run: (run.check_date or run.pay_period.end_date, run.id),
-    )
-
-
-def runs_for(
-    runs: Iterable[PayrollRun], mapping: PayrollMapping, pay_period: str, company: str
-) -> list[PayrollRun]:
-    """Runs ending on ``pay_period`` for ``company`` that reached a trigger state."""
-    wanted = trigger_states(mapping)
-    return [
-        run
-        for run in period_runs(runs, mapping, pay_period, company)
-        if (run.run_state or "") in wanted
-    ]
 
 
 def worker_contexts(
