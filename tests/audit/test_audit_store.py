@@ -2,6 +2,8 @@
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -9,27 +11,35 @@ import sqlalchemy as sa
 from ml_connector_dagster.audit.store import AuditStore, IdentityState, Outcome
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path) -> Iterator[AuditStore]:
-    if request.param == "sqlite":
-        audit = AuditStore(f"sqlite:///{tmp_path / 'audit.sqlite'}")
-        yield audit
-        audit.dispose()
+@contextmanager
+def empty_database_url(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[str]:
+    """The URL of a new, empty database (a SQLite file, or a PostgreSQL database dropped after)."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / f'audit-{uuid.uuid4().hex[:6]}.sqlite'}"
         return
     settings = request.getfixturevalue("postgres")
     name = f"audit_{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(settings["url"], isolation_level="AUTOCOMMIT")
     with admin.connect() as db:
         db.exec_driver_sql(f"CREATE DATABASE {name}")
-    url = settings["url"].rsplit("/", 1)[0] + f"/{name}"
-    audit = AuditStore(url)
     try:
-        yield audit
+        yield settings["url"].rsplit("/", 1)[0] + f"/{name}"
     finally:
-        audit.dispose()
         with admin.connect() as db:
-            db.exec_driver_sql(f"DROP DATABASE {name}")
+            db.exec_driver_sql(f"DROP DATABASE {name} WITH (FORCE)")
         admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AuditStore]:
+    with empty_database_url(request.param, tmp_path, request) as url:
+        audit = AuditStore(url)
+        try:
+            yield audit
+        finally:
+            audit.dispose()
 
 
 def _claim(store: AuditStore, key: str = "k1") -> None:
@@ -152,39 +162,27 @@ def test_processes_opening_a_new_audit_database_at_once_all_start(
     """Two instances first started together on one new database: both create, neither fails."""
     import threading
 
-    if backend == "sqlite":
-        url, admin, name = f"sqlite:///{tmp_path / 'new.sqlite'}", None, ""
-    else:
-        settings = request.getfixturevalue("postgres")
-        name = f"audit_{uuid.uuid4().hex[:10]}"
-        admin = sa.create_engine(settings["url"], isolation_level="AUTOCOMMIT")
-        with admin.connect() as db:
-            db.exec_driver_sql(f"CREATE DATABASE {name}")
-        url = settings["url"].rsplit("/", 1)[0] + f"/{name}"
-    barrier = threading.Barrier(6)
-    opened: list[AuditStore] = []
-    errors: list[BaseException] = []
+    with empty_database_url(backend, tmp_path, request) as url:
+        barrier = threading.Barrier(6)
+        opened: list[AuditStore] = []
+        errors: list[BaseException] = []
 
-    def open_store() -> None:
-        barrier.wait()
+        def open_store() -> None:
+            barrier.wait()
+            try:
+                opened.append(AuditStore(url))
+            except BaseException as exc:  # the failure this test is about
+                errors.append(exc)
+
+        threads = [threading.Thread(target=open_store) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
         try:
-            opened.append(AuditStore(url))
-        except BaseException as exc:  # the failure this test is about
-            errors.append(exc)
-
-    threads = [threading.Thread(target=open_store) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    try:
-        assert errors == []
-        _claim(opened[0], "after-the-race")
-        assert opened[-1].identity("after-the-race") is not None
-    finally:
-        for store in opened:
-            store.dispose()
-        if admin is not None:
-            with admin.connect() as db:
-                db.exec_driver_sql(f"DROP DATABASE {name} WITH (FORCE)")
-            admin.dispose()
+            assert errors == []
+            _claim(opened[0], "after-the-race")
+            assert opened[-1].identity("after-the-race") is not None
+        finally:
+            for store in opened:
+                store.dispose()
