@@ -201,12 +201,24 @@ class JournalCorrector(JournalPoster):
                 return proposal
             preflight = self._preflight(build)
             if not preflight.passed:
-                raise PostingError("nothing was written to Dynamics; " + preflight.summary())
+                message = "nothing was written to Dynamics; " + preflight.summary()
+                self.audit.record_attempt(
+                    **common,
+                    outcome=Outcome.BLOCKED_BY_CHECK,
+                    dynamics_answer=f"correction requested by {requested_by}: {message}",
+                )
+                raise PostingError(message)
             try:
                 if proposal.kind == CorrectionKind.REPLACE:
                     self._replace(build, proposal)
                 else:
                     self._correcting_journal(build, proposal)
+                proposal.applied = True
+                check = self.propose(build)  # read back: F&O must now equal Rippling
+                if check.kind != CorrectionKind.NONE:
+                    raise PostingError(
+                        f"after the correction F&O still differs from Rippling: {check.reason}"
+                    )
             except (DynamicsError, PostingError) as exc:
                 self.audit.record_attempt(
                     **common,
@@ -215,12 +227,6 @@ class JournalCorrector(JournalPoster):
                     dynamics_answer=f"correction requested by {requested_by} failed: {exc}",
                 )
                 raise
-            proposal.applied = True
-            check = self.propose(build)
-            if check.kind != CorrectionKind.NONE:
-                raise PostingError(
-                    f"after the correction F&O still differs from Rippling: {check.reason}"
-                )
             self.audit.update_identity(
                 identity.key,
                 state=IdentityState.COMPLETE,

@@ -145,7 +145,7 @@ class JournalPoster:
         self.settings = settings or PostingSettings.from_env()
         # Learned from F&O once per poster: whether LedgerJournalHeaders has IntegrationKey.
         self._integration_key = True
-        self._ambiguous: list[str] = []  # answers of writes whose outcome was unknown
+        self._last_ambiguity = "none"  # F&O's answer to the latest write of unknown outcome
 
     # --- waiting for F&O to settle ------------------------------------------------------------
     def _poll(self, probe: Callable[[], bool]) -> bool:
@@ -183,13 +183,14 @@ class JournalPoster:
                 return None
             raise
         except AmbiguousWriteError as exc:
-            self._ambiguous.append(str(exc))
+            self._last_ambiguity = str(exc)
             # F&O may have created it, maybe only later: look for it before creating again.
             found: list[str] = []
             landed = self._poll(lambda: bool(found.extend(view.refresh_headers()) or found))
             if landed:
-                log.info("header %s landed despite the error; using it", found[0])
-                return min(found, key=batch_order)
+                landed_number = min(found, key=batch_order)
+                log.info("header %s landed despite the error; using it", landed_number)
+                return landed_number
             return None
         batch_number = str(row["JournalBatchNumber"])
         view.refresh_headers()  # look again: another writer may have raced us to the identity
@@ -207,7 +208,7 @@ class JournalPoster:
             try:
                 self.client.create_many("LedgerJournalLines", chunk)
             except AmbiguousWriteError as exc:
-                self._ambiguous.append(str(exc))
+                self._last_ambiguity = str(exc)
                 self._settle_lines(view, step.target)
                 return
             except BatchError as exc:
@@ -252,8 +253,7 @@ class JournalPoster:
             if stalled >= MAX_STALLED_ROUNDS:
                 raise PostingError(
                     f"journal {journal.identity.integration_key}: {stalled} writes in a row left"
-                    " F&O unchanged; stopped. Last answer: "
-                    + (self._ambiguous[-1] if self._ambiguous else "none")
+                    f" F&O unchanged; stopped. Last answer: {self._last_ambiguity}"
                 )
             if plan.kind is PlanKind.PRESENT:
                 if not verified:
