@@ -7,25 +7,25 @@ cannot be kept, and the log says so without showing it.
 """
 
 import logging
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+import httpx
 from pydantic import SecretStr
 
+from ml_connector_dagster.config.settings import ENVIRONMENT, ConnectorSettings
 from ml_connector_dagster.credentials.errors import MissingKeyError
 from ml_connector_dagster.credentials.locate import open_store
 from ml_connector_dagster.credentials.models import ConnectionCredentials
 from ml_connector_dagster.credentials.resolve import resolve_credentials
 from ml_connector_dagster.dynamics.client import DynamicsClient
-from ml_connector_dagster.dynamics.settings import client_settings
 from ml_connector_dagster.rippling.client import RipplingClient
 from ml_connector_dagster.transport.tls import build_ssl_context
 
 log = logging.getLogger(__name__)
 
 
-def refresh_token_writer(env: Mapping[str, str] = os.environ) -> Callable[[SecretStr], None]:
+def refresh_token_writer(env: Mapping[str, str] = ENVIRONMENT) -> Callable[[SecretStr], None]:
     """Persist a rotated Rippling refresh token encrypted, or warn that it cannot be kept."""
 
     def write(token: SecretStr) -> None:
@@ -48,10 +48,11 @@ class Connection:
 
     credentials: ConnectionCredentials
     env: Mapping[str, str] = field(repr=False)  # the process environment holds secrets
+    settings: ConnectorSettings = field(default_factory=ConnectorSettings.from_env, repr=False)
 
     @classmethod
-    def from_environment(cls, env: Mapping[str, str] = os.environ) -> "Connection":
-        return cls(resolve_credentials(env), env)
+    def from_environment(cls, env: Mapping[str, str] = ENVIRONMENT) -> "Connection":
+        return cls(resolve_credentials(env), env, ConnectorSettings.from_env(env))
 
     def rippling(self, **kwargs: object) -> RipplingClient:
         return RipplingClient(
@@ -66,5 +67,12 @@ class Connection:
         return DynamicsClient(
             self.credentials.dynamics,
             ssl_context=build_ssl_context(self.credentials.ca_bundle),
-            **{**client_settings(self.env), **kwargs},  # type: ignore[arg-type]
+            **{
+                "changeset_size": self.settings.dynamics_changeset_size,
+                # F&O answers a $batch only after the whole changeset is validated and committed.
+                "batch_timeout": httpx.Timeout(
+                    self.settings.dynamics_batch_timeout_seconds, connect=10.0
+                ),
+                **kwargs,
+            },  # type: ignore[arg-type]
         )

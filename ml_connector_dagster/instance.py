@@ -5,9 +5,10 @@ The repository's ``dagster.yaml`` (SQLite) and ``dagster.postgres.yaml`` are the
 never overwritten: an operator's own instance settings win, and a note says so.
 """
 
-import os
 import shutil
 from pathlib import Path
+
+from ml_connector_dagster.config.settings import current_settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = {"sqlite": "dagster.yaml", "postgres": "dagster.postgres.yaml"}
@@ -18,13 +19,13 @@ class InstanceConfigError(RuntimeError):
 
 
 def instance_template(kind: str | None = None) -> Path:
-    kind = (kind or os.environ.get("ML_CONNECTOR_INSTANCE") or "sqlite").lower()
+    settings = current_settings()
+    kind = (kind or settings.instance).lower()
     if kind not in TEMPLATES:
         raise InstanceConfigError(
             f"ML_CONNECTOR_INSTANCE={kind!r} is not one of {sorted(TEMPLATES)}"
         )
-    override = os.environ.get("ML_CONNECTOR_DAGSTER_YAML")
-    path = Path(override) if override else REPO_ROOT / TEMPLATES[kind]
+    path = settings.dagster_yaml or REPO_ROOT / TEMPLATES[kind]
     if not path.is_file():
         raise InstanceConfigError(f"instance template {path} does not exist")
     return path

@@ -9,7 +9,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from ml_connector_dagster.cli.payroll import _instance, _validated_pay_period
+from ml_connector_dagster.cli import context
+from ml_connector_dagster.cli.payroll import _validated_pay_period
 
 console = Console()
 
@@ -37,7 +38,7 @@ def correct(pay_period: str, legal_entity: str, apply_: bool, requested_by: str 
     pay_period = _validated_pay_period(pay_period)
     company = legal_entity.upper()
     status = f"{pay_period} {company}: snapshot, journals, checks, comparison"
-    with _instance() as instance, console.status(status):
+    with context.dagster_instance() as instance, console.status(status):
         result = run_correction(
             instance, pay_period, company, apply=apply_, requested_by=requested_by
         )

@@ -6,7 +6,6 @@ except ``rotate-key --print-new-key``, which exists to hand a new key to a secre
 """
 
 import functools
-import os
 import typing
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -17,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from ml_connector_dagster.config.settings import ENVIRONMENT
 from ml_connector_dagster.credentials import envvars
 from ml_connector_dagster.credentials.locate import (
     describe_key_source,
@@ -138,7 +138,7 @@ def _env_changes(side: Side, env: Mapping[str, str]) -> dict[str, Any]:
 
 
 def _set_side(side: Side, given: dict[str, Any], from_env: bool, ca_bundle: str | None) -> None:
-    env = os.environ
+    env = ENVIRONMENT
     err = _stderr()
     changes = _env_changes(side, env) if from_env else {}
     changes.update({name: value for name, value in given.items() if value is not None})
@@ -240,7 +240,7 @@ def _source(setting: Setting) -> Text:
 @_reports_errors
 def show() -> None:
     """Where the store and key are, and each setting's value (secrets masked) and source."""
-    env = os.environ
+    env = ENVIRONMENT
     out = _stdout()
     path = store_path(env)
     out.print(Text(f"store: {path}" + ("" if path.is_file() else " (not created yet)")))
@@ -275,7 +275,7 @@ def show() -> None:
 @_reports_errors
 def rotate_key(print_new_key: bool) -> None:
     """Re-encrypt the store with a new key; the previous key is kept second."""
-    env = os.environ
+    env = ENVIRONMENT
     err = _stderr()
     store = open_store(env)
     from_env = store.keyring.path is None
@@ -318,7 +318,7 @@ def rotate_key(print_new_key: bool) -> None:
 @_reports_errors
 def delete(side: str, yes: bool) -> None:
     """Forget one side's stored credentials, or remove the whole store (``all``)."""
-    env = os.environ
+    env = ENVIRONMENT
     err = _stderr()
     path = store_path(env)
     if not path.is_file():

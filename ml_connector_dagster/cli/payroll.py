@@ -1,39 +1,20 @@
 """``ml-connector run | replay | audit``: the payroll pipeline from the command line."""
 
 import datetime as dt
-import os
-from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from ml_connector_dagster.audit.store import AuditStore, default_audit_url
-from ml_connector_dagster.ledger.mapping import MappingError, load_mapping
+from ml_connector_dagster.cli import context
 
 console = Console()
-
-
-def _instance():
-    import dagster as dg
-
-    from ml_connector_dagster.instance import prepare_dagster_home
-
-    home = prepare_dagster_home(Path(os.environ.get("DAGSTER_HOME", ".dagster_home")))
-    os.environ["DAGSTER_HOME"] = str(home)
-    return dg.DagsterInstance.get()
 
 
 def _companies(legal_entity: str | None) -> list[str]:
     if legal_entity:
         return [legal_entity.upper()]
-    path = os.environ.get("ML_CONNECTOR_MAPPING")
-    if not path:
-        raise click.ClickException("set ML_CONNECTOR_MAPPING or pass --legal-entity")
-    try:
-        return list(load_mapping(Path(path)).companies)
-    except MappingError as exc:
-        raise click.ClickException(str(exc)) from None
+    return list(context.mapping().companies)
 
 
 # Exit codes of `run` and `replay` (README "Exit codes").
@@ -83,7 +64,7 @@ def _run_all(pairs: list[tuple[str, str]], command: str) -> int:
     ):
         table.add_column(column, overflow="fold")
     outcomes = []
-    with _instance() as instance:
+    with context.dagster_instance() as instance:
         print_freed_runs(free_dead_runs(instance, actor=f"ml-connector {command}"))
         for pay_period, company in pairs:
             with console.status(f"{pay_period} {company}: snapshot, journals, checks, posting"):
@@ -116,9 +97,7 @@ def _validated_pay_period(text: str) -> str:
         raise click.BadParameter(
             f"{text!r} is not a calendar date (YYYY-MM-DD)", param_hint="--pay-period"
         ) from None
-    from ml_connector_dagster.connections import Connection
-
-    with Connection.from_environment().rippling() as rippling:
+    with context.connection().rippling() as rippling:
         ends = sorted(
             {r.pay_period.end_date for r in rippling.payroll_runs() if r.pay_period is not None}
         )
@@ -154,9 +133,8 @@ def replay(partitions: tuple[str, ...]) -> None:
     """Re-run unfinished partitions (failed, blocked, interrupted) idempotently through Dagster."""
     keys = list(partitions)
     if not keys:
-        store = AuditStore(default_audit_url())
-        keys = store.failed_partitions()
-        store.dispose()
+        with context.audit_store() as store:
+            keys = store.failed_partitions()
     if not keys:
         console.print("Nothing to replay: every journal identity is in a final state.")
         return
@@ -182,17 +160,16 @@ def audit(
 ) -> None:
     """Print the posting trail of a pay period, journal or payroll run; without a selection,
     every journal identity that did not reach a final state (what `replay` would re-run)."""
-    store = AuditStore(default_audit_url())
-    if not (pay_period or journal_batch_number or payroll_run_id):
-        unfinished = store.unfinished()
-        store.dispose()
-        _print_unfinished(unfinished)
-        return
-    rows = store.attempts(pay_period=pay_period, payroll_run_id=payroll_run_id)
+    with context.audit_store() as store:
+        if not (pay_period or journal_batch_number or payroll_run_id):
+            _print_unfinished(store.unfinished())
+            return
+        rows = store.attempts(pay_period=pay_period, payroll_run_id=payroll_run_id)
+        unfinished = [
+            u for u in store.unfinished() if not pay_period or pay_period in u.partition_key
+        ]
     if journal_batch_number:
         rows = [r for r in rows if journal_batch_number in (r["journal_batch_number"] or "")]
-    unfinished = [u for u in store.unfinished() if not pay_period or pay_period in u.partition_key]
-    store.dispose()
     table = Table(title="audit trail")
     for column in (
         "at (UTC)",

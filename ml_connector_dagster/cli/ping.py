@@ -1,23 +1,23 @@
 """``ml-connector ping``: check both connections and print a verdict per line."""
 
-import os
 from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from ml_connector_dagster.connections import Connection
-from ml_connector_dagster.credentials.models import CredentialsError
-from ml_connector_dagster.ledger.mapping import MappingError, PayrollMapping, load_mapping
+from ml_connector_dagster.cli import context
+from ml_connector_dagster.ledger.mapping import PayrollMapping
 from ml_connector_dagster.ping import FAIL, OK, PingResult, ping_dynamics, ping_rippling, verdict
 
 MARKS = {OK: "[green]OK[/green]", "warn": "[yellow]WARN[/yellow]", FAIL: "[red]FAIL[/red]"}
 
 
 def _mapping(path: Path | None) -> PayrollMapping | None:
-    configured = path or (Path(p) if (p := os.environ.get("ML_CONNECTOR_MAPPING")) else None)
-    return load_mapping(configured) if configured else None
+    """The mapping to check the journal name against; ping also runs before there is one."""
+    if path is None and context.settings().mapping is None:
+        return None
+    return context.mapping(path)
 
 
 def render(results: list[PingResult], console: Console) -> None:
@@ -39,11 +39,8 @@ def render(results: list[PingResult], console: Console) -> None:
 def ping(mapping_path: Path | None) -> None:
     """Check Rippling and Dynamics credentials, scopes, formats and journal name."""
     console = Console()
-    try:
-        connection = Connection.from_environment()
-        mapping = _mapping(mapping_path)
-    except (CredentialsError, MappingError) as exc:
-        raise click.ClickException(str(exc)) from None
+    connection = context.connection()
+    mapping = _mapping(mapping_path)
     results: list[PingResult] = []
     with connection.rippling() as rippling:
         results += ping_rippling(rippling)

@@ -11,7 +11,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from ml_connector_dagster.cli.payroll import _instance, print_freed_runs
+from ml_connector_dagster.cli import context
+from ml_connector_dagster.cli.payroll import print_freed_runs
 
 console = Console()
 
@@ -26,7 +27,7 @@ def slots() -> None:
     """Every step holding (or waiting for) a concurrency pool slot, with its run and process."""
     from ml_connector_dagster.defs.stale_runs import Process, slot_uses
 
-    with _instance() as instance:
+    with context.dagster_instance() as instance:
         uses = slot_uses(instance)
     if not uses:
         console.print("No run holds or waits for a pool slot.")
@@ -59,7 +60,7 @@ def stale(free: bool) -> None:
     still hold a pool slot. Runs of live processes and of other hosts are never touched."""
     from ml_connector_dagster.defs.stale_runs import find_dead_runs, free_dead_runs
 
-    with _instance() as instance:
+    with context.dagster_instance() as instance:
         dead = (
             free_dead_runs(instance, actor="ml-connector runs stale --free")
             if free
@@ -92,7 +93,7 @@ def free_command(run_id: str, yes: bool) -> None:
         process_state,
     )
 
-    with _instance() as instance:
+    with context.dagster_instance() as instance:
         run = instance.get_run_by_id(run_id)
         if run is not None and not yes:
             state, why = process_state(dict(run.tags))

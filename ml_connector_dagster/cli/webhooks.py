@@ -7,27 +7,28 @@ up), ``ML_CONNECTOR_RIPPLING_COMPANY_IDS`` (comma-separated company ids to accep
 """
 
 import logging
-import os
-from collections.abc import Mapping
 
 import click
 from pydantic import SecretStr
 
-from ml_connector_dagster.audit.store import AuditStore, default_audit_url
+from ml_connector_dagster.audit.store import AuditStore
+from ml_connector_dagster.cli import context
+from ml_connector_dagster.config.settings import ConnectorSettings
 from ml_connector_dagster.workforce.webhooks import WEBHOOK_PATH, create_webhook_app
 
-TOKEN_ENV = "ML_CONNECTOR_WEBHOOK_TOKEN"
 PATH_SECRET_ENV = "ML_CONNECTOR_WEBHOOK_PATH_SECRET"
-COMPANIES_ENV = "ML_CONNECTOR_RIPPLING_COMPANY_IDS"
 
 
 def webhook_settings(
-    env: Mapping[str, str] = os.environ,
+    settings: ConnectorSettings,
 ) -> tuple[SecretStr | None, str | None, set[str]]:
-    token = env.get(TOKEN_ENV, "").strip()
-    path_secret = env.get(PATH_SECRET_ENV, "").strip()
-    companies = {c.strip() for c in env.get(COMPANIES_ENV, "").split(",") if c.strip()}
-    return (SecretStr(token) if token else None, path_secret or None, companies)
+    """The bearer token, the path secret and the accepted company ids."""
+    token = settings.webhook_token
+    token = token if token is not None and token.get_secret_value().strip() else None
+    secret = settings.webhook_path_secret
+    path_secret = secret.get_secret_value().strip() if secret is not None else ""
+    companies = {c.strip() for c in (settings.rippling_company_ids or "").split(",") if c.strip()}
+    return (token, path_secret or None, companies)
 
 
 @click.group()
@@ -42,8 +43,9 @@ def serve(host: str, port: int) -> None:
     """Serve the receiver; the workforce sync drains the inbox it fills."""
     import uvicorn
 
-    token, path_secret, companies = webhook_settings()
-    store = AuditStore(default_audit_url())
+    settings = context.settings()
+    token, path_secret, companies = webhook_settings(settings)
+    store = AuditStore(settings.audit_database_url())
     try:
         app = create_webhook_app(
             store, bearer_token=token, path_secret=path_secret, known_company_ids=companies

@@ -5,7 +5,6 @@ or the audit trail); ``sync`` applies it; ``headcount`` compares heads per compa
 """
 
 import datetime as dt
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -14,14 +13,11 @@ from rich.console import Console
 from rich.table import Table
 
 from ml_connector_dagster import clock
-from ml_connector_dagster.audit.store import AuditStore, default_audit_url
-from ml_connector_dagster.connections import Connection
-from ml_connector_dagster.credentials.models import CredentialsError
-from ml_connector_dagster.ledger.mapping import MappingError, PayrollMapping
+from ml_connector_dagster.cli import context
+from ml_connector_dagster.ledger.mapping import PayrollMapping
 from ml_connector_dagster.workforce.apply import ApplyResult
-from ml_connector_dagster.workforce.config import load_mapping_and_settings
 from ml_connector_dagster.workforce.plan import Plan
-from ml_connector_dagster.workforce.settings import WorkforceSettings, WorkforceSettingsError
+from ml_connector_dagster.workforce.settings import WorkforceSettings
 from ml_connector_dagster.workforce.sync import SyncOutcome, read_headcount, sync_workers
 from ml_connector_dagster.workforce.triggers import reread_workers
 
@@ -48,22 +44,8 @@ worker_option = click.option(
 
 
 def _load(mapping_path: Path | None) -> tuple[PayrollMapping, WorkforceSettings]:
-    configured = mapping_path or (
-        Path(p) if (p := os.environ.get("ML_CONNECTOR_MAPPING")) else None
-    )
-    if configured is None:
-        raise click.ClickException("no mapping: pass --mapping or set ML_CONNECTOR_MAPPING")
-    try:
-        return load_mapping_and_settings(configured)
-    except (MappingError, WorkforceSettingsError) as exc:
-        raise click.ClickException(str(exc)) from None
-
-
-def _connection() -> Connection:
-    try:
-        return Connection.from_environment()
-    except CredentialsError as exc:
-        raise click.ClickException(str(exc)) from None
+    mapping = context.mapping(mapping_path)
+    return mapping, mapping.workforce
 
 
 def render_plan(plan: Plan, console: Console, title: str = "workforce plan") -> None:
@@ -103,28 +85,28 @@ def _run(
     mapping_path: Path | None, worker_ids: Sequence[str], today: dt.date | None, dry_run: bool
 ) -> SyncOutcome:
     mapping, settings = _load(mapping_path)
-    connection = _connection()
-    store = AuditStore(default_audit_url())
-    try:
-        with connection.rippling() as rippling, connection.dynamics() as dynamics:
-            if worker_ids:
-                reread = reread_workers(rippling, worker_ids)
-                workers, gone, full = reread.workers, reread.gone, False
-            else:
-                workers, gone, full = list(rippling.workers()), [], True
-            return sync_workers(
-                workers,
-                dynamics=dynamics,
-                store=store,
-                mapping=mapping,
-                settings=settings,
-                today=today,
-                full=full,
-                gone=gone,
-                dry_run=dry_run,
-            )
-    finally:
-        store.dispose()
+    connection = context.connection()
+    with (
+        context.audit_store() as store,
+        connection.rippling() as rippling,
+        connection.dynamics() as dynamics,
+    ):
+        if worker_ids:
+            reread = reread_workers(rippling, worker_ids)
+            workers, gone, full = reread.workers, reread.gone, False
+        else:
+            workers, gone, full = list(rippling.workers()), [], True
+        return sync_workers(
+            workers,
+            dynamics=dynamics,
+            store=store,
+            mapping=mapping,
+            settings=settings,
+            today=today,
+            full=full,
+            gone=gone,
+            dry_run=dry_run,
+        )
 
 
 today_option = click.option(
@@ -175,21 +157,21 @@ def sync_command(
 def headcount_command(mapping_path: Path | None, today: dt.datetime | None) -> None:
     """Heads per company on a day, Rippling against Dynamics, naming who differs."""
     mapping, settings = _load(mapping_path)
-    connection = _connection()
+    connection = context.connection()
     day = today.date() if today else clock.today()
-    store = AuditStore(default_audit_url())
-    try:
-        with connection.rippling() as rippling, connection.dynamics() as dynamics:
-            rows = read_headcount(
-                rippling=rippling,
-                dynamics=dynamics,
-                store=store,
-                mapping=mapping,
-                settings=settings,
-                as_of=day,
-            )
-    finally:
-        store.dispose()
+    with (
+        context.audit_store() as store,
+        connection.rippling() as rippling,
+        connection.dynamics() as dynamics,
+    ):
+        rows = read_headcount(
+            rippling=rippling,
+            dynamics=dynamics,
+            store=store,
+            mapping=mapping,
+            settings=settings,
+            as_of=day,
+        )
     table = Table(title=f"headcount on {day}")
     for column in ("company", "Rippling", "Dynamics", "only in Rippling", "only in Dynamics"):
         table.add_column(column, overflow="fold")

@@ -6,6 +6,7 @@ variable as empty rather than leaving it out, and an empty secret is never meant
 
 from collections.abc import Mapping
 
+from ml_connector_dagster.config import settings
 from ml_connector_dagster.credentials.models import CredentialsError
 
 # Where the key and the store are.
@@ -37,9 +38,6 @@ DYNAMICS = {
 CA_BUNDLE = "ML_CONNECTOR_CA_BUNDLE"
 SIDES = {"rippling": RIPPLING, "dynamics": DYNAMICS}
 
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
-
 
 def env_value(env: Mapping[str, str], name: str) -> str | None:
     """The variable's value, or None when it is unset or empty."""
@@ -48,13 +46,11 @@ def env_value(env: Mapping[str, str], name: str) -> str | None:
 
 
 def parse_bool(name: str, value: str) -> bool:
-    """true/false (also 1/0, yes/no, on/off, any case); anything else names the variable."""
-    lowered = value.strip().lower()
-    if lowered in _TRUE:
-        return True
-    if lowered in _FALSE:
-        return False
-    raise CredentialsError(f"{name} must be true or false, got {value!r}")
+    """The connector's one boolean rule (``config.settings``), as a credentials error."""
+    try:
+        return settings.parse_bool(name, value)
+    except settings.SettingsError as exc:
+        raise CredentialsError(str(exc)) from None
 
 
 def env_bool(env: Mapping[str, str], name: str, default: bool = False) -> bool:

@@ -5,10 +5,10 @@ key is an error, when a key may be created, where a new key goes.
 """
 
 import logging
-import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from ml_connector_dagster.config.settings import ENVIRONMENT
 from ml_connector_dagster.credentials import envvars
 from ml_connector_dagster.credentials.errors import MissingKeyError
 from ml_connector_dagster.credentials.keys import (
@@ -23,7 +23,7 @@ from ml_connector_dagster.credentials.store import CredentialStore, store_path
 log = logging.getLogger(__name__)
 
 
-def open_store(env: Mapping[str, str] = os.environ) -> CredentialStore:
+def open_store(env: Mapping[str, str] = ENVIRONMENT) -> CredentialStore:
     """The configured store with its key ring; a missing key is an error even with no file.
 
     This is what a writer needs (``write_rotated_refresh_token`` creates the store).
@@ -32,7 +32,7 @@ def open_store(env: Mapping[str, str] = os.environ) -> CredentialStore:
     return CredentialStore(path, load_keyring(env, store_path=path))
 
 
-def existing_store(env: Mapping[str, str] = os.environ) -> CredentialStore | None:
+def existing_store(env: Mapping[str, str] = ENVIRONMENT) -> CredentialStore | None:
     """The configured store if its file exists, else None (environment-only deployments).
 
     When the file exists its key must be available: an unreadable store is an error, never
@@ -45,7 +45,7 @@ def existing_store(env: Mapping[str, str] = os.environ) -> CredentialStore | Non
 
 
 def open_or_create_store(
-    env: Mapping[str, str] = os.environ,
+    env: Mapping[str, str] = ENVIRONMENT,
 ) -> tuple[CredentialStore, Path | None]:
     """The store, creating a key file first when there is no key and no store anywhere.
 
@@ -67,7 +67,7 @@ def open_or_create_store(
     return CredentialStore(path, ring), key_path
 
 
-def describe_key_source(env: Mapping[str, str] = os.environ) -> str:
+def describe_key_source(env: Mapping[str, str] = ENVIRONMENT) -> str:
     """Where the key would come from, without reading it (for ``credentials show``)."""
     if envvars.env_value(env, envvars.KEY) is not None:
         ignored = key_file_path(env)

@@ -11,7 +11,6 @@ Missing settings are reported all at once by environment variable name; values n
 in errors (a value in an error message ends up in Dagster's event log).
 """
 
-import os
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, SecretStr, ValidationError
 
+from ml_connector_dagster.config.settings import ENVIRONMENT
 from ml_connector_dagster.credentials import envvars
 from ml_connector_dagster.credentials.errors import MissingCredentialsError
 from ml_connector_dagster.credentials.locate import existing_store
@@ -180,21 +180,21 @@ def _resolve_side(side: Side, env: Mapping[str, str], store: CredentialStore | N
 
 
 def resolve_rippling(
-    env: Mapping[str, str] = os.environ, store: CredentialStore | None = None
+    env: Mapping[str, str] = ENVIRONMENT, store: CredentialStore | None = None
 ) -> RipplingCredentials:
     """The Rippling side alone. ``store=None`` opens the configured store if it exists."""
     return _resolve_side("rippling", env, store)
 
 
 def resolve_dynamics(
-    env: Mapping[str, str] = os.environ, store: CredentialStore | None = None
+    env: Mapping[str, str] = ENVIRONMENT, store: CredentialStore | None = None
 ) -> DynamicsCredentials:
     """The Dynamics side alone. ``store=None`` opens the configured store if it exists."""
     return _resolve_side("dynamics", env, store)
 
 
 def resolve_ca_bundle(
-    env: Mapping[str, str] = os.environ, store: CredentialStore | None = None
+    env: Mapping[str, str] = ENVIRONMENT, store: CredentialStore | None = None
 ) -> str | None:
     """The extra CA file both clients trust, if one is configured."""
     stored, _ = _load(env, store)
@@ -202,7 +202,7 @@ def resolve_ca_bundle(
 
 
 def resolve_credentials(
-    env: Mapping[str, str] = os.environ, store: CredentialStore | None = None
+    env: Mapping[str, str] = ENVIRONMENT, store: CredentialStore | None = None
 ) -> ConnectionCredentials:
     """Both sides and the CA bundle; every missing setting of both sides in one error.
 

@@ -4,17 +4,19 @@ No secret is a resource field: credentials are resolved from the environment and
 encrypted store inside the run, so they never appear in run config, the UI or the event log.
 """
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
+from pydantic import PrivateAttr
 
-from ml_connector_dagster.audit.store import AuditStore, default_audit_url
+from ml_connector_dagster.audit.store import AuditStore
+from ml_connector_dagster.config.mapping import load_mapping
+from ml_connector_dagster.config.settings import ConnectorSettings, current_settings
 from ml_connector_dagster.connections import Connection
 from ml_connector_dagster.dynamics.client import DynamicsClient
-from ml_connector_dagster.ledger.mapping import MappingError, PayrollMapping, load_mapping
+from ml_connector_dagster.ledger.mapping import PayrollMapping
 from ml_connector_dagster.rippling.client import RipplingClient
 
 
@@ -23,6 +25,11 @@ class ConnectorResource(dg.ConfigurableResource):
 
     mapping_path: str = ""  # default: $ML_CONNECTOR_MAPPING
     audit_url: str = ""  # default: $ML_CONNECTOR_AUDIT_URL or SQLite under DAGSTER_HOME
+
+    # Read once per resource instance (one run, or one sensor tick), so the journals of a step
+    # and the checks guarding them are built from the same file even if it changes meanwhile.
+    _settings: ConnectorSettings | None = PrivateAttr(default=None)
+    _mapping: PayrollMapping | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         """Tag the run with the process executing it (``stale_runs``), however it was launched.
@@ -40,18 +47,17 @@ class ConnectorResource(dg.ConfigurableResource):
         if any(run.tags.get(key) != value for key, value in tags.items()):
             instance.add_run_tags(run.run_id, tags)
 
+    def settings(self) -> ConnectorSettings:
+        if self._settings is None:
+            self._settings = current_settings()
+        return self._settings
+
     def mapping(self) -> PayrollMapping:
-        path = self.mapping_path or os.environ.get("ML_CONNECTOR_MAPPING", "")
-        if not path:
-            raise MappingError("no mapping file: set ML_CONNECTOR_MAPPING (see README)")
-        mapping = load_mapping(Path(path))
-        expected = os.environ.get("ML_CONNECTOR_CONNECTION", "default")
-        if mapping.connection != expected:
-            raise MappingError(
-                f"{path}: connection {mapping.connection!r} differs from ML_CONNECTOR_CONNECTION"
-                f" {expected!r}; the partitions of this code location belong to {expected!r}"
-            )
-        return mapping
+        """The mapping of this connection, loaded once for this resource instance."""
+        if self._mapping is None:
+            path = Path(self.mapping_path) if self.mapping_path else None
+            self._mapping = load_mapping(self.settings(), path)
+        return self._mapping
 
     def connection(self) -> Connection:
         return Connection.from_environment()
@@ -68,7 +74,7 @@ class ConnectorResource(dg.ConfigurableResource):
 
     @contextmanager
     def audit(self) -> Iterator[AuditStore]:
-        store = AuditStore(self.audit_url or default_audit_url())
+        store = AuditStore(self.audit_url or self.settings().audit_database_url())
         try:
             yield store
         finally:

@@ -14,6 +14,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ml_connector_dagster.workforce.settings import WorkforceSettings
+
 MAIN_ACCOUNT = "MainAccount"
 
 # The payroll item classes that need a main account besides earnings.
@@ -122,8 +124,8 @@ class PayrollMapping(Strict):
     default_dimensions: dict[str, str] = Field(default_factory=dict)
     # Dimensions an expense line may leave blank when nothing maps them.
     optional_dimensions: tuple[str, ...] = ()
-    # Worker sync settings; validated by ml_connector_dagster.workforce.settings.
-    workforce: dict[str, Any] = Field(default_factory=dict)
+    # Worker sync settings (the optional ``workforce:`` section).
+    workforce: WorkforceSettings = Field(default_factory=WorkforceSettings)
 
     @field_validator("connection")
     @classmethod
@@ -295,7 +297,8 @@ def delimiter_conflicts(mapping: PayrollMapping) -> list[tuple[tuple[Any, ...], 
     ]
 
 
-def load_mapping(path: Path) -> PayrollMapping:
+def read_mapping_file(path: Path) -> PayrollMapping:
+    """Parse and validate one mapping file (``config.mapping.load_mapping`` finds which)."""
     try:
         text = path.read_text()
     except OSError as exc:

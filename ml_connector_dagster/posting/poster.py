@@ -28,6 +28,7 @@ from typing import Any
 from ml_connector_dagster import clock
 from ml_connector_dagster.audit.claims import ClaimTaken
 from ml_connector_dagster.audit.store import AuditStore, IdentityState, Outcome
+from ml_connector_dagster.config.settings import current_settings
 from ml_connector_dagster.dynamics.client import DynamicsClient
 from ml_connector_dagster.dynamics.errors import (
     AmbiguousWriteError,
@@ -142,7 +143,7 @@ class JournalPoster:
         self.audit = audit
         self.mapping = mapping
         self.dagster_run_id = dagster_run_id
-        self.settings = settings or PostingSettings.from_env()
+        self.settings = settings or PostingSettings.from_settings(current_settings())
         # Learned from F&O once per poster: whether LedgerJournalHeaders has IntegrationKey.
         self._integration_key = True
         self._last_ambiguity = "none"  # F&O's answer to the latest write of unknown outcome

@@ -1,4 +1,4 @@
-"""How long the poster waits for others and for F&O, from the environment (all optional).
+"""How long the poster waits for others and for F&O (from ``ConnectorSettings``, all optional).
 
 - ``ML_CONNECTOR_CLAIM_WAIT_SECONDS`` (default 600): how long a run waits while another
   process or instance is posting the same journal, before it fails saying who holds it.
@@ -12,26 +12,9 @@
 """
 
 import datetime as dt
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 
-
-class SettingError(ValueError):
-    """An environment setting that is not a usable number; the message names it."""
-
-
-def seconds(env: Mapping[str, str], name: str, default: float, *, minimum: float = 0) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingError(f"{name}={raw!r} is not a number of seconds") from None
-    if value < minimum:
-        raise SettingError(f"{name}={raw!r} must be at least {minimum:g}")
-    return value
+from ml_connector_dagster.config.settings import ConnectorSettings
 
 
 @dataclass(frozen=True)
@@ -42,14 +25,10 @@ class PostingSettings:
     recheck_interval_seconds: float = 2.0
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ) -> "PostingSettings":
+    def from_settings(cls, settings: ConnectorSettings) -> "PostingSettings":
         return cls(
-            claim_wait_seconds=seconds(env, "ML_CONNECTOR_CLAIM_WAIT_SECONDS", 600.0),
-            claim_lease=dt.timedelta(
-                seconds=seconds(env, "ML_CONNECTOR_CLAIM_LEASE_SECONDS", 900.0, minimum=30)
-            ),
-            recheck_seconds=seconds(env, "ML_CONNECTOR_RECHECK_SECONDS", 60.0),
-            recheck_interval_seconds=seconds(
-                env, "ML_CONNECTOR_RECHECK_INTERVAL_SECONDS", 2.0, minimum=0.05
-            ),
+            claim_wait_seconds=settings.claim_wait_seconds,
+            claim_lease=dt.timedelta(seconds=settings.claim_lease_seconds),
+            recheck_seconds=settings.recheck_seconds,
+            recheck_interval_seconds=settings.recheck_interval_seconds,
         )

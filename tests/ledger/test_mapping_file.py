@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from ledger_factories import MAPPING_YAML, mapping
 
-from ml_connector_dagster.ledger.mapping import MappingError, load_mapping, parse_mapping
+from ml_connector_dagster.ledger.mapping import MappingError, parse_mapping, read_mapping_file
 
 
 def test_valid_mapping_loads_with_lookups() -> None:
@@ -61,7 +61,7 @@ def test_one_rippling_id_cannot_feed_two_companies() -> None:
 def test_not_yaml_and_missing_file() -> None:
     assert "not valid YAML" in _error("a: [")
     with pytest.raises(MappingError, match="cannot read"):
-        load_mapping(Path("/nonexistent/mapping.yaml"))
+        read_mapping_file(Path("/nonexistent/mapping.yaml"))
 
 
 @pytest.mark.parametrize(

@@ -184,7 +184,7 @@ def test_two_posters_on_separate_audit_stores_racing_to_create_end_with_one_jour
     with its own audit store and client, and both create the first header at the same moment.
     """
     from ml_connector_dagster.dynamics.client import DynamicsClient
-    from ml_connector_dagster.ledger.mapping import load_mapping
+    from ml_connector_dagster.ledger.mapping import read_mapping_file
     from ml_connector_dagster.posting.poster import JournalPoster
 
     with dg.instance_for_test() as instance:
@@ -197,7 +197,7 @@ def test_two_posters_on_separate_audit_stores_racing_to_create_end_with_one_jour
     key = f"{COMPANY}|{env['period']}"
     builds = built.asset_value(labor_cost_journals.key)[key]
     snapshot = built.asset_value(payroll_cost_snapshot.key)[key]
-    mapping = load_mapping(env["mapping"])
+    mapping = read_mapping_file(env["mapping"])
 
     barrier = threading.Barrier(2)
     raced: set[str] = set()

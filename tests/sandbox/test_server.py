@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from ml_connector_dagster.ledger.mapping import load_mapping
+from ml_connector_dagster.ledger.mapping import read_mapping_file
 from ml_connector_sandbox.server import Sandbox
 
 
@@ -32,7 +32,7 @@ def test_info_and_env_files_point_clients_at_the_sandbox(sandbox: Sandbox) -> No
     assert env_lines["ML_CONNECTOR_CA_BUNDLE"] == str(sandbox.tls.ca_cert)
     assert env_lines["RIPPLING_API_TOKEN"]
     assert (data_dir / "sandbox.env").stat().st_mode & 0o777 == 0o600
-    mapping = load_mapping(Path(env_lines["ML_CONNECTOR_MAPPING"]))
+    mapping = read_mapping_file(Path(env_lines["ML_CONNECTOR_MAPPING"]))
     assert set(mapping.companies) == {
         row["LegalEntityId"].upper() for row in sandbox.company["dynamics"]["LegalEntities"]
     }

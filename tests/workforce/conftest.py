@@ -29,7 +29,7 @@ def mapping_document(company: dict[str, Any]) -> dict[str, Any]:
     }
     return {
         "version": 1,
-        "connection": "sandbox",
+        "connection": "default",  # the connection of the tests' code location
         "dimension_format": {
             "dimensions": ["MainAccount", "BusinessUnit", "Department", "CostCenter"],
             "delimiter": "-",

@@ -245,9 +245,12 @@ def test_serve_reads_its_settings_from_the_environment_and_refuses_without_auth(
 
     from ml_connector_dagster.cli import main
     from ml_connector_dagster.cli.webhooks import webhook_settings
+    from ml_connector_dagster.config.settings import ConnectorSettings
 
     token, secret, companies = webhook_settings(
-        {"ML_CONNECTOR_WEBHOOK_TOKEN": TOKEN, "ML_CONNECTOR_RIPPLING_COMPANY_IDS": "a, b,"}
+        ConnectorSettings.from_env(
+            {"ML_CONNECTOR_WEBHOOK_TOKEN": TOKEN, "ML_CONNECTOR_RIPPLING_COMPANY_IDS": "a, b,"}
+        )
     )
     assert token is not None and token.get_secret_value() == TOKEN and TOKEN not in repr(token)
     assert secret is None and companies == {"a", "b"}

@@ -1,0 +1,1 @@
+"""Configuration: the environment (one settings model) and the finance mapping file."""

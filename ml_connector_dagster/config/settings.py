@@ -1,0 +1,194 @@
+"""Every setting the connector reads from the environment, in one model.
+
+This module is the only code of the product that reads ``os.environ``: everything else is
+handed a ``ConnectorSettings`` (or, for credentials, the mapping this module returns), so a
+value has one name, one default, one parser and one error text. The rules, once:
+
+- the prefix is ``ML_CONNECTOR_`` (``DAGSTER_HOME`` is Dagster's own name);
+- an empty variable counts as unset (compose files define variables as empty);
+- booleans accept true/false, 1/0, yes/no, on/off in any case (pydantic's rule), nothing else;
+- an invalid value raises ``SettingsError`` naming the variable, never echoing a secret.
+
+Tests and subprocesses pass their own environment with ``ConnectorSettings.from_env(env)``;
+the same pydantic-settings source parses it, so there is no second parser to drift.
+"""
+
+import datetime as dt
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, TypeAdapter, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+from pydantic_settings.sources.utils import parse_env_vars
+
+PREFIX = "ML_CONNECTOR_"
+
+Seconds = Annotated[float, Field(ge=0)]
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value the connector cannot use; the text names it."""
+
+
+class _GivenEnvironment(EnvSettingsSource):
+    """pydantic-settings' own environment source, reading a given mapping, not ``os.environ``."""
+
+    def __init__(self, settings_cls: type[BaseSettings], env: Mapping[str, str]) -> None:
+        self._given = env
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return parse_env_vars(
+            self._given, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str
+        )
+
+
+class ConnectorSettings(BaseSettings):
+    """The connector's environment. Field ``x`` is variable ``ML_CONNECTOR_X``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=PREFIX,
+        env_ignore_empty=True,
+        extra="ignore",
+        frozen=True,
+        case_sensitive=False,
+    )
+
+    # Which connection this code location serves; names its partitions and pools.
+    connection: str = Field(default="default", pattern=r"^[A-Za-z0-9_-]{1,40}$")
+    # The finance mapping file (YAML).
+    mapping: Path | None = None
+    # The audit store; default: SQLite under DAGSTER_HOME.
+    audit_url: SecretStr | None = None  # a database URL may carry a password
+    dagster_home: Path = Field(default=Path(".dagster_home"), validation_alias="DAGSTER_HOME")
+    # The Dagster instance template ``ml-connector`` prepares a DAGSTER_HOME with.
+    instance: Literal["sqlite", "postgres"] = "sqlite"
+    dagster_yaml: Path | None = None
+
+    # Automation: sensors and schedules start running when the code location loads.
+    automation_on: bool = False
+    webhooks: bool = False
+    sensor_interval: int = Field(default=60, ge=1)
+    reference_cron: str = "0 5 * * *"
+    workforce_cron: str = "30 5 * * *"
+    # The first pay period the pay-run sensor considers (default: the newest paid one).
+    sync_from: dt.date | None = None
+
+    # Posting: waits and leases (seconds).
+    claim_wait_seconds: Seconds = 600.0
+    claim_lease_seconds: Annotated[float, Field(ge=30)] = 900.0
+    recheck_seconds: Seconds = 60.0
+    recheck_interval_seconds: Annotated[float, Field(ge=0.05)] = 2.0
+
+    # Dynamics client.
+    dynamics_changeset_size: int = Field(default=1000, ge=1, le=5000)
+    dynamics_batch_timeout_seconds: Annotated[float, Field(ge=10)] = 900.0
+
+    # Credentials and TLS.
+    credentials_file: Path | None = None
+    credentials_key: SecretStr | None = None
+    credentials_key_file: Path | None = None
+    allow_key_beside_store: bool = False
+    ca_bundle: Path | None = None
+
+    # Webhooks (Rippling has no signature: a bearer token and/or a secret URL path).
+    webhook_token: SecretStr | None = None
+    webhook_path_secret: SecretStr | None = None
+    rippling_company_ids: str | None = None
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _strip(cls, value: Any) -> Any:
+        """A stray space around a value (``KEY= on``) is not part of it."""
+        return value.strip() if isinstance(value, str) else value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # No dotenv or secrets directory: what runs is what the environment says.
+        return (init_settings, env_settings)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "ConnectorSettings":
+        """The settings of ``env`` (default: this process's environment)."""
+        try:
+            if env is None:
+                return cls()
+            return cls(**_GivenEnvironment(cls, env)())
+        except ValidationError as exc:
+            raise SettingsError(_describe(exc)) from None
+
+    def audit_database_url(self) -> str:
+        """``ML_CONNECTOR_AUDIT_URL``, else a SQLite file under DAGSTER_HOME (created)."""
+        if self.audit_url is not None:
+            return self.audit_url.get_secret_value()
+        directory = self.dagster_home / "ml-connector"
+        directory.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{(directory / 'audit.sqlite').resolve()}"
+
+
+_BOOL = TypeAdapter(bool)
+
+
+def parse_bool(name: str, value: str) -> bool:
+    """The one boolean rule (pydantic's): true/false, 1/0, yes/no, on/off, t/f, y/n, any case."""
+    try:
+        return _BOOL.validate_python(value.strip())
+    except ValidationError:
+        raise SettingsError(f"{name} must be true or false, got {value!r}") from None
+
+
+def variable_name(field: str) -> str:
+    """The environment variable behind a settings field."""
+    info = ConnectorSettings.model_fields[field]
+    alias = info.validation_alias
+    return alias if isinstance(alias, str) else f"{PREFIX}{field.upper()}"
+
+
+def _describe(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors(include_url=False, include_input=False):
+        field = str(error["loc"][0]) if error["loc"] else ""
+        name = variable_name(field) if field in ConnectorSettings.model_fields else field
+        problems.append(f"{name}: {error['msg']}")
+    return "invalid environment setting: " + "; ".join(problems)
+
+
+# The live process environment, for the code that resolves credentials from it. Credentials
+# have their own names (``RIPPLING_*``, ``DYNAMICS_*``) and their own resolution (environment
+# over the encrypted store, per field); they take a mapping, this one by default, so that tests
+# and commands can hand them another.
+ENVIRONMENT: Mapping[str, str] = os.environ
+
+
+def set_dagster_home(home: Path) -> None:
+    """Point this process's Dagster at ``home`` (commands prepare it before the instance)."""
+    os.environ["DAGSTER_HOME"] = str(home)
+
+
+def current_settings() -> ConnectorSettings:
+    """This process's settings, read now (commands and runs read them once, at their start)."""
+    return ConnectorSettings.from_env()
+
+
+def describe(settings: ConnectorSettings) -> dict[str, Any]:
+    """The settings as a finance-safe dict: secrets shown only as set/unset."""
+    shown: dict[str, Any] = {}
+    for name, value in settings.model_dump().items():
+        if isinstance(value, SecretStr):
+            value = "(set)"
+        shown[variable_name(name)] = value
+    return shown

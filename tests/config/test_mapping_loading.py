@@ -1,0 +1,83 @@
+"""One rule finds and loads the mapping, for the resource and every command alike."""
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from ledger_factories import MAPPING_YAML
+
+from ml_connector_dagster.cli import main
+from ml_connector_dagster.config.mapping import load_mapping
+from ml_connector_dagster.config.settings import ConnectorSettings
+from ml_connector_dagster.defs.resources import ConnectorResource
+from ml_connector_dagster.ledger.mapping import MappingError
+from ml_connector_dagster.workforce.settings import WorkforceSettings
+
+
+def _write(tmp_path: Path, text: str = MAPPING_YAML, name: str = "mapping.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_without_a_path_or_variable_the_error_names_the_variable() -> None:
+    with pytest.raises(MappingError, match="ML_CONNECTOR_MAPPING"):
+        load_mapping(ConnectorSettings.from_env({}))
+
+
+def test_an_explicit_path_wins_over_the_variable(tmp_path: Path) -> None:
+    configured = _write(tmp_path, MAPPING_YAML.replace("name: PAYROLL", "name: FROMENV"), "e.yaml")
+    given = _write(tmp_path)
+    settings = ConnectorSettings.from_env(
+        {"ML_CONNECTOR_MAPPING": str(configured), "ML_CONNECTOR_CONNECTION": "acme"}
+    )
+    assert load_mapping(settings).journal.name == "FROMENV"
+    assert load_mapping(settings, given).journal.name == "PAYROLL"
+
+
+def test_a_mapping_of_another_connection_is_refused(tmp_path: Path) -> None:
+    settings = ConnectorSettings.from_env({"ML_CONNECTOR_MAPPING": str(_write(tmp_path))})
+    with pytest.raises(MappingError, match="differs from ML_CONNECTOR_CONNECTION 'default'"):
+        load_mapping(settings)
+
+
+def test_the_workforce_section_is_typed_and_its_errors_name_line_and_key(tmp_path: Path) -> None:
+    settings = ConnectorSettings.from_env({"ML_CONNECTOR_CONNECTION": "acme"})
+    plain = load_mapping(settings, _write(tmp_path))
+    assert plain.workforce == WorkforceSettings()
+    text = MAPPING_YAML + "workforce:\n  vendor_group: FREELANCE\n  personnel_number_width: 6\n"
+    typed = load_mapping(settings, _write(tmp_path, text, "w.yaml"))
+    assert typed.workforce.vendor_group == "FREELANCE"
+    assert typed.workforce.personnel_number("42") == "RP-000042"
+    bad = MAPPING_YAML + "workforce:\n  vendor_grop: FREELANCE\n"
+    line = bad.splitlines().index("  vendor_grop: FREELANCE") + 1
+    with pytest.raises(MappingError, match=rf"b.yaml:{line}: workforce.vendor_grop"):
+        load_mapping(settings, _write(tmp_path, bad, "b.yaml"))
+
+
+def test_the_resource_reads_the_file_once_per_instance(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Journals and the checks guarding them see one file, even if it is edited meanwhile."""
+    monkeypatch.setenv("ML_CONNECTOR_CONNECTION", "acme")
+    path = _write(tmp_path)
+    resource = ConnectorResource(mapping_path=str(path))
+    first = resource.mapping()
+    path.write_text(MAPPING_YAML.replace("name: PAYROLL", "name: EDITED"))
+    assert resource.mapping() is first and first.journal.name == "PAYROLL"
+    assert ConnectorResource(mapping_path=str(path)).mapping().journal.name == "EDITED"
+
+
+def test_every_command_reports_a_missing_mapping_in_the_same_words(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("ML_CONNECTOR_MAPPING", raising=False)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    runner = CliRunner()
+    outputs = [
+        runner.invoke(main, ["run", "--pay-period", "2026-11-15"]),
+        runner.invoke(main, ["workforce", "plan"]),
+    ]
+    for result in outputs:
+        assert result.exit_code == 1, result.output
+        assert "no mapping file: set ML_CONNECTOR_MAPPING or pass --mapping" in result.output
