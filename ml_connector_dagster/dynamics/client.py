@@ -6,6 +6,10 @@ A 429 waits exactly its ``Retry-After`` (bounded by ``RetryPolicy.max_wait``); 5
 connection errors back off. Writes are retried only where a retry cannot duplicate data:
 a 429 was never processed, so it is always safe; a create that failed ambiguously raises
 ``AmbiguousWriteError`` for the caller to check before writing again.
+
+Sending is ``transport``'s: the Entra token and its one refresh after a 401 are a
+``RefreshingBearerAuth`` flow, and one ``Sender`` decides retries (``RetryPolicy.retry_on``)
+and raises the ambiguous write. This module only maps final answers to ``DynamicsError``s.
 """
 
 import logging
@@ -32,7 +36,9 @@ from ml_connector_dagster.dynamics.errors import (
 )
 from ml_connector_dagster.dynamics.odata import Literal, key_segment
 from ml_connector_dagster.transport import jsonmoney
-from ml_connector_dagster.transport.retry import RETRYABLE_ERRORS, RetryPolicy
+from ml_connector_dagster.transport.auth import RefreshingBearerAuth
+from ml_connector_dagster.transport.retry import ANY_SERVER_ERROR, RetryPolicy
+from ml_connector_dagster.transport.send import Sender
 from ml_connector_dagster.transport.tls import build_ssl_context
 
 log = logging.getLogger(__name__)
@@ -82,6 +88,15 @@ class DynamicsClient:
             },
         )
         self.requests_sent = 0
+        self._sender = Sender(
+            service="Dynamics",
+            policy=self.retry,
+            auth=RefreshingBearerAuth(self._token, self.tokens.invalidate, self._count),
+            unavailable=DynamicsUnavailableError,
+            ambiguous=AmbiguousWriteError,
+            server_errors=ANY_SERVER_ERROR,  # a read is worth another try on any 5xx
+            log=log,
+        )
 
     def __repr__(self) -> str:
         return f"DynamicsClient(environment_url={self.environment_url!r})"
@@ -103,12 +118,16 @@ class DynamicsClient:
         return url
 
     def _token(self) -> str:
+        """An Entra token; Entra out of reach is "unavailable", not a bare requests error."""
         try:
             return self.tokens.token()
         except requests.RequestException as exc:
             raise DynamicsUnavailableError(
                 f"Entra ID could not be reached for a token ({type(exc).__name__})"
             ) from None
+
+    def _count(self, request: httpx.Request) -> None:
+        self.requests_sent += 1
 
     def request(
         self,
@@ -130,69 +149,26 @@ class DynamicsClient:
             # httpx replaces a URL's query with ``params``; merge so cross-company=true stays.
             url = str(httpx.URL(url).copy_merge_params(dict(params)))
         path = urlsplit(url).path
-        attempt = 0
-        refreshed = False
-        while True:
-            sent_headers = {**(headers or {}), "Authorization": f"Bearer {self._token()}"}
-            try:
-                self.requests_sent += 1
-                response = self._http.request(
-                    method,
-                    url,
-                    content=content,
-                    headers=sent_headers,
-                    timeout=timeout or self._http.timeout,
-                )
-            except RETRYABLE_ERRORS as exc:
-                sent = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
-                if sent and not safe_to_retry:
-                    raise AmbiguousWriteError(
-                        f"Dynamics {method} {path}: connection lost after sending"
-                        f" ({type(exc).__name__}); check whether it landed before writing again"
-                    ) from None
-                attempt = self._pause(method, path, attempt, None, type(exc).__name__)
-                continue
-            status = response.status_code
-            log.debug("%s %s -> %s", method, path, status)
-            if status == 401:
-                if refreshed:
-                    raise DynamicsAuthError(
-                        f"Dynamics refused a fresh Entra token for {method} {path} (401): register"
-                        " the app's client id in F&O under System administration > Setup >"
-                        " Microsoft Entra applications, mapped to a user with access"
-                    )
-                self.tokens.invalidate()
-                refreshed = True
-                continue
-            if status == 429:
-                attempt = self._pause(method, path, attempt, response, "429")
-                continue
-            if status >= 500:
-                if not safe_to_retry:
-                    raise AmbiguousWriteError(
-                        f"Dynamics {method} {path} answered {status}; the write may or may not"
-                        " have landed: check before writing again"
-                    )
-                attempt = self._pause(method, path, attempt, response, str(status))
-                continue
-            if status >= 400:
-                message = odata_error_message(_json_or_none(response), response.text[:500])
-                error = DynamicsNotFoundError if status == 404 else DynamicsRequestError
-                raise error(method, path, status, message)
-            return response
-
-    def _pause(
-        self, method: str, path: str, attempt: int, response: httpx.Response | None, why: str
-    ) -> int:
-        if attempt + 1 >= self.retry.attempts:
-            raise DynamicsUnavailableError(
-                f"Dynamics {method} {path}: gave up after {self.retry.attempts} attempts"
-                f" (last: {why})"
+        label = f"{method} {path}"
+        request = self._http.build_request(
+            method, url, content=content, headers=headers, timeout=timeout or self._http.timeout
+        )
+        response = self._sender.send(
+            self._http, request, path=path, label=label, idempotent=safe_to_retry
+        )
+        status = response.status_code
+        if status == 401:
+            # The auth flow already evicted the cached token and sent once more.
+            raise DynamicsAuthError(
+                f"Dynamics refused a fresh Entra token for {label} (401): register"
+                " the app's client id in F&O under System administration > Setup >"
+                " Microsoft Entra applications, mapped to a user with access"
             )
-        wait = self.retry.wait_for(response, attempt)
-        log.info("Dynamics %s %s answered %s; retrying in %.1fs", method, path, why, wait)
-        self.retry.sleep(wait)
-        return attempt + 1
+        if status >= 400:
+            message = odata_error_message(_json_or_none(response), response.text[:500])
+            error = DynamicsNotFoundError if status == 404 else DynamicsRequestError
+            raise error(method, path, status, message)
+        return response
 
     # --- reads --------------------------------------------------------------------------------
     def iter_entities(

@@ -3,6 +3,9 @@
 An OAuth access token is refreshed shortly before it expires (from ``expires_in``) and once more
 if a call still gets 401. Rippling may rotate the refresh token on every refresh; the new one is
 handed to ``on_refresh_token`` so it can be written back (encrypted) before it is needed again.
+
+These are token sources: ``token`` and ``invalidate`` plug into ``transport.auth``'s
+``RefreshingBearerAuth``, which sets the header and does the one re-send after a 401.
 """
 
 import logging
@@ -24,12 +27,13 @@ REFRESH_MARGIN_SECONDS = 300.0
 
 
 class RipplingAuth(Protocol):
-    def authorization(self, http: httpx.Client) -> str:
-        """The Authorization header value for the next request."""
+    def token(self, http: httpx.Client) -> str:
+        """The bearer token for the next request (an OAuth refresh goes through ``http``)."""
         ...
 
-    def handle_unauthorized(self, http: httpx.Client) -> None:
-        """React to a 401: refresh (then the call is retried once) or raise RipplingAuthError."""
+    def invalidate(self) -> None:
+        """React to a 401: forget the token (the call is then sent once more with a fresh one),
+        or raise RipplingAuthError when there is nothing to refresh."""
         ...
 
 
@@ -42,10 +46,10 @@ class ApiTokenAuth:
     def __repr__(self) -> str:
         return "ApiTokenAuth(token=**********)"
 
-    def authorization(self, http: httpx.Client) -> str:
-        return f"Bearer {self._token.get_secret_value()}"
+    def token(self, http: httpx.Client) -> str:
+        return self._token.get_secret_value()
 
-    def handle_unauthorized(self, http: httpx.Client) -> None:
+    def invalidate(self) -> None:
         raise RipplingAuthError(
             "Rippling API token expired or revoked: create a new token in Rippling"
             " (Settings > Company settings > API tokens) and update RIPPLING_API_TOKEN"
@@ -78,7 +82,7 @@ class OAuthAuth:
     def __repr__(self) -> str:
         return f"OAuthAuth(client_id={self._client_id!r}, token_url={self._token_url!r})"
 
-    def authorization(self, http: httpx.Client) -> str:
+    def token(self, http: httpx.Client) -> str:
         with self._lock:
             if (
                 self._access_token is None
@@ -86,12 +90,12 @@ class OAuthAuth:
             ):
                 self._refresh(http)
             assert self._access_token is not None
-            return f"Bearer {self._access_token.get_secret_value()}"
+            return self._access_token.get_secret_value()
 
-    def handle_unauthorized(self, http: httpx.Client) -> None:
+    def invalidate(self) -> None:
+        """Drop the access token; the next ``token`` refreshes (the refresh token is kept)."""
         with self._lock:
             self._access_token = None
-            self._refresh(http)
 
     def _refresh(self, http: httpx.Client) -> None:
         log.debug("refreshing the Rippling OAuth access token at %s", self._token_url)

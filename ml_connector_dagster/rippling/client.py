@@ -3,6 +3,11 @@
 Rippling is the system of record; this client issues GETs only (plus the OAuth token call),
 so nothing in the product can write to Rippling. Pages are streamed: callers iterate and never
 hold more than one page of a tenant in memory. JSON numbers are parsed as ``Decimal``.
+
+Sending is ``transport``'s: the bearer token and its one refresh after a 401 are a
+``RefreshingBearerAuth`` flow, throttling and server errors are retried by a ``Sender``
+(Rippling's 429 carries no Retry-After, so it backs off with jitter). This module only maps the
+final answer to a precise ``RipplingError``.
 """
 
 import datetime as dt
@@ -29,11 +34,9 @@ from ml_connector_dagster.rippling.errors import (
     RipplingUnavailableError,
 )
 from ml_connector_dagster.rippling.paging import resolve_next_link
-from ml_connector_dagster.transport.retry import (
-    RETRYABLE_ERRORS,
-    RetryPolicy,
-    is_retryable_status,
-)
+from ml_connector_dagster.transport.auth import RefreshingBearerAuth
+from ml_connector_dagster.transport.retry import TRANSIENT_SERVER_ERRORS, RetryPolicy
+from ml_connector_dagster.transport.send import Sender
 from ml_connector_dagster.transport.tls import build_ssl_context
 
 log = logging.getLogger(__name__)
@@ -109,6 +112,14 @@ class RipplingClient:
             follow_redirects=False,
         )
         self.requests_sent = 0
+        self._sender = Sender(
+            service="Rippling",
+            policy=self.retry,
+            auth=RefreshingBearerAuth(self._token, self._auth.invalidate, self._count),
+            unavailable=RipplingUnavailableError,  # read-only: nothing is ever ambiguous
+            server_errors=TRANSIENT_SERVER_ERRORS,
+            log=log,
+        )
 
     def __repr__(self) -> str:
         return f"RipplingClient(base_url={self.base_url!r})"
@@ -123,51 +134,30 @@ class RipplingClient:
         self._http.close()
 
     # --- transport ----------------------------------------------------------------------------
-    def _get(self, url: str, params: dict[str, Any] | None = None) -> httpx.Response:
-        endpoint = urlsplit(url).path
-        attempt = 0
-        refreshed = False
-        while True:
-            try:
-                self.requests_sent += 1
-                response = self._http.get(
-                    url,
-                    params=params,
-                    headers={"Authorization": self._auth.authorization(self._http)},
-                )
-            except RETRYABLE_ERRORS as exc:
-                attempt = self._pause(endpoint, attempt, None, type(exc).__name__)
-                continue
-            log.debug("GET %s -> %s", endpoint, response.status_code)
-            status = response.status_code
-            if status == 401:
-                if refreshed:
-                    raise RipplingAuthError(
-                        f"Rippling still answers 401 to {endpoint} after a token refresh:"
-                        " the credential was revoked or lacks access to this company"
-                    )
-                self._auth.handle_unauthorized(self._http)
-                refreshed = True
-                continue
-            if status == 403:
-                raise RipplingPermissionError(endpoint, required_scope(endpoint), _detail(response))
-            if is_retryable_status(status):
-                attempt = self._pause(endpoint, attempt, response, str(status))
-                continue
-            if status >= 400:
-                raise RipplingRequestError(endpoint, status, response.text)
-            return response
+    def _token(self) -> str:
+        # Read at call time: an OAuth refresh goes through whichever client is current.
+        return self._auth.token(self._http)
 
-    def _pause(self, endpoint: str, attempt: int, response: httpx.Response | None, why: str) -> int:
-        """Sleep before the next try, or give up when the budget is spent."""
-        if attempt + 1 >= self.retry.attempts:
-            raise RipplingUnavailableError(
-                f"Rippling {endpoint}: gave up after {self.retry.attempts} attempts (last: {why})"
+    def _count(self, request: httpx.Request) -> None:
+        self.requests_sent += 1
+
+    def _get(self, url: str, params: dict[str, Any] | None = None) -> httpx.Response:
+        """A successful answer, or the precise error for the final one."""
+        endpoint = urlsplit(url).path
+        request = self._http.build_request("GET", url, params=params)
+        response = self._sender.send(self._http, request, path=endpoint, label=endpoint)
+        status = response.status_code
+        if status == 401:
+            # The auth flow already refreshed once (an API token raised instead).
+            raise RipplingAuthError(
+                f"Rippling still answers 401 to {endpoint} after a token refresh:"
+                " the credential was revoked or lacks access to this company"
             )
-        wait = self.retry.wait_for(response, attempt)
-        log.info("Rippling %s answered %s; retrying in %.1fs", endpoint, why, wait)
-        self.retry.sleep(wait)
-        return attempt + 1
+        if status == 403:
+            raise RipplingPermissionError(endpoint, required_scope(endpoint), _detail(response))
+        if status >= 400:
+            raise RipplingRequestError(endpoint, status, response.text)
+        return response
 
     @staticmethod
     def _json(response: httpx.Response) -> Any:

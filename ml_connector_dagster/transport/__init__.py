@@ -1,1 +1,2 @@
-"""HTTP pieces both API clients share: one TLS context, retry schedules, safe error text."""
+"""HTTP pieces both API clients share: one TLS context, the bearer auth flow, retry decisions
+and schedules, the one send loop, exact-decimal JSON."""

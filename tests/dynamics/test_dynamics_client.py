@@ -301,3 +301,93 @@ def test_server_errors_beyond_the_budget_fail_clearly(fresh_sandbox: Sandbox) ->
         pytest.raises(DynamicsUnavailableError, match="gave up after 3 attempts"),
     ):
         readers.ledgers(client)
+
+
+def _headers(client: DynamicsClient, description: str) -> list[dict]:
+    return client.list_entities("LedgerJournalHeaders", filter=eq("Description", description))
+
+
+def test_a_throttled_create_is_sent_again_and_lands_once(fresh_sandbox: Sandbox) -> None:
+    """A 429 was never run, so even a create is repeated, after exactly its Retry-After."""
+    _faults(
+        fresh_sandbox,
+        {
+            "dynamics": [
+                {
+                    "kind": "throttle",
+                    "nth": 1,
+                    "retry_after": 3,
+                    "path_prefix": "/data/LedgerJournalHeaders",
+                }
+            ]
+        },
+    )
+    sleeper = RecordingSleeper()
+    with _client(fresh_sandbox, retry=RetryPolicy(sleep=sleeper)) as client:
+        client.create(
+            "LedgerJournalHeaders",
+            {"dataAreaId": _company(fresh_sandbox), "JournalName": "PAYROLL", "Description": "t1"},
+        )
+        assert client.requests_sent == 2
+        assert len(_headers(client, "t1")) == 1
+    assert sleeper.waits == [3.0]
+
+
+def test_a_patch_meeting_a_5xx_is_retried_because_it_is_safe(fresh_sandbox: Sandbox) -> None:
+    sleeper = RecordingSleeper()
+    with _client(fresh_sandbox, retry=RetryPolicy(sleep=sleeper)) as client:
+        client.create("Workers", {"PersonnelNumber": "RP-5XX", "FirstName": "A", "LastName": "B"})
+        _faults(
+            fresh_sandbox,
+            {"dynamics": [{"kind": "server_error", "nth": 1, "path_prefix": "/data/Workers("}]},
+        )
+        client.patch("Workers", {"PersonnelNumber": "RP-5XX"}, {"FirstName": "Patched"})
+        row = client.get_entity("Workers", {"PersonnelNumber": "RP-5XX"})
+    assert row["FirstName"] == "Patched"
+    assert len(sleeper.waits) == 1  # the 503 was waited out, not raised
+
+
+def test_a_create_answered_5xx_after_it_landed_is_ambiguous_and_sent_once(
+    fresh_sandbox: Sandbox,
+) -> None:
+    """Why a 5xx to a write is never resent: here the header was committed before the 503."""
+    _faults(
+        fresh_sandbox,
+        {
+            "dynamics": [
+                {
+                    "kind": "server_error",
+                    "nth": 1,
+                    "when": "after",
+                    "path_prefix": "/data/LedgerJournalHeaders",
+                }
+            ]
+        },
+    )
+    sleeper = RecordingSleeper()
+    with _client(fresh_sandbox, retry=RetryPolicy(sleep=sleeper)) as client:
+        with pytest.raises(AmbiguousWriteError, match="POST /data/LedgerJournalHeaders answered"):
+            client.create(
+                "LedgerJournalHeaders",
+                {
+                    "dataAreaId": _company(fresh_sandbox),
+                    "JournalName": "PAYROLL",
+                    "Description": "t2",
+                },
+            )
+        assert client.requests_sent == 1
+        assert len(_headers(client, "t2")) == 1  # it landed, once
+    assert sleeper.waits == []
+
+
+def test_a_401_to_a_fresh_entra_token_is_named_after_one_resend(fresh_sandbox: Sandbox) -> None:
+    _faults(
+        fresh_sandbox,
+        {"dynamics": [{"kind": "expire_tokens", "share": 1.0, "path_prefix": "/data/Ledgers"}]},
+    )
+    sleeper = RecordingSleeper()
+    with _client(fresh_sandbox, retry=RetryPolicy(sleep=sleeper)) as client:
+        with pytest.raises(DynamicsAuthError, match="refused a fresh Entra token for GET /data"):
+            readers.ledgers(client)
+        assert client.requests_sent == 2
+    assert sleeper.waits == []

@@ -186,6 +186,53 @@ def test_oauth_refreshes_on_expiry_and_hands_over_the_rotated_refresh_token(
     assert rotated[-1].get_secret_value() == current
 
 
+def test_the_resend_after_a_401_is_one_more_request_and_refreshes_once(
+    fresh_sandbox: Sandbox,
+) -> None:
+    rotated: list[SecretStr] = []
+    with _oauth_client(fresh_sandbox, on_refresh=rotated.append) as client:
+        list(client.departments())
+        before = client.requests_sent
+        with httpx.Client(verify=fresh_sandbox.client_ssl_context()) as admin:
+            admin.post(fresh_sandbox.urls["rippling"] + "/_sandbox/tokens/expire")
+        assert list(client.departments())
+        assert client.requests_sent - before == 2  # the refused page, then the same page again
+    assert len(rotated) == 2  # one refresh for the 401, not one per try
+
+
+def test_a_401_to_a_freshly_refreshed_token_is_named_not_retried(fresh_sandbox: Sandbox) -> None:
+    """Every token dies before /departments/ reads it: one refresh, then a clear error."""
+    _faults(
+        fresh_sandbox,
+        {"rippling": [{"kind": "expire_tokens", "share": 1.0, "path_prefix": "/departments"}]},
+    )
+    sleeper = RecordingSleeper()
+    with _oauth_client(fresh_sandbox) as client:
+        client.retry.sleep = sleeper
+        with pytest.raises(RipplingAuthError, match="still answers 401 to /departments/ after"):
+            list(client.departments())
+        assert client.requests_sent == 2
+    assert sleeper.waits == []
+
+
+def test_a_throttle_after_a_refresh_is_still_retried(fresh_sandbox: Sandbox) -> None:
+    _faults(
+        fresh_sandbox,
+        {
+            "rippling": [
+                {"kind": "expire_tokens", "nth": 1, "path_prefix": "/departments"},
+                {"kind": "throttle", "nth": 2, "path_prefix": "/departments"},
+            ]
+        },
+    )
+    sleeper = RecordingSleeper()
+    with _oauth_client(fresh_sandbox) as client:
+        client.retry.sleep = sleeper
+        assert list(client.departments())
+        assert client.requests_sent == 3  # 401, re-send answered 429, then the page
+    assert len(sleeper.waits) == 1 and 0 <= sleeper.waits[0] <= 1.0
+
+
 def test_payroll_records_parse_to_decimal(fresh_sandbox: Sandbox) -> None:
     with _api_client(fresh_sandbox) as client:
         run = next(r for r in client.payroll_runs() if r.run_state == "PAID")
