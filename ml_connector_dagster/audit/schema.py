@@ -1,15 +1,19 @@
 """The audit store's tables (SQLAlchemy Core), on SQLite by default and PostgreSQL by URL.
 
 ``posting_attempts`` and ``workforce_actions`` are append-only: the database itself refuses
-UPDATE and DELETE on them (a trigger on both engines), because Dagster's event log can be
-deleted and finance needs a trail that cannot. ``journal_identities`` holds the current state
-of each journal identity; ``webhook_inbox`` the durable inbox; ``worker_map`` the Rippling id to
-PersonnelNumber map that survives renames. ``journal_claims`` holds at most one row per journal
-key: the row is the lock that lets one process at a time post that journal (see ``claims.py``).
+UPDATE and DELETE on them (a trigger on both engines, installed by migration 0001), because
+Dagster's event log can be deleted and finance needs a trail that cannot.
+``journal_identities`` holds the current state of each journal identity; ``webhook_inbox`` the
+durable inbox; ``worker_map`` the Rippling id to PersonnelNumber map that survives renames.
+``journal_claims`` holds at most one row per journal key: the row is the lock that lets one
+process at a time post that journal (see ``claims.py``).
+
+The database gets these tables from the migrations (``audit/migrate.py``), never from
+``metadata.create_all``; this metadata is what the queries use and what autogenerate compares
+against, and a test checks that the migrations produce exactly it.
 """
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
 metadata = sa.MetaData()
 
@@ -103,32 +107,3 @@ workforce_actions = sa.Table(
     sa.Column("outcome", sa.String(30), nullable=False),
     sa.Column("dynamics_answer", sa.Text),
 )
-
-APPEND_ONLY = ("posting_attempts", "workforce_actions")
-
-
-def install_append_only_guards(connection: Connection) -> None:
-    """Triggers that make the trail tables refuse UPDATE and DELETE, on SQLite and PostgreSQL.
-
-    Runs in the caller's transaction (``audit/store.py`` creates the schema under a lock).
-    """
-    if connection.dialect.name == "sqlite":
-        for table in APPEND_ONLY:
-            for verb in ("UPDATE", "DELETE"):
-                connection.exec_driver_sql(
-                    f"CREATE TRIGGER IF NOT EXISTS {table}_no_{verb.lower()} BEFORE {verb}"
-                    f" ON {table} BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
-                )
-    elif connection.dialect.name == "postgresql":
-        # "%%" because psycopg2 reads a bare "%" as a parameter placeholder.
-        connection.exec_driver_sql(
-            "CREATE OR REPLACE FUNCTION ml_connector_append_only() RETURNS trigger"
-            " LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION '%% is append-only', TG_TABLE_NAME;"
-            " END $$"
-        )
-        for table in APPEND_ONLY:
-            connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
-            connection.exec_driver_sql(
-                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table}"
-                " FOR EACH ROW EXECUTE FUNCTION ml_connector_append_only()"
-            )

@@ -7,21 +7,18 @@ the Dynamics header, and a replay looks there when the local state is unsure or 
 
 import contextlib
 import datetime as dt
-import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from ml_connector_dagster.audit.claims import JournalClaims
+from ml_connector_dagster.audit.migrate import upgrade_to_head
 from ml_connector_dagster.audit.schema import (
-    install_append_only_guards,
     journal_identities,
-    metadata,
     posting_attempts,
     webhook_inbox,
     worker_map,
@@ -75,17 +72,6 @@ class IdentityRecord:
     journal_batch_numbers: tuple[str, ...]
 
 
-def default_audit_url(dagster_home: str | None = None) -> str:
-    """``ML_CONNECTOR_AUDIT_URL``, else a SQLite file under DAGSTER_HOME."""
-    url = os.environ.get("ML_CONNECTOR_AUDIT_URL")
-    if url:
-        return url
-    home = Path(dagster_home or os.environ.get("DAGSTER_HOME") or ".dagster_home")
-    directory = home / "ml-connector"
-    directory.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{(directory / 'audit.sqlite').resolve()}"
-
-
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -96,7 +82,8 @@ class AuditStore:
         self._clock = clock
         connect_args = {"timeout": 30} if url.startswith("sqlite") else {}
         self.engine: Engine = sa.create_engine(url, connect_args=connect_args, pool_pre_ping=True)
-        _create_schema(self.engine)
+        # Tables and guards come from the migrations, applied by whichever process opens first.
+        upgrade_to_head(self.engine)
         # Exclusive, leased claims on journals (one poster at a time across processes).
         self.claims = JournalClaims(self.engine, self._clock)
 
@@ -393,32 +380,6 @@ class AuditStore:
             query = query.where(workforce_actions.c.rippling_worker_id == rippling_worker_id)
         with self.engine.connect() as db:
             return [dict(row._mapping) for row in db.execute(query)]
-
-
-# Any constant shared by every process creating this schema: a PostgreSQL advisory lock key.
-_SCHEMA_LOCK = 0x6D6C_6301
-
-
-def _create_schema(engine: Engine, attempts: int = 3) -> None:
-    """Tables and guards, created once however many processes start on a new database.
-
-    Two processes opening a fresh database at the same moment both see a table missing and both
-    create it; the loser's CREATE fails. On PostgreSQL the creation runs under a transaction-
-    scoped advisory lock, so processes take turns; SQLite's DDL cannot take such a lock, so a
-    failed attempt is tried again (creation checks first, so the retry finds the tables in
-    place). A failure that persists is raised.
-    """
-    for attempt in range(attempts):
-        try:
-            with engine.begin() as connection:
-                if connection.dialect.name == "postgresql":
-                    connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})")
-                metadata.create_all(connection)
-                install_append_only_guards(connection)
-            return
-        except sa.exc.DBAPIError:
-            if attempt + 1 == attempts:
-                raise
 
 
 def _identity(row: Any) -> IdentityRecord:

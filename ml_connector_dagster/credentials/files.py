@@ -14,9 +14,15 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from filelock import FileLock, Timeout
+
+from ml_connector_dagster import clock
 from ml_connector_dagster.credentials.errors import InsecureFileError
 
 log = logging.getLogger(__name__)
+
+# How often a writer waiting for the credentials lock tries again (writes take milliseconds).
+_LOCK_POLL_SECONDS = 0.05
 
 # Windows has no POSIX modes to check or set; there the user's profile ACLs are what protect.
 POSIX = os.name == "posix"
@@ -87,19 +93,26 @@ def locked(path: Path) -> Iterator[None]:
     """Hold an exclusive lock on ``<path>.lock`` for a read-modify-write of ``path``.
 
     Dagster runs may rotate the Rippling refresh token while an operator runs
-    ``credentials set``; without the lock one write would silently undo the other.
+    ``credentials set``; without the lock one write would silently undo the other. The lock
+    excludes other processes and other threads of this one alike.
+
+    ``filelock`` takes it: ``flock`` on POSIX, as before, and on Windows too now. The lock file
+    is 0600 and kept after release, as before, so a connector of an earlier release still
+    running during an upgrade (plain ``flock`` on that same file) is excluded too.
+
+    Waiting is ours, not filelock's: its blocking wait polls with ``time.sleep``, which fails
+    under libfaketime (the suite runs under it), so we poll with non-blocking attempts and the
+    connector's ``clock.sleep``.
     """
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: no advisory locks; single-writer use is assumed
-        yield
-        return
     ensure_private_dir(path.parent)
-    lock_path = path.with_name(path.name + ".lock")
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    lock = FileLock(path.with_name(path.name + ".lock"), mode=0o600, preserve_lock_file=True)
+    while True:
+        try:
+            lock.acquire(blocking=False)
+            break
+        except Timeout:
+            clock.sleep(_LOCK_POLL_SECONDS)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
+        lock.release()

@@ -11,17 +11,17 @@ request: the worker is re-read from Rippling later, by whoever drains the inbox.
 import hmac
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import AsyncGenerator, Iterable
 
 from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.formparsers import FormParser
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from ml_connector_dagster.audit.store import AuditStore
-from ml_connector_dagster.workforce.forms import parse_urlencoded
 from ml_connector_dagster.workforce.triggers import WORKER_EVENTS
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,26 @@ async def _read_body(request: Request) -> bytes:
             raise BodyTooLarge
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def _form_fields(request: Request, body: bytes) -> dict[str, str]:
+    """The url-encoded form in ``body`` (already read, within ``MAX_BODY``); a repeated field
+    keeps its last value, a field without a value is blank.
+
+    Starlette's own parser (python-multipart), fed the body we read rather than
+    ``request.form()``: that one would read the stream itself, with no size limit, and would
+    only parse bodies labelled ``application/x-www-form-urlencoded`` (or multipart), where any
+    body not labelled JSON has always been read as a form here. Its limits are set to the body
+    limit, which already bounds the work. Raw non-ASCII bytes (not %-escaped, which no form
+    encoder sends) are read as Latin-1, where ``urllib.parse`` read them as UTF-8.
+    """
+
+    async def chunks() -> AsyncGenerator[bytes, None]:
+        yield body
+
+    parser = FormParser(request.headers, chunks(), max_fields=MAX_BODY, max_part_size=MAX_BODY)
+    form = await parser.parse()
+    return {name: value for name, value in form.multi_items() if isinstance(value, str)}
 
 
 def _same(given: str, expected: str) -> bool:
@@ -113,7 +133,7 @@ def create_webhook_app(
                 return _refuse(400, "body is not a JSON object")
             fields = {k: str(v) for k, v in data.items() if v is not None}
         else:
-            fields = parse_urlencoded(body)
+            fields = await _form_fields(request, body)
         event_name = fields.get("event_name", "").strip()
         company_id = fields.get("company_id", "").strip()
         object_id = fields.get("id", "").strip()

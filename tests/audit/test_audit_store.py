@@ -1,9 +1,6 @@
 """The audit store on SQLite and PostgreSQL: identities, an append-only trail, inbox, worker map."""
 
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -11,30 +8,9 @@ import sqlalchemy as sa
 from ml_connector_dagster.audit.store import AuditStore, IdentityState, Outcome
 
 
-@contextmanager
-def empty_database_url(
-    backend: str, tmp_path: Path, request: pytest.FixtureRequest
-) -> Iterator[str]:
-    """The URL of a new, empty database (a SQLite file, or a PostgreSQL database dropped after)."""
-    if backend == "sqlite":
-        yield f"sqlite:///{tmp_path / f'audit-{uuid.uuid4().hex[:6]}.sqlite'}"
-        return
-    settings = request.getfixturevalue("postgres")
-    name = f"audit_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(settings["url"], isolation_level="AUTOCOMMIT")
-    with admin.connect() as db:
-        db.exec_driver_sql(f"CREATE DATABASE {name}")
-    try:
-        yield settings["url"].rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as db:
-            db.exec_driver_sql(f"DROP DATABASE {name} WITH (FORCE)")
-        admin.dispose()
-
-
 @pytest.fixture(params=["sqlite", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AuditStore]:
-    with empty_database_url(request.param, tmp_path, request) as url:
+def store(request: pytest.FixtureRequest, empty_database) -> Iterator[AuditStore]:
+    with empty_database(request.param) as url:
         audit = AuditStore(url)
         try:
             yield audit
@@ -157,12 +133,12 @@ def test_processes_recording_one_identity_at_once_all_get_its_record(store: Audi
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_processes_opening_a_new_audit_database_at_once_all_start(
-    backend: str, tmp_path, request: pytest.FixtureRequest
+    backend: str, empty_database
 ) -> None:
     """Two instances first started together on one new database: both create, neither fails."""
     import threading
 
-    with empty_database_url(backend, tmp_path, request) as url:
+    with empty_database(backend) as url:
         barrier = threading.Barrier(6)
         opened: list[AuditStore] = []
         errors: list[BaseException] = []
