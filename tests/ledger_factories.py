@@ -1,9 +1,23 @@
-"""Builders for ledger tests: a mapping, and payroll records that obey Rippling's identities."""
+"""Builders for ledger tests: a mapping, and payroll records that obey Rippling's identities.
+
+``run`` and ``record`` build the ledger's own inputs (what the pure rules read);
+``rippling_run`` and ``rippling_record`` build the same things as Rippling sends them, for
+snapshots and the boundary conversion.
+"""
 
 import datetime as dt
+from collections.abc import Sequence
 from decimal import Decimal
 
-from ml_connector_dagster.ledger.mapping import PayrollMapping, parse_mapping
+from ml_connector_dagster.config.mapping import PayrollMapping, parse_mapping
+from ml_connector_dagster.ledger.inputs import (
+    DeductionLine,
+    EarningLine,
+    PayrollRecord,
+    PayRun,
+    ReportedTotals,
+    TaxLine,
+)
 from ml_connector_dagster.rippling.models import PayrollRun, WorkerPayrollRecord
 
 MAPPING_YAML = """\
@@ -46,7 +60,8 @@ def mapping(text: str = MAPPING_YAML) -> PayrollMapping:
     return parse_mapping(text, source="test-mapping.yaml")
 
 
-def run(run_id: str = "run_1", check: dt.date = dt.date(2026, 11, 20)) -> PayrollRun:
+def rippling_run(run_id: str = "run_1", check: dt.date = dt.date(2026, 11, 20)) -> PayrollRun:
+    """A PAID run as Rippling sends it (for snapshots and the boundary conversion)."""
     return PayrollRun.model_validate(
         {
             "id": run_id,
@@ -63,39 +78,83 @@ def run(run_id: str = "run_1", check: dt.date = dt.date(2026, 11, 20)) -> Payrol
     )
 
 
+def run(run_id: str = "run_1", check: dt.date = dt.date(2026, 11, 20)) -> PayRun:
+    """The same run as the ledger reads it."""
+    return PayRun(id=run_id, check_date=check, period_end=dt.date(2026, 11, 15))
+
+
+def _totals(
+    ee_taxes: Sequence[str],
+    er_taxes: Sequence[str],
+    deductions: Sequence[tuple[str, str]],
+    garnishments: Sequence[str],
+) -> dict[str, Decimal]:
+    d = Decimal
+    return {
+        "employee_taxes": sum((d(a) for a in ee_taxes), d("0.00")),
+        "employer_taxes": sum((d(a) for a in er_taxes), d("0.00")),
+        "employee_deductions": sum((d(e) for e, _ in deductions), d("0.00")),
+        "employer_contributions": sum((d(r) for _, r in deductions), d("0.00")),
+        "total_garnishments": sum((d(a) for a in garnishments), d("0.00")),
+    }
+
+
 def record(
     record_id: str,
     worker_id: str,
-    earnings: list[tuple[str, str]],
-    ee_taxes: list[str] = (),
-    er_taxes: list[str] = (),
-    deductions: list[tuple[str, str]] = (),
-    garnishments: list[str] = (),
+    earnings: Sequence[tuple[str, str]],
+    ee_taxes: Sequence[str] = (),
+    er_taxes: Sequence[str] = (),
+    deductions: Sequence[tuple[str, str]] = (),
+    garnishments: Sequence[str] = (),
+    currency: str = "USD",
+) -> PayrollRecord:
+    """A ledger record whose net pay is derived, so it balances like Rippling's."""
+    d = Decimal
+    totals = _totals(ee_taxes, er_taxes, deductions, garnishments)
+    gross = sum((d(a) for _, a in earnings), d("0.00"))
+    net = gross - totals["employee_taxes"] - totals["employee_deductions"]
+    net -= totals["total_garnishments"]
+    return PayrollRecord(
+        id=record_id,
+        worker_id=worker_id,
+        currency=currency,
+        gross_pay=gross,
+        net_pay=net,
+        summary=ReportedTotals(**totals),
+        earnings=tuple(EarningLine(d(a), code=c.lower(), category=c) for c, a in earnings),
+        taxes=tuple(TaxLine(d(a), code=f"EE{i}") for i, a in enumerate(ee_taxes))
+        + tuple(TaxLine(d(a), code=f"ER{i}", employer_paid=True) for i, a in enumerate(er_taxes)),
+        deductions=tuple(DeductionLine(f"D{i}", d(e), d(r)) for i, (e, r) in enumerate(deductions)),
+        garnishments=tuple(d(a) for a in garnishments),
+    )
+
+
+def rippling_record(
+    record_id: str,
+    worker_id: str,
+    earnings: Sequence[tuple[str, str]],
+    ee_taxes: Sequence[str] = (),
+    er_taxes: Sequence[str] = (),
+    deductions: Sequence[tuple[str, str]] = (),
+    garnishments: Sequence[str] = (),
     currency: str = "USD",
 ) -> WorkerPayrollRecord:
-    """A record whose net pay is derived, so it balances like Rippling's."""
-    d = Decimal
-    gross = sum((d(a) for _, a in earnings), d("0.00"))
-    ee = sum((d(a) for a in ee_taxes), d("0.00"))
-    er = sum((d(a) for a in er_taxes), d("0.00"))
-    ded_ee = sum((d(e) for e, _ in deductions), d("0.00"))
-    ded_er = sum((d(r) for _, r in deductions), d("0.00"))
-    garn = sum((d(a) for a in garnishments), d("0.00"))
-    net = gross - ee - ded_ee - garn
+    """The same record as Rippling sends it (decimal strings, ``paid_by``)."""
+    same = record(
+        record_id, worker_id, earnings, ee_taxes, er_taxes, deductions, garnishments, currency
+    )
     return WorkerPayrollRecord.model_validate(
         {
             "id": record_id,
             "run_id": "run_1",
             "worker_id": worker_id,
             "currency": currency,
-            "gross_pay": str(gross),
-            "net_pay": str(net),
+            "gross_pay": str(same.gross_pay),
+            "net_pay": str(same.net_pay),
             "summary": {
-                "employee_taxes": str(ee),
-                "employer_taxes": str(er),
-                "employee_deductions": str(ded_ee),
-                "employer_contributions": str(ded_er),
-                "total_garnishments": str(garn),
+                key: str(value)
+                for key, value in _totals(ee_taxes, er_taxes, deductions, garnishments).items()
             },
             "earnings": [
                 {"earning_category": c, "earning_code": c.lower(), "amount": a} for c, a in earnings

@@ -11,9 +11,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-from ml_connector_dagster.ledger.journal import Journal, LineRole
-from ml_connector_dagster.ledger.mapping import DimensionFormatSpec
-from ml_connector_dagster.rippling.models import WorkerPayrollRecord
+from ml_connector_dagster.config.mapping import DimensionFormatSpec
+from ml_connector_dagster.ledger.inputs import PayrollRecord
+from ml_connector_dagster.ledger.journal import Journal
+from ml_connector_dagster.ledger.vocabulary import DEBIT_ROLES, LineRole
 
 ZERO = Decimal("0.00")
 
@@ -62,8 +63,9 @@ def check_balanced(journal: Journal) -> list[Finding]:
 
 
 # --- 2. reconciled -------------------------------------------------------------------------
-def rippling_totals(records: Iterable[WorkerPayrollRecord]) -> dict[tuple[str, LineRole], Decimal]:
-    """Rippling's own reported totals per (currency, category)."""
+def rippling_totals(records: Iterable[PayrollRecord]) -> dict[tuple[str, LineRole], Decimal]:
+    """Rippling's own reported totals per (currency, category): gross and net pay and the
+    record's summary, never its line items."""
     totals: dict[tuple[str, LineRole], Decimal] = defaultdict(lambda: ZERO)
     for record in records:
         currency = record.currency.upper()
@@ -87,13 +89,13 @@ def journal_totals(journal: Journal) -> dict[tuple[str, LineRole], Decimal]:
     totals: dict[tuple[str, LineRole], Decimal] = defaultdict(lambda: ZERO)
     for line in journal.lines:
         natural = line.debit - line.credit
-        if line.role not in (LineRole.EARNINGS, LineRole.EMPLOYER_TAX, LineRole.EMPLOYER_BENEFIT):
+        if line.role not in DEBIT_ROLES:
             natural = -natural
         totals[(line.currency, line.role)] += natural
     return dict(totals)
 
 
-def check_reconciled(journal: Journal, records: Iterable[WorkerPayrollRecord]) -> list[Finding]:
+def check_reconciled(journal: Journal, records: Iterable[PayrollRecord]) -> list[Finding]:
     expected = rippling_totals(records)
     actual = journal_totals(journal)
     findings = []
@@ -114,7 +116,7 @@ def check_reconciled(journal: Journal, records: Iterable[WorkerPayrollRecord]) -
 
 
 # --- 5. source sane ------------------------------------------------------------------------
-def check_source_record(record: WorkerPayrollRecord) -> list[Finding]:
+def check_source_record(record: PayrollRecord) -> list[Finding]:
     """gross = net + employee taxes + employee deductions + garnishments; summaries = items."""
     subject = f"record {record.id} (worker {record.worker_id})"
     s = record.summary
@@ -136,12 +138,8 @@ def check_source_record(record: WorkerPayrollRecord) -> list[Finding]:
         sum((e.amount for e in record.earnings), ZERO),
         "earnings do not add up to gross_pay",
     )
-    employee_taxes = sum(
-        (t.amount for t in record.taxes if (t.paid_by or "").upper() != "EMPLOYER"), ZERO
-    )
-    employer_taxes = sum(
-        (t.amount for t in record.taxes if (t.paid_by or "").upper() == "EMPLOYER"), ZERO
-    )
+    employee_taxes = sum((t.amount for t in record.taxes if not t.employer_paid), ZERO)
+    employer_taxes = sum((t.amount for t in record.taxes if t.employer_paid), ZERO)
     compare(
         "summary.employee_taxes", s.employee_taxes, employee_taxes, "summary differs from taxes"
     )
@@ -163,13 +161,13 @@ def check_source_record(record: WorkerPayrollRecord) -> list[Finding]:
     compare(
         "summary.total_garnishments",
         s.total_garnishments,
-        sum((g.amount for g in record.garnishments), ZERO),
+        sum(record.garnishments, ZERO),
         "summary differs from garnishments",
     )
     return found
 
 
-def check_source(records: Iterable[WorkerPayrollRecord]) -> list[Finding]:
+def check_source(records: Iterable[PayrollRecord]) -> list[Finding]:
     return [finding for record in records for finding in check_source_record(record)]
 
 

@@ -7,18 +7,19 @@ a value containing the delimiter would shift every later segment, so it is refus
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ml_connector_dagster.ledger.mapping import DimensionFormatSpec, LegalEntityMap, PayrollMapping
+from ml_connector_dagster.config.mapping import DimensionFormatSpec, LegalEntityMap, PayrollMapping
+from ml_connector_dagster.ledger.inputs import WorkerContext
 
-
-@dataclass(frozen=True)
-class WorkerContext:
-    """What the ledger needs to know about a worker to place its cost."""
-
-    worker_id: str
-    number: str | None = None
-    legal_entity_id: str | None = None
-    department_key: str | None = None  # reference_code, else the Rippling id
-    job_codes: tuple[tuple[str, int], ...] = ()  # (external_id or id, weight)
+# Re-exported: callers import these from here.
+__all__ = [
+    "DimensionFormatSpec",
+    "DisplayValueError",
+    "Unmapped",
+    "WorkerContext",
+    "balance_sheet_dimensions",
+    "display_value",
+    "resolve_expense_dimensions",
+]
 
 
 @dataclass(frozen=True)

@@ -4,12 +4,16 @@ A settled run (PAID, CLOSED) yields a settlement journal. An APPROVED run yields
 journal (dated at period end, reversing the next day) when the mapping asks for accruals, either
 with ``journal.accrual`` or with ``trigger_state: APPROVED``; once the run is paid its
 settlement journal follows under its own identity.
+
+The snapshot's records are already the ledger's inputs; its runs are Rippling's and are turned
+into ``PayRun`` here, the boundary between the two.
 """
 
+from ml_connector_dagster.config.mapping import PayrollMapping
 from ml_connector_dagster.ledger.journal import JournalBuild, JournalType, build_journal
-from ml_connector_dagster.ledger.mapping import PayrollMapping
 from ml_connector_dagster.payroll.selection import SETTLED_STATES
 from ml_connector_dagster.payroll.snapshot import PeriodSnapshot
+from ml_connector_dagster.payroll.to_ledger import ledger_run
 
 
 def accruals_enabled(mapping: PayrollMapping) -> bool:
@@ -24,9 +28,14 @@ def journals_for(snapshot: PeriodSnapshot, mapping: PayrollMapping) -> list[Jour
     for run in snapshot.runs:
         records = snapshot.records.get(run.id, [])
         if (run.run_state or "") in SETTLED_STATES:
-            builds.append(build_journal(run, records, snapshot.workers, mapping, company))
+            journal_type = JournalType.SETTLEMENT
         elif run.run_state == "APPROVED" and accruals_enabled(mapping):
-            builds.append(
-                build_journal(run, records, snapshot.workers, mapping, company, JournalType.ACCRUAL)
+            journal_type = JournalType.ACCRUAL
+        else:
+            continue
+        builds.append(
+            build_journal(
+                ledger_run(run), records, snapshot.workers, mapping, company, journal_type
             )
+        )
     return builds

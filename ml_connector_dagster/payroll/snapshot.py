@@ -3,19 +3,24 @@
 A pay period is identified by its end date; a company by its ``dataAreaId``. Payroll runs carry
 ``company_entity_id`` (a company legal entity), workers carry ``legal_entity_id``; the mapping
 ties both to the company, and the two ids need not be equal.
+
+Runs stay Rippling's (their state decides which journals they yield); records and workers are
+turned into the ledger's inputs as they are read, so every consumer of the snapshot (journals,
+checks, the poster's gate) reads the same values the pure rules take.
 """
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from ml_connector_dagster.ledger.dimensions import WorkerContext
-from ml_connector_dagster.ledger.mapping import PayrollMapping
+from ml_connector_dagster.config.mapping import PayrollMapping
+from ml_connector_dagster.ledger.inputs import PayrollRecord, WorkerContext
 from ml_connector_dagster.payroll.selection import (
     period_runs,
     runs_for,
 )
+from ml_connector_dagster.payroll.to_ledger import ledger_records
 from ml_connector_dagster.rippling.client import RipplingClient
-from ml_connector_dagster.rippling.models import PayrollRun, Worker, WorkerPayrollRecord
+from ml_connector_dagster.rippling.models import PayrollRun, Worker
 
 
 @dataclass
@@ -25,7 +30,7 @@ class PeriodSnapshot:
     pay_period: str
     company: str
     runs: list[PayrollRun] = field(default_factory=list)
-    records: dict[str, list[WorkerPayrollRecord]] = field(default_factory=dict)
+    records: dict[str, list[PayrollRecord]] = field(default_factory=dict)  # by run id
     workers: dict[str, WorkerContext] = field(default_factory=dict)
     redacted: dict[str, tuple[str, ...]] = field(default_factory=dict)  # worker id -> fields
     # Runs of this period and company that produce no journal yet, with their state (DRAFT,
@@ -45,7 +50,7 @@ class PeriodSnapshot:
     def record_count(self) -> int:
         return sum(len(r) for r in self.records.values())
 
-    def all_records(self) -> list[WorkerPayrollRecord]:
+    def all_records(self) -> list[PayrollRecord]:
         return [record for run in self.runs for record in self.records.get(run.id, [])]
 
 
@@ -106,7 +111,7 @@ def read_snapshots(
             if run.id not in chosen
         ]
         for run in snapshot.runs:
-            records = list(client.worker_payroll_records(run.id))
+            records = ledger_records(client.worker_payroll_records(run.id))
             snapshot.records[run.id] = records
             for record in records:
                 if record.worker_id in contexts:

@@ -5,8 +5,8 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
 from ml_connector_dagster.ledger.checks import Finding, rippling_totals
+from ml_connector_dagster.ledger.inputs import PayrollRecord
 from ml_connector_dagster.ledger.journal import Journal
-from ml_connector_dagster.rippling.models import WorkerPayrollRecord
 
 ZERO = Decimal("0.00")
 
@@ -23,7 +23,7 @@ def markdown_table(
     return "\n".join(lines)
 
 
-def totals_table(records: Iterable[WorkerPayrollRecord]) -> str:
+def totals_table(records: Iterable[PayrollRecord]) -> str:
     """Rippling's own totals per currency and category."""
     totals = rippling_totals(records)
     rows = [

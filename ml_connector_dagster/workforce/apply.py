@@ -13,6 +13,7 @@ import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from ml_connector_dagster.audit.store import AuditStore
@@ -29,7 +30,9 @@ from ml_connector_dagster.workforce.plan import Action, ActionKind, Plan
 log = logging.getLogger(__name__)
 
 
-class Outcome:
+class Outcome(StrEnum):
+    """What became of one action; the value is what the audit trail's ``outcome`` holds."""
+
     APPLIED = "applied"
     FAILED = "failed"
     AMBIGUOUS = "ambiguous"
@@ -40,7 +43,7 @@ class Outcome:
 @dataclass(frozen=True)
 class ActionResult:
     action: Action
-    outcome: str
+    outcome: Outcome
     answer: Any = None  # the row F&O returned for a create; None for a PATCH (204)
     error: str | None = None
 
@@ -50,7 +53,7 @@ class ApplyResult:
     results: list[ActionResult] = field(default_factory=list)
     identities_recorded: int = 0
 
-    def by_outcome(self, outcome: str) -> list[ActionResult]:
+    def by_outcome(self, outcome: Outcome) -> list[ActionResult]:
         return [r for r in self.results if r.outcome == outcome]
 
     @property
@@ -128,7 +131,9 @@ def apply_plan(
 
     blocked: set[str] = set()
 
-    def record(action: Action, outcome: str, answer: Any = None, error: str | None = None) -> None:
+    def record(
+        action: Action, outcome: Outcome, answer: Any = None, error: str | None = None
+    ) -> None:
         store.record_workforce_action(
             connection=connection,
             dagster_run_id=dagster_run_id,
@@ -137,7 +142,7 @@ def apply_plan(
             company=action.company,
             action=action.kind.value,
             request=_request(action),
-            outcome=outcome,
+            outcome=outcome.value,
             dynamics_answer=error if error is not None else _answer_text(answer),
         )
         result.results.append(ActionResult(action, outcome, answer, error))

@@ -8,6 +8,7 @@ only the rows of given PersonnelNumbers (a webhook or polling sync of a few work
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,6 +23,23 @@ OPEN_END = dt.date(2154, 12, 31)
 OPEN_END_WIRE = "2154-12-31T23:59:59Z"
 FILTER_CHUNK = 40  # equalities per $filter: keeps URLs well under F&O's length limits
 TARGETED_LIMIT = 400  # above this many workers a full read is cheaper than chunked filters
+
+
+class EntitySet(StrEnum):
+    """The F&O entity sets the sync reads and writes."""
+
+    WORKERS = "Workers"
+    EMPLOYMENTS = "EmploymentsV2"
+    VENDORS = "VendorsV2"
+
+
+class VendorHold(StrEnum):
+    """``VendorsV2.OnHoldStatus`` values the sync sets; finance's other holds (Invoice,
+    Payment, ...) are read as they are and left alone."""
+
+    ALL = "All"  # the sync's own hold: a terminated contractor
+    NONE = "No"
+
 
 WORKER_FIELDS = ("FirstName", "LastName", "Name", "PrimaryContactEmail")
 VENDOR_FIELDS = (
@@ -125,7 +143,7 @@ def state_from_rows(
         state.vendors[(company, account)] = CurrentVendor(
             company=company,
             account=account,
-            on_hold=str(row.get("OnHoldStatus") or "No"),
+            on_hold=str(row.get("OnHoldStatus") or VendorHold.NONE.value),
             group=row.get("VendorGroupId"),
             fields={k: str(row[k]) for k in VENDOR_FIELDS if row.get(k) not in (None, "")},
         )
@@ -150,23 +168,23 @@ def read_current(
         numbers = None
     company_filter = any_of("dataAreaId", [c.lower() for c in company_list])
     if numbers is None:
-        workers = client.list_entities("Workers")
+        workers = client.list_entities(EntitySet.WORKERS)
         employments = client.list_entities(
-            "EmploymentsV2", filter=any_of("LegalEntityId", list(company_list))
+            EntitySet.EMPLOYMENTS, filter=any_of("LegalEntityId", list(company_list))
         )
-        vendors = client.list_entities("VendorsV2", filter=company_filter)
+        vendors = client.list_entities(EntitySet.VENDORS, filter=company_filter)
         return state_from_rows(workers, employments, vendors, complete=True)
     workers, employments, vendors = [], [], []
     for chunk in _chunks(numbers):
-        workers += client.list_entities("Workers", filter=any_of("PersonnelNumber", chunk))
+        workers += client.list_entities(EntitySet.WORKERS, filter=any_of("PersonnelNumber", chunk))
         # All companies: an employment elsewhere matters for rehire and transfer decisions.
         employments += client.list_entities(
-            "EmploymentsV2", filter=any_of("PersonnelNumber", chunk)
+            EntitySet.EMPLOYMENTS, filter=any_of("PersonnelNumber", chunk)
         )
     accounts = sorted(set(vendor_accounts if vendor_accounts is not None else numbers))
     for chunk in _chunks(accounts):
         vendors += client.list_entities(
-            "VendorsV2", filter=all_of(company_filter, any_of("VendorAccountNumber", chunk))
+            EntitySet.VENDORS, filter=all_of(company_filter, any_of("VendorAccountNumber", chunk))
         )
     return state_from_rows(workers, employments, vendors)
 

@@ -12,13 +12,19 @@ state, so it is never written, let alone blanked.
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 
-from ml_connector_dagster.ledger.mapping import LegalEntityMap, PayrollMapping
+from ml_connector_dagster.config.mapping import LegalEntityMap, PayrollMapping
+from ml_connector_dagster.config.workforce import WorkforceSettings
 from ml_connector_dagster.rippling.models import Worker
-from ml_connector_dagster.workforce.settings import WorkforceSettings
 
-EMPLOYEE = "Employee"
-CONTRACTOR = "Contractor"
+
+class WorkerType(StrEnum):
+    """F&O's ``WorkerType`` of a worker and its employments; a contractor also gets a vendor."""
+
+    EMPLOYEE = "Employee"
+    CONTRACTOR = "Contractor"
+
 
 # Rippling field names whose redaction hides what a Dynamics field is built from.
 NAME_SOURCES = ("user",)
@@ -49,7 +55,7 @@ class DesiredEmployment:
     start: dt.date
     end: dt.date | None  # None: open (F&O's 2154-12-31)
     rippling_worker_id: str
-    worker_type: str
+    worker_type: WorkerType
     dimension: str | None = None  # DimensionDisplayValue; None: not managed
 
 
@@ -67,7 +73,7 @@ class DesiredWorker:
     personnel_number: str
     primary_worker_id: str
     identities: tuple[WorkerIdentity, ...]
-    worker_type: str
+    worker_type: WorkerType
     fields: Mapping[str, str]  # FirstName, LastName, Name, PrimaryContactEmail (known ones only)
     original_hire: dt.date
     employments: tuple[DesiredEmployment, ...]
@@ -214,7 +220,7 @@ def _one(
         end = parse_date(worker.end_date)
         if end is None:
             return Skipped(worker.id, "terminated without an end date", number)
-    kind = CONTRACTOR if is_contractor(worker) else EMPLOYEE
+    kind = WorkerType.CONTRACTOR if is_contractor(worker) else WorkerType.EMPLOYEE
     employment = DesiredEmployment(
         company=company.company,
         start=start,
@@ -257,7 +263,7 @@ def build_desired(
         items.sort(key=lambda item: item[0].start)
         primary_employment, primary = max(items, key=_primary_sort_key)
         vendor = None
-        if primary_employment.worker_type == CONTRACTOR:
+        if primary_employment.worker_type == WorkerType.CONTRACTOR:
             fields = worker_fields(primary)
             vendor_fields = {
                 target: fields[source]

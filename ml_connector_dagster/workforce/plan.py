@@ -28,6 +28,8 @@ from ml_connector_dagster.workforce.current import (
     CurrentEmployment,
     CurrentState,
     CurrentWorker,
+    EntitySet,
+    VendorHold,
     wire_date,
 )
 from ml_connector_dagster.workforce.desired import (
@@ -37,12 +39,6 @@ from ml_connector_dagster.workforce.desired import (
     DesiredWorker,
     WorkerIdentity,
 )
-
-WORKERS = "Workers"
-EMPLOYMENTS = "EmploymentsV2"
-VENDORS = "VendorsV2"
-HOLD_ALL = "All"
-NOT_ON_HOLD = "No"
 
 
 class ActionKind(StrEnum):
@@ -74,7 +70,7 @@ class Action:
     rippling_worker_id: str | None
     company: str | None
     reason: str
-    entity_set: str | None = None
+    entity_set: EntitySet | None = None
     key: Mapping[str, Any] | None = None  # PATCH target; None for a create or a report
     values: Mapping[str, Any] = field(default_factory=dict)
 
@@ -85,7 +81,9 @@ class Action:
     def describe(self) -> str:
         if not self.values:
             return self.reason
-        shown = ", ".join(f"{k}={v}" for k, v in self.values.items() if k != "PersonnelNumber")
+        shown = ", ".join(
+            f"{name}={value}" for name, value in self.values.items() if name != "PersonnelNumber"
+        )
         return f"{self.reason} ({shown})"
 
 
@@ -113,23 +111,27 @@ class Plan:
         return out
 
 
-def _employment_key(e: CurrentEmployment) -> dict[str, Any]:
+def _employment_key(span: CurrentEmployment) -> dict[str, Any]:
     return {
-        "PersonnelNumber": e.personnel_number,
-        "LegalEntityId": e.company,
-        "EmploymentId": e.employment_id,
+        "PersonnelNumber": span.personnel_number,
+        "LegalEntityId": span.company,
+        "EmploymentId": span.employment_id,
     }
 
 
-def _vendor_key(v: DesiredVendor) -> dict[str, Any]:
-    return {"dataAreaId": v.company.lower(), "VendorAccountNumber": v.account}
+def _vendor_key(vendor: DesiredVendor) -> dict[str, Any]:
+    return {"dataAreaId": vendor.company.lower(), "VendorAccountNumber": vendor.account}
+
+
+def _overlaps(span: CurrentEmployment, wanted: DesiredEmployment) -> bool:
+    return span.start <= (wanted.end or dt.date.max) and wanted.start <= (span.end or dt.date.max)
 
 
 class _PersonPlanner:
     """Plans one DesiredWorker, keeping a simulated copy of its employments as it goes."""
 
     def __init__(self, desired: DesiredWorker, current: CurrentState, today: dt.date) -> None:
-        self.d = desired
+        self.desired = desired
         self.current = current
         self.today = today
         self.worker: CurrentWorker | None = current.workers.get(desired.personnel_number)
@@ -146,15 +148,15 @@ class _PersonPlanner:
         *,
         worker_id: str | None = None,
         company: str | None = None,
-        entity_set: str | None = None,
+        entity_set: EntitySet | None = None,
         key: Mapping[str, Any] | None = None,
         values: Mapping[str, Any] | None = None,
     ) -> None:
         self.actions.append(
             Action(
                 kind=kind,
-                personnel_number=self.d.personnel_number,
-                rippling_worker_id=worker_id or self.d.primary_worker_id,
+                personnel_number=self.desired.personnel_number,
+                rippling_worker_id=worker_id or self.desired.primary_worker_id,
                 company=company,
                 reason=reason,
                 entity_set=entity_set,
@@ -170,243 +172,316 @@ class _PersonPlanner:
 
     # --- the worker ------------------------------------------------------------------------
     def plan_worker(self) -> bool:
-        d = self.d
+        """Create or update the worker; False when it cannot exist (no name), which stops
+        the plan of its employments and vendor."""
+        desired = self.desired
         if self.worker is None:
-            if not (d.fields.get("FirstName") or d.fields.get("LastName")):
+            if not (desired.fields.get("FirstName") or desired.fields.get("LastName")):
                 self.report("cannot create the worker: Rippling gave no name (withheld or empty)")
                 return False
             values: dict[str, Any] = {
-                "PersonnelNumber": d.personnel_number,
-                **d.fields,
-                "WorkerType": d.worker_type,
-                "OriginalHireDateTime": wire_date(d.original_hire),
+                "PersonnelNumber": desired.personnel_number,
+                **desired.fields,
+                "WorkerType": desired.worker_type,
+                "OriginalHireDateTime": wire_date(desired.original_hire),
             }
-            self.add(ActionKind.CREATE_WORKER, "new in Rippling", entity_set=WORKERS, values=values)
+            self.add(
+                ActionKind.CREATE_WORKER,
+                "new in Rippling",
+                entity_set=EntitySet.WORKERS,
+                values=values,
+            )
             return True
-        changes = {k: v for k, v in d.fields.items() if self.worker.fields.get(k) != v}
+        changes = {
+            name: value
+            for name, value in desired.fields.items()
+            if self.worker.fields.get(name) != value
+        }
         if changes:
             self.add(
                 ActionKind.UPDATE_WORKER,
                 "changed in Rippling",
-                entity_set=WORKERS,
-                key={"PersonnelNumber": d.personnel_number},
+                entity_set=EntitySet.WORKERS,
+                key={"PersonnelNumber": desired.personnel_number},
                 values=changes,
             )
-        if self.worker.worker_type and self.worker.worker_type != d.worker_type:
+        if self.worker.worker_type and self.worker.worker_type != desired.worker_type:
             self.report(
-                f"Rippling says {d.worker_type}, Dynamics says"
+                f"Rippling says {desired.worker_type}, Dynamics says"
                 f" {self.worker.worker_type}: worker type is not changed by the sync"
             )
         return True
 
     # --- employments -----------------------------------------------------------------------
+    def _spans_in(self, company: str) -> list[CurrentEmployment]:
+        return [span for span in self.spans if span.company == company]
+
     def _replace(self, old: CurrentEmployment, new: CurrentEmployment) -> None:
         self.spans[self.spans.index(old)] = new
 
-    def plan_employment(self, e: DesiredEmployment) -> None:
-        same = [s for s in self.spans if s.company == e.company]
-        match = next((s for s in same if s.start == e.start), None)
-        if match is not None:
-            self._align(match, e)
-            return
-        open_here = [s for s in same if s.end is None]
-        if open_here:
-            o = open_here[-1]
-            if o.start > self.today and e.end is None and o.employment_id:
-                values = {"EmploymentStartDate": wire_date(e.start)}
-                if e.dimension is not None and o.dimension != e.dimension:
-                    values["DimensionDisplayValue"] = e.dimension
-                self.add(
-                    ActionKind.UPDATE_EMPLOYMENT,
-                    f"start date moved from {o.start} before the employment began",
-                    worker_id=e.rippling_worker_id,
-                    company=e.company,
-                    entity_set=EMPLOYMENTS,
-                    key=_employment_key(o),
-                    values=values,
-                )
-                self._replace(o, dataclasses.replace(o, start=e.start, dimension=e.dimension))
-                return
-            if e.start > o.start:
-                end = e.start - dt.timedelta(days=1)
-                if o.employment_id:
-                    self.add(
-                        ActionKind.END_EMPLOYMENT,
-                        f"still open but Rippling shows a new start on {e.start}:"
-                        " ended the day before",
-                        worker_id=e.rippling_worker_id,
-                        company=e.company,
-                        entity_set=EMPLOYMENTS,
-                        key=_employment_key(o),
-                        values={"EmploymentEndDate": wire_date(end)},
-                    )
-                self._replace(o, dataclasses.replace(o, end=end))
-            else:
-                self.report(
-                    f"open employment in {e.company} starts {o.start}, Rippling says"
-                    f" {e.start}: not changed",
-                    worker_id=e.rippling_worker_id,
-                    company=e.company,
-                )
-                return
-        elsewhere = [s for s in self.spans if s.company != e.company and s.end is None]
-        if elsewhere and e.end is None:
-            others = ", ".join(sorted({s.company for s in elsewhere}))
-            self.report(
-                f"open employment in {others} but Rippling places the worker in"
-                f" {e.company}: a transfer is not automated",
-                worker_id=e.rippling_worker_id,
-                company=e.company,
-            )
-            return
-        ended_before = [s for s in self.spans if s.end is not None and s.end < e.start]
-        same = [s for s in self.spans if s.company == e.company]
-        clash = next(
-            (
-                s
-                for s in same
-                if s.start <= (e.end or dt.date.max) and e.start <= (s.end or dt.date.max)
-            ),
-            None,
-        )
-        if clash is not None:
-            self.report(
-                f"Rippling's span {e.start}..{e.end or 'open'} overlaps employment"
-                f" {clash.employment_id} ({clash.start}..{clash.end or 'open'})",
-                worker_id=e.rippling_worker_id,
-                company=e.company,
-            )
-            return
-        rehire = bool(ended_before)
-        if rehire and self.worker is not None and not self.worker.allow_rehire:
-            self.rehire_refused = True
-            self.report(
-                f"rehire on {e.start} refused: AllowRehire is No in Dynamics",
-                worker_id=e.rippling_worker_id,
-                company=e.company,
-            )
-            return
-        values: dict[str, Any] = {
-            "PersonnelNumber": self.d.personnel_number,
-            "LegalEntityId": e.company,
-            "EmploymentStartDate": wire_date(e.start),
-            "EmploymentEndDate": wire_date(e.end) if e.end else OPEN_END_WIRE,
-            "WorkerType": e.worker_type,
-        }
-        if e.dimension is not None:
-            values["DimensionDisplayValue"] = e.dimension
-        kind = ActionKind.NEW_EMPLOYMENT if rehire else ActionKind.CREATE_EMPLOYMENT
-        reason = f"rehired on {e.start}" if rehire else f"hired on {e.start}"
-        if e.end:
-            reason += f", left {e.end}"
+    def _employment_action(
+        self,
+        kind: ActionKind,
+        reason: str,
+        wanted: DesiredEmployment,
+        values: Mapping[str, Any],
+        span: CurrentEmployment | None = None,
+    ) -> None:
+        """A write to EmploymentsV2: a PATCH of ``span``, or a create without one."""
         self.add(
             kind,
             reason,
-            worker_id=e.rippling_worker_id,
-            company=e.company,
-            entity_set=EMPLOYMENTS,
+            worker_id=wanted.rippling_worker_id,
+            company=wanted.company,
+            entity_set=EntitySet.EMPLOYMENTS,
+            key=_employment_key(span) if span is not None else None,
             values=values,
         )
+
+    def _report_on(self, wanted: DesiredEmployment, reason: str) -> None:
+        self.report(reason, worker_id=wanted.rippling_worker_id, company=wanted.company)
+
+    def plan_employment(self, wanted: DesiredEmployment) -> None:
+        """One Rippling span against Dynamics: the span with the same start is aligned in
+        place; otherwise an open span in the same company is settled first, and a new
+        employment is added unless a transfer, an overlap or a refused rehire stands in the
+        way (each of those is reported, never written)."""
+        same_start = next(
+            (span for span in self._spans_in(wanted.company) if span.start == wanted.start), None
+        )
+        if same_start is not None:
+            self._align(same_start, wanted)
+            return
+        open_spans = [span for span in self._spans_in(wanted.company) if span.end is None]
+        if open_spans and not self._settle_open_span(open_spans[-1], wanted):
+            return
+        if self._blocked_by_transfer(wanted) or self._blocked_by_overlap(wanted):
+            return
+        # After settling: an open span ended the day before counts as an earlier employment.
+        rehire = any(span.end is not None and span.end < wanted.start for span in self.spans)
+        if rehire and self._rehire_blocked(wanted):
+            return
+        self._add_employment(wanted, rehire=rehire)
+
+    def _settle_open_span(self, open_span: CurrentEmployment, wanted: DesiredEmployment) -> bool:
+        """An open span in the company starting elsewhen than Rippling's: True when a new
+        employment may follow (the open one was ended the day before Rippling's start)."""
+        if open_span.start > self.today and wanted.end is None and open_span.employment_id:
+            self._move_future_start(open_span, wanted)
+            return False
+        if wanted.start > open_span.start:
+            self._end_before_new_start(open_span, wanted)
+            return True
+        self._report_on(
+            wanted,
+            f"open employment in {wanted.company} starts {open_span.start}, Rippling says"
+            f" {wanted.start}: not changed",
+        )
+        return False
+
+    def _move_future_start(self, open_span: CurrentEmployment, wanted: DesiredEmployment) -> None:
+        """It has not begun: its start date (and dimension) are corrected in place."""
+        values = {"EmploymentStartDate": wire_date(wanted.start)}
+        if wanted.dimension is not None and open_span.dimension != wanted.dimension:
+            values["DimensionDisplayValue"] = wanted.dimension
+        self._employment_action(
+            ActionKind.UPDATE_EMPLOYMENT,
+            f"start date moved from {open_span.start} before the employment began",
+            wanted,
+            values,
+            open_span,
+        )
+        self._replace(
+            open_span,
+            dataclasses.replace(open_span, start=wanted.start, dimension=wanted.dimension),
+        )
+
+    def _end_before_new_start(
+        self, open_span: CurrentEmployment, wanted: DesiredEmployment
+    ) -> None:
+        """Terminated and rehired between two syncs: the open span ends the day before."""
+        last_day = wanted.start - dt.timedelta(days=1)
+        if open_span.employment_id:
+            self._employment_action(
+                ActionKind.END_EMPLOYMENT,
+                f"still open but Rippling shows a new start on {wanted.start}:"
+                " ended the day before",
+                wanted,
+                {"EmploymentEndDate": wire_date(last_day)},
+                open_span,
+            )
+        self._replace(open_span, dataclasses.replace(open_span, end=last_day))
+
+    def _blocked_by_transfer(self, wanted: DesiredEmployment) -> bool:
+        """An open span in another company while Rippling's is open: a transfer, reported."""
+        if wanted.end is not None:
+            return False
+        elsewhere = sorted(
+            {
+                span.company
+                for span in self.spans
+                if span.company != wanted.company and span.end is None
+            }
+        )
+        if not elsewhere:
+            return False
+        self._report_on(
+            wanted,
+            f"open employment in {', '.join(elsewhere)} but Rippling places the worker in"
+            f" {wanted.company}: a transfer is not automated",
+        )
+        return True
+
+    def _blocked_by_overlap(self, wanted: DesiredEmployment) -> bool:
+        clash = next(
+            (span for span in self._spans_in(wanted.company) if _overlaps(span, wanted)), None
+        )
+        if clash is None:
+            return False
+        self._report_on(
+            wanted,
+            f"Rippling's span {wanted.start}..{wanted.end or 'open'} overlaps employment"
+            f" {clash.employment_id} ({clash.start}..{clash.end or 'open'})",
+        )
+        return True
+
+    def _rehire_blocked(self, wanted: DesiredEmployment) -> bool:
+        """Dynamics says the worker may not be rehired: reported, and the vendor stays held."""
+        if self.worker is None or self.worker.allow_rehire:
+            return False
+        self.rehire_refused = True
+        self._report_on(wanted, f"rehire on {wanted.start} refused: AllowRehire is No in Dynamics")
+        return True
+
+    def _add_employment(self, wanted: DesiredEmployment, *, rehire: bool) -> None:
+        values: dict[str, Any] = {
+            "PersonnelNumber": self.desired.personnel_number,
+            "LegalEntityId": wanted.company,
+            "EmploymentStartDate": wire_date(wanted.start),
+            "EmploymentEndDate": wire_date(wanted.end) if wanted.end else OPEN_END_WIRE,
+            "WorkerType": wanted.worker_type,
+        }
+        if wanted.dimension is not None:
+            values["DimensionDisplayValue"] = wanted.dimension
+        kind = ActionKind.NEW_EMPLOYMENT if rehire else ActionKind.CREATE_EMPLOYMENT
+        reason = f"rehired on {wanted.start}" if rehire else f"hired on {wanted.start}"
+        if wanted.end:
+            reason += f", left {wanted.end}"
+        self._employment_action(kind, reason, wanted, values)
         self.spans.append(
             CurrentEmployment(
-                self.d.personnel_number, e.company, None, e.start, e.end, e.dimension, e.worker_type
+                self.desired.personnel_number,
+                wanted.company,
+                None,
+                wanted.start,
+                wanted.end,
+                wanted.dimension,
+                wanted.worker_type,
             )
         )
-        self.spans.sort(key=lambda s: s.start)
+        self.spans.sort(key=lambda span: span.start)
 
-    def _align(self, s: CurrentEmployment, e: DesiredEmployment) -> None:
+    def _align(self, span: CurrentEmployment, wanted: DesiredEmployment) -> None:
+        """The same span in both: its end date and dimension follow Rippling's."""
         values: dict[str, Any] = {}
-        if s.end != e.end:
-            values["EmploymentEndDate"] = wire_date(e.end) if e.end else OPEN_END_WIRE
-        if e.end is None and e.dimension is not None and s.dimension != e.dimension:
-            values["DimensionDisplayValue"] = e.dimension
+        if span.end != wanted.end:
+            values["EmploymentEndDate"] = wire_date(wanted.end) if wanted.end else OPEN_END_WIRE
+        if (
+            wanted.end is None
+            and wanted.dimension is not None
+            and span.dimension != wanted.dimension
+        ):
+            values["DimensionDisplayValue"] = wanted.dimension
         if not values:
             return
-        if not s.employment_id:  # planned in this sync: nothing to patch yet
+        if not span.employment_id:  # planned in this sync: nothing to patch yet
             return
-        if e.end is not None and s.end != e.end:
+        if wanted.end is not None and span.end != wanted.end:
             kind = ActionKind.END_EMPLOYMENT
-            reason = f"terminated in Rippling, last day {e.end}"
+            reason = f"terminated in Rippling, last day {wanted.end}"
         elif "EmploymentEndDate" in values:
             kind, reason = ActionKind.UPDATE_EMPLOYMENT, "termination reversed in Rippling"
         else:
             kind, reason = ActionKind.UPDATE_EMPLOYMENT, "department dimension changed"
+        self._employment_action(kind, reason, wanted, values, span)
+        self._replace(
+            span,
+            dataclasses.replace(span, end=wanted.end, dimension=wanted.dimension or span.dimension),
+        )
+
+    # --- the vendor ------------------------------------------------------------------------
+    def _vendor_action(
+        self,
+        kind: ActionKind,
+        reason: str,
+        vendor: DesiredVendor,
+        values: Mapping[str, Any],
+        *,
+        create: bool = False,
+    ) -> None:
         self.add(
             kind,
             reason,
-            worker_id=e.rippling_worker_id,
-            company=e.company,
-            entity_set=EMPLOYMENTS,
-            key=_employment_key(s),
+            company=vendor.company,
+            entity_set=EntitySet.VENDORS,
+            key=None if create else _vendor_key(vendor),
             values=values,
         )
-        self._replace(s, dataclasses.replace(s, end=e.end, dimension=e.dimension or s.dimension))
 
-    # --- the vendor ------------------------------------------------------------------------
-    def plan_vendor(self, v: DesiredVendor) -> None:
-        existing = self.current.vendors.get((v.company, v.account))
-        hold = v.on_hold or self.rehire_refused
+    def plan_vendor(self, vendor: DesiredVendor) -> None:
+        """Create or update a contractor's vendor; hold it while the contractor is gone (or a
+        rehire was refused), release only the sync's own hold."""
+        existing = self.current.vendors.get((vendor.company, vendor.account))
+        hold = vendor.on_hold or self.rehire_refused
         if existing is None:
-            if not (v.fields.get("PersonFirstName") or v.fields.get("PersonLastName")):
-                self.report("cannot create the vendor: Rippling gave no name", company=v.company)
+            if not (vendor.fields.get("PersonFirstName") or vendor.fields.get("PersonLastName")):
+                self.report(
+                    "cannot create the vendor: Rippling gave no name", company=vendor.company
+                )
                 return
             values = {
-                "dataAreaId": v.company.lower(),
-                "VendorAccountNumber": v.account,
-                "VendorGroupId": v.group,
+                "dataAreaId": vendor.company.lower(),
+                "VendorAccountNumber": vendor.account,
+                "VendorGroupId": vendor.group,
                 "VendorPartyType": "Person",
-                **v.fields,
-                "OnHoldStatus": HOLD_ALL if hold else NOT_ON_HOLD,
+                **vendor.fields,
+                "OnHoldStatus": VendorHold.ALL if hold else VendorHold.NONE,
             }
-            self.add(
-                ActionKind.CREATE_VENDOR,
-                "contractor new in Rippling",
-                company=v.company,
-                entity_set=VENDORS,
-                values=values,
+            self._vendor_action(
+                ActionKind.CREATE_VENDOR, "contractor new in Rippling", vendor, values, create=True
             )
             return
-        changes = {k: val for k, val in v.fields.items() if existing.fields.get(k) != val}
+        changes = {
+            name: value
+            for name, value in vendor.fields.items()
+            if existing.fields.get(name) != value
+        }
         if changes:
-            self.add(
-                ActionKind.UPDATE_VENDOR,
-                "changed in Rippling",
-                company=v.company,
-                entity_set=VENDORS,
-                key=_vendor_key(v),
-                values=changes,
-            )
-        if hold and existing.on_hold != HOLD_ALL:
+            self._vendor_action(ActionKind.UPDATE_VENDOR, "changed in Rippling", vendor, changes)
+        if hold and existing.on_hold != VendorHold.ALL:
             reason = (
                 "rehire refused: kept on hold"
                 if self.rehire_refused
                 else "contractor terminated in Rippling"
             )
-            self.add(
-                ActionKind.HOLD_VENDOR,
-                reason,
-                company=v.company,
-                entity_set=VENDORS,
-                key=_vendor_key(v),
-                values={"OnHoldStatus": HOLD_ALL},
+            self._vendor_action(
+                ActionKind.HOLD_VENDOR, reason, vendor, {"OnHoldStatus": VendorHold.ALL}
             )
-        elif not hold and existing.on_hold == HOLD_ALL:
-            self.add(
+        elif not hold and existing.on_hold == VendorHold.ALL:
+            self._vendor_action(
                 ActionKind.RELEASE_VENDOR,
                 "contractor active again in Rippling",
-                company=v.company,
-                entity_set=VENDORS,
-                key=_vendor_key(v),
-                values={"OnHoldStatus": NOT_ON_HOLD},
+                vendor,
+                {"OnHoldStatus": VendorHold.NONE},
             )
 
     def plan(self) -> list[Action]:
         if not self.plan_worker():
             return self.actions
-        for employment in self.d.employments:
+        for employment in self.desired.employments:
             self.plan_employment(employment)
-        if self.d.vendor is not None:
-            self.plan_vendor(self.d.vendor)
+        if self.desired.vendor is not None:
+            self.plan_vendor(self.desired.vendor)
         return self.actions
 
 

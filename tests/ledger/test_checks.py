@@ -1,5 +1,6 @@
 """The blocking checks find what they exist to find."""
 
+from dataclasses import replace
 from decimal import Decimal
 
 from ledger_factories import mapping, record, run
@@ -30,7 +31,7 @@ def _good():
 
 
 def test_a_record_whose_net_pay_was_plugged_wrong_fails_source_balance_and_reconciliation() -> None:
-    bad = _good().model_copy(update={"net_pay": Decimal("840.01")})
+    bad = replace(_good(), net_pay=Decimal("840.01"))
     findings = check_source([bad])
     assert [(f.item, f.expected, f.actual) for f in findings] == [
         ("gross_pay", "1000.01", "1000.00")
@@ -46,9 +47,7 @@ def test_a_record_whose_net_pay_was_plugged_wrong_fails_source_balance_and_recon
 
 def test_summary_that_disagrees_with_its_items_is_caught_by_source_and_reconciliation() -> None:
     good = _good()
-    tampered = good.model_copy(
-        update={"summary": good.summary.model_copy(update={"employer_taxes": Decimal("80.00")})}
-    )
+    tampered = replace(good, summary=replace(good.summary, employer_taxes=Decimal("80.00")))
     source = check_source([tampered])
     assert [(f.item, f.expected, f.actual) for f in source] == [
         ("summary.employer_taxes", "80.00", "76.50")
@@ -60,7 +59,7 @@ def test_summary_that_disagrees_with_its_items_is_caught_by_source_and_reconcili
 
 def test_earnings_not_adding_up_to_gross_are_reported() -> None:
     good = _good()
-    off = good.model_copy(update={"gross_pay": Decimal("999.00"), "net_pay": Decimal("839.00")})
+    off = replace(good, gross_pay=Decimal("999.00"), net_pay=Decimal("839.00"))
     assert ("earnings", "999.00", "1000.00") in [
         (f.item, f.expected, f.actual) for f in check_source([off])
     ]

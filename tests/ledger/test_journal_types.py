@@ -1,6 +1,6 @@
 """Which journals a snapshot yields: settlement for paid runs, accruals for approved ones."""
 
-from ledger_factories import MAPPING_YAML, mapping, record, run
+from ledger_factories import MAPPING_YAML, mapping, record, rippling_run
 
 from ml_connector_dagster.ledger.dimensions import WorkerContext
 from ml_connector_dagster.ledger.journal import JournalType
@@ -11,7 +11,7 @@ from ml_connector_dagster.payroll.snapshot import PeriodSnapshot
 def _snapshot(states: dict[str, str]) -> PeriodSnapshot:
     snapshot = PeriodSnapshot(pay_period="2026-11-15", company="USMF")
     for run_id, state in states.items():
-        snapshot.runs.append(run(run_id).model_copy(update={"run_state": state}))
+        snapshot.runs.append(rippling_run(run_id).model_copy(update={"run_state": state}))
         snapshot.records[run_id] = [record(f"p-{run_id}", "w", [("SALARY", "100.00")])]
     snapshot.workers["w"] = WorkerContext("w", department_key="D200")
     return snapshot

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from ledger_factories import MAPPING_YAML, mapping
 
-from ml_connector_dagster.ledger.mapping import MappingError, parse_mapping, read_mapping_file
+from ml_connector_dagster.config.mapping import MappingError, parse_mapping, read_mapping_file
 
 
 def test_valid_mapping_loads_with_lookups() -> None:

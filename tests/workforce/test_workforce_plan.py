@@ -5,12 +5,12 @@ from typing import Any
 
 import pytest
 
-from ml_connector_dagster.ledger.mapping import parse_mapping
+from ml_connector_dagster.config.mapping import parse_mapping
+from ml_connector_dagster.config.workforce import WorkforceSettings
 from ml_connector_dagster.rippling.models import Worker
 from ml_connector_dagster.workforce.current import state_from_rows
 from ml_connector_dagster.workforce.desired import Identities, build_desired
 from ml_connector_dagster.workforce.plan import ActionKind, Plan, build_plan
-from ml_connector_dagster.workforce.settings import WorkforceSettings
 
 TODAY = dt.date(2026, 11, 20)
 OPEN = "2154-12-31T23:59:59Z"
@@ -386,3 +386,58 @@ def test_report_kind_is_not_a_write() -> None:
     plan = plan_for([worker(legal_entity="le_elsewhere")])
     assert plan.reports and not plan.writes
     assert plan.actions[0].kind is ActionKind.REPORT
+
+
+def test_the_vocabularies_keep_the_strings_dynamics_and_the_trail_hold() -> None:
+    """StrEnum members compare, hash, format and serialize as their old bare strings."""
+    import json
+
+    from ml_connector_dagster.workforce.apply import Outcome
+    from ml_connector_dagster.workforce.current import EntitySet, VendorHold
+    from ml_connector_dagster.workforce.desired import WorkerType
+
+    assert {e.value for e in EntitySet} == {"Workers", "EmploymentsV2", "VendorsV2"}
+    assert (VendorHold.ALL, VendorHold.NONE) == ("All", "No")
+    assert (WorkerType.EMPLOYEE, WorkerType.CONTRACTOR) == ("Employee", "Contractor")
+    assert {o.value for o in Outcome} == {"applied", "failed", "ambiguous", "skipped", "reported"}
+    assert json.dumps({"OnHoldStatus": VendorHold.ALL}) == '{"OnHoldStatus": "All"}'
+    assert f"{EntitySet.EMPLOYMENTS}" == "EmploymentsV2"
+    assert {"applied": 1}[Outcome.APPLIED] == 1  # a dict keyed by the old strings still finds it
+
+
+def test_plan_actions_carry_the_vocabulary_members() -> None:
+    from ml_connector_dagster.workforce.current import EntitySet, VendorHold
+
+    plan = plan_for(
+        [worker(contractor=True, status="TERMINATED", end="2026-11-13")],
+        [dyn_worker(WorkerType="Contractor")],
+        [employment()],
+        [vendor()],
+    )
+    assert kinds(plan) == ["end-employment", "hold-vendor"]
+    end, hold = plan.actions
+    assert end.entity_set is EntitySet.EMPLOYMENTS
+    assert hold.entity_set is EntitySet.VENDORS
+    assert hold.values == {"OnHoldStatus": VendorHold.ALL}
+
+
+def test_a_missed_termination_ends_the_open_span_and_counts_as_a_rehire() -> None:
+    """The open span ended the day before the new start is an earlier employment: the new
+    one is a rehire, and it is refused (and reported) when Dynamics forbids rehiring."""
+    rows = [employment(start="2026-01-05")]
+    allowed = plan_for([worker(start="2026-11-02")], [dyn_worker()], rows)
+    assert kinds(allowed) == ["end-employment", "new-employment"]
+    assert allowed.actions[0].values == {"EmploymentEndDate": "2026-11-01T00:00:00Z"}
+    refused = plan_for([worker(start="2026-11-02")], [dyn_worker(AllowRehire="No")], rows)
+    assert kinds(refused) == ["end-employment", "report"]
+    assert "AllowRehire is No" in refused.actions[1].reason
+
+
+def test_a_span_overlapping_a_closed_employment_is_reported() -> None:
+    plan = plan_for(
+        [worker(start="2026-06-01", status="TERMINATED", end="2026-08-31")],
+        [dyn_worker()],
+        [employment(start="2026-03-01", end="2026-07-15T00:00:00Z")],
+    )
+    assert kinds(plan) == ["report"]
+    assert "overlaps employment E-1 (2026-03-01..2026-07-15)" in plan.actions[0].reason
