@@ -23,11 +23,15 @@ test: setup
 	-@bash scripts/ensure-postgres.sh
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/dg check defs
 	$(BIN)/python -m pytest
 
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/dg check defs
 
 clean:
 	rm -rf $(VENV) .dagster_home .sandbox .pytest_cache .ruff_cache

@@ -6,8 +6,8 @@
 import argparse
 import time
 
+from ml_connector_dagster.config.mapping import PayrollMapping
 from ml_connector_dagster.ledger.journal import build_journal
-from ml_connector_dagster.ledger.mapping import PayrollMapping
 from ml_connector_dagster.payroll.snapshot import worker_contexts
 from ml_connector_dagster.rippling.models import (
     JobAssignment,

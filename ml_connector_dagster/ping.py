@@ -7,11 +7,11 @@ with a verdict and the next check still runs, so one run shows everything that n
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from ml_connector_dagster.config.mapping import PayrollMapping
 from ml_connector_dagster.dynamics import readers
 from ml_connector_dagster.dynamics.client import DynamicsClient
 from ml_connector_dagster.dynamics.errors import DynamicsError
 from ml_connector_dagster.dynamics.odata import eq
-from ml_connector_dagster.ledger.mapping import PayrollMapping
 from ml_connector_dagster.rippling.client import RipplingClient
 from ml_connector_dagster.rippling.errors import RipplingError
 

@@ -1,4 +1,8 @@
-"""Helpers for Dagster pipeline tests against the sandbox: env, mapping file, reading F&O back."""
+"""Helpers for Dagster tests against the sandbox: env, mapping file, runs, reading F&O back.
+
+The runs are the product's own assets materialized on a real instance, so a test exercises
+what Dagster runs, not a copy of it.
+"""
 
 from collections import defaultdict
 from decimal import Decimal
@@ -8,18 +12,21 @@ from typing import Any
 import dagster as dg
 import httpx
 
+from ml_connector_dagster.defs import tables
 from ml_connector_dagster.defs.io_manager import PartitionFilesIOManager
-from ml_connector_dagster.defs.partitions import legal_entities, partition_key, pay_periods
-from ml_connector_dagster.defs.payroll import (
+from ml_connector_dagster.defs.payroll.assets import (
     labor_cost_journals,
     payroll_cost_snapshot,
     posted_journals,
 )
+from ml_connector_dagster.defs.payroll.partitions import legal_entities, partition_key, pay_periods
 from ml_connector_dagster.defs.resources import ConnectorResource
+from ml_connector_dagster.defs.workforce.assets import PlannedSync, workforce_plan, workforce_sync
 from ml_connector_sandbox.mapping import write_sandbox_mapping
 from ml_connector_sandbox.server import Sandbox
 
 PAYROLL = [payroll_cost_snapshot, labor_cost_journals, posted_journals]
+WORKFORCE = [workforce_plan, workforce_sync]
 
 
 def resources(tmp_path: Path, mapping_path: Path) -> dict[str, Any]:
@@ -44,6 +51,36 @@ def materialize(
         raise_on_error=False,
         **kwargs,
     )
+
+
+def sync_workforce(
+    instance: dg.DagsterInstance, res: dict, request: dg.RunRequest | None = None
+) -> dg.ExecuteInProcessResult:
+    """The workforce job's assets, as a sensor's request asks (none: the schedule's full sync)."""
+    return dg.materialize(
+        WORKFORCE,
+        instance=instance,
+        resources=res,
+        run_config=request.run_config if request is not None else {},
+        tags=dict(request.tags) if request is not None else None,
+        raise_on_error=False,
+    )
+
+
+def planned(result: dg.ExecuteInProcessResult) -> PlannedSync:
+    """The plan a workforce run computed (the value of ``workforce_plan``)."""
+    return result.output_for_node("dynamics__workforce_plan")
+
+
+def table_rows(value: dg.TableMetadataValue) -> list[dict[str, Any]]:
+    """The records of table metadata (a check's ``details``, an asset's review table)."""
+    assert isinstance(value, dg.TableMetadataValue), value
+    return tables.cells(value)
+
+
+def table_text(value: dg.TableMetadataValue) -> str:
+    """Every cell of table metadata as text, one line per record, for "does it name X" checks."""
+    return "\n".join(" | ".join(str(cell) for cell in row.values()) for row in table_rows(value))
 
 
 def admin(sandbox: Sandbox, service: str) -> httpx.Client:

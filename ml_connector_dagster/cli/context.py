@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from ml_connector_dagster.audit.store import AuditStore
-from ml_connector_dagster.config.mapping import load_mapping
+from ml_connector_dagster.config.mapping import MappingError, PayrollMapping, load_mapping
 from ml_connector_dagster.config.settings import (
     ConnectorSettings,
     SettingsError,
@@ -21,7 +21,6 @@ from ml_connector_dagster.config.settings import (
 )
 from ml_connector_dagster.connections import Connection
 from ml_connector_dagster.credentials.models import CredentialsError
-from ml_connector_dagster.ledger.mapping import MappingError, PayrollMapping
 
 
 def settings() -> ConnectorSettings:

@@ -28,12 +28,12 @@ def correct(pay_period: str, legal_entity: str, apply_: bool, requested_by: str 
 
     Exit 0: F&O equals Rippling (nothing to correct, or applied). 1: it still differs (dry run,
     refused or failed; the table says why). 2: usage error."""
-    from ml_connector_dagster.defs.corrections import (
+    from ml_connector_dagster.defs.headless import step_failure_reasons
+    from ml_connector_dagster.defs.payroll.corrections import (
         CORRECTION_COLUMNS,
         ledger_corrections,
         run_correction,
     )
-    from ml_connector_dagster.defs.headless import step_failure_reasons
 
     pay_period = _validated_pay_period(pay_period)
     company = legal_entity.upper()

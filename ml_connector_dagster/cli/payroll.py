@@ -138,7 +138,7 @@ def replay(partitions: tuple[str, ...]) -> None:
     if not keys:
         console.print("Nothing to replay: every journal identity is in a final state.")
         return
-    from ml_connector_dagster.defs.partitions import PayrollPartition
+    from ml_connector_dagster.defs.payroll.partitions import PayrollPartition
 
     pairs = []
     for key in keys:

@@ -7,7 +7,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ml_connector_dagster.cli import context
-from ml_connector_dagster.ledger.mapping import PayrollMapping
+from ml_connector_dagster.config.mapping import PayrollMapping
 from ml_connector_dagster.ping import FAIL, OK, PingResult, ping_dynamics, ping_rippling, verdict
 
 MARKS = {OK: "[green]OK[/green]", "warn": "[yellow]WARN[/yellow]", FAIL: "[red]FAIL[/red]"}

@@ -14,10 +14,10 @@ from rich.table import Table
 
 from ml_connector_dagster import clock
 from ml_connector_dagster.cli import context
-from ml_connector_dagster.ledger.mapping import PayrollMapping
+from ml_connector_dagster.config.mapping import PayrollMapping
+from ml_connector_dagster.config.workforce import WorkforceSettings
 from ml_connector_dagster.workforce.apply import ApplyResult
 from ml_connector_dagster.workforce.plan import Plan
-from ml_connector_dagster.workforce.settings import WorkforceSettings
 from ml_connector_dagster.workforce.sync import SyncOutcome, read_headcount, sync_workers
 from ml_connector_dagster.workforce.triggers import reread_workers
 

@@ -1,5 +1,7 @@
 """Workforce sync settings: the optional ``workforce:`` section of the mapping file.
 
+Validated with the rest of the file (``config.mapping``), so an error names its line and key.
+
 ```yaml
 workforce:
   personnel_number_prefix: "RP-"          # PersonnelNumber = prefix + Rippling worker number
@@ -10,16 +12,9 @@ workforce:
 ```
 """
 
-from collections.abc import Mapping
-from typing import Any
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 ALLOWED_TEMPLATE_KEYS = ("personnel_number", "number")
-
-
-class WorkforceSettingsError(ValueError):
-    """The ``workforce:`` section is invalid; the message names the key."""
 
 
 class WorkforceSettings(BaseModel):
@@ -59,25 +54,3 @@ class WorkforceSettings(BaseModel):
         return self.vendor_account_template.format(
             personnel_number=personnel_number, number="" if number is None else str(number)
         )
-
-
-def workforce_settings(section: Mapping[str, Any] | None) -> WorkforceSettings:
-    """Settings from the ``workforce:`` mapping (None or absent: the defaults)."""
-    try:
-        return WorkforceSettings.model_validate(dict(section or {}))
-    except ValidationError as exc:
-        problems = []
-        for error in exc.errors(include_url=False, include_input=False):
-            key = ".".join(str(part) for part in error["loc"])
-            problems.append(f"workforce.{key}: {error['msg'].removeprefix('Value error, ')}")
-        raise WorkforceSettingsError(
-            "invalid workforce settings:\n" + "\n".join(problems)
-        ) from None
-
-
-def settings_from_document(document: Mapping[str, Any] | None) -> WorkforceSettings:
-    """Settings from a whole mapping-file document (its optional ``workforce`` key)."""
-    section = (document or {}).get("workforce")
-    if section is not None and not isinstance(section, Mapping):
-        raise WorkforceSettingsError("workforce: expected a mapping of settings")
-    return workforce_settings(section)

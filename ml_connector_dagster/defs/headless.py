@@ -12,11 +12,15 @@ from dataclasses import dataclass, field
 import dagster as dg
 
 from ml_connector_dagster.defs.io_manager import PartitionFilesIOManager
-from ml_connector_dagster.defs.partitions import legal_entities, partition_key, pay_periods
-from ml_connector_dagster.defs.payroll import (
+from ml_connector_dagster.defs.payroll.assets import (
     labor_cost_journals,
     payroll_cost_snapshot,
     posted_journals,
+)
+from ml_connector_dagster.defs.payroll.partitions import (
+    legal_entities,
+    partition_key,
+    pay_periods,
 )
 from ml_connector_dagster.defs.resources import ConnectorResource
 from ml_connector_dagster.defs.stale_runs import TRIGGER_TAG, process_tags

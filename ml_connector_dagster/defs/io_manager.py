@@ -5,12 +5,13 @@ backfill). Our partitioned assets return ``{partition_key: value}``; this manage
 pickle per partition and hands a downstream step exactly the partitions its run covers.
 """
 
-import os
 import pickle
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
+
+from ml_connector_dagster.config.settings import current_settings
 
 
 class PartitionFilesIOManager(dg.ConfigurableIOManager):
@@ -20,12 +21,9 @@ class PartitionFilesIOManager(dg.ConfigurableIOManager):
         return self._asset_root(context.asset_key)
 
     def _asset_root(self, asset_key: dg.AssetKey) -> Path:
-        base = Path(
-            self.base_dir
-            or os.path.join(
-                os.environ.get("DAGSTER_HOME", ".dagster_home"), "storage", "ml_connector"
-            )
-        )
+        # Default: under DAGSTER_HOME, read when the run stores or loads (a resource field
+        # would freeze the path into the definitions).
+        base = Path(self.base_dir or current_settings().dagster_home / "storage" / "ml_connector")
         return base.joinpath(*asset_key.path)
 
     def load_previous(self, asset_key: dg.AssetKey) -> Any | None:

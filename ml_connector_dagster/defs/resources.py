@@ -12,11 +12,10 @@ import dagster as dg
 from pydantic import PrivateAttr
 
 from ml_connector_dagster.audit.store import AuditStore
-from ml_connector_dagster.config.mapping import load_mapping
+from ml_connector_dagster.config.mapping import PayrollMapping, load_mapping
 from ml_connector_dagster.config.settings import ConnectorSettings, current_settings
 from ml_connector_dagster.connections import Connection
 from ml_connector_dagster.dynamics.client import DynamicsClient
-from ml_connector_dagster.ledger.mapping import PayrollMapping
 from ml_connector_dagster.rippling.client import RipplingClient
 
 

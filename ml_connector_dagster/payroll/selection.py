@@ -9,7 +9,7 @@ an id listed for two companies) and to the period its pay period ends on.
 from collections import defaultdict
 from collections.abc import Iterable
 
-from ml_connector_dagster.ledger.mapping import PayrollMapping
+from ml_connector_dagster.config.mapping import PayrollMapping
 from ml_connector_dagster.rippling.models import PayrollRun
 
 SETTLED_STATES = frozenset({"PAID", "CLOSED"})

@@ -13,6 +13,7 @@ name) are read fresh by the poster right before its first write of each journal.
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from ml_connector_dagster.config.mapping import PayrollMapping
 from ml_connector_dagster.ledger.checks import (
     DynamicsReference,
     Finding,
@@ -23,7 +24,6 @@ from ml_connector_dagster.ledger.checks import (
     check_source,
 )
 from ml_connector_dagster.ledger.journal import JournalBuild
-from ml_connector_dagster.ledger.mapping import PayrollMapping
 from ml_connector_dagster.rippling.models import WorkerPayrollRecord
 
 CHECK_NAMES = ("source_sane", "balanced", "reconciled", "fully_mapped", "valid_in_dynamics")

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from ml_connector_dagster.config.mapping import PayrollMapping
 from ml_connector_dagster.ledger.journal import Journal, JournalLine, line_display_value
-from ml_connector_dagster.ledger.mapping import PayrollMapping
 
 
 @dataclass(frozen=True)

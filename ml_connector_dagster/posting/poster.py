@@ -28,6 +28,7 @@ from typing import Any
 from ml_connector_dagster import clock
 from ml_connector_dagster.audit.claims import ClaimTaken
 from ml_connector_dagster.audit.store import AuditStore, IdentityState, Outcome
+from ml_connector_dagster.config.mapping import PayrollMapping
 from ml_connector_dagster.config.settings import current_settings
 from ml_connector_dagster.dynamics.client import DynamicsClient
 from ml_connector_dagster.dynamics.errors import (
@@ -39,7 +40,6 @@ from ml_connector_dagster.dynamics.errors import (
 from ml_connector_dagster.dynamics.readers import ReferenceDataError
 from ml_connector_dagster.ledger.checks import Finding
 from ml_connector_dagster.ledger.journal import Journal, JournalBuild, JournalIdentity
-from ml_connector_dagster.ledger.mapping import PayrollMapping
 from ml_connector_dagster.posting.gate import Verdict, dynamics_verdict, pure_verdict
 from ml_connector_dagster.posting.ledger_view import (
     WITHOUT_INTEGRATION_KEY,

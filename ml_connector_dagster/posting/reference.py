@@ -8,10 +8,10 @@ dimensions without an error.
 
 from collections.abc import Iterable
 
+from ml_connector_dagster.config.mapping import PayrollMapping
 from ml_connector_dagster.dynamics import readers
 from ml_connector_dagster.dynamics.client import DynamicsClient
 from ml_connector_dagster.ledger.checks import DynamicsReference
-from ml_connector_dagster.ledger.mapping import PayrollMapping
 
 
 def read_references(

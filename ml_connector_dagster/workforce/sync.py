@@ -10,8 +10,9 @@ from dataclasses import dataclass
 
 from ml_connector_dagster import clock
 from ml_connector_dagster.audit.store import AuditStore
+from ml_connector_dagster.config.mapping import PayrollMapping
+from ml_connector_dagster.config.workforce import WorkforceSettings
 from ml_connector_dagster.dynamics.client import DynamicsClient
-from ml_connector_dagster.ledger.mapping import PayrollMapping
 from ml_connector_dagster.rippling.client import RipplingClient
 from ml_connector_dagster.rippling.models import Worker
 from ml_connector_dagster.workforce.apply import ApplyResult, apply_plan
@@ -19,7 +20,6 @@ from ml_connector_dagster.workforce.current import CurrentState, load_identities
 from ml_connector_dagster.workforce.desired import DesiredState, Identities, build_desired
 from ml_connector_dagster.workforce.headcount import Headcount, headcount_differences
 from ml_connector_dagster.workforce.plan import Action, ActionKind, Plan, build_plan
-from ml_connector_dagster.workforce.settings import WorkforceSettings
 
 
 @dataclass

@@ -7,11 +7,10 @@ from click.testing import CliRunner
 from ledger_factories import MAPPING_YAML
 
 from ml_connector_dagster.cli import main
-from ml_connector_dagster.config.mapping import load_mapping
+from ml_connector_dagster.config.mapping import MappingError, load_mapping
 from ml_connector_dagster.config.settings import ConnectorSettings
+from ml_connector_dagster.config.workforce import WorkforceSettings
 from ml_connector_dagster.defs.resources import ConnectorResource
-from ml_connector_dagster.ledger.mapping import MappingError
-from ml_connector_dagster.workforce.settings import WorkforceSettings
 
 
 def _write(tmp_path: Path, text: str = MAPPING_YAML, name: str = "mapping.yaml") -> Path:

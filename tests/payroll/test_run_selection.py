@@ -69,7 +69,7 @@ def test_unmapped_entities_and_other_periods_are_left_out() -> None:
 def test_a_payroll_partition_round_trips_and_refuses_what_dagster_would_drop() -> None:
     import pytest
 
-    from ml_connector_dagster.defs.partitions import PayrollPartition, payroll_partitions
+    from ml_connector_dagster.defs.payroll.partitions import PayrollPartition, payroll_partitions
 
     partition = PayrollPartition("2026-11-14", "USMF")
     assert str(partition) == "USMF|2026-11-14"

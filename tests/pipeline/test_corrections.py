@@ -13,10 +13,11 @@ from pathlib import Path
 import dagster as dg
 import pytest
 from click.testing import CliRunner
-from pipeline_support import admin, latest_paid_period, materialize, resources
+from pipeline_support import admin, latest_paid_period, materialize, resources, table_rows
 
-from ml_connector_dagster.audit.store import AuditStore, Outcome, default_audit_url
+from ml_connector_dagster.audit.store import AuditStore, Outcome
 from ml_connector_dagster.cli import main
+from ml_connector_dagster.config.settings import current_settings
 from ml_connector_dagster.connections import Connection
 from ml_connector_dagster.ledger.journal import JournalIdentity, JournalType
 from ml_connector_sandbox.mapping import write_sandbox_mapping
@@ -95,7 +96,7 @@ def _identity(env) -> JournalIdentity:
 
 
 def _trail() -> list[dict]:
-    store = AuditStore(default_audit_url())
+    store = AuditStore(current_settings().audit_database_url())
     try:
         return store.attempts()
     finally:
@@ -114,16 +115,22 @@ def test_a_change_after_creation_fails_matches_rippling_naming_accounts_and_amou
     assert not again.success
     [check] = [c for c in again.get_asset_check_evaluations() if c.check_name == "matches_rippling"]
     assert not check.passed
-    details = check.metadata["details"].value
-    assert "+48.75" in details and "-48.75" in details  # earnings up, net pay payable up
+    details = table_rows(check.metadata["details"])
+    exact = check.metadata["differences_exact"].value
+    # earnings up, net pay payable up: exact in the JSON, numbers in the table
+    assert sorted(
+        Decimal(d["difference"]) for d in exact if abs(Decimal(d["difference"])) == Decimal("48.75")
+    ) == [Decimal("-48.75"), Decimal("48.75")]
     _, lines = _ledger(_identity(env).integration_key)
     in_fo = _net_by_account(lines)
-    changed_rows = [row for row in details.splitlines() if "48.75" in row]
+    changed_rows = [row for row in details if abs(row["difference"]) == 48.75]
     assert len(changed_rows) == 2, details
     for row in changed_rows:  # each names its account + dimensions and the amount in F&O
-        [account] = [a for a in in_fo if a in row]
-        assert f"{in_fo[account]:,.2f}" in row
-        assert f"{in_fo[account] + (OVERTIME if '+48.75' in row else -OVERTIME):,.2f}" in row
+        assert row["currency"] == "USD"
+        [account] = [a for a in in_fo if a in row["account and dimensions"]]
+        assert row["in F&O"] == float(in_fo[account])
+        now = in_fo[account] + (OVERTIME if row["difference"] > 0 else -OVERTIME)
+        assert row["now"] == float(now)
 
 
 def test_unposted_journal_lines_are_replaced_after_a_dry_run(env) -> None:
@@ -220,7 +227,8 @@ def test_the_correct_ledger_job_from_the_ui_is_a_dry_run_unless_told_to_apply(en
         ]
         metadata = event.materialization.metadata
         assert metadata["mode"].value == "dry run" and metadata["proposed"].value == 1
-        assert "+48.75" in metadata["corrections"].value
+        assert 48.75 in [row["difference"] for row in table_rows(metadata["corrections"])]
+        assert any(row[-1] == "+48.75" for row in metadata["rows"].value)  # exact, as the CLI
         assert _ledger(key) == before
         config["ops"]["dynamics__ledger_corrections"]["config"] = {
             "apply": True,

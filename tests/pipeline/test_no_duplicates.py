@@ -24,8 +24,8 @@ from pipeline_support import (
 
 from ml_connector_dagster.audit.store import AuditStore, Outcome
 from ml_connector_dagster.connections import Connection
-from ml_connector_dagster.defs.partitions import legal_entities, pay_periods
-from ml_connector_dagster.defs.payroll import labor_cost_journals, payroll_cost_snapshot
+from ml_connector_dagster.defs.payroll.assets import labor_cost_journals, payroll_cost_snapshot
+from ml_connector_dagster.defs.payroll.partitions import legal_entities, pay_periods
 from ml_connector_dagster.ledger.journal import JournalIdentity, JournalType
 from ml_connector_sandbox.mapping import sandbox_mapping
 from ml_connector_sandbox.server import Sandbox
@@ -183,8 +183,8 @@ def test_two_posters_on_separate_audit_stores_racing_to_create_end_with_one_jour
     The posters run in threads (Dagster itself is not thread-safe within one process), each
     with its own audit store and client, and both create the first header at the same moment.
     """
+    from ml_connector_dagster.config.mapping import read_mapping_file
     from ml_connector_dagster.dynamics.client import DynamicsClient
-    from ml_connector_dagster.ledger.mapping import read_mapping_file
     from ml_connector_dagster.posting.poster import JournalPoster
 
     with dg.instance_for_test() as instance:
@@ -199,7 +199,7 @@ def test_two_posters_on_separate_audit_stores_racing_to_create_end_with_one_jour
     snapshot = built.asset_value(payroll_cost_snapshot.key)[key]
     mapping = read_mapping_file(env["mapping"])
 
-    barrier = threading.Barrier(2)
+    barrier = threading.Barrier(2, timeout=60)  # a poster that raised early fails, not hangs
     raced: set[str] = set()
     create = DynamicsClient.create
 

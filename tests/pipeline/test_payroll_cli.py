@@ -80,7 +80,7 @@ def test_blocked_check_exits_non_zero_naming_the_check(env) -> None:
 def _partitions_created() -> list[str]:
     import dagster as dg
 
-    from ml_connector_dagster.defs.partitions import pay_periods
+    from ml_connector_dagster.defs.payroll.partitions import pay_periods
 
     with dg.DagsterInstance.get() as instance:
         return instance.get_dynamic_partitions(pay_periods.name)

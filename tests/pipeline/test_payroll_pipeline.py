@@ -5,13 +5,13 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from pipeline_support import admin, lines_by_batch, materialize, resources
+from pipeline_support import admin, lines_by_batch, materialize, resources, table_text
 
 from ml_connector_dagster.audit.store import AuditStore, Outcome
 from ml_connector_dagster.connections import Connection
 from ml_connector_dagster.definitions import defs
+from ml_connector_dagster.defs.payroll.sensors import pay_run_sensor
 from ml_connector_dagster.defs.resources import ConnectorResource
-from ml_connector_dagster.defs.sensors import pay_run_sensor
 from ml_connector_dagster.ledger.journal import JournalIdentity, JournalType
 from ml_connector_sandbox.mapping import write_sandbox_mapping
 from ml_connector_sandbox.server import Sandbox
@@ -113,7 +113,7 @@ def test_sensor_requests_the_latest_paid_period_and_posting_matches_rippling(env
                 instance, env["resources"], dims["pay_period"], dims["legal_entity"]
             )
             failed = [
-                (c.check_name, c.metadata["details"].value)
+                (c.check_name, table_text(c.metadata["details"]))
                 for c in outcome.get_asset_check_evaluations()
                 if not c.passed
             ]

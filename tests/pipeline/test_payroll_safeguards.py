@@ -11,11 +11,13 @@ from pipeline_support import (
     lines_by_batch,
     materialize,
     pipeline_env,
+    table_rows,
+    table_text,
 )
 
 from ml_connector_dagster.audit.store import AuditStore, Outcome
 from ml_connector_dagster.connections import Connection
-from ml_connector_dagster.defs.payroll import posted_journals
+from ml_connector_dagster.defs.payroll.assets import posted_journals
 from ml_connector_sandbox.mapping import sandbox_mapping
 from ml_connector_sandbox.server import Sandbox
 
@@ -77,7 +79,7 @@ def test_unmapped_department_blocks_and_nothing_is_written(env) -> None:
     [evaluation] = [
         c for c in result.get_asset_check_evaluations() if c.check_name == "fully_mapped"
     ]
-    assert "dimension Department" in evaluation.metadata["details"].value
+    assert "dimension Department" in table_text(evaluation.metadata["details"])
     assert _posted(result) == [] and _writes(env["sandbox"]) == before
 
 
@@ -103,7 +105,7 @@ def test_suspended_dimension_value_blocks_before_any_write(env) -> None:
     [evaluation] = [
         c for c in result.get_asset_check_evaluations() if c.check_name == "valid_in_dynamics"
     ]
-    assert "is suspended" in evaluation.metadata["details"].value
+    assert "is suspended" in table_text(evaluation.metadata["details"])
     assert _posted(result) == [] and _writes(env["sandbox"]) == before
 
 
@@ -123,7 +125,7 @@ def test_wrong_format_order_blocks_before_any_write(env) -> None:
     [evaluation] = [
         c for c in result.get_asset_check_evaluations() if c.check_name == "valid_in_dynamics"
     ]
-    assert "differs from the active F&O ledger format" in evaluation.metadata["details"].value
+    assert "differs from the active F&O ledger format" in table_text(evaluation.metadata["details"])
     assert _posted(result) == [] and _writes(env["sandbox"]) == before
 
 
@@ -142,7 +144,7 @@ def test_unbalanced_source_record_blocks(env) -> None:
     [evaluation] = [
         c for c in result.get_asset_check_evaluations() if c.check_name == "source_sane"
     ]
-    assert record["id"] in evaluation.metadata["details"].value  # names the record
+    assert record["id"] in table_text(evaluation.metadata["details"])  # names the record
     # a blocked snapshot is not materialized (its partition is red) and stops everything
     # downstream: no journal is even built
     assert result.get_asset_materialization_events() == []
@@ -243,4 +245,7 @@ def test_a_posted_journal_is_never_touched_and_changed_data_is_reported(env) -> 
     assert "Rippling changed after the journal was created" in text
     assert "ml-connector correct" in text  # the way to resolve it
     [check] = [c for c in again.get_asset_check_evaluations() if c.check_name == "matches_rippling"]
-    assert not check.passed and "+10.00" in check.metadata["details"].value
+    assert not check.passed
+    assert 10.0 in [row["difference"] for row in table_rows(check.metadata["details"])]
+    exact = check.metadata["differences_exact"].value
+    assert Decimal("10.00") in [Decimal(d["difference"]) for d in exact]  # to the cent

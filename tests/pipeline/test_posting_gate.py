@@ -18,12 +18,12 @@ from pipeline_support import PAYROLL, admin, latest_paid_period, resources
 from ml_connector_dagster.connections import Connection
 from ml_connector_dagster.defs.headless import step_failure_reasons
 from ml_connector_dagster.defs.io_manager import PartitionFilesIOManager
-from ml_connector_dagster.defs.partitions import legal_entities, partition_key, pay_periods
-from ml_connector_dagster.defs.payroll import (
+from ml_connector_dagster.defs.payroll.assets import (
     labor_cost_journals,
     payroll_cost_snapshot,
     posted_journals,
 )
+from ml_connector_dagster.defs.payroll.partitions import legal_entities, partition_key, pay_periods
 from ml_connector_dagster.instance import prepare_dagster_home
 from ml_connector_sandbox.mapping import sandbox_mapping, write_sandbox_mapping
 from ml_connector_sandbox.server import Sandbox

@@ -5,9 +5,9 @@ from pathlib import Path
 import dagster as dg
 import httpx
 import pytest
-from pipeline_support import resources
+from pipeline_support import resources, table_rows
 
-from ml_connector_dagster.defs.reference import REFERENCE_ASSETS, workers
+from ml_connector_dagster.defs.reference.assets import REFERENCE_ASSETS, workers
 from ml_connector_sandbox.mapping import write_sandbox_mapping
 from ml_connector_sandbox.server import Sandbox
 
@@ -85,4 +85,6 @@ def test_dimension_mapping_finds_no_gap_in_the_sandbox_and_reports_a_suspended_v
         again = dg.materialize(REFERENCE_ASSETS, instance=instance, resources=env["resources"])
         meta = _metadata(again, "ledger/dimension_mapping")
         assert meta["gaps"].value >= 1
-        assert "D100" in meta["details"].value and "suspended" in meta["details"].value
+        assert {"what": "Department", "key": "D100", "finding": "suspended in F&O"} in table_rows(
+            meta["details"]
+        )

@@ -15,8 +15,8 @@ from dagster._core.test_utils import create_run_for_test
 from pipeline_support import resources
 
 from ml_connector_dagster.audit.store import AuditStore, Outcome
-from ml_connector_dagster.defs.retries import MAX_AUTOMATIC_RETRIES
-from ml_connector_dagster.defs.sensors import pay_run_sensor
+from ml_connector_dagster.defs.payroll.retries import MAX_AUTOMATIC_RETRIES
+from ml_connector_dagster.defs.payroll.sensors import pay_run_sensor
 from ml_connector_sandbox.mapping import write_sandbox_mapping
 from ml_connector_sandbox.server import Sandbox
 

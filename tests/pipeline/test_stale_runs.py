@@ -30,7 +30,7 @@ from pipeline_support import admin, latest_paid_period
 
 from ml_connector_dagster.cli import main
 from ml_connector_dagster.connections import Connection
-from ml_connector_dagster.defs.partitions import DYNAMICS_POOL
+from ml_connector_dagster.defs.pools import DYNAMICS_POOL
 from ml_connector_dagster.defs.stale_runs import (
     HOST_TAG,
     PID_TAG,

@@ -2,31 +2,35 @@
 
 import datetime as dt
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
 import httpx
 import pytest
-from pipeline_support import resources
+from pipeline_support import resources, table_rows
 
+from ml_connector_dagster import clock
 from ml_connector_dagster.audit.store import AuditStore
 from ml_connector_dagster.connections import Connection
-from ml_connector_dagster.defs.workforce import (
-    PLAN_KEY,
-    workforce_plan,
+from ml_connector_dagster.defs.workforce.assets import PLAN_KEY, workforce_plan, workforce_sync
+from ml_connector_dagster.defs.workforce.sensors import (
     workforce_poll_sensor,
-    workforce_sync,
     workforce_webhook_sensor,
 )
 from ml_connector_sandbox.mapping import write_sandbox_mapping
 from ml_connector_sandbox.server import Sandbox
 
+NOW = dt.datetime(2026, 11, 20, 18, tzinfo=dt.UTC)  # the sandbox company's as-of instant
+
 
 @pytest.fixture
-def env(fresh_sandbox: Sandbox, sandbox_env, tmp_path: Path, monkeypatch) -> dict:
+def env(fresh_sandbox: Sandbox, sandbox_env, tmp_path: Path, monkeypatch) -> Iterator[dict]:
+    """The sandbox's resources, with the connector's clock pinned to the company's as-of day."""
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
     mapping = write_sandbox_mapping(fresh_sandbox.company, tmp_path / "mapping.yaml")
-    return {"sandbox": fresh_sandbox, "tmp": tmp_path, "resources": resources(tmp_path, mapping)}
+    with clock.pinned(NOW):
+        yield {"sandbox": fresh_sandbox, "tmp": tmp_path, "resources": resources(tmp_path, mapping)}
 
 
 def _hire(sandbox: Sandbox, **body) -> dict:
@@ -62,10 +66,12 @@ def test_full_sync_then_nothing_to_write_and_headcount_is_checked(env) -> None:
         second = _sync(instance, env)
         assert second.success
         assert _plan_metadata(second)["writes_planned"].value == 0
-        assert "nothing to write" in _plan_metadata(second)["changes"].value
+        assert "nothing to write" in _plan_metadata(second)["summary"].value
+        assert table_rows(_plan_metadata(second)["changes"]) == []
         [check] = second.get_asset_check_evaluations()
         assert check.check_name == "headcount_matches"
-        assert "Rippling" in check.metadata["headcount"].value
+        rows = table_rows(check.metadata["headcount"])
+        assert rows and all(row["Rippling"] == row["Dynamics"] for row in rows)
 
 
 def test_duplicated_webhook_gives_one_run_for_that_worker(env) -> None:
@@ -124,7 +130,7 @@ def test_polling_picks_up_a_change_made_in_rippling(env) -> None:
         assert isinstance(first, dg.RunRequest)  # the first poll syncs everyone
         assert first.run_config["ops"]["dynamics__workforce_plan"]["config"]["worker_ids"] == []
         state = json.loads(context.cursor)
-        assert dt.datetime.fromisoformat(state["next_at"]) > dt.datetime.now(dt.UTC)  # cadence set
+        assert dt.datetime.fromisoformat(state["next_at"]) > NOW  # cadence set
 
         hired = _hire(env["sandbox"], given_name="Ada", family_name="Poll", start_date="2026-11-16")
         state["next_at"] = "2000-01-01T00:00:00+00:00"  # the cadence says: poll now

@@ -10,9 +10,9 @@ import yaml
 from pydantic import SecretStr
 
 from ml_connector_dagster.audit.store import AuditStore
+from ml_connector_dagster.config.mapping import PayrollMapping, parse_mapping
 from ml_connector_dagster.credentials.models import DynamicsCredentials, RipplingCredentials
 from ml_connector_dagster.dynamics.client import DynamicsClient
-from ml_connector_dagster.ledger.mapping import PayrollMapping, parse_mapping
 from ml_connector_dagster.rippling.client import RipplingClient
 from ml_connector_sandbox.server import Sandbox
 

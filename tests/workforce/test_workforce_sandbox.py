@@ -1,26 +1,35 @@
-"""The workforce sync end to end against the sandbox, every outcome read back from Dynamics."""
+"""The workforce sync end to end against the sandbox, every outcome read back from Dynamics.
+
+Most tests drive the sync itself (``workforce/sync.py``); the polling test drives the real poll
+sensor and the workforce assets in Dagster.
+"""
 
 import datetime as dt
+import json
 from pathlib import Path
 from typing import Any
 
+import dagster as dg
 import pytest
 from click.testing import CliRunner
-from workforce_support import sync_by_polling
+from pipeline_support import pipeline_env, planned, sync_workforce
 
+from ml_connector_dagster import clock
 from ml_connector_dagster.audit.store import AuditStore
 from ml_connector_dagster.cli import main
+from ml_connector_dagster.config.mapping import PayrollMapping
+from ml_connector_dagster.config.workforce import WorkforceSettings
+from ml_connector_dagster.defs.workforce.sensors import workforce_poll_sensor
 from ml_connector_dagster.dynamics.client import DynamicsClient
 from ml_connector_dagster.dynamics.odata import eq
-from ml_connector_dagster.ledger.mapping import PayrollMapping
 from ml_connector_dagster.rippling.client import RipplingClient
 from ml_connector_dagster.rippling.models import Worker
-from ml_connector_dagster.workforce.settings import WorkforceSettings
 from ml_connector_dagster.workforce.sync import SyncOutcome, read_headcount, sync_workers
 from ml_connector_dagster.workforce.triggers import PollCursor
 from ml_connector_sandbox.server import Sandbox
 
 TODAY = dt.date(2026, 11, 20)
+NOW = dt.datetime(2026, 11, 20, 18, tzinfo=dt.UTC)  # the sandbox company's as-of instant
 OPEN = "2154-12-31T23:59:59Z"
 SETTINGS = WorkforceSettings()
 
@@ -291,51 +300,56 @@ def test_redacted_fields_are_left_as_they_are_in_dynamics(
     )
 
 
+def _poll(instance: dg.DagsterInstance, res: dict, cursor: str | None):
+    """One tick of the real poll sensor at the instant its cadence asked for (the clock is
+    pinned there, so the test does not wait): its answer and its new cursor."""
+    due = json.loads(cursor)["next_at"] if cursor else None
+    moment = dt.datetime.fromisoformat(due) if due else NOW
+    with clock.pinned(moment):
+        context = dg.build_sensor_context(instance=instance, resources=res, cursor=cursor)
+        return workforce_poll_sensor(context), context.cursor
+
+
 def test_polling_without_webhooks_picks_up_a_change(
-    fresh_sandbox: Sandbox, admin, env: Env
+    fresh_sandbox: Sandbox, admin, env: Env, sandbox_env, tmp_path: Path, monkeypatch
 ) -> None:
-    first, cursor = sync_by_polling(
-        None,
-        rippling=env.rippling,
-        dynamics=env.dynamics,
-        store=env.store,
-        mapping=env.mapping,
-        settings=SETTINGS,
-        today=TODAY,
-    )
-    assert first.result is not None and first.result.ok
-    assert cursor.updated_watermark is not None and cursor.activity_cursor
-    cursor = PollCursor.from_json(cursor.to_json())  # as a sensor would store it
+    res = pipeline_env(fresh_sandbox, tmp_path, monkeypatch)["resources"]
+    with dg.instance_for_test() as instance:
+        first, cursor = _poll(instance, res, None)
+        assert isinstance(first, dg.RunRequest)  # the first poll syncs everyone
+        assert first.run_config["ops"]["dynamics__workforce_plan"]["config"]["worker_ids"] == []
+        with clock.pinned(NOW):
+            assert sync_workforce(instance, res, first).success
+        state = json.loads(cursor)
+        polled = PollCursor.from_json(state["poll"])
+        assert polled.updated_watermark is not None and polled.activity_cursor
+        assert dt.datetime.fromisoformat(state["next_at"]) > NOW  # the cadence is set
 
-    seeded = _seeded_active_employee(fresh_sandbox, 3)
-    admin.update(seeded["id"], family_name="Polled")
-    writes = env.writes()
-    second, cursor = sync_by_polling(
-        cursor,
-        rippling=env.rippling,
-        dynamics=env.dynamics,
-        store=env.store,
-        mapping=env.mapping,
-        settings=SETTINGS,
-        today=TODAY,
-    )
-    assert len(second.desired.workers) < 5  # only what changed (plus the overlap window)
-    assert [(a.kind.value, a.personnel_number) for a in second.plan.writes] == [
-        ("update-worker", f"RP-{seeded['number']}")
-    ]
-    assert env.worker_row(f"RP-{seeded['number']}")["LastName"] == "Polled"
-    assert env.writes() == writes + 1
+        seeded = _seeded_active_employee(fresh_sandbox, 3)
+        admin.update(seeded["id"], family_name="Polled")
+        writes = env.writes()
+        second, cursor = _poll(instance, res, cursor)
+        assert isinstance(second, dg.RunRequest)
+        ids = second.run_config["ops"]["dynamics__workforce_plan"]["config"]["worker_ids"]
+        assert seeded["id"] in ids and len(ids) < 5  # what changed (plus the overlap window)
+        with clock.pinned(NOW):
+            result = sync_workforce(instance, res, second)
+        assert result.success
+        assert [(a.kind.value, a.personnel_number) for a in planned(result).plan.writes] == [
+            ("update-worker", f"RP-{seeded['number']}")
+        ]
+        assert env.worker_row(f"RP-{seeded['number']}")["LastName"] == "Polled"
+        assert env.writes() == writes + 1
 
-    third, _ = sync_by_polling(
-        cursor,
-        rippling=env.rippling,
-        dynamics=env.dynamics,
-        store=env.store,
-        mapping=env.mapping,
-        settings=SETTINGS,
-        today=TODAY,
-    )
-    assert third.plan.is_empty and env.writes() == writes + 1
+        third, _ = _poll(instance, res, cursor)
+        # The overlap window names the changed worker once more; the sync finds nothing to do.
+        assert isinstance(third, dg.RunRequest)
+        ids = third.run_config["ops"]["dynamics__workforce_plan"]["config"]["worker_ids"]
+        assert ids == [seeded["id"]]
+        with clock.pinned(NOW):
+            again = sync_workforce(instance, res, third)
+        assert again.success and planned(again).plan.is_empty
+        assert env.writes() == writes + 1
 
 
 def test_cli_plan_is_a_dry_run_and_sync_applies(

@@ -3,7 +3,10 @@
 import datetime as dt
 
 import pytest
+from ledger_factories import MAPPING_YAML
 
+from ml_connector_dagster.config.mapping import MappingError, parse_mapping
+from ml_connector_dagster.config.workforce import WorkforceSettings
 from ml_connector_dagster.rippling.models import PayrollRun
 from ml_connector_dagster.workforce.cadence import (
     CadenceSettings,
@@ -13,11 +16,6 @@ from ml_connector_dagster.workforce.cadence import (
 from ml_connector_dagster.workforce.current import state_from_rows
 from ml_connector_dagster.workforce.desired import build_desired
 from ml_connector_dagster.workforce.headcount import headcount_differences
-from ml_connector_dagster.workforce.settings import (
-    WorkforceSettings,
-    WorkforceSettingsError,
-    settings_from_document,
-)
 
 NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
 MIN, MAX = dt.timedelta(minutes=5), dt.timedelta(hours=6)
@@ -37,18 +35,24 @@ def run(run_id: str, deadline: dt.datetime | None, state: str = "DRAFT", check=N
 def test_settings_defaults_and_document_section() -> None:
     assert WorkforceSettings().personnel_number(1001) == "RP-1001"
     assert WorkforceSettings().vendor_account("RP-1001", 1001) == "RP-1001"
-    settings = settings_from_document({"version": 1, "workforce": {"vendor_group": "FREELANCE"}})
+    settings = parse_mapping(MAPPING_YAML + "workforce:\n  vendor_group: FREELANCE\n").workforce
     assert settings.vendor_group == "FREELANCE"
-    assert settings_from_document({"version": 1}) == WorkforceSettings()
+    assert parse_mapping(MAPPING_YAML).workforce == WorkforceSettings()
 
 
 @pytest.mark.parametrize(
-    "section",
-    [{"vendor_group": ""}, {"unknown_key": 1}, {"vendor_account_template": "{secret}"}],
+    "line,key",
+    [
+        ('  vendor_group: ""', "workforce.vendor_group"),
+        ("  unknown_key: 1", "workforce.unknown_key"),
+        ('  vendor_account_template: "{secret}"', "workforce.vendor_account_template"),
+    ],
 )
-def test_invalid_settings_name_the_key(section: dict) -> None:
-    with pytest.raises(WorkforceSettingsError, match="workforce"):
-        settings_from_document({"workforce": section})
+def test_invalid_settings_name_the_line_and_key(line: str, key: str) -> None:
+    text = MAPPING_YAML + f"workforce:\n{line}\n"
+    number = text.splitlines().index(line) + 1
+    with pytest.raises(MappingError, match=rf"m.yaml:{number}: {key}"):
+        parse_mapping(text, source="m.yaml")
 
 
 def test_frequent_inside_the_window_before_an_approval_deadline() -> None:

@@ -1,9 +1,15 @@
-"""The webhook receiver: authentication, the inbox, duplicates; then the inbox drained into a
-sync against the sandbox, read back from Dynamics."""
+"""The webhook receiver: authentication, the inbox, duplicates; then the inbox drained by the
+real webhook sensor and workforce assets into a sync against the sandbox, read back from
+Dynamics."""
 
 import datetime as dt
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import ClassVar
 
+import dagster as dg
 import pytest
 from pydantic import SecretStr
 
@@ -11,13 +17,14 @@ with warnings.catch_warnings():  # Starlette nags about httpx; the test client s
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-from workforce_support import drain
+from pipeline_support import pipeline_env, planned, sync_workforce
 
+from ml_connector_dagster import clock
 from ml_connector_dagster.audit.store import AuditStore
+from ml_connector_dagster.defs.resources import ConnectorResource
+from ml_connector_dagster.defs.workforce.sensors import workforce_webhook_sensor
 from ml_connector_dagster.dynamics.client import DynamicsClient
-from ml_connector_dagster.ledger.mapping import PayrollMapping
 from ml_connector_dagster.rippling.client import RipplingClient
-from ml_connector_dagster.workforce.settings import WorkforceSettings
 from ml_connector_dagster.workforce.webhooks import create_webhook_app
 from ml_connector_sandbox.server import Sandbox
 
@@ -25,6 +32,7 @@ TOKEN = "s3cret-token-configured-in-rippling"
 PATH_SECRET = "Zq7fT1u0nX4bQ9kLm2Pa8RcVd3"
 COMPANY = "company_northwind"
 URL = "/rippling/webhooks"
+NOW = dt.datetime(2026, 11, 20, 18, tzinfo=dt.UTC)  # the sandbox company's as-of instant
 
 
 def form(event: str = "employee.updated", company: str = COMPANY, object_id: str = "wkr_1"):
@@ -129,13 +137,29 @@ def test_the_app_refuses_to_start_without_authentication_or_companies(store: Aud
         create_webhook_app(store, bearer_token=None, path_secret="short", known_company_ids={"c"})
 
 
+class CountingConnector(ConnectorResource):
+    """The connector resource, noting how many requests each Rippling session of a run sent."""
+
+    sessions: ClassVar[list[int]] = []
+
+    @contextmanager
+    def rippling(self) -> Iterator[RipplingClient]:
+        with super().rippling() as client:
+            yield client
+            CountingConnector.sessions.append(client.requests_sent)
+
+
+@pytest.fixture
+def wf_env(fresh_sandbox: Sandbox, sandbox_env, tmp_path: Path, monkeypatch) -> dict:
+    """Resources for the real sensors and assets; their audit store is the ``store`` fixture's."""
+    env = pipeline_env(fresh_sandbox, tmp_path, monkeypatch)
+    connector = env["resources"]["connector"]
+    counting = CountingConnector(mapping_path=connector.mapping_path, audit_url=connector.audit_url)
+    return {**env, "resources": {**env["resources"], "connector": counting}}
+
+
 def test_duplicated_webhook_results_in_one_sync_and_forged_ones_change_nothing(
-    fresh_sandbox: Sandbox,
-    admin,
-    rippling: RipplingClient,
-    dynamics: DynamicsClient,
-    store: AuditStore,
-    wf_mapping: PayrollMapping,
+    fresh_sandbox: Sandbox, admin, dynamics: DynamicsClient, store: AuditStore, wf_env: dict
 ) -> None:
     company_id = fresh_sandbox.company["rippling"]["company_id"]
     hired = admin.hire(
@@ -167,61 +191,50 @@ def test_duplicated_webhook_results_in_one_sync_and_forged_ones_change_nothing(
         )
     assert len(store.pending_webhooks()) == 1
 
-    before = rippling.requests_sent
-    drained = drain(
-        store,
-        rippling=rippling,
-        dynamics=dynamics,
-        mapping=wf_mapping,
-        settings=WorkforceSettings(),
-        today=dt.date(2026, 11, 20),
-    )
-    assert rippling.requests_sent - before == 1  # one re-read of one worker
-    assert (drained.events, drained.workers) == (1, 1)
-    assert drained.outcome is not None and drained.outcome.result is not None
-    assert [r.action.kind.value for r in drained.outcome.result.applied] == [
-        "create-worker",
-        "create-employment",
-    ]
-    assert store.pending_webhooks() == []
+    with dg.instance_for_test() as instance, clock.pinned(NOW):
+        context = dg.build_sensor_context(instance=instance, resources=wf_env["resources"])
+        request = workforce_webhook_sensor(context)
+        assert isinstance(request, dg.RunRequest)
+        config = request.run_config["ops"]["dynamics__workforce_plan"]["config"]
+        assert config["worker_ids"] == [hired["id"]] and len(config["inbox_ids"]) == 1
+        CountingConnector.sessions.clear()
+        result = sync_workforce(instance, wf_env["resources"], request)
+        assert result.success
+        assert CountingConnector.sessions[0] == 1  # the plan re-read one worker, once
+        plan = planned(result).plan
+        assert [a.kind.value for a in plan.writes] == ["create-worker", "create-employment"]
+        [applied] = [
+            e for e in result.get_asset_materialization_events() if "workforce_sync" in str(e)
+        ]
+        metadata = applied.materialization.metadata
+        assert (metadata["applied"].value, metadata["failed"].value) == (2, 0)
+        assert store.pending_webhooks() == []
 
-    row = dynamics.get_entity("Workers", {"PersonnelNumber": number})
-    assert row is not None and row["FirstName"] == "Grace" and row["LastName"] == "Hopper"
-    spans = dynamics.list_entities("EmploymentsV2", filter=f"PersonnelNumber eq '{number}'")
-    assert [s["EmploymentStartDate"][:10] for s in spans] == ["2026-11-16"]
-    assert dynamics.get_entity("Workers", {"PersonnelNumber": "RP-wkr_forged"}) is None
-    # Nothing pending: a second drain reads nothing and writes nothing.
-    again = drain(
-        store,
-        rippling=rippling,
-        dynamics=dynamics,
-        mapping=wf_mapping,
-        settings=WorkforceSettings(),
-    )
-    assert again.events == 0 and again.outcome is None
+        row = dynamics.get_entity("Workers", {"PersonnelNumber": number})
+        assert row is not None and row["FirstName"] == "Grace" and row["LastName"] == "Hopper"
+        spans = dynamics.list_entities("EmploymentsV2", filter=f"PersonnelNumber eq '{number}'")
+        assert [s["EmploymentStartDate"][:10] for s in spans] == ["2026-11-16"]
+        assert dynamics.get_entity("Workers", {"PersonnelNumber": "RP-wkr_forged"}) is None
+        # Nothing pending: the next tick requests nothing, so nothing is read or written.
+        assert isinstance(workforce_webhook_sensor(context), dg.SkipReason)
     actions = [a for a in store.workforce_actions() if a["action"] != "report"]
     assert len(actions) == 2
 
 
 def test_deleted_worker_is_reported_and_dynamics_is_left_alone(
-    fresh_sandbox: Sandbox,
-    rippling: RipplingClient,
-    dynamics: DynamicsClient,
-    store: AuditStore,
-    wf_mapping: PayrollMapping,
+    fresh_sandbox: Sandbox, store: AuditStore, wf_env: dict
 ) -> None:
     company_id = fresh_sandbox.company["rippling"]["company_id"]
     store.enqueue_webhook(company_id, "employee.deleted", "wkr_does_not_exist")
-    drained = drain(
-        store,
-        rippling=rippling,
-        dynamics=dynamics,
-        mapping=wf_mapping,
-        settings=WorkforceSettings(),
-    )
-    assert drained.outcome is not None and drained.outcome.result is not None
-    assert drained.outcome.plan.writes == ()
-    [report] = drained.outcome.plan.reports
+    with dg.instance_for_test() as instance, clock.pinned(NOW):
+        context = dg.build_sensor_context(instance=instance, resources=wf_env["resources"])
+        request = workforce_webhook_sensor(context)
+        assert isinstance(request, dg.RunRequest)
+        result = sync_workforce(instance, wf_env["resources"], request)
+    assert result.success
+    plan = planned(result).plan
+    assert plan.writes == ()
+    [report] = plan.reports
     assert report.rippling_worker_id == "wkr_does_not_exist" and "gone" in report.reason
     assert store.pending_webhooks() == []
 

@@ -3,12 +3,15 @@
 They are evaluated inside the step of the asset they guard (``check_specs`` on the asset), on
 exactly the partitions that step built: a separate check step would load every partition of
 the upstream asset, not just this run's. Each check puts a table of what failed into its
-metadata, so the reviewer sees the worker, the item and the amounts without opening code.
+metadata (``details``) and one line of what it found into ``summary``, so the reviewer sees the
+worker, the item and the amounts without opening code.
 """
 
 import dagster as dg
 
-from ml_connector_dagster.defs.partitions import payroll_partitions
+from ml_connector_dagster.config.mapping import PayrollMapping
+from ml_connector_dagster.defs import tables
+from ml_connector_dagster.defs.payroll.partitions import payroll_partitions
 from ml_connector_dagster.dynamics.client import DynamicsClient
 from ml_connector_dagster.ledger.checks import (
     DynamicsReference,
@@ -17,9 +20,7 @@ from ml_connector_dagster.ledger.checks import (
     check_source,
 )
 from ml_connector_dagster.ledger.journal import JournalBuild
-from ml_connector_dagster.ledger.mapping import PayrollMapping
 from ml_connector_dagster.payroll.snapshot import PeriodSnapshot
-from ml_connector_dagster.payroll.summary import findings_table, markdown_table
 from ml_connector_dagster.posting.gate import dynamics_verdict, pure_verdict
 from ml_connector_dagster.posting.lines import Difference
 from ml_connector_dagster.posting.reference import read_references
@@ -72,12 +73,28 @@ JOURNAL_CHECKS = [
 ]
 
 
+FINDING_COLUMNS = (
+    tables.text("subject", "the record, worker, journal or account concerned"),
+    tables.text("item", "the field, category or dimension"),
+    tables.text("expected"),
+    tables.text("actual"),
+    tables.text("why"),
+)
+
+
+def findings_table(findings: list[Finding]) -> dg.TableMetadataValue:
+    return tables.table(
+        FINDING_COLUMNS, ((f.subject, f.item, f.expected, f.actual, f.message) for f in findings)
+    )
+
+
 def _result(
     asset: dg.AssetKey, name: str, findings: list[Finding], passed_text: str, **extra: object
 ) -> dg.AssetCheckResult:
     metadata = {
         "failures": len(findings),
-        "details": dg.MetadataValue.md(findings_table(findings) if findings else passed_text),
+        "summary": passed_text if not findings else f"{len(findings)} finding(s); see details",
+        "details": findings_table(findings),
         **extra,
     }
     return dg.AssetCheckResult(
@@ -145,7 +162,7 @@ def journal_checks(
             found["valid_in_dynamics"],
             f"format {active.display} matches; accounts and values usable",
             active_format=active.display,
-            warnings=dg.MetadataValue.md(findings_table(warnings) if warnings else "none"),
+            warnings=findings_table(warnings),
         )
     )
     return results
@@ -162,25 +179,22 @@ POSTED_CHECKS = [
         " in F&O, the amount now and the difference; `ml-connector correct` resolves it.",
     ),
 ]
-DIFFERENCE_COLUMNS = ("run", "account and dimensions", "currency", "in F&O", "now", "difference")
+DIFFERENCE_COLUMNS = (
+    tables.text("run", "the Rippling payroll run"),
+    tables.text("account and dimensions"),
+    tables.currency(),
+    tables.money("in F&O", "summed over the journal and its correcting journals"),
+    tables.money("now", "the journal built from Rippling now"),
+    tables.money("difference", "now minus in F&O"),
+)
 
 
 def matches_rippling(
     differences: dict[str, list[Difference]], compared: int
 ) -> dg.AssetCheckResult:
     """Per payroll run, the accounts whose amount in F&O differs from Rippling now."""
-    rows = [
-        (
-            run,
-            d.account,
-            d.currency,
-            f"{d.in_dynamics:,.2f}",
-            f"{d.now:,.2f}",
-            f"{d.difference:+,.2f}",
-        )
-        for run, found in sorted(differences.items())
-        for d in found
-    ]
+    found = [(run, d) for run, ds in sorted(differences.items()) for d in ds]
+    rows = [(run, d.account, d.currency, d.in_dynamics, d.now, d.difference) for run, d in found]
     return dg.AssetCheckResult(
         asset_key=POSTED_KEY,
         check_name="matches_rippling",
@@ -189,10 +203,23 @@ def matches_rippling(
         metadata={
             "differences": len(rows),
             "journals_compared": compared,
-            "details": dg.MetadataValue.md(
-                markdown_table(DIFFERENCE_COLUMNS, rows)
-                if rows
-                else f"{compared} journal(s) in F&O equal Rippling now"
+            "summary": f"{compared} journal(s) in F&O equal Rippling now"
+            if not rows
+            else f"{len(rows)} difference(s): `ml-connector correct` resolves them",
+            "details": tables.table(DIFFERENCE_COLUMNS, rows),
+            # The exact amounts (the table shows numbers for display; see defs/tables.py).
+            "differences_exact": dg.MetadataValue.json(
+                [
+                    {
+                        "run": run,
+                        "account": d.account,
+                        "currency": d.currency,
+                        "in_dynamics": str(d.in_dynamics),
+                        "now": str(d.now),
+                        "difference": str(d.difference),
+                    }
+                    for run, d in found
+                ]
             ),
         },
     )

@@ -29,7 +29,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from ml_connector_dagster.audit.store import Outcome, Unfinished
-from ml_connector_dagster.defs.partitions import PayrollPartition
+from ml_connector_dagster.defs.payroll.partitions import PayrollPartition
 
 MAX_AUTOMATIC_RETRIES = 3
 INTERRUPTED = "interrupted"

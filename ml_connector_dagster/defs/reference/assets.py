@@ -8,10 +8,10 @@ import datetime as dt
 
 import dagster as dg
 
+from ml_connector_dagster.defs import tables
 from ml_connector_dagster.defs.io_manager import PartitionFilesIOManager
 from ml_connector_dagster.defs.resources import ConnectorResource
 from ml_connector_dagster.dynamics import readers
-from ml_connector_dagster.payroll.summary import markdown_table
 
 GROUP = "reference"
 
@@ -136,7 +136,7 @@ def ledger_dimensions(connector: ConnectorResource) -> dg.Output[dict]:
             "active_format": active.display,
             "delimiter": active.delimiter,
             "values": len(values),
-            "suspended": dg.MetadataValue.md(markdown_table(("dimension", "value"), suspended)),
+            "suspended": tables.table((tables.text("dimension"), tables.text("value")), suspended),
         },
     )
 
@@ -187,8 +187,9 @@ def dimension_mapping(
         metadata={
             "format_matches_fo": format_matches,
             "gaps": len(sorted(set(gaps))),
-            "details": dg.MetadataValue.md(
-                markdown_table(("what", "key", "finding"), sorted(set(gaps))) if gaps else "none"
+            "details": tables.table(
+                (tables.text("what"), tables.text("key"), tables.text("finding")),
+                sorted(set(gaps)),
             ),
         },
     )

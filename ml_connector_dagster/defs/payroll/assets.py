@@ -9,12 +9,14 @@ about to write (``posting/gate.py``), so launching it alone from the UI, the CLI
 never writes a journal that has not passed them.
 """
 
-from collections import Counter
+from collections import Counter, defaultdict
+from decimal import Decimal
 
 import dagster as dg
 
 from ml_connector_dagster.audit.store import Outcome
-from ml_connector_dagster.defs.checks import (
+from ml_connector_dagster.defs import tables
+from ml_connector_dagster.defs.payroll.checks import (
     JOURNAL_CHECKS,
     POSTED_CHECKS,
     SNAPSHOT_CHECKS,
@@ -22,25 +24,47 @@ from ml_connector_dagster.defs.checks import (
     matches_rippling,
     source_sane,
 )
-from ml_connector_dagster.defs.partitions import DYNAMICS_POOL, payroll_partitions, split_key
+from ml_connector_dagster.defs.payroll.partitions import payroll_partitions, split_key
+from ml_connector_dagster.defs.pools import DYNAMICS_POOL
 from ml_connector_dagster.defs.resources import ConnectorResource
 from ml_connector_dagster.dynamics.errors import DynamicsError
-from ml_connector_dagster.ledger.journal import JournalBuild, JournalIdentity
+from ml_connector_dagster.ledger.checks import rippling_totals
+from ml_connector_dagster.ledger.journal import Journal, JournalBuild, JournalIdentity
 from ml_connector_dagster.payroll.journals import journals_for
 from ml_connector_dagster.payroll.snapshot import PeriodSnapshot, read_snapshots
-from ml_connector_dagster.payroll.summary import journal_table, markdown_table, totals_table
 from ml_connector_dagster.posting.poster import JournalPoster, PostingError, PostResult
 from ml_connector_dagster.posting.status import JournalStatus, journal_status, partition_status
+from ml_connector_dagster.rippling.models import WorkerPayrollRecord
 
 POLICY = dg.BackfillPolicy.multi_run(1)
 POSTED_COLUMNS = (
-    "run",
-    "status",
-    "JournalBatchNumber",
-    "lines",
-    "debit (Dynamics)",
-    "credit (Dynamics)",
-    "why",
+    tables.text("run", "the Rippling payroll run"),
+    tables.text("status"),
+    tables.text("JournalBatchNumber"),
+    tables.count("lines"),
+    tables.money("debit (Dynamics)", "as Dynamics reports it back"),
+    tables.money("credit (Dynamics)", "as Dynamics reports it back"),
+    tables.text("why"),
+)
+RUN_COLUMNS = (
+    tables.text("run"),
+    tables.text("type"),
+    tables.text("state"),
+    tables.text("check date"),
+    tables.count("records"),
+)
+TOTAL_COLUMNS = (
+    tables.currency(),
+    tables.text("category"),
+    tables.money("Rippling total", "Rippling's own total of the category"),
+)
+JOURNAL_COLUMNS = (
+    tables.text("run", "the last 8 characters of the payroll run id"),
+    tables.currency(),
+    tables.text("account"),
+    tables.text("department"),
+    tables.money("debit"),
+    tables.money("credit"),
 )
 GROUP = "payroll"
 NOTHING_WRITTEN = "nothing was written to Dynamics"
@@ -74,27 +98,24 @@ def payroll_cost_snapshot(context: dg.AssetExecutionContext, connector: Connecto
     with connector.rippling() as rippling:
         snapshot = read_snapshots(rippling, mapping, [(pay_period, company)])[(pay_period, company)]
     records = snapshot.all_records()
+    totals = _rippling_totals(records)
     metadata = {
-        "runs": dg.MetadataValue.md(
-            markdown_table(
-                ("run", "type", "state", "check date", "records"),
-                (
-                    (
-                        run.id,
-                        run.run_type,
-                        run.run_state,
-                        run.check_date,
-                        len(snapshot.records[run.id]),
-                    )
-                    for run in snapshot.runs
-                ),
-            )
-            if snapshot.runs
-            else snapshot.nothing_to_post_reason()
+        "runs": tables.table(
+            RUN_COLUMNS,
+            (
+                (run.id, run.run_type, run.run_state, run.check_date, len(snapshot.records[run.id]))
+                for run in snapshot.runs
+            ),
         ),
+        "summary": f"{len(snapshot.runs)} run(s)"
+        if snapshot.runs
+        else snapshot.nothing_to_post_reason(),
         "worker_count": len({r.worker_id for r in records}),
         "record_count": len(records),
-        "totals_by_category": dg.MetadataValue.md(totals_table(records)),
+        "totals_by_category": tables.table(TOTAL_COLUMNS, totals),
+        "totals_exact": dg.MetadataValue.json(
+            {f"{currency} {category}": str(amount) for currency, category, amount in totals}
+        ),
         "redacted_workers": len(snapshot.redacted),
         "redactions": dg.MetadataValue.json(
             {w: list(f) for w, f in sorted(snapshot.redacted.items())[:200]}
@@ -130,11 +151,15 @@ def labor_cost_journals(
     mapping = connector.mapping()
     result = {key: journals_for(snapshots[key], mapping)}
     journals = [b.journal for b in result[key]]
+    debits = _debits_by_currency(journals)
     metadata = {
         "journals": len(journals),
         "line_count": sum(len(j.lines) for j in journals),
-        "total_debit": dg.MetadataValue.md(_by_currency(journals, "debit")),
-        "journal_summary": dg.MetadataValue.md(journal_table(journals)),
+        "total_debit": tables.table((tables.currency(), tables.money("debit")), debits.items()),
+        "total_debit_exact": dg.MetadataValue.json(
+            {currency: str(amount) for currency, amount in debits.items()}
+        ),
+        "journal_summary": tables.table(JOURNAL_COLUMNS, _journal_rows(journals)),
         "payload_hashes": dg.MetadataValue.json(
             {f"{j.identity.run_id} {j.identity.journal_type}": j.payload_hash() for j in journals}
         ),
@@ -177,12 +202,36 @@ def _record_blocks(
             )
 
 
-def _by_currency(journals, side: str) -> str:
+def _rippling_totals(records: list[WorkerPayrollRecord]) -> list[tuple[str, str, Decimal]]:
+    """Rippling's own totals per currency and category."""
+    return [
+        (currency, role.value, amount)
+        for (currency, role), amount in sorted(rippling_totals(records).items())
+    ]
+
+
+def _debits_by_currency(journals: list[Journal]) -> dict[str, Decimal]:
     totals: Counter = Counter()
     for journal in journals:
         for line in journal.lines:
-            totals[line.currency] += line.debit if side == "debit" else line.credit
-    return markdown_table(("currency", side), ((c, f"{a:,.2f}") for c, a in sorted(totals.items())))
+            totals[line.currency] += line.debit
+    return dict(sorted(totals.items()))
+
+
+def _journal_rows(journals: list[Journal]) -> list[tuple]:
+    """Journals summarized by run, currency, account and department: debit and credit."""
+    sums: dict[tuple, list[Decimal]] = defaultdict(lambda: [Decimal("0.00"), Decimal("0.00")])
+    for journal in journals:
+        for line in journal.lines:
+            key = (
+                journal.identity.run_id[-8:],
+                line.currency,
+                line.account,
+                dict(line.dimensions).get("Department", ""),
+            )
+            sums[key][0] += line.debit
+            sums[key][1] += line.credit
+    return [(*key, debit, credit) for key, (debit, credit) in sorted(sums.items())]
 
 
 def _rows(results: list[PostResult]) -> list[tuple]:
@@ -190,7 +239,7 @@ def _rows(results: list[PostResult]) -> list[tuple]:
     for r in results:
         status = journal_status(r)
         if not r.parts:
-            rows.append((r.run_id, status.value, "-", "-", "-", "-", r.message or "-"))
+            rows.append((r.run_id, status.value, None, None, None, None, r.message or ""))
         for part in r.parts:
             rows.append(
                 (
@@ -198,9 +247,9 @@ def _rows(results: list[PostResult]) -> list[tuple]:
                     status.value,
                     part.batch_number,
                     part.lines,
-                    f"{part.total_debit:,.2f}",
-                    f"{part.total_credit:,.2f}",
-                    r.message or "-",
+                    part.total_debit,
+                    part.total_credit,
+                    r.message or "",
                 )
             )
     return rows
@@ -271,7 +320,7 @@ def posted_journals(
         yield matches_rippling(differences, len(compared))
     metadata = {
         "status": status.value,
-        "journals": dg.MetadataValue.md(markdown_table(POSTED_COLUMNS, _rows(results))),
+        "journals": tables.table(POSTED_COLUMNS, _rows(results)),
         "journal_batch_numbers": dg.MetadataValue.json(
             {r.run_id: r.batch_numbers for r in results}
         ),

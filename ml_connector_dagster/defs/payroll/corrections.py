@@ -9,29 +9,28 @@ posting, so a correction is never built from data that fails them.
 """
 
 import getpass
-import os
 
 import dagster as dg
 
+from ml_connector_dagster.defs import tables
 from ml_connector_dagster.defs.io_manager import PartitionFilesIOManager
-from ml_connector_dagster.defs.partitions import (
-    DYNAMICS_POOL,
+from ml_connector_dagster.defs.payroll.assets import (
+    GROUP,
+    POLICY,
+    labor_cost_journals,
+    payroll_cost_snapshot,
+)
+from ml_connector_dagster.defs.payroll.partitions import (
     legal_entities,
     partition_key,
     pay_periods,
     payroll_partitions,
     split_key,
 )
-from ml_connector_dagster.defs.payroll import (
-    GROUP,
-    POLICY,
-    labor_cost_journals,
-    payroll_cost_snapshot,
-)
+from ml_connector_dagster.defs.pools import DYNAMICS_POOL
 from ml_connector_dagster.defs.resources import ConnectorResource
 from ml_connector_dagster.dynamics.errors import DynamicsError
 from ml_connector_dagster.ledger.journal import JournalBuild
-from ml_connector_dagster.payroll.summary import markdown_table
 from ml_connector_dagster.posting.corrections import Correction, JournalCorrector
 from ml_connector_dagster.posting.poster import PostingError
 
@@ -54,23 +53,54 @@ class CorrectionConfig(dg.Config):
     requested_by: str = ""
 
 
-def correction_rows(corrections: list[Correction]) -> list[tuple]:
+# The UI table: amounts as numbers, currency a column (defs/tables.py says why numbers are for
+# display only). ``correction_rows`` keeps the exact text the CLI prints (metadata ``rows``).
+CORRECTION_TABLE = (
+    tables.text("run", "the Rippling payroll run"),
+    tables.text("what", "the correction and why"),
+    tables.text("journals in F&O"),
+    tables.text("written"),
+    tables.text("account and dimensions"),
+    tables.currency(),
+    tables.money("in F&O"),
+    tables.money("now"),
+    tables.money("difference", "now minus in F&O"),
+)
+
+
+def _correction_cells(corrections: list[Correction]) -> list[tuple]:
     rows = []
     for c in corrections:
         what = f"{c.kind}{' (applied)' if c.applied else ''}: {c.reason}"
-        common = (c.run_id, what, ", ".join(c.holders) or "-", ", ".join(c.batch_numbers) or "-")
+        common = (c.run_id, what, ", ".join(c.holders), ", ".join(c.batch_numbers))
         if not c.differences:
-            rows.append((*common, "-", "-", "-", "-"))
+            rows.append((*common, "", "", None, None, None))
         for d in c.differences:
-            rows.append(
-                (
-                    *common,
-                    f"{d.account} {d.currency}",
-                    f"{d.in_dynamics:,.2f}",
-                    f"{d.now:,.2f}",
-                    f"{d.difference:+,.2f}",
-                )
+            rows.append((*common, d.account, d.currency, d.in_dynamics, d.now, d.difference))
+    return rows
+
+
+def correction_rows(corrections: list[Correction]) -> list[tuple]:
+    """The rows as text, amounts exact (``CORRECTION_COLUMNS``): what the CLI prints."""
+    rows = []
+    for run, what, holders, written, account, currency, before, now, diff in _correction_cells(
+        corrections
+    ):
+        if before is None:
+            rows.append((run, what, holders or "-", written or "-", "-", "-", "-", "-"))
+            continue
+        rows.append(
+            (
+                run,
+                what,
+                holders or "-",
+                written or "-",
+                f"{account} {currency}",
+                f"{before:,.2f}",
+                f"{now:,.2f}",
+                f"{diff:+,.2f}",
             )
+        )
     return rows
 
 
@@ -114,14 +144,17 @@ def ledger_corrections(
                 raise dg.Failure(
                     description=f"{key}: correcting run {build.journal.identity.run_id} failed:"
                     f" {exc}",
-                    metadata={"done": dg.MetadataValue.md(_table(corrections))},
+                    metadata={"done": _table(corrections)},
                 ) from None
     needed = [c for c in corrections if c.needed and not c.applied]
     refused = [c for c in corrections if c.kind.startswith("cannot")]
     metadata = {
         "mode": "apply" if config.apply else "dry run",
         "requested_by": requested_by,
-        "corrections": dg.MetadataValue.md(_table(corrections)),
+        "summary": f"{len(corrections)} journal(s) compared"
+        if corrections
+        else "no journal in this pay period and company",
+        "corrections": _table(corrections),
         "rows": dg.MetadataValue.json(
             [list(map(str, row)) for row in correction_rows(corrections)]
         ),
@@ -136,10 +169,8 @@ def ledger_corrections(
     return dg.MaterializeResult(metadata=metadata)
 
 
-def _table(corrections: list[Correction]) -> str:
-    if not corrections:
-        return "no journal in this pay period and company"
-    return markdown_table(CORRECTION_COLUMNS, correction_rows(corrections))
+def _table(corrections: list[Correction]) -> dg.TableMetadataValue:
+    return tables.table(CORRECTION_TABLE, _correction_cells(corrections))
 
 
 correction_job = dg.define_asset_job(
@@ -183,8 +214,9 @@ def run_correction(
 
 
 def _operator() -> str:
-    """Who runs the CLI: the login name, else $USER."""
+    """Who runs the CLI: the login name (``getpass`` reads $LOGNAME/$USER, then the password
+    database), else "unknown"."""
     try:
         return f"{getpass.getuser()} (ml-connector correct)"
     except (KeyError, OSError):
-        return f"{os.environ.get('USER', 'unknown')} (ml-connector correct)"
+        return "unknown (ml-connector correct)"

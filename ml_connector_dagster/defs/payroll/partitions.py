@@ -2,19 +2,15 @@
 
 Both dimensions are dynamic: the sensor adds a pay period when a run reaches its trigger
 state, and the companies come from the mapping. Dynamic partition names are global in an
-instance, so they carry the connection name (``ML_CONNECTOR_CONNECTION``).
+instance, so they carry the connection name (``ML_CONNECTOR_CONNECTION``, ``pools.py``).
 """
 
-import os
 import re
 from dataclasses import dataclass
 
 import dagster as dg
 
-CONNECTION = os.environ.get("ML_CONNECTOR_CONNECTION", "default")
-# One writer per Dynamics environment: every step that writes to F&O takes a slot of this pool
-# (dagster.yaml limits pools to 1 slot).
-DYNAMICS_POOL = f"dynamics__{CONNECTION}"
+from ml_connector_dagster.defs.pools import CONNECTION
 
 pay_periods = dg.DynamicPartitionsDefinition(name=f"{CONNECTION}__pay_period")
 legal_entities = dg.DynamicPartitionsDefinition(name=f"{CONNECTION}__legal_entity")

@@ -1,0 +1,1 @@
+"""Payroll to general ledger in Dagster: partitions, assets, checks, sensor, jobs, corrections."""

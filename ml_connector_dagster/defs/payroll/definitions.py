@@ -1,0 +1,18 @@
+"""The payroll flow's definitions: what ``definitions.py`` merges with the shared resources."""
+
+import dagster as dg
+
+from ml_connector_dagster.defs.payroll.assets import (
+    labor_cost_journals,
+    payroll_cost_snapshot,
+    posted_journals,
+)
+from ml_connector_dagster.defs.payroll.corrections import correction_job, ledger_corrections
+from ml_connector_dagster.defs.payroll.jobs import payroll_job
+from ml_connector_dagster.defs.payroll.sensors import pay_run_sensor
+
+defs = dg.Definitions(
+    assets=[payroll_cost_snapshot, labor_cost_journals, posted_journals, ledger_corrections],
+    jobs=[payroll_job, correction_job],
+    sensors=[pay_run_sensor],
+)

@@ -1,0 +1,1 @@
+"""Reference data in Dagster: both sides' reference assets and their daily refresh."""

@@ -1,0 +1,216 @@
+"""Workforce alignment in Dagster: the plan, the applied result, the headcount check.
+
+Three ways in, one idempotent sync (``sensors.py``, ``schedules.py``): the webhook-inbox sensor
+and the polling sensor request a run for just the workers they saw change (``worker_ids`` in run
+config); the daily schedule runs a full sync. The payload of a webhook is only a hint: workers
+are always re-read from Rippling.
+"""
+
+from dataclasses import dataclass
+
+import dagster as dg
+from pydantic import Field
+
+from ml_connector_dagster import clock
+from ml_connector_dagster.defs import tables
+from ml_connector_dagster.defs.pools import DYNAMICS_POOL
+from ml_connector_dagster.defs.resources import ConnectorResource
+from ml_connector_dagster.workforce.apply import apply_plan
+from ml_connector_dagster.workforce.current import load_identities
+from ml_connector_dagster.workforce.plan import Plan
+from ml_connector_dagster.workforce.sync import plan_sync, read_headcount
+from ml_connector_dagster.workforce.triggers import reread_workers
+
+GROUP = "workforce"
+PLAN_KEY = dg.AssetKey(["dynamics", "workforce_plan"])
+APPLIED_KEY = dg.AssetKey(["dynamics", "workforce_sync"])
+CHANGE_COLUMNS = (
+    tables.text("action"),
+    tables.text("PersonnelNumber"),
+    tables.text("company"),
+    tables.text("what"),
+)
+RESULT_COLUMNS = (
+    tables.text("action"),
+    tables.text("PersonnelNumber"),
+    tables.text("company"),
+    tables.text("outcome"),
+    tables.text("Dynamics answer"),
+)
+HEADCOUNT_COLUMNS = (
+    tables.text("company"),
+    tables.count("Rippling", "employed per Rippling"),
+    tables.count("Dynamics", "with an open employment in Dynamics"),
+    tables.text("only in Rippling", "the first 20"),
+    tables.text("only in Dynamics", "the first 20"),
+)
+
+
+class WorkerSelection(dg.Config):
+    """Which workers to sync: the ids a trigger saw change, or everyone when empty.
+
+    ``inbox_ids`` are the webhook inbox rows behind the request; they are marked processed only
+    once the sync applied without a failed write, so a failed run leaves them pending.
+    """
+
+    worker_ids: list[str] = Field(default_factory=list)
+    inbox_ids: list[int] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PlannedSync:
+    """The plan, and the inbox rows it answers (marked processed after a clean apply)."""
+
+    plan: Plan
+    inbox_ids: tuple[int, ...]
+
+
+@dg.asset(
+    key=PLAN_KEY,
+    group_name=GROUP,
+    kinds={"rippling", "dynamics365"},
+    deps=[dg.AssetKey(["rippling", "workers"])],
+)
+def workforce_plan(
+    context: dg.AssetExecutionContext, config: WorkerSelection, connector: ConnectorResource
+) -> dg.Output[PlannedSync]:
+    """Desired state (Rippling) against current state (Dynamics): the actions to align them."""
+    mapping = connector.mapping()
+    settings = mapping.workforce
+    with (
+        connector.rippling() as rippling,
+        connector.dynamics() as dynamics,
+        connector.audit() as store,
+    ):
+        inbox_ids = list(config.inbox_ids)
+        if config.worker_ids:
+            reread = reread_workers(rippling, config.worker_ids)
+            workers, gone, full = reread.workers, reread.gone, False
+        else:
+            # A full sync re-reads everyone, so every hint waiting in the inbox is answered.
+            inbox_ids += [row["id"] for row in store.pending_webhooks()]
+            workers, gone, full = list(rippling.workers()), [], True
+        _, _, plan = plan_sync(
+            workers,
+            dynamics=dynamics,
+            mapping=mapping,
+            settings=settings,
+            identities=load_identities(store),
+            today=clock.today(),
+            full=full,
+            gone=gone,
+        )
+    rows = [
+        (a.kind.value, a.personnel_number or "", a.company or "", a.describe())
+        for a in plan.actions
+    ]
+    return dg.Output(
+        PlannedSync(plan, tuple(sorted(set(inbox_ids)))),
+        metadata={
+            "scope": "all workers"
+            if full
+            else f"{len(config.worker_ids)} worker(s) from a trigger",
+            "writes_planned": len(plan.writes),
+            "counts_by_action": dg.MetadataValue.json(plan.counts()),
+            "summary": f"{len(plan.writes)} write(s) planned"
+            if rows
+            else "already aligned: nothing to write",
+            "changes": tables.table(CHANGE_COLUMNS, rows),
+        },
+    )
+
+
+@dg.asset(
+    key=APPLIED_KEY,
+    group_name=GROUP,
+    kinds={"dynamics365"},
+    pool=DYNAMICS_POOL,
+    ins={"plan": dg.AssetIn(key=PLAN_KEY)},
+    check_specs=[
+        dg.AssetCheckSpec(
+            "headcount_matches",
+            asset=APPLIED_KEY,
+            description="After the sync, Rippling and Dynamics agree on who is employed per legal"
+            " entity (a warning, listing who differs).",
+        )
+    ],
+)
+def workforce_sync(
+    context: dg.AssetExecutionContext, connector: ConnectorResource, plan: PlannedSync
+):
+    """The plan applied to Dynamics, each action with Dynamics' answer; one audit row per write."""
+    mapping = connector.mapping()
+    settings = mapping.workforce
+    with connector.dynamics() as dynamics, connector.audit() as store:
+        result = apply_plan(
+            plan.plan,
+            dynamics,
+            store,
+            connection=mapping.connection,
+            dagster_run_id=context.run.run_id,
+        )
+        if result.ok:
+            store.mark_webhooks_processed(plan.inbox_ids)
+        with connector.rippling() as rippling:
+            headcount = read_headcount(
+                rippling=rippling,
+                dynamics=dynamics,
+                store=store,
+                mapping=mapping,
+                settings=settings,
+            )
+    rows = [
+        (
+            r.action.kind.value,
+            r.action.personnel_number or "",
+            r.action.company or "",
+            r.outcome,
+            (r.error or _answer(r.answer))[:160],
+        )
+        for r in result.results
+    ]
+    yield dg.Output(
+        None,
+        metadata={
+            "applied": len(result.applied),
+            "failed": len(result.failed),
+            "summary": f"{len(result.applied)} applied, {len(result.failed)} failed"
+            if rows
+            else "nothing to apply",
+            "results": tables.table(RESULT_COLUMNS, rows),
+        },
+    )
+    differing = [h for h in headcount if not h.matches]
+    yield dg.AssetCheckResult(
+        asset_key=APPLIED_KEY,
+        check_name="headcount_matches",
+        passed=not differing,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "headcount": tables.table(
+                HEADCOUNT_COLUMNS,
+                (
+                    (
+                        h.company,
+                        h.rippling,
+                        h.dynamics,
+                        ", ".join(h.only_in_rippling[:20]),
+                        ", ".join(h.only_in_dynamics[:20]),
+                    )
+                    for h in headcount
+                ),
+            ),
+        },
+    )
+    if result.failed:
+        raise dg.Failure(description=f"{len(result.failed)} workforce write(s) failed; see results")
+
+
+def _answer(answer: object) -> str:
+    if isinstance(answer, dict):
+        keys = ("PersonnelNumber", "EmploymentId", "VendorAccountNumber", "dataAreaId")
+        return ", ".join(f"{k}={answer[k]}" for k in keys if k in answer) or "created"
+    return "ok" if answer is None else str(answer)
+
+
+WORKFORCE_ASSETS = [workforce_plan, workforce_sync]

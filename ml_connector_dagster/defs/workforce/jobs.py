@@ -1,0 +1,17 @@
+"""The workforce sync job: the plan and its application, for the workers in its run config."""
+
+import dagster as dg
+
+from ml_connector_dagster.defs.workforce.assets import APPLIED_KEY, PLAN_KEY
+
+workforce_job = dg.define_asset_job(
+    "workforce_sync",
+    selection=dg.AssetSelection.assets(PLAN_KEY, APPLIED_KEY),
+    description="Align Dynamics workers, employments and contractor vendors with Rippling.",
+)
+
+
+def worker_selection(worker_ids: list[str], inbox_ids: list[int] | None = None) -> dict:
+    """The job's run config for these workers (none: everyone) and the inbox rows behind them."""
+    config = {"worker_ids": sorted(set(worker_ids)), "inbox_ids": sorted(inbox_ids or [])}
+    return {"ops": {"dynamics__workforce_plan": {"config": config}}}

@@ -1,0 +1,126 @@
+"""What the pay-run sensor decides on each tick, without Dagster: where to start, what to request.
+
+The sensor (``defs/payroll/sensors.py``) only reads Rippling and the Dagster instance and turns
+these decisions into run requests; the rules live here, tested without Dagster:
+
+- **sync from**: the first pay period considered. Chosen on the first tick and kept in the
+  cursor: ``ML_CONNECTOR_SYNC_FROM`` if set, else the newest pay period with a settled (PAID or
+  CLOSED) run. Earlier history is posted only by an explicit backfill.
+- **which partitions**: the runs of (pay period, company) in a trigger state, exactly as
+  ``selection.trigger_groups`` (and so the snapshot) says.
+- **run key**: the period, the company, the run ids and a hash of each run's state and records.
+  A corrected run (new records or state) gets a new key; an unchanged group is never requested
+  twice. The records digest of a (run, state) is computed once and remembered in the cursor.
+"""
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+
+from ml_connector_dagster.config.mapping import PayrollMapping
+from ml_connector_dagster.payroll.selection import SETTLED_STATES, run_period, trigger_groups
+from ml_connector_dagster.rippling.models import PayrollRun, WorkerPayrollRecord
+
+# Run keys remembered in the cursor (Dagster also refuses a key it launched before).
+REQUESTED_KEPT = 5000
+
+
+@dataclass(frozen=True)
+class WatchState:
+    """The sensor's cursor: its sync-from date, known digests, requested keys, retry state."""
+
+    sync_from: str | None = None
+    digests: dict[str, str] = field(default_factory=dict)  # "run_id:state" -> records digest
+    requested: tuple[str, ...] = ()  # run keys already requested, oldest first
+    retries: dict = field(default_factory=dict)  # defs/payroll/retries.py's own state
+
+    @classmethod
+    def from_cursor(cls, cursor: str | None) -> "WatchState":
+        raw = json.loads(cursor or "{}")
+        return cls(
+            sync_from=raw.get("sync_from"),
+            digests=dict(raw.get("digests", {})),
+            requested=tuple(raw.get("requested", [])),
+            retries=dict(raw.get("retries", {})),
+        )
+
+    def to_cursor(self) -> str:
+        return json.dumps(
+            {
+                "sync_from": self.sync_from,
+                "digests": self.digests,
+                "requested": list(self.requested[-REQUESTED_KEPT:]),
+                "retries": self.retries,
+            }
+        )
+
+
+@dataclass(frozen=True)
+class PartitionRequest:
+    """One (pay period, company) to post, and the run key that says which data it posts."""
+
+    pay_period: str
+    company: str
+    run_key: str
+
+
+def choose_sync_from(
+    remembered: str | None, configured: str | None, runs: Iterable[PayrollRun]
+) -> str | None:
+    """The cursor's date, else ``configured`` (ML_CONNECTOR_SYNC_FROM), else the newest pay
+    period with a settled run; None while no run has settled."""
+    if remembered:
+        return remembered
+    if configured:
+        return configured
+    settled = [
+        period
+        for run in runs
+        if (run.run_state or "") in SETTLED_STATES and (period := run_period(run)) is not None
+    ]
+    return max(settled) if settled else None
+
+
+def records_digest(records: Iterable[WorkerPayrollRecord]) -> str:
+    """A short hash of a run's records as Rippling returns them (redaction notes left out)."""
+    digest = hashlib.sha256()
+    for record in records:
+        digest.update(record.model_dump_json(exclude={"redacted"}).encode())
+    return digest.hexdigest()[:16]
+
+
+def run_key(period: str, company: str, group: list[PayrollRun], digests: dict[str, str]) -> str:
+    """``period:company:run+run:hash`` of the runs' ids, states and record digests."""
+    payload = hashlib.sha256(
+        "|".join(f"{r.id}:{r.run_state}:{digests[f'{r.id}:{r.run_state}']}" for r in group).encode()
+    ).hexdigest()[:12]
+    return f"{period}:{company}:{'+'.join(r.id for r in group)}:{payload}"
+
+
+def new_requests(
+    runs: Iterable[PayrollRun],
+    mapping: PayrollMapping,
+    state: WatchState,
+    *,
+    since: str,
+    digest_of: Callable[[str], str],
+) -> tuple[list[PartitionRequest], WatchState]:
+    """The partitions whose trigger-state runs changed since they were last requested, and the
+    state with their digests and keys remembered. ``digest_of(run_id)`` is asked only for a
+    (run, state) not digested before (it reads the run's records from Rippling)."""
+    digests = dict(state.digests)
+    requested = list(state.requested)
+    found: list[PartitionRequest] = []
+    for (period, company), group in trigger_groups(runs, mapping, since=since).items():
+        group = sorted(group, key=lambda r: r.id)  # the run key names runs by id
+        for run in group:
+            known = f"{run.id}:{run.run_state}"
+            if known not in digests:
+                digests[known] = digest_of(run.id)
+        key = run_key(period, company, group, digests)
+        if key in requested:
+            continue
+        found.append(PartitionRequest(period, company, key))
+        requested.append(key)
+    return found, replace(state, digests=digests, requested=tuple(requested))

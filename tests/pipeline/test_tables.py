@@ -1,0 +1,51 @@
+"""Review tables as Dagster table metadata: typed columns, plain scalars, amounts as numbers."""
+
+import datetime as dt
+from decimal import Decimal
+
+import dagster as dg
+import pytest
+from dagster_shared.serdes import serialize_value
+
+from ml_connector_dagster.audit.store import Outcome
+from ml_connector_dagster.defs import tables
+
+
+def test_cells_become_plain_scalars_dagster_can_store() -> None:
+    columns = (
+        tables.text("run"),
+        tables.currency(),
+        tables.money("debit"),
+        tables.count("lines"),
+        tables.text("outcome"),
+        tables.text("date"),
+    )
+    value = tables.table(
+        columns, [("run_1", "USD", Decimal("1234.56"), 3, Outcome.CREATED, dt.date(2026, 11, 15))]
+    )
+    assert [c.type for c in value.schema.columns] == [
+        "string",
+        "string",
+        "float",
+        "int",
+        "string",
+        "string",
+    ]
+    [row] = tables.cells(value)
+    assert row == {
+        "run": "run_1",
+        "currency": "USD",
+        "debit": 1234.56,
+        "lines": 3,
+        "outcome": Outcome.CREATED.value,
+        "date": "2026-11-15",
+    }
+    assert type(row["outcome"]) is str
+    serialize_value(dg.TableMetadataValue(records=value.records, schema=value.schema))
+
+
+def test_a_row_of_the_wrong_width_is_refused_and_long_tables_are_cut() -> None:
+    with pytest.raises(ValueError, match="2 columns"):
+        tables.table((tables.text("a"), tables.text("b")), [("only one",)])
+    value = tables.table((tables.count("n"),), [(i,) for i in range(250)], limit=200)
+    assert len(value.records) == 200
