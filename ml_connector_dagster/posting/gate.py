@@ -23,8 +23,8 @@ from ml_connector_dagster.ledger.checks import (
     check_reconciled,
     check_source,
 )
+from ml_connector_dagster.ledger.inputs import PayrollRecord
 from ml_connector_dagster.ledger.journal import JournalBuild
-from ml_connector_dagster.rippling.models import WorkerPayrollRecord
 
 CHECK_NAMES = ("source_sane", "balanced", "reconciled", "fully_mapped", "valid_in_dynamics")
 
@@ -80,7 +80,7 @@ def mapping_findings(build: JournalBuild, mapping: PayrollMapping) -> list[Findi
 
 
 def pure_verdict(
-    build: JournalBuild, records: Iterable[WorkerPayrollRecord], mapping: PayrollMapping
+    build: JournalBuild, records: Iterable[PayrollRecord], mapping: PayrollMapping
 ) -> Verdict:
     """source_sane, balanced, reconciled and fully_mapped for one journal and its records."""
     records = list(records)

@@ -39,6 +39,7 @@ from ml_connector_dagster.dynamics.errors import (
 )
 from ml_connector_dagster.dynamics.readers import ReferenceDataError
 from ml_connector_dagster.ledger.checks import Finding
+from ml_connector_dagster.ledger.inputs import PayrollRecord
 from ml_connector_dagster.ledger.journal import Journal, JournalBuild, JournalIdentity
 from ml_connector_dagster.posting.gate import Verdict, dynamics_verdict, pure_verdict
 from ml_connector_dagster.posting.ledger_view import (
@@ -56,7 +57,6 @@ from ml_connector_dagster.posting.payloads import (
 from ml_connector_dagster.posting.plan import Plan, PlanKind, Step, batch_order, plan_next
 from ml_connector_dagster.posting.reference import read_references
 from ml_connector_dagster.posting.settings import PostingSettings
-from ml_connector_dagster.rippling.models import WorkerPayrollRecord
 
 log = logging.getLogger(__name__)
 
@@ -412,7 +412,7 @@ class JournalPoster:
     def post(
         self,
         build: JournalBuild,
-        records: list[WorkerPayrollRecord],
+        records: list[PayrollRecord],
         *,
         partition_key: str,
         pay_period: str,

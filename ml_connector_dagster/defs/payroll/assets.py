@@ -29,12 +29,12 @@ from ml_connector_dagster.defs.pools import DYNAMICS_POOL
 from ml_connector_dagster.defs.resources import ConnectorResource
 from ml_connector_dagster.dynamics.errors import DynamicsError
 from ml_connector_dagster.ledger.checks import rippling_totals
+from ml_connector_dagster.ledger.inputs import PayrollRecord
 from ml_connector_dagster.ledger.journal import Journal, JournalBuild, JournalIdentity
 from ml_connector_dagster.payroll.journals import journals_for
 from ml_connector_dagster.payroll.snapshot import PeriodSnapshot, read_snapshots
 from ml_connector_dagster.posting.poster import JournalPoster, PostingError, PostResult
 from ml_connector_dagster.posting.status import JournalStatus, journal_status, partition_status
-from ml_connector_dagster.rippling.models import WorkerPayrollRecord
 
 POLICY = dg.BackfillPolicy.multi_run(1)
 POSTED_COLUMNS = (
@@ -202,7 +202,7 @@ def _record_blocks(
             )
 
 
-def _rippling_totals(records: list[WorkerPayrollRecord]) -> list[tuple[str, str, Decimal]]:
+def _rippling_totals(records: list[PayrollRecord]) -> list[tuple[str, str, Decimal]]:
     """Rippling's own totals per currency and category."""
     return [
         (currency, role.value, amount)
