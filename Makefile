@@ -23,7 +23,6 @@ test: setup
 	-@bash scripts/ensure-postgres.sh
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/lint-imports
 	$(BIN)/dg check defs
 	$(BIN)/python -m pytest
 

@@ -1,41 +1,56 @@
-"""The rooms' import rules: the product never imports the sandbox, the sandbox never the product.
+"""The rooms' import rules (docs/architecture.md), as import-linter contracts in ``.importlinter``.
 
-Read from the source (ast), so a lazy import inside a function counts as much as one at the top.
+grimp reads every import statement, so a lazy import inside a function counts as much as one at
+the top. ``make test`` runs these through pytest, so CI fails on a broken rule.
 """
 
-import ast
+import shutil
+import subprocess
+import sys
 from pathlib import Path
-
-import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCT = ROOT / "ml_connector_dagster"
 SANDBOX = ROOT / "sandbox" / "ml_connector_sandbox"
-
-
-def _imports(package: Path) -> dict[str, set[str]]:
-    """Every top-level module name each file under ``package`` imports."""
-    found: dict[str, set[str]] = {}
-    for path in package.rglob("*.py"):
-        names: set[str] = set()
-        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
-            if isinstance(node, ast.Import):
-                names |= {alias.name.split(".")[0] for alias in node.names}
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                names.add(node.module.split(".")[0])
-        found[str(path.relative_to(ROOT))] = names
-    return found
-
-
-@pytest.mark.parametrize(
-    "package,forbidden",
-    [(PRODUCT, "ml_connector_sandbox"), (SANDBOX, "ml_connector_dagster")],
-    ids=["product-imports-no-sandbox", "sandbox-imports-no-product"],
+CONTRACTS = (
+    "The product and the sandbox never import each other",
+    "The ledger rules are pure",
+    "The clients and the transport know nothing of Dagster",
+    "Only the code location and the commands import defs/",
+    "No import cycle",
 )
-def test_a_room_does_not_import_the_other(package: Path, forbidden: str) -> None:
-    offenders = sorted(path for path, names in _imports(package).items() if forbidden in names)
-    assert offenders == []
-    assert len(_imports(package)) > 20  # the scan really read the package
+
+
+def _lint_imports(config: Path) -> subprocess.CompletedProcess[str]:
+    command = shutil.which("lint-imports", path=str(Path(sys.executable).parent))
+    assert command, "import-linter is not installed (it is in the test extra)"
+    return subprocess.run(
+        [command, "--config", str(config), "--no-cache"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_every_import_contract_is_kept() -> None:
+    done = _lint_imports(ROOT / ".importlinter")
+    assert done.returncode == 0, done.stdout + done.stderr
+    for name in CONTRACTS:  # each rule of the architecture is really checked
+        assert name in done.stdout and "BROKEN" not in done.stdout
+
+
+def test_a_broken_rule_is_caught(tmp_path: Path) -> None:
+    """The contracts bite: the ledger importing the Rippling client is reported."""
+    config = tmp_path / "contracts.ini"
+    config.write_text(
+        "[importlinter]\nroot_packages =\n    ml_connector_dagster\n\n"
+        "[importlinter:contract:probe]\nname = probe\ntype = forbidden\n"
+        "source_modules =\n    ml_connector_dagster.payroll\n"
+        "forbidden_modules =\n    ml_connector_dagster.rippling\n"
+    )
+    done = _lint_imports(config)
+    assert done.returncode != 0 and "probe BROKEN" in done.stdout
 
 
 def test_the_product_package_holds_no_sandbox() -> None:
