@@ -32,12 +32,8 @@ from starlette.routing import Mount, Route
 from ml_connector_sandbox import tls
 from ml_connector_sandbox.clock import SandboxClock, as_of_instant
 from ml_connector_sandbox.entra import DEFAULT_TOKEN_LIFETIME_SECONDS, EntraService
-from ml_connector_sandbox.faults import (
-    ADMIN_PREFIX,
-    FaultBoard,
-    FaultConfigError,
-    FaultMiddleware,
-)
+from ml_connector_sandbox.fault_middleware import FaultMiddleware
+from ml_connector_sandbox.faults import ADMIN_PREFIX, FaultBoard, FaultConfigError
 
 log = logging.getLogger(__name__)
 

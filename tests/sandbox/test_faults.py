@@ -15,10 +15,10 @@ import httpx
 import pytest
 
 from ml_connector_dagster.dynamics.batch import BatchRequest, Operation, build_batch
+from ml_connector_sandbox.fault_middleware import FaultMiddleware
 from ml_connector_sandbox.faults import (
     FaultBoard,
     FaultConfigError,
-    FaultMiddleware,
     FaultRule,
     load_fault_file,
     parse_fault_flag,

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from ml_connector_dagster.ledger.mapping import read_mapping_file
+from ml_connector_dagster.config.mapping import read_mapping_file
 from ml_connector_sandbox.server import Sandbox
 
 

@@ -5,6 +5,8 @@ wraps it with TLS and fault injection. It follows Microsoft Learn's OData pages 
 and operations apps and the entity schemas in ``schema/entities.json``.
 """
 
-from ml_connector_sandbox.dynamics.service import DynamicsService, ODataResponse, SeedError
+from ml_connector_sandbox.dynamics.response import ODataResponse
+from ml_connector_sandbox.dynamics.seed import SeedError
+from ml_connector_sandbox.dynamics.service import DynamicsService
 
 __all__ = ["DynamicsService", "ODataResponse", "SeedError"]

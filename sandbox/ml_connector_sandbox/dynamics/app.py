@@ -28,7 +28,8 @@ Admin (no token; the server owns ``/_sandbox/faults`` and ``/_sandbox/reset``):
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -38,9 +39,33 @@ from starlette.routing import Route
 
 from ml_connector_sandbox.dynamics.edm import EdmError, dumps, loads
 from ml_connector_sandbox.dynamics.errors import ODataError, bad_query
+from ml_connector_sandbox.dynamics.response import ODataResponse, error_response
 
-if TYPE_CHECKING:
-    from ml_connector_sandbox.dynamics.service import DynamicsService, ODataResponse
+
+class ODataBackend(Protocol):
+    """What the routes need from the service (``DynamicsService``); a protocol, so that this
+    module does not import the service that builds it."""
+
+    token_validator: Callable[[str], bool]
+
+    def execute(
+        self,
+        method: str,
+        path: str,
+        query: str = "",
+        headers: dict[str, str] | None = None,
+        body: bytes = b"",
+    ) -> ODataResponse: ...
+
+    def post_journal(self, company: str, batch_number: str) -> dict[str, Any]: ...
+
+    def journal_lines_applied(self, company: str, batch_number: str) -> list[dict[str, Any]]: ...
+
+    def admin_write(
+        self, method: str, entity_set: str, payload: dict[str, Any]
+    ) -> dict[str, Any] | None: ...
+
+    def stats(self) -> dict[str, Any]: ...
 
 
 def _to_starlette(resp: ODataResponse) -> Response:
@@ -51,9 +76,7 @@ def _json(status: int, payload: Any) -> Response:
     return Response(dumps(payload), status_code=status, media_type="application/json")
 
 
-def build_app(service: DynamicsService) -> Starlette:
-    from ml_connector_sandbox.dynamics.service import error_response
-
+def build_app(service: ODataBackend) -> Starlette:
     def authorised(request: Request) -> bool:
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
