@@ -16,6 +16,7 @@ from enum import StrEnum
 
 from ml_connector_dagster.config.mapping import LegalEntityMap, PayrollMapping
 from ml_connector_dagster.config.workforce import WorkforceSettings
+from ml_connector_dagster.dynamics.readers import DimensionFormat
 from ml_connector_dagster.rippling.models import Worker
 
 
@@ -168,14 +169,20 @@ def dimension_display(
     mapping: PayrollMapping,
     company: LegalEntityMap,
     settings: WorkforceSettings,
+    default_format: DimensionFormat | None,
 ) -> str | None:
     """The default-dimension display value (``001-D120-CCTEC``) for the worker's employment.
+
+    Written in F&O's active *default dimension* format (its own order and dimensions, not the
+    ledger format minus MainAccount); None, and the value left alone, without one.
 
     Layers: worker override, department, the department's reference code for the configured
     department dimension, legal entity, default. None when the department was withheld (the
     Dynamics value then stays as it is) or a value would contain the delimiter.
     """
-    if not settings.employment_dimensions or _withheld(worker, DEPARTMENT_SOURCES):
+    if default_format is None or not settings.employment_dimensions:
+        return None
+    if _withheld(worker, DEPARTMENT_SOURCES):
         return None
     key = department_key(worker)
     fallback = {settings.department_dimension: key} if key and settings.department_dimension else {}
@@ -186,9 +193,9 @@ def dimension_display(
         company.dimensions,
         mapping.default_dimensions,
     ]
-    delimiter = mapping.dimension_format.delimiter
+    delimiter = default_format.delimiter
     segments = []
-    for dimension in mapping.dimension_format.financial_dimensions:
+    for dimension in default_format.dimensions:
         value = next((layer[dimension] for layer in layers if dimension in layer), "")
         if delimiter in value:
             return None
@@ -201,6 +208,7 @@ def _one(
     mapping: PayrollMapping,
     settings: WorkforceSettings,
     identities: Identities,
+    default_format: DimensionFormat | None,
 ) -> tuple[str, DesiredEmployment, Worker] | Skipped:
     if (worker.status or "").upper() not in settings.synced_statuses:
         return Skipped(worker.id, f"status {worker.status or 'unknown'} is not synced")
@@ -227,7 +235,9 @@ def _one(
         end=end,
         rippling_worker_id=worker.id,
         worker_type=kind,
-        dimension=None if end else dimension_display(worker, mapping, company, settings),
+        dimension=None
+        if end
+        else dimension_display(worker, mapping, company, settings, default_format),
     )
     return number, employment, worker
 
@@ -242,7 +252,10 @@ def build_desired(
     mapping: PayrollMapping,
     settings: WorkforceSettings,
     identities: Identities | None = None,
+    default_format: DimensionFormat | None = None,
 ) -> DesiredState:
+    """What Dynamics should hold; employment and vendor dimensions only with ``default_format``
+    (F&O's active default dimension format), left as they are without it."""
     identities = identities or Identities()
     grouped: dict[str, list[tuple[DesiredEmployment, Worker]]] = {}
     skipped: list[Skipped] = []
@@ -251,7 +264,7 @@ def build_desired(
         if worker.id in seen:
             continue
         seen.add(worker.id)
-        outcome = _one(worker, mapping, settings, identities)
+        outcome = _one(worker, mapping, settings, identities, default_format)
         if isinstance(outcome, Skipped):
             skipped.append(outcome)
             continue

@@ -12,7 +12,9 @@ from ml_connector_dagster import clock
 from ml_connector_dagster.audit.store import AuditStore
 from ml_connector_dagster.config.mapping import PayrollMapping
 from ml_connector_dagster.config.workforce import WorkforceSettings
+from ml_connector_dagster.dynamics import readers
 from ml_connector_dagster.dynamics.client import DynamicsClient
+from ml_connector_dagster.dynamics.readers import DimensionFormat
 from ml_connector_dagster.rippling.client import RipplingClient
 from ml_connector_dagster.rippling.models import Worker
 from ml_connector_dagster.workforce.apply import ApplyResult, apply_plan
@@ -42,7 +44,8 @@ def plan_sync(
     gone: Iterable[str] = (),
 ) -> tuple[DesiredState, CurrentState, Plan]:
     """Read Dynamics for the desired workers (or all of it when ``full``) and plan."""
-    desired = build_desired(workers, mapping, settings, identities)
+    default_format, format_problem = read_default_format(dynamics, settings)
+    desired = build_desired(workers, mapping, settings, identities, default_format)
     numbers = None if full else list(desired.workers)
     accounts = None if full else [w.vendor.account for w in desired.workers.values() if w.vendor]
     current = read_current(dynamics, mapping.companies, numbers, accounts)
@@ -57,9 +60,28 @@ def plan_sync(
         )
         for worker_id in gone
     )
+    if format_problem:
+        reports += (Action(ActionKind.REPORT, None, None, None, format_problem),)
     if reports:
         plan = Plan(actions=plan.actions + reports, identities=plan.identities)
     return desired, current, plan
+
+
+def read_default_format(
+    dynamics: DynamicsClient, settings: WorkforceSettings
+) -> tuple[DimensionFormat | None, str | None]:
+    """F&O's active default dimension format, or why employment dimensions are not written.
+
+    Employments' and vendors' default dimensions follow this format, not the ledger's. Without
+    an active one (or with two) F&O cannot read a value we send, so no dimension is written and
+    the plan says why; workers, employments and vendors are still kept in step.
+    """
+    if not settings.employment_dimensions:
+        return None, None
+    try:
+        return readers.active_format(dynamics, readers.DEFAULT_FORMAT), None
+    except readers.ReferenceDataError as exc:
+        return None, f"employment and vendor dimensions not written: {exc}"
 
 
 def sync_workers(

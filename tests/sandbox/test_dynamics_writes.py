@@ -504,6 +504,66 @@ def test_rehire_allowed_once_allow_rehire_is_yes(fo_client: httpx.Client) -> Non
     assert fo_client.get("/data/Workers('RP-000200')").json()["WorkerStatus"] == "Employed"
 
 
+def test_default_dimensions_are_read_in_the_default_format_not_the_ledger_one(
+    service: DynamicsService, fo_client: httpx.Client
+) -> None:
+    """Employments and vendors: the active DataEntityDefaultDimensionFormat (Department-
+    BusinessUnit here) decides how a value reads; the ledger order (BusinessUnit first) fails."""
+    vendor = {
+        "dataAreaId": "usmf",
+        "VendorAccountNumber": "V-4000",
+        "VendorGroupId": "CONTR",
+        "VendorOrganizationName": "Contractor Co",
+    }
+    in_ledger_order = {**vendor, "DefaultLedgerDimensionDisplayValue": "001-022"}
+    resp = fo_client.post("/data/VendorsV2", json=in_ledger_order)
+    assert resp.status_code == 400
+    assert inner(resp).endswith("The value '001' doesn't exist for Department.")
+    resp = fo_client.post(
+        "/data/VendorsV2", json={**vendor, "DefaultLedgerDimensionDisplayValue": "022-001"}
+    )
+    assert resp.status_code == 201, resp.text
+    key = "/data/VendorsV2(dataAreaId='usmf',VendorAccountNumber='V-4000')"
+    suspended = fo_client.patch(key, json={"DefaultLedgerDimensionDisplayValue": "099-001"})
+    assert suspended.status_code == 400 and "Department is suspended." in inner(suspended)
+
+    assert (
+        fo_client.patch("/data/Workers('RP-000200')", json={"AllowRehire": "Yes"}).status_code
+        == 204
+    )
+    employment = {
+        "PersonnelNumber": "RP-000200",
+        "LegalEntityId": "usmf",
+        "EmploymentStartDate": "2024-01-01T00:00:00Z",
+    }
+    resp = fo_client.post(
+        "/data/EmploymentsV2", json={**employment, "DimensionDisplayValue": "002-023"}
+    )
+    assert resp.status_code == 400 and "The value '002' doesn't exist for Department." in inner(
+        resp
+    )
+    resp = fo_client.post(
+        "/data/EmploymentsV2", json={**employment, "DimensionDisplayValue": "023-002"}
+    )
+    assert resp.status_code == 201, resp.text
+
+    # Without an active default format F&O cannot read any value: refused, naming the format.
+    service.admin_write(
+        "PATCH",
+        "DimensionIntegrationFormats",
+        {
+            "key": {
+                "DimensionFormatName": "Default3",
+                "DimensionFormatType": "DataEntityDefaultDimensionFormat",
+            },
+            "values": {"IsActive": "No"},
+        },
+    )
+    resp = fo_client.patch(key, json={"DefaultLedgerDimensionDisplayValue": "022-001"})
+    assert resp.status_code == 400
+    assert "No active default dimension integration format" in inner(resp)
+
+
 def test_vendor_create_rules(fo_client: httpx.Client) -> None:
     base = {"dataAreaId": "usmf", "VendorAccountNumber": "V-3000", "VendorGroupId": "CONTR"}
     resp = fo_client.post("/data/VendorsV2", json=base)

@@ -7,6 +7,7 @@ import pytest
 
 from ml_connector_dagster.config.mapping import parse_mapping
 from ml_connector_dagster.config.workforce import WorkforceSettings
+from ml_connector_dagster.dynamics.readers import DEFAULT_FORMAT, DimensionFormat
 from ml_connector_dagster.rippling.models import Worker
 from ml_connector_dagster.workforce.current import state_from_rows
 from ml_connector_dagster.workforce.desired import Identities, build_desired
@@ -37,6 +38,10 @@ departments:
 """
 )
 SETTINGS = WorkforceSettings()
+# F&O's active default dimension format of these tests (the employments' and vendors' order).
+DEFAULT_DIMENSIONS = DimensionFormat(
+    "Default", DEFAULT_FORMAT, ("BusinessUnit", "Department", "CostCenter"), "-"
+)
 
 
 def worker(
@@ -128,8 +133,9 @@ def plan_for(
     vendors: list[dict] = (),
     identities: Identities | None = None,
     settings: WorkforceSettings = SETTINGS,
+    default_format: DimensionFormat | None = DEFAULT_DIMENSIONS,
 ) -> Plan:
-    desired = build_desired(workers, MAPPING, settings, identities)
+    desired = build_desired(workers, MAPPING, settings, identities, default_format)
     current = state_from_rows(workers_rows, employments, vendors)
     return build_plan(desired, current, today=TODAY, known_identities=identities or Identities())
 
@@ -325,6 +331,31 @@ def test_name_email_and_department_changes_flow_through() -> None:
     assert plan.actions[0].key == {"PersonnelNumber": "RP-1001"}
     # D130 is not in the mapping's departments: its reference code fills Department.
     assert plan.actions[1].values == {"DimensionDisplayValue": "001-D130-"}
+
+
+def test_employment_dimensions_follow_the_default_format_not_the_ledger_order() -> None:
+    own_order = DimensionFormat(
+        "Default", DEFAULT_FORMAT, ("CostCenter", "Department", "BusinessUnit"), "~"
+    )
+    plan = plan_for([worker()], default_format=own_order)
+    created = next(a for a in plan.actions if a.kind is ActionKind.CREATE_EMPLOYMENT)
+    assert created.values["DimensionDisplayValue"] == "CCTEC~D120~001"
+    short = DimensionFormat("Default", DEFAULT_FORMAT, ("Department",), "-")
+    created = next(
+        a
+        for a in plan_for([worker()], default_format=short).actions
+        if a.kind is ActionKind.CREATE_EMPLOYMENT
+    )
+    assert created.values["DimensionDisplayValue"] == "D120"
+
+
+def test_without_a_default_format_no_dimension_is_written_or_changed() -> None:
+    plan = plan_for(
+        [worker(department="D130")], [dyn_worker()], [employment()], default_format=None
+    )
+    assert all("DimensionDisplayValue" not in a.values for a in plan.actions)
+    created = plan_for([worker()], default_format=None)
+    assert all("DimensionDisplayValue" not in a.values for a in created.actions)
 
 
 @pytest.mark.parametrize(

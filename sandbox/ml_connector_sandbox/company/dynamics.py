@@ -127,7 +127,9 @@ def build_dynamics(org: Org, people: list[Person], connector_start: dt.date) -> 
         {
             "DimensionFormatName": "DefaultDimensionFormat",
             "DimensionFormatType": "DataEntityDefaultDimensionFormat",
-            "FinancialDimensionFormat": "BusinessUnit-Department-CostCenter",
+            # Its own order, not the ledger format minus MainAccount: employments and vendors
+            # must follow this one (a value in the ledger order fails).
+            "FinancialDimensionFormat": "Department-CostCenter-BusinessUnit",
             "IsActive": "Yes",
         },
         {

@@ -32,6 +32,7 @@ DELIMITERS = {
     "DoubleTilde": "~~",
 }
 LEDGER_FORMAT = "DataEntityLedgerDimensionFormat"
+DEFAULT_FORMAT = "DataEntityDefaultDimensionFormat"
 LINE_TYPE = "LedgerJournalLine"
 
 
@@ -61,12 +62,20 @@ def _fail(text: str) -> ODataError:
 
 def active_ledger_format(store: Store, schema: Schema) -> tuple[str, list[str], str]:
     """(format name, ordered dimension names, delimiter text) as F&O has them configured now."""
+    return active_format(store, schema, LEDGER_FORMAT, LINE_TYPE)
+
+
+def active_format(
+    store: Store, schema: Schema, format_type: str, entity_type: str
+) -> tuple[str, list[str], str]:
+    """The active integration format of a type (ledger, or default dimensions)."""
     fmt = schema.entities["DimensionIntegrationFormats"]
-    rows = store.select(fmt, '"DimensionFormatType" = ? AND "IsActive" = ?', [LEDGER_FORMAT, "Yes"])
+    rows = store.select(fmt, '"DimensionFormatType" = ? AND "IsActive" = ?', [format_type, "Yes"])
     if not rows:
-        raise _fail(
-            "No active ledger dimension integration format (DataEntityLedgerDimensionFormat) is"
-            " set up."
+        kind = "ledger" if format_type == LEDGER_FORMAT else "default"
+        raise write_failed(
+            entity_type,
+            f"No active {kind} dimension integration format ({format_type}) is set up.",
         )
     params = store.select(schema.entities["DimensionParameters"], order='"Key"', limit=1)
     delimiter_name = params[0]["DimensionSegmentDelimiter"] if params else "Hyphen"
@@ -96,6 +105,34 @@ def resolve_ledger_account(
         value = applied.values[name]
         if value:
             _check_dimension_value(store, schema, company, name, value, trans_date)
+    return applied
+
+
+def resolve_default_dimensions(
+    store: Store,
+    schema: Schema,
+    company: str,
+    display_value: str,
+    entity_type: str,
+    date: str,
+) -> AppliedDimensions:
+    """Validate a default-dimension display value (employments, vendors) for ``company``.
+
+    Read in the order of the active ``DataEntityDefaultDimensionFormat`` (its own format type,
+    without a main account; Microsoft Learn, "Financial dimension configuration for integrating
+    applications"), the same way as a ledger value: extra segments dropped, values known, not
+    suspended, active on ``date``. A value written in another format's order fails here exactly
+    when a segment names a value its position's dimension does not have.
+    """
+    format_name, names, delimiter = active_format(store, schema, DEFAULT_FORMAT, entity_type)
+    segments = display_value.split(delimiter)
+    applied = AppliedDimensions(format_name, names, delimiter, {}, segments[len(names) :])
+    for i, name in enumerate(names):
+        applied.values[name] = segments[i].strip() if i < len(segments) else ""
+        if applied.values[name]:
+            _check_dimension_value(
+                store, schema, company, name, applied.values[name], date, entity_type
+            )
     return applied
 
 
@@ -131,8 +168,17 @@ def _check_main_account(store: Store, schema: Schema, company: str, main: str, d
 
 
 def _check_dimension_value(
-    store: Store, schema: Schema, company: str, dimension: str, value: str, date: str
+    store: Store,
+    schema: Schema,
+    company: str,
+    dimension: str,
+    value: str,
+    date: str,
+    entity_type: str = LINE_TYPE,
 ) -> None:
+    def _fail(text: str) -> ODataError:
+        return write_failed(entity_type, text)
+
     rows = store.select(
         schema.entities["FinancialDimensionValues"],
         '"FinancialDimension" = ? AND "DimensionValue" = ? AND "LegalEntityId" IN (?, ?)',

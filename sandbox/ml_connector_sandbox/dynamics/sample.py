@@ -74,7 +74,8 @@ def sample_company() -> dict[str, Any]:
                 {
                     "DimensionFormatName": "Default3",
                     "DimensionFormatType": "DataEntityDefaultDimensionFormat",
-                    "FinancialDimensionFormat": "BusinessUnit-Department-CostCenter",
+                    # Its own order: not the ledger format without MainAccount.
+                    "FinancialDimensionFormat": "Department-BusinessUnit",
                     "IsActive": "Yes",
                 },
             ],

@@ -12,12 +12,15 @@ from __future__ import annotations
 import json
 import re
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from ml_connector_sandbox.clock import SandboxClock
 from ml_connector_sandbox.dynamics.edm import DEFAULT_DATETIME, OPEN_END, canonical_decimal
 from ml_connector_sandbox.dynamics.errors import write_failed
-from ml_connector_sandbox.dynamics.ledger_dimensions import resolve_ledger_account
+from ml_connector_sandbox.dynamics.ledger_dimensions import (
+    resolve_default_dimensions,
+    resolve_ledger_account,
+)
 from ml_connector_sandbox.dynamics.schema import EntitySchema, Schema
 from ml_connector_sandbox.dynamics.store import Store, q
 
@@ -276,6 +279,7 @@ class Rules:
         if not values.get("EmploymentId"):
             values["EmploymentId"] = f"EMP-{self.store.next_number('employment'):06d}"
         self._check_employment(entity, values, worker, None)
+        self._check_default_dimensions(entity, values, "DimensionDisplayValue", "LegalEntityId")
 
     create_Employments = create_EmploymentsV2
 
@@ -335,6 +339,31 @@ class Rules:
             )
         if not values.get("CurrencyCode"):
             values["CurrencyCode"] = self._accounting_currency(values["dataAreaId"])
+        self._check_default_dimensions(
+            entity, values, "DefaultLedgerDimensionDisplayValue", "dataAreaId"
+        )
+
+    # Where each entity keeps its default dimensions and its company.
+    DEFAULT_DIMENSION_FIELDS: ClassVar[dict[str, tuple[str, str]]] = {
+        "EmploymentsV2": ("DimensionDisplayValue", "LegalEntityId"),
+        "Employments": ("DimensionDisplayValue", "LegalEntityId"),
+        "VendorsV2": ("DefaultLedgerDimensionDisplayValue", "dataAreaId"),
+    }
+
+    def _check_default_dimensions(
+        self, entity: EntitySchema, values: dict[str, Any], field: str, company_field: str
+    ) -> None:
+        """A non-blank default-dimension value must read right in the default format."""
+        display = values.get(field) or ""
+        if display:
+            resolve_default_dimensions(
+                self.store,
+                self.schema,
+                str(values[company_field]),
+                display,
+                entity.entity_type,
+                self.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+            )
 
     def _accounting_currency(self, company: str) -> str:
         rows = self.store.select(self.e("Ledgers"), '"LegalEntityId" = ?', [company])
@@ -372,6 +401,10 @@ class Rules:
             worker = self.store.get(self.e("Workers"), {"PersonnelNumber": old["PersonnelNumber"]})
             assert worker is not None
             self._check_employment(entity, merged, worker, old["EmploymentId"])
+        if entity.name in self.DEFAULT_DIMENSION_FIELDS:
+            field, company_field = self.DEFAULT_DIMENSION_FIELDS[entity.name]
+            if field in changes:
+                self._check_default_dimensions(entity, merged, field, company_field)
         return {}
 
     def delete(self, entity: EntitySchema, old: dict[str, Any]) -> None:
