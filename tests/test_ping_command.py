@@ -1,5 +1,6 @@
 """`ml-connector ping` against the sandbox: a verdict per line and the exit status."""
 
+import httpx
 import pytest
 from click.testing import CliRunner
 
@@ -33,6 +34,12 @@ def test_ping_passes_on_the_sandbox(fresh_sandbox: Sandbox, sandbox_env, isolate
         assert check in result.output
     assert "MainAccount-BusinessUnit-Department-CostCenter" in result.output
     assert "FAIL" not in result.output
+    # A line per endpoint with its scope and entitlement, and the company's entitlements.
+    for check in ("job assignments", "compensations", "company activity (v1)", "entitlements"):
+        assert check in result.output
+    assert "scope payroll-runs.read, entitlement Global_Payroll: 200" in result.output
+    assert "scope job-codes.read, entitlement API_Tier_2: 200" in result.output
+    assert "the company has API_Tier_1, API_Tier_2, Global_Payroll" in result.output
 
 
 def test_ping_fails_and_says_which_scope_is_missing(
@@ -43,6 +50,25 @@ def test_ping_fails_and_says_which_scope_is_missing(
     assert result.exit_code == 1
     assert "payroll-runs.read" in result.output
     assert "redacted on this page: compensation" in result.output or "WARN" in result.output
+
+
+def test_ping_names_a_missing_entitlement(fresh_sandbox: Sandbox, sandbox_env, isolated) -> None:
+    with httpx.Client(verify=fresh_sandbox.client_ssl_context()) as admin:
+        admin.put(
+            fresh_sandbox.urls["rippling"] + "/_sandbox/entitlements",
+            json={"entitlements": ["API_Tier_1", "API_Tier_2"]},
+        ).raise_for_status()
+    result = CliRunner().invoke(main, ["ping"], env={"COLUMNS": "400"})
+    assert result.exit_code == 1, result.output
+    lines = result.output.splitlines()
+    payroll = next(line for line in lines if "payroll runs" in line)
+    assert "FAIL" in payroll and "lacks the entitlement 'Global_Payroll'" in payroll
+    assert "needs the scope" not in payroll
+    records = next(line for line in lines if "payroll records" in line)
+    assert "Global_Payroll" in records
+    held = next(line for line in lines if "the company has" in line)
+    assert "FAIL" in held and "missing Global_Payroll" in held
+    assert "FAIL" not in next(line for line in lines if "job codes" in line)
 
 
 def test_ping_fails_on_a_wrong_dynamics_secret(

@@ -26,7 +26,11 @@ from pydantic import SecretStr, ValidationError
 from ml_connector_dagster.credentials.models import RipplingCredentials
 from ml_connector_dagster.rippling import models
 from ml_connector_dagster.rippling.auth import RipplingAuth, auth_from_credentials
+from ml_connector_dagster.rippling.entitlements import required_entitlement
 from ml_connector_dagster.rippling.errors import (
+    ENTITLEMENT,
+    SCOPE,
+    SCOPE_OR_ENTITLEMENT,
     RipplingAuthError,
     RipplingDataError,
     RipplingPermissionError,
@@ -154,7 +158,7 @@ class RipplingClient:
                 " the credential was revoked or lacks access to this company"
             )
         if status == 403:
-            raise RipplingPermissionError(endpoint, required_scope(endpoint), _detail(response))
+            raise _permission_error(endpoint, response)
         if status >= 400:
             raise RipplingRequestError(endpoint, status, response.text)
         return response
@@ -319,6 +323,10 @@ class RipplingClient:
             f"/payroll-runs/{run_id}/worker-payroll-records/", models.WorkerPayrollRecord
         )
 
+    def entitlements(self) -> Iterator[models.Entitlement]:
+        """The company's entitlements (``GET /entitlements/``: scope ``entitlements.read``)."""
+        return self.iter_records("/entitlements/", models.Entitlement)
+
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
@@ -339,6 +347,37 @@ def _validate(model: type[M], raw: dict[str, Any], path: str) -> M:
         raise RipplingDataError(
             f"Rippling {path} record {raw.get('id', '?')} is not usable: {fields}"
         ) from None
+
+
+def _permission_error(endpoint: str, response: httpx.Response) -> RipplingPermissionError:
+    """The 403 as an error naming the scope and/or the entitlement the endpoint needs.
+
+    Rippling documents no body for a 403, and in particular not what one caused by a missing
+    entitlement looks like (the stand-in's ``required_entitlement`` body is our own
+    assumption). So the body is only read for hints: one naming an entitlement means the
+    entitlement, one naming a scope means the scope, anything else names both as possible
+    causes. An endpoint without an entitlement (v1) can only be missing its scope.
+    """
+    entitlement = required_entitlement(endpoint)
+    text = response.text.lower()
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    keys = set(body) if isinstance(body, dict) else set()
+    if "required_entitlement" in keys or "entitlement" in text:
+        cause = ENTITLEMENT
+    elif "required_scope" in keys or "scope" in text:
+        cause = SCOPE
+    else:
+        cause = SCOPE_OR_ENTITLEMENT
+    return RipplingPermissionError(
+        endpoint,
+        required_scope(endpoint),
+        _detail(response),
+        entitlement=entitlement,
+        cause=cause,
+    )
 
 
 def _detail(response: httpx.Response) -> str:

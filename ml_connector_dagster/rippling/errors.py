@@ -9,16 +9,52 @@ class RipplingAuthError(RipplingError):
     """401: the credential is not (or no longer) accepted."""
 
 
-class RipplingPermissionError(RipplingError):
-    """403: the token lacks the scope (or the admin lost the permission) for an endpoint."""
+SCOPE, ENTITLEMENT, SCOPE_OR_ENTITLEMENT = "scope", "entitlement", "scope or entitlement"
 
-    def __init__(self, endpoint: str, scope: str, detail: str = "") -> None:
+
+class RipplingPermissionError(RipplingError):
+    """403: the token lacks a scope, or the company lacks an entitlement, for an endpoint.
+
+    ``cause`` says which: ``"scope"`` when Rippling's answer names a missing scope (or the
+    endpoint needs no entitlement), ``"entitlement"`` when it names the entitlement, and
+    ``"scope or entitlement"`` when it says neither. Rippling does not document the body of an
+    entitlement 403, so the last case names both, each with what to do.
+    """
+
+    def __init__(
+        self,
+        endpoint: str,
+        scope: str,
+        detail: str = "",
+        *,
+        entitlement: str | None = None,
+        cause: str = SCOPE,
+    ) -> None:
         self.endpoint = endpoint
         self.scope = scope
-        message = f"Rippling refused {endpoint} (403): the token needs the scope '{scope}'"
+        self.entitlement = entitlement
+        self.cause = cause if entitlement else SCOPE
+        scope_fix = f"the token needs the scope '{scope}' (add it to the app or API token)"
+        entitlement_fix = (
+            f"the company lacks the entitlement '{entitlement}'"
+            " (ask Rippling to enable it for the company)"
+        )
+        if self.cause == ENTITLEMENT:
+            reason = entitlement_fix
+        elif self.cause == SCOPE:
+            reason = scope_fix
+        else:
+            reason = f"either {scope_fix} or {entitlement_fix}"
+            reason += "; Rippling's answer does not say which"
+        message = f"Rippling refused {endpoint} (403): {reason}"
         if detail:
             message += f" ({detail})"
         super().__init__(message)
+
+    @property
+    def missing_entitlement(self) -> str | None:
+        """The entitlement that is (or may be) missing; ``None`` when the scope is the cause."""
+        return None if self.cause == SCOPE else self.entitlement
 
 
 class RipplingRequestError(RipplingError):

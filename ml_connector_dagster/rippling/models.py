@@ -125,6 +125,14 @@ class EmploymentType(Record):
     compensation_time_period: str | None = None  # HOURLY | SALARIED
 
 
+class Entitlement(RipplingModel):
+    """``EntitlementModel``: a product enabled for the company (``GET /entitlements/``)."""
+
+    id: str
+    description: str | None = None
+    display_name: str | None = None
+
+
 class JobDimension(Record):
     name: str | None = None
     external_id: str | None = None

@@ -3,6 +3,11 @@
 Workforce changes matter most while a pay run can still be corrected: in the days before its
 approval deadline, poll often; otherwise poll rarely, but never sleep past the moment the next
 run's frequent window opens.
+
+Reading the calendar needs payroll access (``Global_Payroll`` and ``payroll-runs.read``); the
+workforce sync itself does not. A company without it still gets polled, every
+``NO_CALENDAR_INTERVAL``: often enough that a change reaches F&O within the hour, rarely
+enough to stay far below Rippling's rate limits.
 """
 
 import datetime as dt
@@ -14,6 +19,8 @@ from pydantic import BaseModel, ConfigDict, model_validator
 from ml_connector_dagster.rippling.models import PayrollRun, parse_timestamp
 
 SETTLED_STATES = frozenset({"APPROVED", "PAID", "CLOSED"})
+# The fixed wait between polls when the payroll calendar cannot be read (no payroll access).
+NO_CALENDAR_INTERVAL = dt.timedelta(hours=1)
 
 
 class CadenceSettings(BaseModel):
@@ -38,6 +45,7 @@ class PollDecision:
     reason: str
     deadline: dt.datetime | None = None  # the approval deadline that decided it
     run_id: str | None = None
+    calendar_unreadable: bool = False  # the fixed interval: payroll runs could not be read
 
 
 def approval_deadline(run: PayrollRun) -> dt.datetime | None:
@@ -78,6 +86,15 @@ def poll_decision(
     wait = max(settings.min_interval, wait)
     return PollDecision(
         wait, f"next frequent window opens {window_opens:%Y-%m-%d %H:%M}Z", deadline, run_id
+    )
+
+
+def no_calendar_decision(why: str) -> PollDecision:
+    """The fixed cadence for a company whose payroll runs cannot be read, and why."""
+    return PollDecision(
+        NO_CALENDAR_INTERVAL,
+        f"fixed interval of {NO_CALENDAR_INTERVAL}: the payroll calendar is unreadable ({why})",
+        calendar_unreadable=True,
     )
 
 

@@ -16,8 +16,9 @@ from typing import Any
 
 from ml_connector_dagster import clock
 from ml_connector_dagster.rippling.client import RipplingClient
-from ml_connector_dagster.rippling.errors import RipplingRequestError
+from ml_connector_dagster.rippling.errors import RipplingPermissionError, RipplingRequestError
 from ml_connector_dagster.rippling.models import Worker, parse_timestamp
+from ml_connector_dagster.workforce.cadence import PollDecision, no_calendar_decision, poll_decision
 
 WORKER_EVENTS = frozenset(
     {
@@ -146,3 +147,14 @@ def poll_changes(
         cursor=PollCursor(incremental.watermark or cursor.updated_watermark, activity_cursor),
         full=first,
     )
+
+
+def poll_cadence(rippling: RipplingClient, now: dt.datetime) -> PollDecision:
+    """When to poll next, after the payroll calendar; a fixed interval when Rippling refuses
+    the payroll runs (no ``Global_Payroll`` entitlement or no scope): the workforce sync needs
+    no payroll endpoint, so a company without payroll access is polled all the same."""
+    try:
+        runs = list(rippling.payroll_runs())
+    except RipplingPermissionError as exc:
+        return no_calendar_decision(str(exc))
+    return poll_decision(runs, now)

@@ -12,7 +12,7 @@ import pytest
 from pydantic import SecretStr
 
 from ml_connector_dagster.credentials.models import RipplingCredentials
-from ml_connector_dagster.rippling.client import RipplingClient
+from ml_connector_dagster.rippling.client import RipplingClient, _permission_error
 from ml_connector_dagster.rippling.errors import (
     RipplingAuthError,
     RipplingDataError,
@@ -168,6 +168,80 @@ def test_403_names_the_endpoint_and_scope(fresh_sandbox: Sandbox) -> None:
         list(client.payroll_runs())
     assert caught.value.scope == "payroll-runs.read"
     assert "/payroll-runs/" in str(caught.value)
+    # The body names the scope: the scope is the cause, even though the endpoint is gated too.
+    assert caught.value.cause == "scope" and caught.value.missing_entitlement is None
+    assert "needs the scope 'payroll-runs.read' (add it to the app" in str(caught.value)
+    assert "Global_Payroll" not in str(caught.value)
+
+
+def _entitle(sandbox: Sandbox, *ids: str) -> None:
+    """The company's entitlements, set through the stand-in's admin endpoint."""
+    with httpx.Client(verify=sandbox.client_ssl_context()) as admin:
+        response = admin.put(
+            sandbox.urls["rippling"] + "/_sandbox/entitlements", json={"entitlements": list(ids)}
+        )
+        assert response.status_code == 200, response.text
+
+
+def test_403_without_global_payroll_names_the_entitlement_not_a_scope(
+    fresh_sandbox: Sandbox,
+) -> None:
+    run_id = fresh_sandbox.company["rippling"]["payroll_runs"][0]["id"]
+    _entitle(fresh_sandbox, "API_Tier_1", "API_Tier_2")
+    with _api_client(fresh_sandbox) as client:
+        for read in (
+            lambda: list(client.payroll_runs()),
+            lambda: client.payroll_run(run_id),
+            lambda: list(client.worker_payroll_records(run_id)),
+        ):
+            with pytest.raises(RipplingPermissionError) as caught:
+                read()
+            error = caught.value
+            assert (error.cause, error.entitlement) == ("entitlement", "Global_Payroll")
+            assert error.missing_entitlement == "Global_Payroll"
+            assert "lacks the entitlement 'Global_Payroll'" in str(error)
+            assert "ask Rippling to enable it" in str(error)
+            assert "needs the scope" not in str(error)
+        assert list(client.workers())  # API_Tier_1 endpoints still answer
+        assert list(client.legal_entities())
+
+
+def test_403_without_api_tier_2_names_it(fresh_sandbox: Sandbox) -> None:
+    _entitle(fresh_sandbox, "API_Tier_1", "Global_Payroll")
+    with _api_client(fresh_sandbox) as client:
+        for read in (client.legal_entities, client.job_codes, client.compensations):
+            with pytest.raises(RipplingPermissionError, match="'API_Tier_2'") as caught:
+                list(read())
+            assert caught.value.cause == "entitlement"
+        assert [e.id for e in client.entitlements()] == ["API_Tier_1", "Global_Payroll"]
+
+
+def _refusal(path: str, **kwargs) -> RipplingPermissionError:
+    request = httpx.Request("GET", "https://rest.ripplingapis.com" + path)
+    return _permission_error(path, httpx.Response(403, request=request, **kwargs))
+
+
+def test_an_undocumented_403_body_is_read_for_hints_only() -> None:
+    # Rippling documents no 403 body: whatever names the entitlement wins, then the scope.
+    named = _refusal("/payroll-runs/", json={"detail": "Insufficient entitlements"})
+    assert (named.cause, named.entitlement) == ("entitlement", "Global_Payroll")
+    keyed = _refusal("/job-codes/", json={"required_entitlement": "API_Tier_2"})
+    assert (keyed.cause, keyed.entitlement) == ("entitlement", "API_Tier_2")
+    scope = _refusal("/payroll-runs/", json={"detail": "Missing required scope"})
+    assert scope.cause == "scope" and scope.missing_entitlement is None
+    for unclear in (
+        _refusal("/payroll-runs/r1/worker-payroll-records/", json={"detail": "Forbidden"}),
+        _refusal("/payroll-runs/", text="<html>403 Forbidden</html>"),
+        _refusal("/payroll-runs/", content=b""),
+    ):
+        assert unclear.cause == "scope or entitlement"
+        assert unclear.missing_entitlement == "Global_Payroll"
+        message = str(unclear)
+        assert "either the token needs the scope" in message
+        assert "lacks the entitlement 'Global_Payroll'" in message
+        assert "does not say which" in message
+    v1 = _refusal("/platform/api/company_activity", json={"detail": "Forbidden"})
+    assert v1.cause == "scope" and v1.entitlement is None  # v1 has no entitlement
 
 
 def test_oauth_refreshes_on_expiry_and_hands_over_the_rotated_refresh_token(

@@ -3,6 +3,7 @@
 import pytest
 
 from ml_connector_dagster.rippling.client import required_scope
+from ml_connector_dagster.rippling.entitlements import required_entitlement
 from ml_connector_dagster.rippling.errors import RipplingPagingError
 from ml_connector_dagster.rippling.paging import resolve_next_link
 
@@ -41,3 +42,13 @@ def test_required_scope_follows_the_spec() -> None:
         required_scope("/payroll-runs/r1/worker-payroll-records/") == "worker-payroll-records.read"
     )
     assert required_scope("/company-legal-entities/") == "company-legal-entities.read"
+
+
+def test_required_entitlement_follows_the_spec_for_list_by_id_and_nested_paths() -> None:
+    assert required_entitlement("/workers/") == "API_Tier_1"
+    assert required_entitlement("/workers/w1/") == "API_Tier_1"
+    assert required_entitlement("/job-codes/") == "API_Tier_2"
+    assert required_entitlement("/payroll-runs/r1/") == "Global_Payroll"
+    assert required_entitlement("/payroll-runs/r1/worker-payroll-records/") == "Global_Payroll"
+    assert required_entitlement("/platform/api/company_activity") is None
+    assert required_entitlement("/job-codes/j1/change-log/") is None  # not called by the client

@@ -20,8 +20,9 @@ with warnings.catch_warnings():  # Starlette nags about httpx; the test client s
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-from ml_connector_sandbox.company import generate_company
+from ml_connector_sandbox.company import catalog, generate_company
 from ml_connector_sandbox.rippling import RipplingService
+from ml_connector_sandbox.rippling.resources import RESOURCES, Resource
 
 BASE_URL = "https://127.0.0.1:8441"
 
@@ -568,3 +569,113 @@ def test_state_survives_a_restart_and_reset_wipes_it(
         assert len(workers) == 20
         assert http.get("/workers/", headers=headers).status_code == 401
     third.close()
+
+
+# --- entitlements --------------------------------------------------------------------------------
+def _some_path(rippling: RipplingService, resource: Resource, by_id: bool) -> str:
+    """A concrete path of ``resource`` (list, or retrieve of its first record)."""
+    if resource.kind == "worker_payroll_records":
+        record = rippling.store.all("worker_payroll_records")[0]
+        base = f"/payroll-runs/{record['run_id']}/worker-payroll-records/"
+        return base + f"{record['id']}/" if by_id else base
+    if not by_id:
+        return resource.path
+    return resource.path + f"{rippling.store.all(resource.kind)[0]['id']}/"
+
+
+def _set_entitlements(client: httpx.Client, ids: list[str]) -> None:
+    response = client.put("/_sandbox/entitlements", json={"entitlements": ids})
+    assert response.status_code == 200, response.text
+    assert response.json() == {"entitlements": sorted(ids)}
+
+
+GATED = [r for r in RESOURCES.values() if r.kind != "entitlements"]
+
+
+@pytest.mark.parametrize("by_id", [False, True], ids=["list", "by-id"])
+@pytest.mark.parametrize("resource", GATED, ids=lambda r: r.path)
+def test_every_endpoint_answers_403_without_its_entitlement(
+    rippling: RipplingService,
+    rippling_client: httpx.Client,
+    full: dict[str, str],
+    resource: Resource,
+    by_id: bool,
+) -> None:
+    path = _some_path(rippling, resource, by_id)
+    assert rippling_client.get(path, headers=full).status_code == 200
+    others = [e[0] for e in catalog.ENTITLEMENTS if e[0] != resource.entitlement]
+    _set_entitlements(rippling_client, others)
+    refused = rippling_client.get(path, headers=full)
+    assert refused.status_code == 403
+    body = refused.json()
+    assert body["required_entitlement"] == resource.entitlement
+    assert resource.entitlement in body["detail"] and "required_scope" not in body
+    _set_entitlements(rippling_client, [e[0] for e in catalog.ENTITLEMENTS])
+    assert rippling_client.get(path, headers=full).status_code == 200
+
+
+def test_the_entitlements_each_endpoint_needs_follow_the_spec() -> None:
+    needs = {r.path: r.entitlement for r in RESOURCES.values()}
+    assert {p for p, e in needs.items() if e == "Global_Payroll"} == {
+        "/payroll-runs/",
+        "/payroll-runs/{run_id}/worker-payroll-records/",
+    }
+    assert {p for p, e in needs.items() if e == "API_Tier_1"} == {
+        "/workers/",
+        "/users/",
+        "/departments/",
+        "/employment-types/",
+        "/teams/",
+        "/entitlements/",
+    }
+
+
+def test_a_missing_scope_is_reported_before_a_missing_entitlement(
+    rippling_client: httpx.Client, limited: dict[str, str]
+) -> None:
+    _set_entitlements(rippling_client, ["API_Tier_1", "API_Tier_2"])
+    body = rippling_client.get("/payroll-runs/", headers=limited).json()
+    assert body["required_scope"] == "payroll-runs.read" and "required_entitlement" not in body
+
+
+def test_entitlements_list_in_the_v2_envelope_and_admin_changes_it(
+    rippling: RipplingService,
+    rippling_client: httpx.Client,
+    full: dict[str, str],
+    company: dict[str, Any],
+) -> None:
+    body = rippling_client.get("/entitlements/", headers=full).json()
+    assert body["__meta"] == {"redacted_fields": []} and body["next_link"] is None
+    assert [e["id"] for e in body["results"]] == ["API_Tier_1", "API_Tier_2", "Global_Payroll"]
+    assert all(set(e) == {"id", "description", "display_name"} for e in body["results"])
+    entitlements, requests = fetch_all(rippling_client, "/entitlements/?limit=1", full)
+    assert len(entitlements) == 3 and requests == 3
+    assert rippling_client.get("/entitlements/x/", headers=full).status_code == 404  # no retrieve
+
+    _set_entitlements(rippling_client, ["API_Tier_1", "API_Tier_2"])
+    assert rippling_client.get("/_sandbox/entitlements").json() == {
+        "entitlements": ["API_Tier_1", "API_Tier_2"]
+    }
+    served = rippling_client.get("/entitlements/", headers=full).json()["results"]
+    assert [e["id"] for e in served] == ["API_Tier_1", "API_Tier_2"]
+    assert rippling_client.get("/workers/", headers=full).status_code == 200
+    assert (
+        rippling_client.put("/_sandbox/entitlements", json={"entitlements": "all"}).status_code
+        == 400
+    )
+    rippling.reset(company)  # back to the company file's entitlements
+    assert rippling_client.get("/payroll-runs/", headers=full).status_code == 200
+
+
+def test_a_company_file_without_entitlements_holds_them_all(
+    tmp_path: Path, company: dict[str, Any]
+) -> None:
+    older = {**company, "rippling": dict(company["rippling"])}
+    del older["rippling"]["entitlements"]
+    service = RipplingService(tmp_path, older, base_url=BASE_URL)
+    with TestClient(service.app, base_url=BASE_URL) as http:
+        headers = {"Authorization": f"Bearer {_token(older, 'full')}"}
+        assert http.get("/payroll-runs/", headers=headers).status_code == 200
+        ids = [e["id"] for e in http.get("/entitlements/", headers=headers).json()["results"]]
+        assert ids == ["API_Tier_1", "API_Tier_2", "Global_Payroll"]
+    service.close()

@@ -6,12 +6,14 @@ sensor and the workforce assets in Dagster.
 
 import datetime as dt
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import pytest
 from click.testing import CliRunner
+from pipeline_support import admin as sandbox_admin
 from pipeline_support import pipeline_env, planned, sync_workforce
 
 from ml_connector_dagster import clock
@@ -24,6 +26,7 @@ from ml_connector_dagster.dynamics.client import DynamicsClient
 from ml_connector_dagster.dynamics.odata import eq
 from ml_connector_dagster.rippling.client import RipplingClient
 from ml_connector_dagster.rippling.models import Worker
+from ml_connector_dagster.workforce.cadence import NO_CALENDAR_INTERVAL
 from ml_connector_dagster.workforce.sync import SyncOutcome, read_headcount, sync_workers
 from ml_connector_dagster.workforce.triggers import PollCursor
 from ml_connector_sandbox.server import Sandbox
@@ -296,17 +299,27 @@ def test_redacted_fields_are_left_as_they_are_in_dynamics(
     assert (row["LastName"], row["PrimaryContactEmail"]) == ("Renamed", "renamed@example.com")
     emp = env.dynamics.list_entities("EmploymentsV2", filter=eq("PersonnelNumber", number))
     assert (
-        "-D110-" in next(e for e in emp if e["EmploymentEndDate"] == OPEN)["DimensionDisplayValue"]
+        next(e for e in emp if e["EmploymentEndDate"] == OPEN)["DimensionDisplayValue"].startswith(
+            "D110-"
+        )  # the default format starts with Department
     )
 
 
-def _poll(instance: dg.DagsterInstance, res: dict, cursor: str | None):
+def _poll(
+    instance: dg.DagsterInstance,
+    res: dict,
+    cursor: str | None,
+    log: logging.Handler | None = None,
+):
     """One tick of the real poll sensor at the instant its cadence asked for (the clock is
-    pinned there, so the test does not wait): its answer and its new cursor."""
+    pinned there, so the test does not wait): its answer and its new cursor. ``log`` receives
+    what the sensor logs."""
     due = json.loads(cursor)["next_at"] if cursor else None
     moment = dt.datetime.fromisoformat(due) if due else NOW
     with clock.pinned(moment):
         context = dg.build_sensor_context(instance=instance, resources=res, cursor=cursor)
+        if log is not None:
+            context.log.addHandler(log)
         return workforce_poll_sensor(context), context.cursor
 
 
@@ -352,6 +365,54 @@ def test_polling_without_webhooks_picks_up_a_change(
         assert env.writes() == writes + 1
 
 
+def test_polling_works_without_payroll_access_on_a_fixed_interval(
+    fresh_sandbox: Sandbox,
+    admin,
+    env: Env,
+    sandbox_env,
+    tmp_path: Path,
+    monkeypatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A company without Global_Payroll: the payroll calendar is unreadable, so the poll sensor
+    waits NO_CALENDAR_INTERVAL, says why once, and the workforce sync still runs."""
+    admin.call("PUT", "/entitlements", {"entitlements": ["API_Tier_1", "API_Tier_2"]})
+    res = pipeline_env(fresh_sandbox, tmp_path, monkeypatch)["resources"]
+    with dg.instance_for_test() as instance:
+        first, cursor = _poll(instance, res, None, caplog.handler)
+        assert isinstance(first, dg.RunRequest)
+        state = json.loads(cursor)
+        assert state["calendar_unreadable"] is True
+        assert dt.datetime.fromisoformat(state["next_at"]) == NOW + NO_CALENDAR_INTERVAL
+        with clock.pinned(NOW):
+            assert sync_workforce(instance, res, first).success  # no payroll endpoint needed
+        warnings = [r.getMessage() for r in caplog.records if "payroll calendar" in r.getMessage()]
+        assert len(warnings) == 1 and "Global_Payroll" in warnings[0]
+
+        seeded = _seeded_active_employee(fresh_sandbox, 4)
+        admin.update(seeded["id"], family_name="Unpayrolled")
+        second, cursor = _poll(instance, res, cursor, caplog.handler)
+        assert isinstance(second, dg.RunRequest)
+        assert (
+            seeded["id"]
+            in second.run_config["ops"]["dynamics__workforce_plan"]["config"]["worker_ids"]
+        )
+        with clock.pinned(NOW):
+            assert sync_workforce(instance, res, second).success
+        assert env.worker_row(f"RP-{seeded['number']}")["LastName"] == "Unpayrolled"
+        due = NOW + 2 * NO_CALENDAR_INTERVAL
+        assert dt.datetime.fromisoformat(json.loads(cursor)["next_at"]) == due
+        warnings = [r.getMessage() for r in caplog.records if "payroll calendar" in r.getMessage()]
+        assert len(warnings) == 1  # said once, not on every poll
+
+        # Payroll access granted: the cadence follows the calendar again.
+        admin.call(
+            "PUT", "/entitlements", {"entitlements": ["API_Tier_1", "API_Tier_2", "Global_Payroll"]}
+        )
+        _, cursor = _poll(instance, res, cursor, caplog.handler)
+        assert "calendar_unreadable" not in json.loads(cursor)
+
+
 def test_cli_plan_is_a_dry_run_and_sync_applies(
     fresh_sandbox: Sandbox,
     admin,
@@ -387,3 +448,53 @@ def test_cli_plan_is_a_dry_run_and_sync_applies(
     counted = runner.invoke(main, ["workforce", "headcount", "--today", "2026-11-20"])
     assert counted.exit_code == 1, counted.output
     assert "USMF" in counted.output and "only in Rippling" in counted.output
+
+
+def test_employment_dimensions_follow_fo_default_format_and_stop_without_one(
+    fresh_sandbox: Sandbox, admin, env: Env
+) -> None:
+    """The sandbox's default format (Department-CostCenter-BusinessUnit) differs from its
+    ledger format; a value in the ledger's order would be refused by F&O."""
+    first = admin.hire(
+        given_name="Katherine",
+        family_name="Johnson",
+        start_date="2026-11-16",
+        employment_type="SALARIED",
+        department_reference_code="D120",
+        work_email="katherine.johnson@northwind-advisory.com",
+    )
+    env.sync(first["id"])
+    rows = env.dynamics.list_entities(
+        "EmploymentsV2", filter=eq("PersonnelNumber", f"RP-{first['number']}")
+    )
+    assert [r["DimensionDisplayValue"].split("-")[0] for r in rows] == ["D120"]
+
+    with sandbox_admin(fresh_sandbox, "dynamics") as fo:
+        answer = fo.patch(
+            "/_sandbox/entities/DimensionIntegrationFormats",
+            json={
+                "key": {
+                    "DimensionFormatName": "DefaultDimensionFormat",
+                    "DimensionFormatType": "DataEntityDefaultDimensionFormat",
+                },
+                "values": {"IsActive": "No"},
+            },
+        )
+        assert answer.status_code < 300, answer.text
+    second = admin.hire(
+        given_name="Dorothy",
+        family_name="Vaughan",
+        start_date="2026-11-16",
+        employment_type="SALARIED",
+        department_reference_code="D120",
+        work_email="dorothy.vaughan@northwind-advisory.com",
+    )
+    outcome = env.sync(second["id"])
+    reasons = [a.reason for a in outcome.plan.actions if a.kind.value == "report"]
+    assert any(
+        "dimensions not written" in r and "DataEntityDefaultDimensionFormat" in r for r in reasons
+    )
+    rows = env.dynamics.list_entities(
+        "EmploymentsV2", filter=eq("PersonnelNumber", f"RP-{second['number']}")
+    )
+    assert len(rows) == 1 and not rows[0].get("DimensionDisplayValue")

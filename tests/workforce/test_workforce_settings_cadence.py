@@ -9,8 +9,10 @@ from ml_connector_dagster.config.mapping import MappingError, parse_mapping
 from ml_connector_dagster.config.workforce import WorkforceSettings
 from ml_connector_dagster.rippling.models import PayrollRun
 from ml_connector_dagster.workforce.cadence import (
+    NO_CALENDAR_INTERVAL,
     CadenceSettings,
     next_poll_interval,
+    no_calendar_decision,
     poll_decision,
 )
 from ml_connector_dagster.workforce.current import state_from_rows
@@ -124,3 +126,11 @@ def test_headcount_lists_who_differs_per_company() -> None:
     assert usmf.only_in_rippling == ("RP-1002",)
     assert usmf.only_in_dynamics == ("RP-1003",)
     assert gbsi.matches and (gbsi.rippling, gbsi.dynamics) == (1, 1)
+
+
+def test_without_the_payroll_calendar_the_interval_is_fixed_and_says_why() -> None:
+    decision = no_calendar_decision("no Global_Payroll")
+    assert decision.interval == NO_CALENDAR_INTERVAL == dt.timedelta(hours=1)
+    assert decision.calendar_unreadable and "no Global_Payroll" in decision.reason
+    defaults = CadenceSettings()
+    assert defaults.min_interval <= NO_CALENDAR_INTERVAL <= defaults.max_interval

@@ -14,8 +14,12 @@ from ml_connector_dagster import clock
 from ml_connector_dagster.config.settings import current_settings
 from ml_connector_dagster.defs.resources import ConnectorResource
 from ml_connector_dagster.defs.workforce.jobs import worker_selection, workforce_job
-from ml_connector_dagster.workforce.cadence import next_poll_interval
-from ml_connector_dagster.workforce.triggers import PollCursor, inbox_worker_ids, poll_changes
+from ml_connector_dagster.workforce.triggers import (
+    PollCursor,
+    inbox_worker_ids,
+    poll_cadence,
+    poll_changes,
+)
 
 _SETTINGS = current_settings()
 
@@ -66,12 +70,21 @@ def workforce_poll_sensor(context: dg.SensorEvaluationContext, connector: Connec
     cursor = PollCursor.from_json(state["poll"]) if state.get("poll") else None
     with connector.rippling() as rippling:
         polled = poll_changes(rippling, cursor, now=now)
-        interval = next_poll_interval(list(rippling.payroll_runs()), now)
+        cadence = poll_cadence(rippling, now)
+    interval = cadence.interval
+    if cadence.calendar_unreadable and not state.get("calendar_unreadable"):
+        # Said once, when it starts; the cursor remembers it until payroll is readable again.
+        context.log.warning(f"Workforce polling on a {cadence.reason}")
+    previous = state
     state = {"poll": polled.cursor.to_json(), "next_at": (now + interval).isoformat()}
+    if cadence.calendar_unreadable:
+        state["calendar_unreadable"] = True
+    elif previous.get("calendar_unreadable"):
+        context.log.info("The payroll calendar is readable again: polling follows it")
     context.update_cursor(json.dumps(state))
     ids = [w.id for w in polled.workers] + list(polled.gone)
     if not ids:
-        return dg.SkipReason(f"no worker changed; next poll in {interval}")
+        return dg.SkipReason(f"no worker changed; next poll in {interval} ({cadence.reason})")
     run_config = worker_selection([] if polled.full else ids)
     return dg.RunRequest(
         run_key=f"poll:{now.isoformat()}",

@@ -356,8 +356,37 @@ READ_SCOPES: tuple[str, ...] = (
     "teams.read",
     "payroll-runs.read",
     "worker-payroll-records.read",
+    "entitlements.read",
     "company:activity",
 )
+# The company's entitlements (products enabled for it; ``x-rippling-entitlements`` in the v2
+# spec): (id, display name, description). The generated company holds all three, which is
+# everything the connector needs; a test takes one away through ``/_sandbox/entitlements``.
+ENTITLEMENTS: tuple[tuple[str, str, str], ...] = (
+    ("API_Tier_1", "API Tier 1", "Core HR objects: workers, users, departments, teams."),
+    (
+        "API_Tier_2",
+        "API Tier 2",
+        "Advanced HR objects: legal entities, job codes and assignments, compensations, levels.",
+    ),
+    ("Global_Payroll", "Global Payroll", "Payroll runs and worker payroll records."),
+)
+
+
+def entitlement_records(ids: tuple[str, ...] | list[str] | None = None) -> list[dict[str, str]]:
+    """``EntitlementModel`` records for ``ids`` (default: every entitlement above)."""
+    known = {e[0]: e for e in ENTITLEMENTS}
+    wanted = [e[0] for e in ENTITLEMENTS] if ids is None else list(dict.fromkeys(ids))
+    return [
+        {
+            "id": i,
+            "display_name": known[i][1] if i in known else i.replace("_", " "),
+            "description": known[i][2] if i in known else "",
+        }
+        for i in wanted
+    ]
+
+
 # The "limited" token is an HR-only token: no payroll scopes, and compensation redacted for the
 # departments in REDACTED_DEPARTMENT_CODES.
 LIMITED_SCOPES: tuple[str, ...] = tuple(

@@ -134,6 +134,7 @@ RIPPLING_RULES: dict[str, dict[str, Check]] = {
         "department_id": _string,
     },
     "compensations": {**BASE, "worker_id": _string},
+    "entitlements": {"id": _string, "display_name": _string},
     "payroll_runs": {
         "id": _string,
         "run_state": _string,
@@ -225,7 +226,8 @@ def validate_company(company: Any) -> None:
     if problem := _dict(rippling.get("credentials")):
         raise CompanyFormatError(f"rippling: field 'credentials' {problem}")
     for name, rules in RIPPLING_RULES.items():
-        records = rippling.get(name, [] if name in ("levels", "teams") else None)
+        # Optional lists: levels and teams, and entitlements (absent: every entitlement).
+        records = rippling.get(name, [] if name in ("levels", "teams", "entitlements") else None)
         if not isinstance(records, list):
             raise CompanyFormatError(f"rippling: field '{name}' must be a list")
         for i, record in enumerate(records):

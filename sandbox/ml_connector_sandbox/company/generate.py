@@ -132,6 +132,7 @@ def _generate(
             "payroll_runs": payroll_runs,
             "worker_payroll_records": records,
             "company_activity": staff.company_activity,
+            "entitlements": catalog.entitlement_records(),
         },
         "dynamics": build_dynamics(org, people, connector_start),
     }

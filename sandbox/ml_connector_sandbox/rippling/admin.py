@@ -1,9 +1,10 @@
 """Admin endpoints under ``/_sandbox/``: act as an HR or payroll admin in Rippling during a test.
 
 This module holds the routes and their plumbing (JSON body in, ``{"detail"}`` errors out) plus
-the two read-only endpoints (credentials, clock); the writes live in ``admin_workers`` (hire,
-update, terminate, rehire) and ``admin_payroll`` (payroll runs and records). No
-authentication: these routes are the test's hands.
+the two read-only endpoints (credentials, clock) and the company's entitlements (so a test can
+take ``Global_Payroll`` away, as for a company without the payroll product); the writes live
+in ``admin_workers`` (hire, update, terminate, rehire) and ``admin_payroll`` (payroll runs and
+records). No authentication: these routes are the test's hands.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ml_connector_sandbox.company.catalog import entitlement_records
 from ml_connector_sandbox.rippling.admin_payroll import PayrollAdmin
 from ml_connector_sandbox.rippling.admin_support import AdminError, Answer
 from ml_connector_sandbox.rippling.admin_workers import WorkerAdmin
@@ -49,6 +51,7 @@ class Admin:
         return [
             Route(f"{PREFIX}/credentials", self._wrap(self.get_credentials), methods=["GET"]),
             Route(f"{PREFIX}/clock", self._wrap(self.get_clock), methods=["GET"]),
+            Route(f"{PREFIX}/entitlements", self._wrap(self.entitlements), methods=["GET", "PUT"]),
             Route(f"{PREFIX}/workers", self._wrap(w.hire), methods=["POST"]),
             Route(f"{PREFIX}/workers/{{id}}", self._wrap(w.update_worker), methods=["PATCH"]),
             Route(f"{PREFIX}/workers/{{id}}/terminate", self._wrap(w.terminate), methods=["POST"]),
@@ -90,3 +93,13 @@ class Admin:
             "today": self.store.today().isoformat(),
             "last_write": self.store.get_meta("clock"),
         }
+
+    def entitlements(self, request: Request, body: dict[str, Any]) -> Answer:
+        """GET: the company's entitlement ids. PUT ``{"entitlements": [ids]}``: replace them
+        (reset brings back the company file's)."""
+        if request.method == "PUT":
+            ids = body.get("entitlements")
+            if not isinstance(ids, list) or not all(isinstance(i, str) and i for i in ids):
+                raise AdminError(400, "'entitlements' must be a list of entitlement ids")
+            self.store.set_entitlements(entitlement_records(ids))
+        return 200, {"entitlements": sorted(self.store.entitlement_ids())}

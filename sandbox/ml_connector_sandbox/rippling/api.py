@@ -1,8 +1,9 @@
 """The read API: v2 list and retrieve endpoints, and v1 ``company_activity``.
 
-Every handler authenticates first (401/403), then validates its parameters (400), then reads
-one page from SQLite. ``next_link`` is relative and carries ``filter``, ``order_by``,
-``expand`` and ``limit`` forward, so a client only ever follows it.
+Every handler authenticates first (401; 403 for a missing scope or a missing company
+entitlement), then validates its parameters (400), then reads one page from SQLite.
+``next_link`` is relative and carries ``filter``, ``order_by``, ``expand`` and ``limit``
+forward, so a client only ever follows it.
 """
 
 from __future__ import annotations
@@ -51,9 +52,10 @@ class ReadApi:
         routes: list[Route] = []
         for resource in RESOURCES.values():
             routes.append(Route(resource.path, self._list_handler(resource), methods=["GET"]))
-            routes.append(
-                Route(resource.path + "{id}/", self._detail_handler(resource), methods=["GET"])
-            )
+            if resource.by_id:
+                routes.append(
+                    Route(resource.path + "{id}/", self._detail_handler(resource), methods=["GET"])
+                )
         routes.append(
             Route(f"{V1_PREFIX}/company_activity", self.company_activity, methods=["GET"])
         )
@@ -74,7 +76,7 @@ class ReadApi:
     # --- v2 lists -------------------------------------------------------------------------------
     def list_page(self, request: Request, resource: Resource) -> Response:
         try:
-            principal = self.auth.authenticate(request, resource.scope)
+            principal = self.auth.authenticate(request, resource.scope, resource.entitlement)
         except AuthError as exc:
             return exc.response()
         params = request.query_params
@@ -118,7 +120,7 @@ class ReadApi:
     # --- v2 retrieve ----------------------------------------------------------------------------
     def detail(self, request: Request, resource: Resource) -> Response:
         try:
-            principal = self.auth.authenticate(request, resource.scope)
+            principal = self.auth.authenticate(request, resource.scope, resource.entitlement)
         except AuthError as exc:
             return exc.response()
         try:

@@ -1,4 +1,5 @@
-"""Bearer authentication, scopes and the OAuth token endpoint of the Rippling stand-in.
+"""Bearer authentication, scopes, entitlements and the OAuth token endpoint of the Rippling
+stand-in.
 
 API tokens come from the company file (with their scopes and redaction rule). OAuth access
 tokens are issued by ``POST /o/token/`` and kept in SQLite with an expiry; each refresh
@@ -67,7 +68,11 @@ class Authenticator:
         self.clients = {c["client_id"]: c for c in creds.get("oauth_clients", [])}
 
     # --- bearer ---------------------------------------------------------------------------------
-    def authenticate(self, request: Request, scope: str) -> Principal:
+    def authenticate(
+        self, request: Request, scope: str, entitlement: str | None = None
+    ) -> Principal:
+        """The caller, or 401 (no valid token), 403 (scope missing) or 403 (the company lacks
+        the endpoint's entitlement; checked after the scope, on every request)."""
         header = request.headers.get("authorization", "")
         if not header:
             raise AuthError(401, {"detail": "Authentication credentials were not provided."})
@@ -81,6 +86,17 @@ class Authenticator:
                 {
                     "detail": f"The token does not have the required scope '{scope}'.",
                     "required_scope": scope,
+                },
+            )
+        if entitlement is not None and entitlement not in self.store.entitlement_ids():
+            # Rippling documents no body for this 403: the shape (the scope 403's, with
+            # ``required_entitlement`` instead of ``required_scope``) is our assumption.
+            raise AuthError(
+                403,
+                {
+                    "detail": f"The company does not have the entitlement '{entitlement}'"
+                    " required for this endpoint.",
+                    "required_entitlement": entitlement,
                 },
             )
         return principal

@@ -1,4 +1,5 @@
-"""What each v2 endpoint offers, taken from the spec: scope, filters, sort fields, relations.
+"""What each v2 endpoint offers, taken from the spec: scope, entitlement, filters, sort fields,
+relations.
 
 A table rather than code per endpoint, so "what does /job-codes/ accept" is answered in one
 place and the handlers stay generic. Where the spec declares no ``filter`` or ``order_by``
@@ -32,10 +33,15 @@ class Resource:
     order_fields: frozenset[str] = frozenset()
     relations: dict[str, Relation] = field(default_factory=dict)
     has_meta: bool = True
+    # ``x-rippling-entitlements``: the company must hold it, whatever the token's scopes.
+    entitlement: str = "API_Tier_1"
+    by_id: bool = True  # the spec has a ``{id}/`` retrieve endpoint
 
 
 _TIMES = {"created_at": ("created_at", TS), "updated_at": ("updated_at", TS)}
 _ORDER = frozenset({"created_at", "updated_at"})
+TIER_2 = "API_Tier_2"
+PAYROLL = "Global_Payroll"
 
 
 def _json(name: str) -> tuple[str, str]:
@@ -93,6 +99,7 @@ RESOURCES: dict[str, Resource] = {
             "legal-entities.read",
             order_fields=_ORDER,
             relations={"parent": Relation("parent_id", "legal_entities")},
+            entitlement=TIER_2,
         ),
         Resource(
             "company_legal_entities",
@@ -100,6 +107,7 @@ RESOURCES: dict[str, Resource] = {
             "company-legal-entities.read",
             filters={**_TIMES, "country_code": _json("country_code")},
             order_fields=_ORDER,
+            entitlement=TIER_2,
         ),
         Resource(
             "employment_types", "/employment-types/", "employment-types.read", order_fields=_ORDER
@@ -110,6 +118,7 @@ RESOURCES: dict[str, Resource] = {
             "job-dimensions.read",
             filters={**_TIMES, "name": _json("name"), "external_id": _json("external_id")},
             order_fields=_ORDER,
+            entitlement=TIER_2,
         ),
         Resource(
             "job_codes",
@@ -125,6 +134,7 @@ RESOURCES: dict[str, Resource] = {
                 "job_dimension": Relation("job_dimension_id", "job_dimensions"),
                 "department": Relation("department_id", "departments"),
             },
+            entitlement=TIER_2,
         ),
         Resource(
             "job_assignments",
@@ -140,6 +150,7 @@ RESOURCES: dict[str, Resource] = {
                 "worker": Relation("worker_id", "workers"),
                 "job_code": Relation("job_code_id", "job_codes"),
             },
+            entitlement=TIER_2,
         ),
         Resource(
             "compensations",
@@ -147,6 +158,7 @@ RESOURCES: dict[str, Resource] = {
             "compensations.read",
             order_fields=_ORDER,
             relations={"worker": Relation("worker_id", "workers")},
+            entitlement=TIER_2,
         ),
         Resource(
             "levels",
@@ -154,6 +166,7 @@ RESOURCES: dict[str, Resource] = {
             "levels.read",
             order_fields=_ORDER,
             relations={"parent": Relation("parent_id", "levels")},
+            entitlement=TIER_2,
         ),
         Resource(
             "teams",
@@ -163,10 +176,17 @@ RESOURCES: dict[str, Resource] = {
             relations={"parent": Relation("parent_id", "teams")},
         ),
         Resource(
+            "entitlements",
+            "/entitlements/",
+            "entitlements.read",
+            by_id=False,  # the spec has a list endpoint only
+        ),
+        Resource(
             "payroll_runs",
             "/payroll-runs/",
             "payroll-runs.read",
             order_fields=frozenset({"check_date"}),
+            entitlement=PAYROLL,
         ),
         Resource(
             "worker_payroll_records",
@@ -174,6 +194,7 @@ RESOURCES: dict[str, Resource] = {
             "worker-payroll-records.read",
             filters={"worker_id": ("worker_id", STR)},
             has_meta=False,
+            entitlement=PAYROLL,
         ),
     )
 }

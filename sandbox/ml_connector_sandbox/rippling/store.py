@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ml_connector_sandbox.clock import AS_OF_SECOND, SandboxClock
+from ml_connector_sandbox.company.catalog import entitlement_records
 from ml_connector_sandbox.company.ids import format_timestamp, timestamp
 
 SCHEMA = """
@@ -60,6 +61,7 @@ KINDS: tuple[str, ...] = (
     "payroll_runs",
     "worker_payroll_records",
     "company_activity",
+    "entitlements",
 )
 COLUMNS = (
     "kind",
@@ -144,9 +146,12 @@ class Store:
                 db.execute(f"DROP INDEX {name}")
             marks = ",".join("?" * len(COLUMNS))
             for kind in KINDS:
+                records = rippling.get(kind, [])
+                if kind == "entitlements" and kind not in rippling:
+                    records = entitlement_records()  # a company file from before entitlements
                 db.executemany(
                     f"INSERT INTO records ({','.join(COLUMNS)}) VALUES ({marks})",
-                    (_row(kind, seq, r) for seq, r in enumerate(rippling.get(kind, []))),
+                    (_row(kind, seq, r) for seq, r in enumerate(records)),
                 )
             for n, client in enumerate(rippling["credentials"].get("oauth_clients", [])):
                 db.execute(
@@ -251,6 +256,22 @@ class Store:
                 "SELECT body FROM records WHERE kind = ? ORDER BY seq", (kind,)
             ).fetchall()
         return [json.loads(r[0]) for r in rows]
+
+    def entitlement_ids(self) -> frozenset[str]:
+        """The entitlements the company holds now (the ``entitlements`` records)."""
+        with self.lock:
+            rows = self.db.execute("SELECT id FROM records WHERE kind = 'entitlements'").fetchall()
+        return frozenset(r[0] for r in rows)
+
+    def set_entitlements(self, records: list[dict[str, Any]]) -> None:
+        """Replace the company's entitlements (an admin change, effective on the next request)."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM records WHERE kind = 'entitlements'")
+            marks = ",".join("?" * len(COLUMNS))
+            db.executemany(
+                f"INSERT INTO records ({','.join(COLUMNS)}) VALUES ({marks})",
+                (_row("entitlements", seq, r) for seq, r in enumerate(records)),
+            )
 
     def scalar(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
         with self.lock:
