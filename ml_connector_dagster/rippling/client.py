@@ -28,9 +28,7 @@ from ml_connector_dagster.rippling import models
 from ml_connector_dagster.rippling.auth import RipplingAuth, auth_from_credentials
 from ml_connector_dagster.rippling.entitlements import required_entitlement
 from ml_connector_dagster.rippling.errors import (
-    ENTITLEMENT,
-    SCOPE,
-    SCOPE_OR_ENTITLEMENT,
+    PermissionCause,
     RipplingAuthError,
     RipplingDataError,
     RipplingPermissionError,
@@ -366,11 +364,11 @@ def _permission_error(endpoint: str, response: httpx.Response) -> RipplingPermis
         body = None
     keys = set(body) if isinstance(body, dict) else set()
     if "required_entitlement" in keys or "entitlement" in text:
-        cause = ENTITLEMENT
+        cause = PermissionCause.ENTITLEMENT
     elif "required_scope" in keys or "scope" in text:
-        cause = SCOPE
+        cause = PermissionCause.SCOPE
     else:
-        cause = SCOPE_OR_ENTITLEMENT
+        cause = PermissionCause.SCOPE_OR_ENTITLEMENT
     return RipplingPermissionError(
         endpoint,
         required_scope(endpoint),

@@ -1,5 +1,7 @@
 """Precise Rippling failures, each naming the endpoint and saying what to do; never a token."""
 
+from enum import StrEnum
+
 
 class RipplingError(Exception):
     """Any failure talking to Rippling."""
@@ -9,7 +11,12 @@ class RipplingAuthError(RipplingError):
     """401: the credential is not (or no longer) accepted."""
 
 
-SCOPE, ENTITLEMENT, SCOPE_OR_ENTITLEMENT = "scope", "entitlement", "scope or entitlement"
+class PermissionCause(StrEnum):
+    """Why Rippling refused an endpoint, as far as its answer tells."""
+
+    SCOPE = "scope"
+    ENTITLEMENT = "entitlement"
+    SCOPE_OR_ENTITLEMENT = "scope or entitlement"
 
 
 class RipplingPermissionError(RipplingError):
@@ -28,20 +35,20 @@ class RipplingPermissionError(RipplingError):
         detail: str = "",
         *,
         entitlement: str | None = None,
-        cause: str = SCOPE,
+        cause: PermissionCause = PermissionCause.SCOPE,
     ) -> None:
         self.endpoint = endpoint
         self.scope = scope
         self.entitlement = entitlement
-        self.cause = cause if entitlement else SCOPE
+        self.cause = cause if entitlement else PermissionCause.SCOPE
         scope_fix = f"the token needs the scope '{scope}' (add it to the app or API token)"
         entitlement_fix = (
             f"the company lacks the entitlement '{entitlement}'"
             " (ask Rippling to enable it for the company)"
         )
-        if self.cause == ENTITLEMENT:
+        if self.cause is PermissionCause.ENTITLEMENT:
             reason = entitlement_fix
-        elif self.cause == SCOPE:
+        elif self.cause is PermissionCause.SCOPE:
             reason = scope_fix
         else:
             reason = f"either {scope_fix} or {entitlement_fix}"
@@ -54,7 +61,7 @@ class RipplingPermissionError(RipplingError):
     @property
     def missing_entitlement(self) -> str | None:
         """The entitlement that is (or may be) missing; ``None`` when the scope is the cause."""
-        return None if self.cause == SCOPE else self.entitlement
+        return None if self.cause is PermissionCause.SCOPE else self.entitlement
 
 
 class RipplingRequestError(RipplingError):
