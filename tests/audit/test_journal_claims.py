@@ -10,7 +10,6 @@ import socket
 import subprocess
 import sys
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -39,23 +38,10 @@ class MovableClock:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def audit_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def audit_url(request: pytest.FixtureRequest, empty_database) -> Iterator[str]:
     """A fresh audit database that several stores (engines) can open."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'audit.sqlite'}"
-        return
-    settings = request.getfixturevalue("postgres")
-    name = f"claims_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(settings["url"], isolation_level="AUTOCOMMIT")
-    with admin.connect() as db:
-        db.exec_driver_sql(f"CREATE DATABASE {name}")
-    try:
-        yield settings["url"].rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as db:
-            # FORCE: a killed child's backend may not have noticed yet that its client is gone.
-            db.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.dispose()
+    with empty_database(request.param) as url:
+        yield url
 
 
 @pytest.fixture
