@@ -182,13 +182,3 @@ def set_dagster_home(home: Path) -> None:
 def current_settings() -> ConnectorSettings:
     """This process's settings, read now (commands and runs read them once, at their start)."""
     return ConnectorSettings.from_env()
-
-
-def describe(settings: ConnectorSettings) -> dict[str, Any]:
-    """The settings as a finance-safe dict: secrets shown only as set/unset."""
-    shown: dict[str, Any] = {}
-    for name, value in settings.model_dump().items():
-        if isinstance(value, SecretStr):
-            value = "(set)"
-        shown[variable_name(name)] = value
-    return shown
