@@ -25,7 +25,7 @@ class ConnectorResource(dg.ConfigurableResource):
     mapping_path: str = ""  # default: $ML_CONNECTOR_MAPPING
     audit_url: str = ""  # default: $ML_CONNECTOR_AUDIT_URL or SQLite under DAGSTER_HOME
 
-    # Read once per resource instance (one run, or one sensor tick), so the journals of a step
+    # Read once per resource instance (a step, or a sensor tick), so the journals of a step
     # and the checks guarding them are built from the same file even if it changes meanwhile.
     _settings: ConnectorSettings | None = PrivateAttr(default=None)
     _mapping: PayrollMapping | None = PrivateAttr(default=None)
