@@ -4,25 +4,41 @@ One place decides the shared TLS context (system trust plus ``ML_CONNECTOR_CA_BU
 where a rotated Rippling refresh token goes: into the encrypted store, so the next run (a new
 process) can still refresh. Without a store key (an environment-only container) the token
 cannot be kept, and the log says so without showing it.
+
+Sensors, runs and the CLI refresh from that one stored token in separate processes, and
+Rippling invalidates a refresh token once used. So every OAuth refresh runs under a lock in the
+audit database (the one store all of them share): the holder re-reads the stored token, refreshes
+with it and stores the rotated one before letting go (``StoreRefreshCoordinator``).
 """
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import httpx
 from pydantic import SecretStr
 
+from ml_connector_dagster.audit import locks
 from ml_connector_dagster.config.settings import ENVIRONMENT, ConnectorSettings
 from ml_connector_dagster.credentials.errors import MissingKeyError
-from ml_connector_dagster.credentials.locate import open_store
+from ml_connector_dagster.credentials.locate import existing_store, open_store
 from ml_connector_dagster.credentials.models import ConnectionCredentials
-from ml_connector_dagster.credentials.resolve import resolve_credentials
+from ml_connector_dagster.credentials.resolve import resolve_credentials, side_settings
+from ml_connector_dagster.credentials.store import StoredCredentials
 from ml_connector_dagster.dynamics.client import DynamicsClient
+from ml_connector_dagster.rippling.auth import RipplingAuth, auth_from_credentials
 from ml_connector_dagster.rippling.client import RipplingClient
 from ml_connector_dagster.transport.tls import build_ssl_context
 
 log = logging.getLogger(__name__)
+
+# One name for every Rippling refresh of this deployment: refreshes of different OAuth apps
+# wait for each other too, which costs little (a refresh takes a second, every ~36 hours).
+REFRESH_LOCK_NAME = "ml-connector/rippling-oauth-refresh"
+# How long a refresh waits for another process's refresh: several token calls (30 s read
+# timeout each) in a row. Not a setting: config/settings.py has none for it yet.
+REFRESH_LOCK_TIMEOUT_SECONDS = 120.0
 
 
 def refresh_token_writer(env: Mapping[str, str] = ENVIRONMENT) -> Callable[[SecretStr], None]:
@@ -42,6 +58,45 @@ def refresh_token_writer(env: Mapping[str, str] = ENVIRONMENT) -> Callable[[Secr
     return write
 
 
+def configured_refresh_token(env: Mapping[str, str] = ENVIRONMENT) -> SecretStr | None:
+    """The Rippling refresh token resolution picks now (a rotated stored one beats the env).
+
+    Only this field is resolved, so a connection built from partial settings still works.
+    Read fresh on every call: another process may have rotated the token a moment ago.
+    """
+    store = existing_store(env)
+    stored = store.load() if store is not None else StoredCredentials()
+    value = side_settings("rippling", env, stored)["oauth_refresh_token"].value
+    return value if isinstance(value, SecretStr) else None
+
+
+@dataclass
+class StoreRefreshCoordinator:
+    """Rippling refreshes one process at a time, from and into the encrypted store.
+
+    The lock is in the audit database at ``database_url()`` (asked for only when a refresh
+    happens: it may create the SQLite file's directory). Implements ``RefreshCoordinator``.
+
+    Limits (uncertain in production, not covered by a test): without a credentials key the
+    rotated token cannot be shared, so a second process refreshing later still starts from the
+    environment's dead token and fails; the lock only keeps them from colliding. On SQLite the
+    lock is the database's write lock, so audit writes wait (30 s busy timeout) while a token
+    call is in flight (30 s read timeout at most).
+    """
+
+    env: Mapping[str, str] = field(repr=False)  # the process environment holds secrets
+    database_url: Callable[[], str] = field(repr=False)  # a database URL may carry a password
+    timeout: float = REFRESH_LOCK_TIMEOUT_SECONDS
+
+    @contextmanager
+    def exclusive(self) -> Iterator[SecretStr | None]:
+        with locks.exclusive(self.database_url(), REFRESH_LOCK_NAME, self.timeout):
+            yield configured_refresh_token(self.env)
+
+    def record(self, token: SecretStr) -> None:
+        refresh_token_writer(self.env)(token)
+
+
 @dataclass
 class Connection:
     """The resolved credentials of one connection and factories for its clients."""
@@ -54,11 +109,17 @@ class Connection:
     def from_environment(cls, env: Mapping[str, str] = ENVIRONMENT) -> "Connection":
         return cls(resolve_credentials(env), env, ConnectorSettings.from_env(env))
 
+    def rippling_auth(self) -> RipplingAuth:
+        """Rippling's token source; an OAuth refresh is serialized across processes."""
+        coordinator = StoreRefreshCoordinator(self.env, self.settings.audit_database_url)
+        return auth_from_credentials(self.credentials.rippling, coordinator=coordinator)
+
     def rippling(self, **kwargs: object) -> RipplingClient:
+        if "auth" not in kwargs:
+            kwargs["auth"] = self.rippling_auth()
         return RipplingClient(
             self.credentials.rippling,
             ssl_context=build_ssl_context(self.credentials.ca_bundle),
-            on_refresh_token=refresh_token_writer(self.env),
             **kwargs,  # type: ignore[arg-type]
         )
 

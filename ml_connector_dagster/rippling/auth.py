@@ -6,12 +6,21 @@ handed to ``on_refresh_token`` so it can be written back (encrypted) before it i
 
 These are token sources: ``token`` and ``invalidate`` plug into ``transport.auth``'s
 ``RefreshingBearerAuth``, which sets the header and does the one re-send after a 401.
+
+Sensors, runs and the CLI are separate processes sharing one stored refresh token. Two of them
+refreshing with it at once would leave the loser with ``invalid_grant``, so an ``OAuthAuth`` may
+be given a ``RefreshCoordinator``: a refresh then happens under a lock shared by all processes,
+starts from the refresh token currently stored (another process may have just rotated it), and
+stores the rotated one before the lock is released. This module only defines the protocol; the
+lock and the store are wired in by ``connections`` (the clients know nothing of the audit
+database).
 """
 
 import logging
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Protocol
 
 import httpx
@@ -37,6 +46,22 @@ class RipplingAuth(Protocol):
         ...
 
 
+class RefreshCoordinator(Protocol):
+    """Serializes OAuth refreshes across processes and shares the rotated refresh token."""
+
+    def exclusive(self) -> AbstractContextManager[SecretStr | None]:
+        """Hold the cross-process refresh lock for the block.
+
+        Yields the refresh token currently configured (store and environment, as resolution
+        ranks them), read after the lock was taken, or None when none is configured.
+        """
+        ...
+
+    def record(self, token: SecretStr) -> None:
+        """Keep the refresh token Rippling just issued; called while ``exclusive`` is held."""
+        ...
+
+
 class ApiTokenAuth:
     """A customer API token; a 401 means it expired (30 days unused) or was revoked."""
 
@@ -58,7 +83,13 @@ class ApiTokenAuth:
 
 
 class OAuthAuth:
-    """OAuth access token from a refresh token, refreshed before expiry and on a 401."""
+    """OAuth access token from a refresh token, refreshed before expiry and on a 401.
+
+    With a ``coordinator`` each refresh runs under its cross-process lock (after this object's
+    thread lock: always that order), from the newest stored refresh token, and the rotated one
+    is recorded before the lock is let go. Without one, refreshes are serialized between the
+    threads of this process only.
+    """
 
     def __init__(
         self,
@@ -68,6 +99,7 @@ class OAuthAuth:
         token_url: str,
         on_refresh_token: Callable[[SecretStr], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        coordinator: RefreshCoordinator | None = None,
     ) -> None:
         self._client_id = client_id
         self._client_secret = client_secret
@@ -75,6 +107,10 @@ class OAuthAuth:
         self._token_url = token_url
         self._on_refresh_token = on_refresh_token
         self._clock = clock
+        self._coordinator = coordinator
+        # The configured token as last seen through the coordinator (at first: the one given,
+        # which came from the same resolution). Only a *change* there is news; see _adopt.
+        self._seen_configured = refresh_token
         self._access_token: SecretStr | None = None
         self._expires_at = 0.0
         self._lock = threading.Lock()
@@ -98,6 +134,33 @@ class OAuthAuth:
             self._access_token = None
 
     def _refresh(self, http: httpx.Client) -> None:
+        if self._coordinator is None:
+            self._refresh_with_current(http)
+            return
+        with self._coordinator.exclusive() as configured:
+            self._adopt(configured)
+            self._refresh_with_current(http)  # records a rotated token, still under the lock
+
+    def _adopt(self, configured: SecretStr | None) -> None:
+        """Switch to the configured refresh token if it changed since we last looked.
+
+        A change means another process (or the operator) put a newer token there: ours is then
+        dead or about to be. An unchanged one is kept out: it may be older than ours, when our
+        own rotated token could not be stored (no credentials key: environment-only container).
+        """
+        if configured is None:
+            return
+        if configured.get_secret_value() == self._seen_configured.get_secret_value():
+            return
+        self._seen_configured = configured
+        if configured.get_secret_value() != self._refresh_token.get_secret_value():
+            log.info(
+                "the stored Rippling refresh token changed (rotated by another process):"
+                " refreshing with the stored one"
+            )
+            self._refresh_token = configured
+
+    def _refresh_with_current(self, http: httpx.Client) -> None:
         log.debug("refreshing the Rippling OAuth access token at %s", self._token_url)
         response = http.post(
             self._token_url,
@@ -120,6 +183,8 @@ class OAuthAuth:
         new_refresh = body.get("refresh_token")
         if new_refresh and new_refresh != self._refresh_token.get_secret_value():
             self._refresh_token = SecretStr(new_refresh)
+            if self._coordinator is not None:
+                self._coordinator.record(self._refresh_token)
             if self._on_refresh_token is not None:
                 self._on_refresh_token(self._refresh_token)
 
@@ -135,7 +200,9 @@ def _oauth_error(response: httpx.Response) -> str:
 def auth_from_credentials(
     credentials: RipplingCredentials,
     on_refresh_token: Callable[[SecretStr], None] | None = None,
+    coordinator: RefreshCoordinator | None = None,
 ) -> RipplingAuth:
+    """The token source the credentials call for (``coordinator``: OAuth only, see OAuthAuth)."""
     if credentials.api_token is not None:
         return ApiTokenAuth(credentials.api_token)
     assert credentials.oauth_client_id and credentials.oauth_client_secret
@@ -146,4 +213,5 @@ def auth_from_credentials(
         credentials.oauth_refresh_token,
         credentials.oauth_token_url,
         on_refresh_token=on_refresh_token,
+        coordinator=coordinator,
     )
