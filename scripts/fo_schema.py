@@ -29,6 +29,7 @@ ENTITY_SETS = (
     "MainAccounts",
     "MainAccountLegalEntities",
     "FinancialDimensionValues",
+    "FinancialDimensionValueLegalEntityOverrides",
     "JournalNames",
     "LegalEntities",
     "Ledgers",

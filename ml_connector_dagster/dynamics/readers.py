@@ -125,6 +125,32 @@ def financial_dimension_values(
     )
 
 
+def dimension_value_overrides(
+    client: DynamicsClient,
+    dimensions: Iterable[str] | None = None,
+    companies: Iterable[str] | None = None,
+) -> list[dict[str, Any]]:
+    """Per-company suspensions and active dates of shared dimension values."""
+    values = sorted(set(dimensions or []))
+    return client.list_entities(
+        "FinancialDimensionValueLegalEntityOverrides",
+        filter=all_of(
+            any_of("FinancialDimension", list(values)) if values else "",
+            _company_filter(companies, "LegalEntityId") or "",
+        )
+        or None,
+    )
+
+
+def main_account_overrides(
+    client: DynamicsClient, companies: Iterable[str] | None = None
+) -> list[dict[str, Any]]:
+    """``MainAccountLegalEntities``: a company's own suspension and dates of a main account."""
+    return client.list_entities(
+        "MainAccountLegalEntities", filter=_company_filter(companies, "LegalEntityId")
+    )
+
+
 def workers(client: DynamicsClient) -> list[dict[str, Any]]:
     return client.list_entities("Workers")
 

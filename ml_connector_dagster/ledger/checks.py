@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from ml_connector_dagster.config.mapping import DimensionFormatSpec
+from ml_connector_dagster.ledger.company_reference import state_on
 from ml_connector_dagster.ledger.inputs import PayrollRecord
 from ml_connector_dagster.ledger.journal import Journal
 from ml_connector_dagster.ledger.vocabulary import DEBIT_ROLES, LineRole
@@ -178,6 +179,8 @@ class DynamicsReference:
 
     ledger_format: tuple[str, ...]
     delimiter: str
+    # Resolved for the journal's company (``ledger.company_reference``): its own rows over the
+    # shared ones, narrowed by its overrides; dates are checked against the journal date.
     main_accounts: Mapping[str, Mapping[str, str]]  # MainAccountId -> row (IsSuspended, ...)
     dimension_values: Mapping[tuple[str, str], Mapping[str, str]]  # (dimension, value) -> row
     journal_names: frozenset[str]
@@ -249,7 +252,18 @@ def check_dynamics_values(
                         f"main account {line.account}",
                         "active",
                         "suspended",
-                        "main account is suspended",
+                        "main account is suspended"
+                        + (f" in {journal.company}" if account.get("overridden_for") else ""),
+                    )
+                )
+            elif (state := state_on(account, journal.trans_date)) is not None:
+                blocking.append(
+                    Finding(
+                        subject,
+                        f"main account {line.account}",
+                        f"active on {journal.trans_date.isoformat()}",
+                        state,
+                        f"main account is {state}",
                     )
                 )
             elif account.get("DoNotAllowManualEntry") == "Yes":
@@ -277,14 +291,15 @@ def check_dynamics_values(
                         "F&O lists only used values; its write validation decides",
                     )
                 )
-            elif row.get("IsSuspended") == "Yes":
+            elif (state := state_on(row, journal.trans_date)) is not None:
+                where = f" in {journal.company}" if row.get("overridden_for") else ""
                 blocking.append(
                     Finding(
                         subject,
                         f"{dimension} {value}",
-                        "active",
-                        "suspended",
-                        f"{dimension} value {value} is suspended",
+                        f"active on {journal.trans_date.isoformat()}",
+                        state,
+                        f"{dimension} value {value} is {state}{where}",
                     )
                 )
     return blocking, warnings

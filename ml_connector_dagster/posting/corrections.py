@@ -270,7 +270,13 @@ class JournalCorrector(JournalPoster):
                     batch_codec.Operation("DELETE", key_segment("LedgerJournalLines", key))
                 )
         for part, batch_number in zip(parts, holders, strict=False):
-            for payload in line_payloads(journal, part, batch_number, self.mapping):
+            for payload in line_payloads(
+                journal,
+                part,
+                batch_number,
+                self.mapping,
+                supply_voucher=self.supplies_vouchers(journal),
+            ):
                 operations.append(batch_codec.Operation("POST", "LedgerJournalLines", payload))
         for batch_number in holders[len(parts) :]:
             key = {"dataAreaId": company, "JournalBatchNumber": batch_number}

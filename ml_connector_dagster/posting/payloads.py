@@ -98,8 +98,15 @@ def header_payload(
 
 
 def line_payloads(
-    journal: Journal, part: JournalPart, batch_number: str, mapping: PayrollMapping
+    journal: Journal,
+    part: JournalPart,
+    batch_number: str,
+    mapping: PayrollMapping,
+    *,
+    supply_voucher: bool = False,
 ) -> list[dict[str, Any]]:
+    """The lines of one part. ``Voucher`` only with ``supply_voucher`` (a journal name that
+    wants vouchers on its lines, see ``posting.vouchers``); else F&O's series numbers them."""
     payloads = []
     for number, line in zip(part.line_numbers, part.lines, strict=True):
         payload: dict[str, Any] = {
@@ -110,9 +117,10 @@ def line_payloads(
             "AccountDisplayValue": line_display_value(mapping, line),
             "CurrencyCode": line.currency,
             "TransDate": _odata_date(journal.trans_date),
-            "Voucher": line.voucher,
             "Text": line.text,
         }
+        if supply_voucher:
+            payload["Voucher"] = line.voucher
         if line.debit:
             payload["DebitAmount"] = line.debit
         else:

@@ -57,6 +57,11 @@ from ml_connector_dagster.posting.payloads import (
 from ml_connector_dagster.posting.plan import Plan, PlanKind, Step, batch_order, plan_next
 from ml_connector_dagster.posting.reference import read_references
 from ml_connector_dagster.posting.settings import PostingSettings
+from ml_connector_dagster.posting.vouchers import (
+    VoucherSettings,
+    VoucherSource,
+    read_voucher_settings,
+)
 
 log = logging.getLogger(__name__)
 
@@ -96,14 +101,19 @@ class PostResult:
         return [p.batch_number for p in self.parts]
 
 
-def chunk_payloads(payloads: list[dict[str, Any]], size: int) -> list[list[dict[str, Any]]]:
+def chunk_payloads(
+    payloads: list[dict[str, Any]],
+    size: int,
+    voucher_of: Callable[[dict[str, Any]], object] = lambda payload: payload.get("Voucher"),
+) -> list[list[dict[str, Any]]]:
     """Changesets of at most ``size`` lines, cut between vouchers where a voucher fits.
 
     A cut inside a voucher is safe (line numbers make any gap resumable and F&O will not post
     an unbalanced voucher), only less tidy, so it happens only for a voucher above ``size``.
+    ``voucher_of`` tells a line's voucher when the payload does not carry it (F&O numbers it).
     """
     chunks: list[list[dict[str, Any]]] = [[]]
-    for voucher_lines in _by_voucher(payloads):
+    for voucher_lines in _by_voucher(payloads, voucher_of):
         if chunks[-1] and len(chunks[-1]) + len(voucher_lines) > size:
             chunks.append([])
         for payload in voucher_lines:
@@ -113,13 +123,15 @@ def chunk_payloads(payloads: list[dict[str, Any]], size: int) -> list[list[dict[
     return [c for c in chunks if c]
 
 
-def _by_voucher(payloads: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+def _by_voucher(
+    payloads: list[dict[str, Any]], voucher_of: Callable[[dict[str, Any]], object]
+) -> list[list[dict[str, Any]]]:
     groups: list[list[dict[str, Any]]] = []
     current: object = object()
     for payload in payloads:
-        if payload.get("Voucher") != current:
+        if voucher_of(payload) != current:
             groups.append([])
-            current = payload.get("Voucher")
+            current = voucher_of(payload)
         groups[-1].append(payload)
     return groups
 
@@ -147,6 +159,20 @@ class JournalPoster:
         # Learned from F&O once per poster: whether LedgerJournalHeaders has IntegrationKey.
         self._integration_key = True
         self._last_ambiguity = "none"  # F&O's answer to the latest write of unknown outcome
+        # (company, journal name) -> its voucher settings (None: the name is missing there)
+        self._voucher_settings: dict[tuple[str, str], VoucherSettings | None] = {}
+
+    def supplies_vouchers(self, journal: Journal) -> bool:
+        """Whether this journal's lines carry the connector's vouchers: only where the journal
+        name numbers none itself (``posting.vouchers``); read from F&O once per poster."""
+        key = (journal.company.upper(), journal.journal_name)
+        if key not in self._voucher_settings:
+            settings = read_voucher_settings(self.client, journal.journal_name, journal.company)
+            if settings is not None:
+                log.info("vouchers: %s", settings.describe())
+            self._voucher_settings[key] = settings
+        settings = self._voucher_settings[key]
+        return settings is not None and settings.source is VoucherSource.CONNECTOR
 
     # --- waiting for F&O to settle ------------------------------------------------------------
     def _poll(self, probe: Callable[[], bool]) -> bool:
@@ -202,10 +228,22 @@ class JournalPoster:
         wanted = set(step.missing)
         payloads = [
             payload
-            for payload in line_payloads(journal, step.part, step.target, self.mapping)
+            for payload in line_payloads(
+                journal,
+                step.part,
+                step.target,
+                self.mapping,
+                supply_voucher=self.supplies_vouchers(journal),
+            )
             if int(payload["LineNumber"]) in wanted
         ]
-        for chunk in chunk_payloads(payloads, self.client.changeset_size):
+        numbers, lines = step.part.line_numbers, step.part.lines
+        vouchers = {n: line.voucher for n, line in zip(numbers, lines, strict=True)}
+        for chunk in chunk_payloads(
+            payloads,
+            self.client.changeset_size,
+            lambda payload: vouchers[int(payload["LineNumber"])],
+        ):
             try:
                 self.client.create_many("LedgerJournalLines", chunk)
             except AmbiguousWriteError as exc:

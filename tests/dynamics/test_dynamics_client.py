@@ -107,7 +107,6 @@ def test_header_then_lines_in_one_atomic_batch(fresh_sandbox: Sandbox) -> None:
             "TransDate": "2026-11-20T00:00:00Z",
             "CurrencyCode": "USD",
             "AccountType": "Ledger",
-            "Voucher": "T-1",
         }
         answers = client.create_many(
             "LedgerJournalLines",
@@ -143,7 +142,6 @@ def test_a_bad_line_fails_the_whole_changeset_naming_the_line(fresh_sandbox: San
             "JournalBatchNumber": number,
             "TransDate": "2026-11-20T00:00:00Z",
             "CurrencyCode": "USD",
-            "Voucher": "T-1",
         }
         with pytest.raises(BatchError) as caught:
             client.create_many(

@@ -109,6 +109,73 @@ def test_suspended_dimension_value_blocks_before_any_write(env) -> None:
     assert _posted(result) == [] and _writes(env["sandbox"]) == before
 
 
+NO_DATE = "1900-01-01T00:00:00Z"
+
+
+def _used_departments(env) -> set[str]:
+    company = env["sandbox"].company["rippling"]
+    workers = {w["id"]: w for w in company["workers"]}
+    codes = {d["id"]: d["reference_code"] for d in company["departments"]}
+    return {codes[workers[r["worker_id"]]["department_id"]] for r in _records_of_period(env)}
+
+
+def _valid_in_dynamics_text(result: dg.ExecuteInProcessResult) -> str:
+    [evaluation] = [
+        c for c in result.get_asset_check_evaluations() if c.check_name == "valid_in_dynamics"
+    ]
+    assert not evaluation.passed
+    return table_text(evaluation.metadata["details"])
+
+
+def test_a_value_suspended_for_this_legal_entity_only_blocks_before_any_write(env) -> None:
+    """The shared value is fine; F&O's per-company override suspends it in USMF alone."""
+    with admin(env["sandbox"], "dynamics") as fo:
+        for code in sorted(_used_departments(env)):
+            answer = fo.post(
+                "/_sandbox/entities/FinancialDimensionValueLegalEntityOverrides",
+                json={
+                    "values": {
+                        "FinancialDimension": "Department",
+                        "DimensionValue": code,
+                        "LegalEntityId": COMPANY.lower(),
+                        "IsSuspended": "Yes",
+                        "ActiveFrom": NO_DATE,
+                        "ActiveTo": NO_DATE,
+                    }
+                },
+            )
+            assert answer.status_code in (200, 201), answer.text
+    before = _writes(env["sandbox"])
+    result = _run(env)
+    assert "valid_in_dynamics" in _failed_checks(result)
+    assert f"is suspended in {COMPANY}" in _valid_in_dynamics_text(result)
+    assert _posted(result) == [] and _writes(env["sandbox"]) == before
+
+
+def test_a_value_inactive_on_the_journal_date_blocks_before_any_write(env) -> None:
+    """A value that ended before the check date is refused by F&O at write time: the pre-check
+    reads the dates and stops the journal before the first write instead."""
+    with admin(env["sandbox"], "dynamics") as fo:
+        for code in sorted(_used_departments(env)):
+            answer = fo.patch(
+                "/_sandbox/entities/FinancialDimensionValues",
+                json={
+                    "key": {
+                        "FinancialDimension": "Department",
+                        "LegalEntityId": "",
+                        "DimensionValue": code,
+                    },
+                    "values": {"ActiveTo": "2020-12-31T00:00:00Z"},
+                },
+            )
+            assert answer.status_code in (200, 204), answer.text
+    before = _writes(env["sandbox"])
+    result = _run(env)
+    assert "valid_in_dynamics" in _failed_checks(result)
+    assert "not active after 2020-12-31" in _valid_in_dynamics_text(result)
+    assert _posted(result) == [] and _writes(env["sandbox"]) == before
+
+
 def test_wrong_format_order_blocks_before_any_write(env) -> None:
     def swap(mapping: dict) -> None:
         mapping["dimension_format"]["dimensions"] = [

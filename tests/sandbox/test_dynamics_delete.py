@@ -59,7 +59,6 @@ def _line(batch: str, number: int, account: str, side: str) -> dict:
         "LineNumber": number,
         "TransDate": "2026-11-20T00:00:00Z",
         "CurrencyCode": "USD",
-        "Voucher": "T-1",
         "AccountDisplayValue": account,
         side: Decimal("7.50"),
     }

@@ -180,8 +180,11 @@ def test_lines_get_numbers_vouchers_defaults_and_exact_decimal_totals(
     )
     assert header["JournalTotalDebit"] == Decimal("5.3")
     assert header["JournalTotalCredit"] == Decimal("0.3")
-    explicit = post_line(fo_client, line(batch, LineNumber=Decimal(10), Voucher="MY-1"))
-    assert explicit.json()["LineNumber"] == 10 and explicit.json()["Voucher"] == "MY-1"
+    # PAYROLL draws its vouchers from its series: a voucher it did not draw is refused
+    refused = post_line(fo_client, line(batch, LineNumber=Decimal(10), Voucher="MY-1"))
+    assert refused.status_code == 400 and "cannot be entered" in inner(refused)
+    explicit = post_line(fo_client, line(batch, LineNumber=Decimal(10)))
+    assert explicit.json()["LineNumber"] == 10 and explicit.json()["Voucher"] == "PAYV-000002"
     assert post_line(fo_client, line(batch)).json()["LineNumber"] == 11
     # PATCH and DELETE keep the totals right
     key = f"/data/LedgerJournalLines(dataAreaId='usmf',JournalBatchNumber='{batch}',LineNumber=4)"
@@ -258,6 +261,21 @@ def test_negative_amounts_allowed_where_the_journal_name_allows_them(
     resp = post_line(fo_client, line(batch, DebitAmount=Decimal("-5")))
     assert resp.status_code == 201
     assert resp.json()["Voucher"] == "GNJL-000001"
+
+
+def test_a_manual_journal_name_wants_the_voucher_on_every_line(
+    service: DynamicsService, fo_client: httpx.Client
+) -> None:
+    service.admin_write(
+        "PATCH",
+        "JournalNames",
+        {"key": {"dataAreaId": "usmf", "Name": "GenJrn"}, "values": {"NewVoucher": "Manually"}},
+    )
+    batch = new_journal(fo_client, "GenJrn")["JournalBatchNumber"]
+    missing = post_line(fo_client, line(batch))
+    assert missing.status_code == 400 and "Voucher must be filled in" in inner(missing)
+    given = post_line(fo_client, line(batch, Voucher="PR-1"))
+    assert given.status_code == 201 and given.json()["Voucher"] == "PR-1"
 
 
 def test_extra_segments_dropped_missing_blank_and_stored(fo_client: httpx.Client) -> None:

@@ -319,7 +319,6 @@ def _lines_batch(sandbox: Sandbox, batch: str, pairs: int) -> BatchRequest:
             body = {
                 **base,
                 "LineNumber": number,
-                "Voucher": f"T-{n}",
                 "AccountDisplayValue": account,
                 side: Decimal("12.34"),
             }

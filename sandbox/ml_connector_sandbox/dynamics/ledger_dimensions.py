@@ -192,3 +192,17 @@ def _check_dimension_value(
         raise _fail(f"{dimension} is suspended.")
     if not _within(date, row["ActiveFrom"], row["ActiveTo"]):
         raise _fail(f"The value '{value}' for {dimension} is not active on {date[:10]}.")
+    # A shared value can be suspended or limited in time for one legal entity only (F&O's
+    # "legal entity overrides" of a financial dimension value).
+    for override in store.select(
+        schema.entities["FinancialDimensionValueLegalEntityOverrides"],
+        '"FinancialDimension" = ? AND "DimensionValue" = ? AND "LegalEntityId" = ?',
+        [dimension, value, company],
+    ):
+        if override["IsSuspended"] == "Yes":
+            raise _fail(f"{dimension} is suspended.")
+        if not _within(date, override["ActiveFrom"], override["ActiveTo"]):
+            raise _fail(
+                f"The value '{value}' for {dimension} is not active on {date[:10]} in legal "
+                f"entity {company}."
+            )

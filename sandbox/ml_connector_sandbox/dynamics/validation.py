@@ -161,9 +161,37 @@ class Rules:
             values["LineNumber"] = str(self.store.next_number(seq))
         else:
             self.store.raise_number(seq, int(Decimal(values["LineNumber"])))
+        self._check_voucher(entity, company, header, values)
         if not values.get("Voucher"):
             values["Voucher"] = self._assign_voucher(company, header, values)
         return hidden
+
+    def _check_voucher(
+        self, entity: EntitySchema, company: str, header: dict[str, Any], values: dict[str, Any]
+    ) -> None:
+        """A journal name with new voucher "Manually" wants the voucher on every line; any other
+        numbers its lines from its voucher series and refuses a voucher it did not draw. (Our
+        reading of F&O, stricter than silently renumbering: no public page settles what OData
+        does with a supplied voucher; ``ml-connector ping`` reports the journal name's setting.)
+        """
+        jname = self.journal_name(company, header["JournalName"]) or {}
+        manual = jname.get("NewVoucher") == "Manually"
+        if manual and not values.get("Voucher"):
+            raise write_failed(
+                entity.entity_type,
+                f"Voucher must be filled in: journal name {header['JournalName']} takes its "
+                "vouchers from the lines (new voucher: Manually).",
+                "Error",
+            )
+        if not manual and values.get("Voucher"):
+            raise write_failed(
+                entity.entity_type,
+                f"Voucher '{values['Voucher']}' cannot be entered: journal name "
+                f"{header['JournalName']} draws its vouchers from number sequence "
+                f"{jname.get('VoucherSeriesCode') or '(none)'}, which does not allow manual "
+                "numbers.",
+                "Error",
+            )
 
     def validate_line(
         self, entity: EntitySchema, values: dict[str, Any], header: dict[str, Any]
