@@ -75,6 +75,11 @@ class ConnectorSettings(BaseSettings):
     # Automation: sensors and schedules start running when the code location loads.
     automation_on: bool = False
     webhooks: bool = False
+    # With webhooks on, the ``updated_at`` poll keeps running this often as a safety net
+    # (webhooks fire only for employees provisioned to the app).
+    safety_poll_seconds: Annotated[float, Field(ge=300)] = 21600.0
+    # Also read v1 ``company_activity`` when polling (needs v1 scopes; optional, never fatal).
+    company_activity: bool = False
     sensor_interval: int = Field(default=60, ge=1)
     reference_cron: str = "0 5 * * *"
     workforce_cron: str = "30 5 * * *"

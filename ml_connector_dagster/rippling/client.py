@@ -59,11 +59,19 @@ class Page:
     next_link: str | None
 
 
+# The v1 endpoints the client calls and the scopes their spec's ``security`` lists (v1 scopes
+# have no ``.read`` suffix; ``company_activity`` lists two).
+V1_SCOPES = {"company_activity": "company, company:activity", "employees": "employee"}
+
+
 def required_scope(path: str) -> str:
     """The OAuth scope an endpoint needs, as the spec's ``security`` lists it."""
     segments = [s for s in urlsplit(path).path.split("/") if s]
     if "worker-payroll-records" in segments:
         return "worker-payroll-records.read"
+    if segments[:2] == ["platform", "api"]:
+        segments = segments[2:]
+        return V1_SCOPES.get(segments[0], "unknown") if segments else "unknown"
     return f"{segments[0]}.read" if segments else "unknown"
 
 
@@ -273,17 +281,24 @@ class RipplingClient:
 
     def company_activity(
         self,
-        start: dt.datetime | None = None,
+        start: dt.date | None = None,
         *,
         cursor: str | None = None,
-        end: dt.datetime | None = None,
+        end: dt.date | None = None,
         limit: int = 1000,
+        max_pages: int | None = None,
     ) -> ActivityResult:
-        """v1 ``company_activity`` events since ``start`` or since a stored ``cursor``.
+        """v1 ``company_activity`` events since the day of ``start`` or since a stored ``cursor``.
+
+        The spec types ``startDate`` and ``endDate`` as ``format: date`` (both inclusive), so
+        they are sent as ``YYYY-MM-DD``; a datetime given here is reduced to its UTC day, which
+        re-reads part of that day (callers deduplicate). ``startDate`` may reach at most 90
+        days back; callers keep their window inside it.
 
         v1's ``next`` is a resume cursor, returned even on the last page (the spec: "pause and
-        repeat"), so reading stops at a short page and the cursor is handed back for the next
-        poll. ``startDate`` may reach at most 90 days back; callers keep their window inside it.
+        repeat"), so reading stops at a short page (or after ``max_pages``) and the cursor is
+        handed back for the next poll. The endpoint needs the v1 scopes ``company`` and
+        ``company:activity``, which a v2 token may lack: callers treat it as optional.
         """
         if start is None and cursor is None:
             raise ValueError("company_activity needs a start date or a cursor")
@@ -292,11 +307,12 @@ class RipplingClient:
             params["next"] = cursor
         else:
             assert start is not None
-            params["startDate"] = _v1_time(start)
+            params["startDate"] = v1_date(start)
         if end is not None:
-            params["endDate"] = _v1_time(end)
+            params["endDate"] = v1_date(end)
         url = self.v1_base_url + "/company_activity"
         result = ActivityResult(events=[], cursor=cursor)
+        pages = 0
         while True:
             body = self._json(self._get(url, params))
             if body.get("error"):
@@ -305,11 +321,25 @@ class RipplingClient:
             events = list(data.get("events") or [])
             result.events.extend(events)
             result.cursor = data.get("next") or result.cursor
+            pages += 1
             if len(events) < limit or not data.get("next"):
+                return result
+            if max_pages is not None and pages >= max_pages:
                 return result
             params = {"limit": limit, "next": data["next"]}
             if end is not None:
-                params["endDate"] = _v1_time(end)
+                params["endDate"] = v1_date(end)
+
+    def employee(self, employee_id: str) -> models.V1Employee:
+        """One v1 employee (``GET {v1}/employees/{employeeId}``, v1 scope ``employee``).
+
+        Only used to resolve an employee id (what webhooks and v1 activity carry) to a v2
+        worker: its ``workEmail`` is a filter v2 ``/workers/`` accepts.
+        """
+        body = self._json(self._get(f"{self.v1_base_url}/employees/{employee_id}"))
+        if not isinstance(body, dict):
+            raise RipplingDataError(f"Rippling v1 /employees/{employee_id} is not an object")
+        return _validate(models.V1Employee, body, "/employees/{employeeId}")
 
     def payroll_run(self, run_id: str) -> models.PayrollRun:
         body = self.get_json(f"/payroll-runs/{run_id}/")
@@ -329,8 +359,15 @@ class RipplingClient:
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
-def _v1_time(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def v1_date(value: dt.date) -> str:
+    """A v1 ``format: date`` parameter: ``YYYY-MM-DD``; a datetime counts by its UTC day.
+
+    Rippling answers 400 to a datetime where the spec says ``date``.
+    """
+    if isinstance(value, dt.datetime):
+        aware = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+        value = aware.astimezone(dt.UTC).date()
+    return value.isoformat()
 
 
 def _validate(model: type[M], raw: dict[str, Any], path: str) -> M:

@@ -194,6 +194,21 @@ class Worker(Record):
         return "compensation" in self.redacted
 
 
+class V1Employee(RipplingModel):
+    """A v1 ``Employee`` (camelCase), only the fields that lead to a v2 worker.
+
+    ``id`` is the employee id webhooks carry. ``workEmail`` is in the v1 schema; ``userId`` is
+    not (the schema has no user link), but is read when Rippling sends it. Unknown fields are
+    kept, as everywhere.
+    """
+
+    id: str
+    work_email: str | None = Field(default=None, alias="workEmail")
+    user_id: str | None = Field(default=None, alias="userId")
+    employee_number: int | str | None = Field(default=None, alias="employeeNumber")
+    role_state: str | None = Field(default=None, alias="roleState")
+
+
 class PayPeriod(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
     start_date: dt.date

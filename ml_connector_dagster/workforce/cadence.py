@@ -21,6 +21,8 @@ from ml_connector_dagster.rippling.models import PayrollRun, parse_timestamp
 SETTLED_STATES = frozenset({"APPROVED", "PAID", "CLOSED"})
 # The fixed wait between polls when the payroll calendar cannot be read (no payroll access).
 NO_CALENDAR_INTERVAL = dt.timedelta(hours=1)
+# The safety-net poll's default pace when webhooks are on.
+SAFETY_NET_INTERVAL = dt.timedelta(hours=6)
 
 
 class CadenceSettings(BaseModel):
@@ -46,6 +48,7 @@ class PollDecision:
     deadline: dt.datetime | None = None  # the approval deadline that decided it
     run_id: str | None = None
     calendar_unreadable: bool = False  # the fixed interval: payroll runs could not be read
+    safety_net: bool = False  # webhooks on: the slow fixed pace, calendar not consulted
 
 
 def approval_deadline(run: PayrollRun) -> dt.datetime | None:
@@ -95,6 +98,18 @@ def no_calendar_decision(why: str) -> PollDecision:
         NO_CALENDAR_INTERVAL,
         f"fixed interval of {NO_CALENDAR_INTERVAL}: the payroll calendar is unreadable ({why})",
         calendar_unreadable=True,
+    )
+
+
+def safety_net_decision(interval: dt.timedelta = SAFETY_NET_INTERVAL) -> PollDecision:
+    """The slow fixed cadence of the poll behind webhooks, and why."""
+    if interval <= dt.timedelta(0):
+        raise ValueError("the safety-net interval must be positive")
+    return PollDecision(
+        interval,
+        f"webhooks on: safety-net poll every {interval} (webhooks only cover employees"
+        " provisioned to the app)",
+        safety_net=True,
     )
 
 

@@ -1,15 +1,22 @@
-"""What tells the sync which workers to re-read: the webhook inbox, or polling.
+"""What tells the sync which workers to re-read: the webhook inbox, and polling.
 
-Both only produce worker ids; the workers are always re-read from Rippling (a webhook payload
-is a hint, never data) and handed to ``sync.sync_workers``.
+Both only produce ids; the workers are always re-read from Rippling (a webhook payload is a
+hint, never data) and handed to ``sync.sync_workers``. Webhooks and v1 activity name *employee*
+ids, which ``resolve.py`` turns into v2 workers; the ``updated_at`` poll names workers directly.
 
 Polling keeps a small cursor (JSON-serialisable, e.g. for a Dagster sensor cursor): the
-``updated_at`` watermark of ``/workers/`` (read again with an overlap) and the v1
-``company_activity`` resume cursor.
+``updated_at`` watermark of ``/workers/`` (read again with an overlap) and, when the optional
+v1 ``company_activity`` is read, its resume cursor and the error it last gave (so a standing
+refusal is said once, not on every poll).
+
+Polling runs in both modes. Without webhooks it is the trigger, paced by the payroll calendar;
+with webhooks it is the safety net at a slow fixed pace, because Rippling fires created,
+updated and deleted only for employees provisioned to the app by its access rules.
 """
 
 import datetime as dt
 import json
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,8 +25,19 @@ from ml_connector_dagster import clock
 from ml_connector_dagster.rippling.client import RipplingClient
 from ml_connector_dagster.rippling.errors import RipplingPermissionError, RipplingRequestError
 from ml_connector_dagster.rippling.models import Worker, parse_timestamp
-from ml_connector_dagster.workforce.cadence import PollDecision, no_calendar_decision, poll_decision
+from ml_connector_dagster.workforce.activity import read_activity
+from ml_connector_dagster.workforce.cadence import (
+    PollDecision,
+    no_calendar_decision,
+    poll_decision,
+    safety_net_decision,
+)
 
+log = logging.getLogger(__name__)
+
+# The webhook events that name an employee to re-read. ``employee.rehired`` is not in
+# Rippling's published description (a rehire arrives as updated or hired): it is accepted as a
+# harmless trigger should it ever come, and nothing relies on it.
 WORKER_EVENTS = frozenset(
     {
         "employee.created",
@@ -29,9 +47,6 @@ WORKER_EVENTS = frozenset(
         "employee.rehired",
         "employee.deleted",
     }
-)
-ACTIVITY_TYPES = frozenset(
-    {"EMPLOYEE_HIRED", "EMPLOYEE_TERMINATED", "EMPLOYEE_REHIRED", "EMPLOYEE_UPDATED"}
 )
 DEFAULT_OVERLAP = dt.timedelta(minutes=10)
 
@@ -45,6 +60,7 @@ class Reread:
 
 
 def reread_workers(rippling: RipplingClient, worker_ids: Iterable[str]) -> Reread:
+    """Workers by v2 worker id (from polling); an id Rippling answers 404 to is gone."""
     out = Reread()
     for worker_id in dict.fromkeys(worker_ids):  # unique, in order
         try:
@@ -57,8 +73,11 @@ def reread_workers(rippling: RipplingClient, worker_ids: Iterable[str]) -> Rerea
 
 
 # --- the webhook inbox -------------------------------------------------------------------------
-def inbox_worker_ids(pending: Iterable[dict[str, Any]]) -> list[str]:
-    """The workers a batch of inbox events names (events about anything else are ignored)."""
+def inbox_employee_ids(pending: Iterable[dict[str, Any]]) -> list[str]:
+    """The employee ids a batch of inbox events names (events about anything else are ignored).
+
+    They are Rippling *employee* ids, resolved to workers in the run (``resolve.py``).
+    """
     return list(
         dict.fromkeys(row["object_id"] for row in pending if row["event_name"] in WORKER_EVENTS)
     )
@@ -69,6 +88,7 @@ def inbox_worker_ids(pending: Iterable[dict[str, Any]]) -> list[str]:
 class PollCursor:
     updated_watermark: dt.datetime | None = None
     activity_cursor: str | None = None
+    activity_error: str | None = None  # the last company_activity failure, said once
 
     def to_json(self) -> str:
         return json.dumps(
@@ -77,6 +97,7 @@ class PollCursor:
                 if self.updated_watermark
                 else None,
                 "activity_cursor": self.activity_cursor,
+                "activity_error": self.activity_error,
             }
         )
 
@@ -89,26 +110,22 @@ class PollCursor:
         return cls(
             updated_watermark=parse_timestamp(stamp) if stamp else None,
             activity_cursor=data.get("activity_cursor"),
+            activity_error=data.get("activity_error"),
         )
 
 
 @dataclass
 class PollResult:
     workers: list[Worker]
-    gone: list[str]
+    # Employee ids company_activity named that are not among ``workers`` by id: resolved to
+    # workers in the run, like a webhook's (a sensor tick makes no per-id reads).
+    employee_ids: list[str]
     cursor: PollCursor
     full: bool  # the first poll reads every worker
 
-
-def activity_worker_ids(events: Iterable[dict[str, Any]]) -> list[str]:
-    ids: list[str] = []
-    for event in events:
-        if event.get("event_type") not in ACTIVITY_TYPES:
-            continue
-        for subject in event.get("subjects") or []:
-            if subject.get("instance") and (subject.get("type") or "ROLE") == "ROLE":
-                ids.append(str(subject["instance"]))
-    return ids
+    @property
+    def activity_error(self) -> str | None:
+        return self.cursor.activity_error
 
 
 def poll_changes(
@@ -117,42 +134,61 @@ def poll_changes(
     *,
     now: dt.datetime | None = None,
     overlap: dt.timedelta = DEFAULT_OVERLAP,
-    use_activity: bool = True,
+    use_activity: bool = False,
+    logger: logging.Logger | None = None,
 ) -> PollResult:
     """Workers changed since the cursor (all of them on the first poll), and the next cursor.
 
-    ``updated_at`` catches every edit; ``company_activity`` adds workers whose change did not
-    move ``updated_at`` (and is a second witness). Both are deduplicated by worker id.
+    ``updated_at`` catches every edit. With ``use_activity`` (``ML_CONNECTOR_COMPANY_ACTIVITY``)
+    v1 ``company_activity`` adds the employee ids its employee events name (those not already
+    among the workers by id), for the run to resolve; it is optional and never fatal: when it
+    fails, the ``updated_at`` result stands and the failure is logged as a warning once, when
+    it starts (the cursor remembers it).
     """
+    logger = logger or log
     cursor = cursor or PollCursor()
     now = now or clock.now()
     first = cursor.updated_watermark is None
     incremental = rippling.workers_updated_since(cursor.updated_watermark, overlap)
     workers = {w.id: w for w in incremental.records}
-    gone: list[str] = []
-    activity_cursor = cursor.activity_cursor
+    employee_ids: list[str] = []
+    activity_cursor, activity_error = cursor.activity_cursor, None
     if use_activity:
-        if activity_cursor:
-            activity = rippling.company_activity(cursor=activity_cursor)
-        else:  # start a cursor now: this poll reads every worker anyway
-            activity = rippling.company_activity(start=now - overlap)
-        activity_cursor = activity.cursor
-        missing = [i for i in activity_worker_ids(activity.events) if i not in workers]
-        reread = reread_workers(rippling, missing)
-        workers.update({w.id: w for w in reread.workers})
-        gone = reread.gone
+        # Without a cursor, start one now (from the day of now - overlap): this poll reads
+        # every changed worker through updated_at anyway.
+        activity = read_activity(rippling, activity_cursor, start=now - overlap)
+        activity_cursor, activity_error = activity.cursor, activity.error
+        if activity_error and not cursor.activity_error:  # said when it starts, not each time
+            logger.warning(
+                f"Polling goes on with updated_at alone: {activity_error}"
+                " (said once; set ML_CONNECTOR_COMPANY_ACTIVITY=false to stop reading it)"
+            )
+        elif not activity_error and cursor.activity_error:
+            logger.info("v1 company_activity answers again")
+        employee_ids = [i for i in activity.employee_ids if i not in workers]
     return PollResult(
         workers=list(workers.values()),
-        gone=gone,
-        cursor=PollCursor(incremental.watermark or cursor.updated_watermark, activity_cursor),
+        employee_ids=employee_ids,
+        cursor=PollCursor(
+            incremental.watermark or cursor.updated_watermark, activity_cursor, activity_error
+        ),
         full=first,
     )
 
 
-def poll_cadence(rippling: RipplingClient, now: dt.datetime) -> PollDecision:
-    """When to poll next, after the payroll calendar; a fixed interval when Rippling refuses
-    the payroll runs (no ``Global_Payroll`` entitlement or no scope): the workforce sync needs
-    no payroll endpoint, so a company without payroll access is polled all the same."""
+def poll_cadence(
+    rippling: RipplingClient, now: dt.datetime, *, safety_net: dt.timedelta | None = None
+) -> PollDecision:
+    """When to poll next.
+
+    With ``safety_net`` (webhooks on): that fixed interval, without reading payroll (webhooks
+    carry the fast path; the poll only catches what they cannot see). Otherwise after the
+    payroll calendar; a fixed interval when Rippling refuses the payroll runs (no
+    ``Global_Payroll`` entitlement or no scope): the workforce sync needs no payroll endpoint,
+    so a company without payroll access is polled all the same.
+    """
+    if safety_net is not None:
+        return safety_net_decision(safety_net)
     try:
         runs = list(rippling.payroll_runs())
     except RipplingPermissionError as exc:

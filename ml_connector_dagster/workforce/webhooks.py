@@ -6,6 +6,11 @@ signature. Every delivery is authenticated: by the static bearer token configure
 set up; a delivery for a company not configured here is refused. The event goes into the audit
 store's inbox (a repeat of a pending event collapses into it) and nothing else happens in the
 request: the worker is re-read from Rippling later, by whoever drains the inbox.
+
+The ``id`` is the Rippling *employee* id, stored as it came: the run that drains the inbox
+resolves it to a v2 worker (``resolve.py``), since Rippling does not document that the two ids
+are equal. Which events count is ``triggers.WORKER_EVENTS`` (``employee.rehired``, not in the
+published description, is accepted as a harmless trigger; nothing relies on it).
 """
 
 import hmac

@@ -88,7 +88,7 @@ def test_the_environment_switches_automation_on_and_names_the_connection() -> No
     assert loaded["sensors"] == {
         "pay_run_sensor": ["RUNNING", 17],
         "workforce_webhook_sensor": ["RUNNING", 60],
-        "workforce_poll_sensor": ["STOPPED", 300],  # webhooks replace polling
+        "workforce_poll_sensor": ["RUNNING", 300],  # the safety-net poll stays on
     }
     assert loaded["schedules"]["refresh_reference_data_schedule"] == ["RUNNING", "0 6 * * *"]
     assert (loaded["partitions"], loaded["pool"]) == ("acme__pay_period", "dynamics__acme")

@@ -33,11 +33,26 @@ def env(fresh_sandbox: Sandbox, sandbox_env, tmp_path: Path, monkeypatch) -> Ite
         yield {"sandbox": fresh_sandbox, "tmp": tmp_path, "resources": resources(tmp_path, mapping)}
 
 
-def _hire(sandbox: Sandbox, **body) -> dict:
+def _hire_answer(sandbox: Sandbox, **body) -> dict:
+    """The sandbox's whole answer to a hire: the worker, its ``employee_id`` and the
+    ``webhook`` form Rippling would send (naming the employee id)."""
     with httpx.Client(verify=sandbox.client_ssl_context()) as admin:
         answer = admin.post(sandbox.urls["rippling"] + "/_sandbox/workers", json=body)
         assert answer.status_code < 300, answer.text
-        return answer.json()["worker"]
+        return answer.json()
+
+
+def _hire(sandbox: Sandbox, **body) -> dict:
+    return _hire_answer(sandbox, **body)["worker"]
+
+
+def _grant_employee_scope(sandbox: Sandbox) -> None:
+    """The v1 ``employee`` scope on the sandbox's full token: resolving an employee id reads
+    the v1 employee (the generated tokens lack v1 scopes, as a v2 token may)."""
+    url = sandbox.urls["rippling"] + "/_sandbox/api-tokens/full"
+    with httpx.Client(verify=sandbox.client_ssl_context()) as admin:
+        scopes = admin.get(url).json()["scopes"] + ["employee"]
+        admin.put(url, json={"scopes": scopes}).raise_for_status()
 
 
 def _sync(instance, env, worker_ids=None, run_config=None, **kwargs) -> dg.ExecuteInProcessResult:
@@ -75,7 +90,8 @@ def test_full_sync_then_nothing_to_write_and_headcount_is_checked(env) -> None:
 
 
 def test_duplicated_webhook_gives_one_run_for_that_worker(env) -> None:
-    hired = _hire(
+    _grant_employee_scope(env["sandbox"])
+    answer = _hire_answer(
         env["sandbox"],
         given_name="Grace",
         family_name="Hopper",
@@ -83,19 +99,24 @@ def test_duplicated_webhook_gives_one_run_for_that_worker(env) -> None:
         employment_type="SALARIED",
         department_reference_code="D110",
     )
+    hired, employee_id = answer["worker"], answer["employee_id"]
+    assert employee_id != hired["id"]  # webhooks name the employee, not the v2 worker
     audit = AuditStore(f"sqlite:///{env['tmp'] / 'audit.sqlite'}")
     company_id = env["sandbox"].company["rippling"]["company_id"]
-    assert audit.enqueue_webhook(company_id, "employee.hired", hired["id"])
-    assert not audit.enqueue_webhook(company_id, "employee.hired", hired["id"])
+    assert audit.enqueue_webhook(company_id, "employee.created", employee_id)
+    assert not audit.enqueue_webhook(company_id, "employee.created", employee_id)
     with dg.instance_for_test() as instance:
         context = dg.build_sensor_context(instance=instance, resources=env["resources"])
         request = workforce_webhook_sensor(context)
         assert isinstance(request, dg.RunRequest)
-        worker_ids = request.run_config["ops"]["dynamics__workforce_plan"]["config"]["worker_ids"]
-        assert worker_ids == [hired["id"]]
+        config = request.run_config["ops"]["dynamics__workforce_plan"]["config"]
+        # The sensor only reads the inbox; the run resolves the employee id to its worker.
+        assert config["employee_ids"] == [employee_id] and config["worker_ids"] == []
         again = workforce_webhook_sensor(context)  # before the run: the same key, so no 2nd run
         assert isinstance(again, dg.RunRequest) and again.run_key == request.run_key
-        assert _sync(instance, env, run_config=request.run_config).success
+        result = _sync(instance, env, run_config=request.run_config)
+        assert result.success
+        assert _plan_metadata(result)["unresolved_employee_ids"].value == []
         assert isinstance(workforce_webhook_sensor(context), dg.SkipReason)  # inbox drained
     with Connection.from_environment().dynamics() as client:
         worker = client.get_entity("Workers", {"PersonnelNumber": f"RP-{hired['number']}"})
@@ -103,10 +124,13 @@ def test_duplicated_webhook_gives_one_run_for_that_worker(env) -> None:
 
 
 def test_a_failed_sync_leaves_its_webhook_events_pending(env) -> None:
-    hired = _hire(env["sandbox"], given_name="Alan", family_name="Turing", start_date="2026-11-16")
+    _grant_employee_scope(env["sandbox"])
+    answer = _hire_answer(
+        env["sandbox"], given_name="Alan", family_name="Turing", start_date="2026-11-16"
+    )
     audit = AuditStore(f"sqlite:///{env['tmp'] / 'audit.sqlite'}")
     audit.enqueue_webhook(
-        env["sandbox"].company["rippling"]["company_id"], "employee.hired", hired["id"]
+        env["sandbox"].company["rippling"]["company_id"], "employee.created", answer["employee_id"]
     )
     # the 1st /data/Workers request reads the current state, the 2nd creates the worker
     faults = {"dynamics": [{"kind": "server_error", "nth": 2, "path_prefix": "/data/Workers"}]}
@@ -144,6 +168,20 @@ def test_polling_picks_up_a_change_made_in_rippling(env) -> None:
         assert _sync(instance, env, ids).success
     with Connection.from_environment().dynamics() as client:
         assert client.get_entity("Workers", {"PersonnelNumber": f"RP-{hired['number']}"})
+
+
+def test_poll_sensor_runs_with_webhooks_on_at_the_safety_net_cadence(env, monkeypatch) -> None:
+    """Webhooks on: the poll is not switched off but runs every 6 h (the default)."""
+    monkeypatch.setenv("ML_CONNECTOR_WEBHOOKS", "true")
+    monkeypatch.delenv("ML_CONNECTOR_SAFETY_POLL_SECONDS", raising=False)
+    fresh = resources(env["tmp"], env["tmp"] / "mapping.yaml")  # settings read anew
+    with dg.instance_for_test() as instance:
+        context = dg.build_sensor_context(instance=instance, resources=fresh)
+        first = workforce_poll_sensor(context)
+        assert isinstance(first, dg.RunRequest)
+        assert first.tags["ml_connector/trigger"] == "safety-poll"
+        state = json.loads(context.cursor)
+        assert dt.datetime.fromisoformat(state["next_at"]) == NOW + dt.timedelta(hours=6)
 
 
 def test_poll_sensor_waits_for_its_cadence(env) -> None:

@@ -23,6 +23,7 @@ from ml_connector_dagster.rippling.entitlements import (
     endpoint_template,
     required_entitlement,
 )
+from ml_connector_sandbox.rippling.employees import employee_id_for
 from ml_connector_sandbox.server import Sandbox
 
 SPEC = (
@@ -57,6 +58,15 @@ def test_every_entitlement_in_the_table_is_the_spec_s(spec: dict[str, Any]) -> N
         assert required_scope(template) in _spec_scopes(operation), template
 
 
+def grant_v1_scopes(sandbox: Sandbox, label: str = "full") -> None:
+    """Give a sandbox API token the v1 scopes (``company``, ``company:activity``, ``employee``)."""
+    url = f"{sandbox.urls['rippling']}/_sandbox/api-tokens/{label}"
+    with httpx.Client(verify=sandbox.client_ssl_context()) as admin:
+        scopes = admin.get(url).json()["scopes"]
+        scopes += ["company", "company:activity", "employee"]
+        admin.put(url, json={"scopes": scopes}).raise_for_status()
+
+
 def _client(sandbox: Sandbox) -> RipplingClient:
     token = next(t for t in sandbox.rippling.credentials()["api_tokens"] if t["label"] == "full")
     creds = RipplingCredentials(
@@ -89,6 +99,7 @@ def test_every_endpoint_the_client_calls_is_in_the_table(
         "worker_payroll_records": lambda c: list(c.worker_payroll_records(run["id"])),
         "entitlements": lambda c: list(c.entitlements()),
         "company_activity": lambda c: c.company_activity(start=AS_OF),
+        "employee": lambda c: c.employee(employee_id_for(company["workers"][0]["id"])),
     }
     public = {
         name
@@ -100,12 +111,15 @@ def test_every_endpoint_the_client_calls_is_in_the_table(
     def record(request: httpx.Request) -> None:
         sent.append(request.url.path)
 
+    grant_v1_scopes(fresh_sandbox)  # v1 company_activity and employees need them
     with _client(fresh_sandbox) as client:
         client._http.event_hooks = {"request": [record], "response": []}
         for call in calls.values():
             call(client)
     v2 = [p for p in sent if not p.startswith("/platform/api/")]
-    assert len(v2) >= len(calls) - 1
+    v1 = {p.split("/")[3] for p in sent if p.startswith("/platform/api/")}
+    assert v1 == {"company_activity", "employees"}  # the two v1 calls
+    assert len(v2) >= len(calls) - len(v1)
     for path in v2:
         template = endpoint_template(path)
         assert template is not None, f"{path} has no entitlement in rippling/entitlements.py"
@@ -113,3 +127,4 @@ def test_every_endpoint_the_client_calls_is_in_the_table(
         assert [required_entitlement(path)] == operation["x-rippling-entitlements"], path
         assert required_scope(path) in _spec_scopes(operation), path
     assert required_entitlement("/platform/api/company_activity") is None  # v1: none
+    assert required_entitlement("/platform/api/employees/e1") is None

@@ -320,8 +320,16 @@ def test_payroll_records_parse_to_decimal(fresh_sandbox: Sandbox) -> None:
         )
 
 
+def _grant_v1_scopes(sandbox: Sandbox, label: str = "full") -> None:
+    url = f"{sandbox.urls['rippling']}/_sandbox/api-tokens/{label}"
+    with httpx.Client(verify=sandbox.client_ssl_context()) as admin:
+        scopes = admin.get(url).json()["scopes"] + ["company", "company:activity", "employee"]
+        admin.put(url, json={"scopes": scopes}).raise_for_status()
+
+
 def test_company_activity_follows_its_cursor(fresh_sandbox: Sandbox) -> None:
     as_of = dt.datetime.fromisoformat(fresh_sandbox.company["meta"]["as_of"]).replace(tzinfo=dt.UTC)
+    _grant_v1_scopes(fresh_sandbox)
     with _api_client(fresh_sandbox) as client:
         first = client.company_activity(as_of - dt.timedelta(days=80), limit=5)
         requests = client.requests_sent
@@ -330,6 +338,41 @@ def test_company_activity_follows_its_cursor(fresh_sandbox: Sandbox) -> None:
     assert len(events) > 5 and requests >= 2
     assert len({json.dumps(e, sort_keys=True, default=str) for e in events}) == len(events)
     assert first.cursor and caught_up.events == []
+
+
+def test_company_activity_sends_dates_as_dates(fresh_sandbox: Sandbox) -> None:
+    """The sandbox answers 400 to a datetime startDate, as the v1 spec's ``date`` says."""
+    _grant_v1_scopes(fresh_sandbox)
+    sent: list[httpx.URL] = []
+    late_evening = dt.datetime(2026, 11, 19, 23, 30, tzinfo=dt.timezone(dt.timedelta(hours=-5)))
+    with _api_client(fresh_sandbox) as client:
+        client._http.event_hooks = {"request": [lambda r: sent.append(r.url)], "response": []}
+        client.company_activity(start=late_evening, end=dt.date(2026, 11, 20))
+        client.company_activity(start=dt.date(2026, 11, 18))
+    assert sent[0].params["startDate"] == "2026-11-20"  # the UTC day of the instant
+    assert sent[0].params["endDate"] == "2026-11-20"
+    assert sent[-1].params["startDate"] == "2026-11-18"
+
+
+def test_company_activity_403_names_both_v1_scopes(fresh_sandbox: Sandbox) -> None:
+    with _api_client(fresh_sandbox) as client, pytest.raises(RipplingPermissionError) as caught:
+        client.company_activity(start=dt.date(2026, 11, 18))
+    assert "'company, company:activity'" in str(caught.value)
+
+
+def test_v1_employee_is_read_with_its_scope(fresh_sandbox: Sandbox) -> None:
+    from ml_connector_sandbox.rippling.employees import employee_id_for
+
+    worker = fresh_sandbox.company["rippling"]["workers"][0]
+    employee_id = employee_id_for(worker["id"])
+    with _api_client(fresh_sandbox) as client, pytest.raises(RipplingPermissionError) as caught:
+        client.employee(employee_id)
+    assert "'employee'" in str(caught.value)
+    _grant_v1_scopes(fresh_sandbox)
+    with _api_client(fresh_sandbox) as client:
+        employee = client.employee(employee_id)
+    assert employee.id == employee_id and employee.work_email == worker["work_email"]
+    assert employee.user_id is None  # not in the v1 schema, not served
 
 
 def test_next_link_to_another_port_is_refused(sandbox: Sandbox) -> None:

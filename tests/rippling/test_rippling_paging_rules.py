@@ -42,6 +42,9 @@ def test_required_scope_follows_the_spec() -> None:
         required_scope("/payroll-runs/r1/worker-payroll-records/") == "worker-payroll-records.read"
     )
     assert required_scope("/company-legal-entities/") == "company-legal-entities.read"
+    # v1 scopes, as the v1 spec's security lists them (no ".read"; activity needs two).
+    assert required_scope("/platform/api/company_activity") == "company, company:activity"
+    assert required_scope("/platform/api/employees/e1") == "employee"
 
 
 def test_required_entitlement_follows_the_spec_for_list_by_id_and_nested_paths() -> None:

@@ -22,6 +22,7 @@ with warnings.catch_warnings():  # Starlette nags about httpx; the test client s
 
 from ml_connector_sandbox.company import catalog, generate_company
 from ml_connector_sandbox.rippling import RipplingService
+from ml_connector_sandbox.rippling.employees import employee_id_for
 from ml_connector_sandbox.rippling.resources import RESOURCES, Resource
 
 BASE_URL = "https://127.0.0.1:8441"
@@ -388,12 +389,25 @@ def test_worker_payroll_records_page_without_meta_and_filter_by_worker(
 
 
 # --- v1 company activity -------------------------------------------------------------------------
+V1_SCOPES = ["company", "company:activity", "employee"]
+
+
+@pytest.fixture
+def v1(rippling_client: httpx.Client, full: dict[str, str]) -> dict[str, str]:
+    """The full token with the v1 scopes granted (the generated tokens lack them)."""
+    current = rippling_client.get("/_sandbox/api-tokens/full").json()["scopes"]
+    granted = rippling_client.put("/_sandbox/api-tokens/full", json={"scopes": current + V1_SCOPES})
+    assert granted.status_code == 200 and set(V1_SCOPES) <= set(granted.json()["scopes"])
+    return full
+
+
 def test_company_activity_pages_with_next_cursor(
     rippling_client: httpx.Client,
-    full: dict[str, str],
+    v1: dict[str, str],
     rippling: RipplingService,
     company: dict[str, Any],
 ) -> None:
+    full = v1
     start = rippling.store.today().toordinal() - 80
     start_date = type(rippling.store.today()).fromordinal(start).isoformat()
     expected = [
@@ -421,14 +435,84 @@ def test_company_activity_pages_with_next_cursor(
     assert too_old.status_code == 400 and too_old.json()["error"]
 
 
+@pytest.mark.parametrize("value", ["2026-11-01T00:00:00Z", "2026-11-01T00:00:00", "20261101"])
+def test_company_activity_takes_dates_only(
+    rippling_client: httpx.Client, v1: dict[str, str], value: str
+) -> None:
+    """The spec types startDate and endDate as ``format: date``: a datetime is a 400."""
+    for name in ("startDate", "endDate"):
+        answer = rippling_client.get(
+            "/platform/api/company_activity", params={name: value}, headers=v1
+        )
+        assert answer.status_code == 400 and "YYYY-MM-DD" in answer.json()["error"]
+    ok = rippling_client.get(
+        "/platform/api/company_activity", params={"startDate": "2026-11-01"}, headers=v1
+    )
+    assert ok.status_code == 200 and ok.json()["error"] is None
+
+
+def test_company_activity_needs_both_v1_scopes(
+    rippling_client: httpx.Client, full: dict[str, str]
+) -> None:
+    """The generated tokens hold ``company:activity`` only, as a v2 token may: refused."""
+    params = {"startDate": "2026-11-01"}
+    refused = rippling_client.get("/platform/api/company_activity", params=params, headers=full)
+    assert refused.status_code == 403 and refused.json()["required_scope"] == "company"
+    scopes = rippling_client.get("/_sandbox/api-tokens/full").json()["scopes"]
+    rippling_client.put(
+        "/_sandbox/api-tokens/full",
+        json={"scopes": [s for s in scopes if s != "company:activity"] + ["company"]},
+    )
+    refused = rippling_client.get("/platform/api/company_activity", params=params, headers=full)
+    assert refused.status_code == 403 and refused.json()["required_scope"] == "company:activity"
+
+
+def test_employee_ids_are_not_worker_ids_and_v1_serves_them(
+    rippling_client: httpx.Client, v1: dict[str, str], full: dict[str, str], company: dict
+) -> None:
+    workers = company["rippling"]["workers"]
+    worker = next(w for w in workers if w["status"] == "ACTIVE")
+    employee_id = employee_id_for(worker["id"])
+    worker_ids = {w["id"] for w in workers}
+    user_ids = {w["user_id"] for w in workers}
+    assert employee_id not in worker_ids | user_ids
+    served = rippling_client.get(f"/platform/api/employees/{employee_id}", headers=v1)
+    assert served.status_code == 200, served.text
+    body = served.json()
+    assert body["id"] == employee_id and body["workEmail"] == worker["work_email"]
+    assert body["roleState"] == "ACTIVE" and "userId" not in body  # not in the v1 schema
+    # A worker id is not an employee id, and an employee id is not a worker id.
+    assert (
+        rippling_client.get(f"/platform/api/employees/{worker['id']}", headers=v1).status_code
+        == 404
+    )
+    assert rippling_client.get(f"/workers/{employee_id}/", headers=full).status_code == 404
+
+
+def test_v1_employee_needs_the_employee_scope(
+    rippling_client: httpx.Client, full: dict[str, str], company: dict
+) -> None:
+    employee_id = employee_id_for(company["rippling"]["workers"][0]["id"])
+    refused = rippling_client.get(f"/platform/api/employees/{employee_id}", headers=full)
+    assert refused.status_code == 403 and refused.json()["required_scope"] == "employee"
+
+
+def test_token_scopes_admin_refuses_unknown_labels_and_bad_bodies(
+    rippling_client: httpx.Client,
+) -> None:
+    assert rippling_client.get("/_sandbox/api-tokens/nobody").status_code == 404
+    assert rippling_client.put("/_sandbox/api-tokens/full", json={"scopes": "x"}).status_code == 400
+
+
 # --- admin ---------------------------------------------------------------------------------------
 def _latest_seed_update(company: dict[str, Any]) -> str:
     return max(w["updated_at"] for w in company["rippling"]["workers"])
 
 
 def test_admin_hire_is_visible_through_the_api(
-    rippling_client: httpx.Client, full: dict[str, str], company: dict[str, Any]
+    rippling_client: httpx.Client, v1: dict[str, str], company: dict[str, Any]
 ) -> None:
+    full = v1
     watermark = _latest_seed_update(company)
     hired = rippling_client.post(
         "/_sandbox/workers",
@@ -450,13 +534,25 @@ def test_admin_hire_is_visible_through_the_api(
     assert [w["id"] for w in body["results"]] == [worker["id"]]
     assert body["results"][0]["user"]["name"]["family_name"] == "Lovelace"
     assert body["results"][0]["compensation"]["annual_compensation"]["value"] == 120000
+    # v1 and webhooks name the employee, not the worker.
+    employee_id = hired.json()["employee_id"]
+    assert employee_id == employee_id_for(worker["id"]) != worker["id"]
     events = rippling_client.get("/platform/api/company_activity", headers=full).json()
-    assert events["data"]["events"][-1]["subjects"][0]["instance"] == worker["id"]
+    assert events["data"]["events"][-1]["subjects"][0]["instance"] == employee_id
+    assert hired.json()["webhook"] == {
+        "event_name": "employee.created",
+        "company_id": company["rippling"]["company_id"],
+        "company_primary_email": f"hr@{catalog.EMAIL_DOMAIN}",
+        "id": employee_id,
+    }
+    employee = rippling_client.get(f"/platform/api/employees/{employee_id}", headers=full).json()
+    assert employee["workEmail"] == worker["work_email"] and employee["lastName"] == "Lovelace"
 
 
 def test_admin_update_terminate_and_rehire(
-    rippling_client: httpx.Client, full: dict[str, str], company: dict[str, Any]
+    rippling_client: httpx.Client, v1: dict[str, str], company: dict[str, Any]
 ) -> None:
+    full = v1
     worker = next(w for w in company["rippling"]["workers"] if w["status"] == "ACTIVE")
     updated = rippling_client.patch(
         f"/_sandbox/workers/{worker['id']}", json={"family_name": "Renamed", "title": "Principal"}
@@ -497,6 +593,14 @@ def test_admin_update_terminate_and_rehire(
         ][-3:]
     ]
     assert kinds == ["EMPLOYEE_UPDATED", "EMPLOYEE_TERMINATED", "EMPLOYEE_REHIRED"]
+    # The webhooks Rippling would send: employee ids, and no employee.rehired (unpublished).
+    webhooks = [updated.json()["webhook"], gone.json()["webhook"], back.json()["webhook"]]
+    assert [w["event_name"] for w in webhooks] == [
+        "employee.updated",
+        "employee.terminated",
+        "employee.updated",
+    ]
+    assert {w["id"] for w in webhooks} == {employee_id_for(worker["id"])}
 
 
 def test_admin_payroll_run_lifecycle_and_bad_record(

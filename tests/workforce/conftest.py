@@ -1,8 +1,9 @@
 """Fixtures for the workforce sync tests: clients on the sandbox, a mapping, an audit store."""
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import pytest
@@ -12,6 +13,7 @@ from pydantic import SecretStr
 from ml_connector_dagster.audit.store import AuditStore
 from ml_connector_dagster.config.mapping import PayrollMapping, parse_mapping
 from ml_connector_dagster.credentials.models import DynamicsCredentials, RipplingCredentials
+from ml_connector_dagster.defs.resources import ConnectorResource
 from ml_connector_dagster.dynamics.client import DynamicsClient
 from ml_connector_dagster.rippling.client import RipplingClient
 from ml_connector_sandbox.server import Sandbox
@@ -137,6 +139,45 @@ class Admin:
 
     def rehire(self, worker_id: str, **body: Any) -> dict[str, Any]:
         return self.call("POST", f"/workers/{worker_id}/rehire", body)
+
+    def hire_answer(self, **body: Any) -> dict[str, Any]:
+        """The whole answer of a hire: the records, the ``employee_id`` and the ``webhook``
+        form Rippling would POST for it (it names the employee id, not the worker id)."""
+        return self.call("POST", "/workers", body)
+
+    def grant(self, *scopes: str, label: str = "full") -> None:
+        """Add scopes to a sandbox API token (the generated ones lack the v1 scopes)."""
+        current = self.call("GET", f"/api-tokens/{label}")["scopes"]
+        self.call("PUT", f"/api-tokens/{label}", {"scopes": current + list(scopes)})
+
+
+V1_SCOPES = ("company", "company:activity", "employee")
+
+
+class RecordingConnector(ConnectorResource):
+    """The connector resource, noting the path of every Rippling request its clients send."""
+
+    paths: ClassVar[list[str]] = []
+
+    @contextmanager
+    def rippling(self) -> Iterator[RipplingClient]:
+        with super().rippling() as client:
+            client._http.event_hooks["request"].append(
+                lambda request: RecordingConnector.paths.append(request.url.path)
+            )
+            yield client
+
+
+def recording(resources: dict[str, Any]) -> dict[str, Any]:
+    """``resources`` with the connector swapped for a ``RecordingConnector`` (paths cleared)."""
+    connector = resources["connector"]
+    RecordingConnector.paths.clear()
+    return {
+        **resources,
+        "connector": RecordingConnector(
+            mapping_path=connector.mapping_path, audit_url=connector.audit_url
+        ),
+    }
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ real webhook sensor and workforce assets into a sync against the sandbox, read b
 Dynamics."""
 
 import datetime as dt
+import logging
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +23,7 @@ from pipeline_support import pipeline_env, planned, sync_workforce
 from ml_connector_dagster import clock
 from ml_connector_dagster.audit.store import AuditStore
 from ml_connector_dagster.defs.resources import ConnectorResource
+from ml_connector_dagster.defs.workforce.assets import PLAN_KEY
 from ml_connector_dagster.defs.workforce.sensors import workforce_webhook_sensor
 from ml_connector_dagster.dynamics.client import DynamicsClient
 from ml_connector_dagster.rippling.client import RipplingClient
@@ -162,21 +164,20 @@ def test_duplicated_webhook_results_in_one_sync_and_forged_ones_change_nothing(
     fresh_sandbox: Sandbox, admin, dynamics: DynamicsClient, store: AuditStore, wf_env: dict
 ) -> None:
     company_id = fresh_sandbox.company["rippling"]["company_id"]
-    hired = admin.hire(
+    admin.grant("employee")  # the v1 read that resolves an employee id
+    answer = admin.hire_answer(
         given_name="Grace",
         family_name="Hopper",
         start_date="2026-11-16",
         employment_type="SALARIED",
     )
+    hired, webhook = answer["worker"], answer["webhook"]
+    # What Rippling sends names the employee, which is not the worker's v2 id.
+    assert webhook["id"] == answer["employee_id"] != hired["id"]
     number = f"RP-{hired['number']}"
     with client(store, companies=(company_id,)) as http:
         for _ in range(2):  # Rippling repeats deliveries
-            assert (
-                http.post(
-                    URL, data=form("employee.hired", company_id, hired["id"]), headers=bearer()
-                ).status_code
-                == 200
-            )
+            assert http.post(URL, data=webhook, headers=bearer()).status_code == 200
         assert (
             http.post(
                 URL, data=form("employee.hired", company_id, "wkr_forged"), headers=bearer("forged")
@@ -196,11 +197,14 @@ def test_duplicated_webhook_results_in_one_sync_and_forged_ones_change_nothing(
         request = workforce_webhook_sensor(context)
         assert isinstance(request, dg.RunRequest)
         config = request.run_config["ops"]["dynamics__workforce_plan"]["config"]
-        assert config["worker_ids"] == [hired["id"]] and len(config["inbox_ids"]) == 1
+        assert config["employee_ids"] == [webhook["id"]] and config["worker_ids"] == []
+        assert len(config["inbox_ids"]) == 1
         CountingConnector.sessions.clear()
         result = sync_workforce(instance, wf_env["resources"], request)
         assert result.success
-        assert CountingConnector.sessions[0] == 1  # the plan re-read one worker, once
+        # The run resolved the employee id: not a worker id (404), not a user id (no match),
+        # the v1 employee, then the worker with its work email (read expanded, once).
+        assert CountingConnector.sessions[0] == 4
         plan = planned(result).plan
         assert [a.kind.value for a in plan.writes] == ["create-worker", "create-employment"]
         [applied] = [
@@ -237,6 +241,72 @@ def test_deleted_worker_is_reported_and_dynamics_is_left_alone(
     [report] = plan.reports
     assert report.rippling_worker_id == "wkr_does_not_exist" and "gone" in report.reason
     assert store.pending_webhooks() == []
+
+
+def _plan_metadata(result: dg.ExecuteInProcessResult) -> dict:
+    [event] = [e for e in result.get_asset_materialization_events() if e.asset_key == PLAN_KEY]
+    return event.materialization.metadata
+
+
+def test_an_unknown_employee_id_is_reported_once_and_not_retried(
+    fresh_sandbox: Sandbox, admin, store: AuditStore, wf_env: dict
+) -> None:
+    """An id Rippling knows under no name is logged, recorded and answered, among ids that
+    resolve: the batch syncs the known employee and the event is not requested again."""
+    company_id = fresh_sandbox.company["rippling"]["company_id"]
+    admin.grant("employee")
+    known = admin.hire_answer(given_name="Known", family_name="Person", start_date="2026-11-16")
+    store.enqueue_webhook(company_id, "employee.updated", "0123456789abcdef01234567")
+    store.enqueue_webhook(company_id, "employee.updated", known["employee_id"])
+    with dg.instance_for_test() as instance, clock.pinned(NOW):
+        context = dg.build_sensor_context(instance=instance, resources=wf_env["resources"])
+        request = workforce_webhook_sensor(context)
+        assert isinstance(request, dg.RunRequest)
+        result = sync_workforce(instance, wf_env["resources"], request)
+        assert result.success
+        plan = planned(result).plan
+        assert [a.personnel_number for a in plan.writes] == [f"RP-{known['worker']['number']}"] * 2
+        [report] = plan.reports
+        assert report.rippling_worker_id == "0123456789abcdef01234567"
+        [unresolved] = _plan_metadata(result)["unresolved_employee_ids"].value
+        assert unresolved.startswith("0123456789abcdef01234567: ")
+        assert "knows no worker, user or employee" in unresolved
+        assert store.pending_webhooks() == []  # answered: not retried
+        assert isinstance(workforce_webhook_sensor(context), dg.SkipReason)
+        warned = [
+            e.user_message
+            for e in instance.all_logs(result.run_id)
+            if e.level == logging.WARNING and "resolves to no worker" in e.user_message
+        ]
+    assert len(warned) == 1 and "0123456789abcdef01234567" in warned[0]
+    reports = [a for a in store.workforce_actions() if a["action"] == "report"]
+    assert [r["rippling_worker_id"] for r in reports] == ["0123456789abcdef01234567"]
+
+
+def test_without_the_v1_employee_scope_an_employee_id_is_reported_with_why(
+    fresh_sandbox: Sandbox, admin, store: AuditStore, wf_env: dict
+) -> None:
+    """The sandbox's default token lacks v1 ``employee``, as a v2 token may: the employee id
+    cannot be resolved, so it is reported naming the scope (the poll and the daily full sync
+    still bring the change over); the batch does not fail."""
+    company_id = fresh_sandbox.company["rippling"]["company_id"]
+    answer = admin.hire_answer(given_name="Scope", family_name="Less", start_date="2026-11-16")
+    store.enqueue_webhook(company_id, "employee.created", answer["employee_id"])
+    with dg.instance_for_test() as instance, clock.pinned(NOW):
+        context = dg.build_sensor_context(instance=instance, resources=wf_env["resources"])
+        result = sync_workforce(instance, wf_env["resources"], workforce_webhook_sensor(context))
+    assert result.success and planned(result).plan.writes == ()
+    [unresolved] = _plan_metadata(result)["unresolved_employee_ids"].value
+    assert "needs the scope 'employee'" in unresolved
+    assert store.pending_webhooks() == []
+
+
+def test_employee_rehired_is_accepted_as_a_harmless_trigger(store: AuditStore) -> None:
+    """Not in Rippling's published events; should one come, it is one more hint."""
+    with client(store) as http:
+        response = http.post(URL, data=form(event="employee.rehired"), headers=bearer())
+    assert response.json() == {"accepted": True, "duplicate": False}
+    assert [r["event_name"] for r in store.pending_webhooks()] == ["employee.rehired"]
 
 
 def test_secrets_never_reach_the_logs(store: AuditStore, caplog: pytest.LogCaptureFixture) -> None:

@@ -1,9 +1,19 @@
 """Workforce alignment in Dagster: the plan, the applied result, the headcount check.
 
 Three ways in, one idempotent sync (``sensors.py``, ``schedules.py``): the webhook-inbox sensor
-and the polling sensor request a run for just the workers they saw change (``worker_ids`` in run
-config); the daily schedule runs a full sync. The payload of a webhook is only a hint: workers
-are always re-read from Rippling.
+and the polling sensor request a run for just the workers they saw change; the daily schedule
+runs a full sync. The payload of a webhook is only a hint: workers are always re-read from
+Rippling.
+
+Webhooks (and v1 ``company_activity``, when polling reads it) carry Rippling *employee* ids
+(``employee_ids`` in run config), which are resolved to v2 workers here, in the run, not in the
+sensors (``workforce/resolve.py``): the resolution's
+first try, ``GET /workers/{id}/``, is the very re-read the plan needs, so nothing is read twice;
+a sensor tick stays a quick look at the inbox that needs no Rippling call (and no Rippling
+outage); a throttle or server error fails the run with its events still pending, to be
+requested again. An id that resolves to nothing is logged, shown in the run's metadata and
+reported in the plan like a worker gone from Rippling, so its event is answered (marked
+processed after a clean apply) instead of being retried forever.
 """
 
 from dataclasses import dataclass
@@ -18,6 +28,7 @@ from ml_connector_dagster.defs.resources import ConnectorResource
 from ml_connector_dagster.workforce.apply import apply_plan
 from ml_connector_dagster.workforce.current import load_identities
 from ml_connector_dagster.workforce.plan import Plan
+from ml_connector_dagster.workforce.resolve import resolve_employees
 from ml_connector_dagster.workforce.sync import plan_sync, read_headcount
 from ml_connector_dagster.workforce.triggers import reread_workers
 
@@ -47,13 +58,16 @@ HEADCOUNT_COLUMNS = (
 
 
 class WorkerSelection(dg.Config):
-    """Which workers to sync: the ids a trigger saw change, or everyone when empty.
+    """Which workers to sync: the ids a trigger saw change, or everyone when both are empty.
 
-    ``inbox_ids`` are the webhook inbox rows behind the request; they are marked processed only
-    once the sync applied without a failed write, so a failed run leaves them pending.
+    ``worker_ids`` are v2 worker ids (polling). ``employee_ids`` are Rippling employee ids (a
+    webhook's ``id``, v1 activity), resolved to workers in the run. ``inbox_ids`` are the
+    webhook inbox rows behind the request; they are marked processed only once the sync applied
+    without a failed write, so a failed run leaves them pending.
     """
 
     worker_ids: list[str] = Field(default_factory=list)
+    employee_ids: list[str] = Field(default_factory=list)
     inbox_ids: list[int] = Field(default_factory=list)
 
 
@@ -83,9 +97,17 @@ def workforce_plan(
         connector.audit() as store,
     ):
         inbox_ids = list(config.inbox_ids)
-        if config.worker_ids:
+        unresolved: list[str] = []
+        if config.worker_ids or config.employee_ids:
             reread = reread_workers(rippling, config.worker_ids)
-            workers, gone, full = reread.workers, reread.gone, False
+            chosen = {w.id: w for w in reread.workers}
+            # An employee id equal to a worker id already re-read resolved to it: not read again.
+            employee_ids = [i for i in config.employee_ids if i not in chosen]
+            resolved = resolve_employees(rippling, employee_ids, logger=context.log)
+            chosen.update((w.id, w) for w in resolved.workers if w.id not in chosen)
+            unresolved = [f"{r.employee_id}: {r.reason}" for r in resolved.unresolved]
+            workers, full = list(chosen.values()), False
+            gone = reread.gone + [i for i in resolved.unresolved_ids if i not in reread.gone]
         else:
             # A full sync re-reads everyone, so every hint waiting in the inbox is answered.
             inbox_ids += [row["id"] for row in store.pending_webhooks()]
@@ -104,12 +126,12 @@ def workforce_plan(
         (a.kind.value, a.personnel_number or "", a.company or "", a.describe())
         for a in plan.actions
     ]
+    triggered = len(config.worker_ids) + len(config.employee_ids)
     return dg.Output(
         PlannedSync(plan, tuple(sorted(set(inbox_ids)))),
         metadata={
-            "scope": "all workers"
-            if full
-            else f"{len(config.worker_ids)} worker(s) from a trigger",
+            "scope": "all workers" if full else f"{triggered} id(s) from a trigger",
+            "unresolved_employee_ids": dg.MetadataValue.json(unresolved),
             "writes_planned": len(plan.writes),
             "counts_by_action": dg.MetadataValue.json(plan.counts()),
             "summary": f"{len(plan.writes)} write(s) planned"

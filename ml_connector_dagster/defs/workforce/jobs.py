@@ -11,7 +11,16 @@ workforce_job = dg.define_asset_job(
 )
 
 
-def worker_selection(worker_ids: list[str], inbox_ids: list[int] | None = None) -> dict:
-    """The job's run config for these workers (none: everyone) and the inbox rows behind them."""
-    config = {"worker_ids": sorted(set(worker_ids)), "inbox_ids": sorted(inbox_ids or [])}
+def worker_selection(
+    worker_ids: list[str],
+    inbox_ids: list[int] | None = None,
+    employee_ids: list[str] | None = None,
+) -> dict:
+    """The job's run config: v2 worker ids (polling), Rippling employee ids (webhooks, v1
+    activity; resolved in the run) and the inbox rows behind them. No ids at all: everyone."""
+    config = {
+        "worker_ids": sorted(set(worker_ids)),
+        "employee_ids": sorted(set(employee_ids or [])),
+        "inbox_ids": sorted(inbox_ids or []),
+    }
     return {"ops": {"dynamics__workforce_plan": {"config": config}}}

@@ -3,6 +3,12 @@
 Every write stamps ``updated_at`` with the store's clock, later than every seeded timestamp, so
 watermark polling (``updated_at ge ...``) sees it, and appends a ``company_activity`` event, as
 Rippling does. Routes and body parsing live in ``admin``.
+
+Every answer also carries the worker's ``employee_id`` and the ``webhook`` form Rippling would
+POST for the change (it names the employee id, never the worker id): ``employee.created`` for a
+hire, ``employee.updated`` for an update and for a rehire (there is no ``employee.rehired`` in
+Rippling's published description), ``employee.terminated`` for a termination. The stand-in
+sends nothing itself; a test posts that form to the receiver under test.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from typing import Any
 from starlette.requests import Request
 
 from ml_connector_sandbox.company import catalog, payroll, staff
+from ml_connector_sandbox.rippling import employees
 from ml_connector_sandbox.rippling.admin_support import (
     AdminError,
     Answer,
@@ -62,6 +69,14 @@ class WorkerAdmin:
                 new_id(), self.company_id, worker["id"], user.get("display_name", ""), when, kind
             ),
         )
+
+    def _answer(self, worker: dict[str, Any], event_name: str) -> dict[str, Any]:
+        """What every worker write answers besides its records: the ids Rippling's other
+        surfaces use for this worker and the webhook it would send."""
+        return {
+            "employee_id": employees.employee_id_for(worker["id"]),
+            "webhook": employees.webhook(event_name, self.company_id, worker["id"]),
+        }
 
     def _department(self, body: dict[str, Any]) -> str | None:
         if body.get("department_id"):
@@ -178,6 +193,7 @@ class WorkerAdmin:
         with self.store.lock:
             self.store.put("users", user)
             self.store.put("workers", worker)
+            self.store.put(employees.KIND, employees.link(worker_id))
             self.store.put("compensations", compensation)
             if body.get("job_code_id"):
                 code = require(self.store, "job_codes", body["job_code_id"], "job code")
@@ -192,7 +208,12 @@ class WorkerAdmin:
                     },
                 )
             self._event(worker, user, now, "EMPLOYEE_HIRED")
-        return 201, {"worker": worker, "user": user, "compensation": compensation}
+        return 201, {
+            "worker": worker,
+            "user": user,
+            "compensation": compensation,
+            **self._answer(worker, "employee.created"),
+        }
 
     def update_worker(self, request: Request, body: dict[str, Any]) -> Answer:
         unknown = sorted(set(body) - UPDATABLE)
@@ -273,7 +294,12 @@ class WorkerAdmin:
                 self.store.put("compensations", compensation)
             self.store.put("workers", worker)
             self._event(worker, user, now, "EMPLOYEE_UPDATED")
-        return 200, {"worker": worker, "user": user, "compensation": compensation}
+        return 200, {
+            "worker": worker,
+            "user": user,
+            "compensation": compensation,
+            **self._answer(worker, "employee.updated"),
+        }
 
     def terminate(self, request: Request, body: dict[str, Any]) -> Answer:
         worker = require(self.store, "workers", request.path_params["id"], "worker")
@@ -298,7 +324,7 @@ class WorkerAdmin:
             self.store.put("workers", worker)
             self.store.put("users", user)
             self._event(worker, user, now, "EMPLOYEE_TERMINATED")
-        return 200, {"worker": worker}
+        return 200, {"worker": worker, **self._answer(worker, "employee.terminated")}
 
     def rehire(self, request: Request, body: dict[str, Any]) -> Answer:
         """Same worker id back to ACTIVE with a new start_date (the dataset's rehire model)."""
@@ -323,4 +349,5 @@ class WorkerAdmin:
             self.store.put("workers", worker)
             self.store.put("users", user)
             self._event(worker, user, now, "EMPLOYEE_REHIRED")
-        return 200, {"worker": worker}
+        # Rippling publishes no employee.rehired webhook: a rehire is sent as an update.
+        return 200, {"worker": worker, **self._answer(worker, "employee.updated")}

@@ -1,14 +1,20 @@
-"""The read API: v2 list and retrieve endpoints, and v1 ``company_activity``.
+"""The read API: v2 list and retrieve endpoints, and v1 ``company_activity`` and employees.
 
 Every handler authenticates first (401; 403 for a missing scope or a missing company
 entitlement), then validates its parameters (400), then reads one page from SQLite.
 ``next_link`` is relative and carries ``filter``, ``order_by``, ``expand`` and ``limit``
 forward, so a client only ever follows it.
+
+The v1 endpoints are as strict as their spec: ``company_activity`` needs both v1 scopes its
+``security`` lists (``company`` and ``company:activity``) and takes ``startDate``/``endDate``
+as ``format: date`` only (a datetime is a 400); ``/employees/{employeeId}`` needs ``employee``.
+v1 speaks employee ids, never worker ids (``employees.py``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -19,13 +25,14 @@ from starlette.routing import Route
 
 from ml_connector_sandbox import exactjson
 from ml_connector_sandbox.company.ids import timestamp
-from ml_connector_sandbox.rippling import query, render
+from ml_connector_sandbox.rippling import employees, query, render
 from ml_connector_sandbox.rippling.auth import Authenticator, AuthError, Principal
 from ml_connector_sandbox.rippling.resources import RESOURCES, Resource
 from ml_connector_sandbox.rippling.store import Store
 
 V1_PREFIX = "/platform/api"
-ACTIVITY_SCOPE = "company:activity"
+ACTIVITY_SCOPES = ("company", "company:activity")  # the spec's security lists both
+EMPLOYEE_SCOPE = "employee"
 ACTIVITY_MAX_LIMIT = 1000
 ACTIVITY_MAX_DAYS_BACK = 90
 
@@ -59,6 +66,7 @@ class ReadApi:
         routes.append(
             Route(f"{V1_PREFIX}/company_activity", self.company_activity, methods=["GET"])
         )
+        routes.append(Route(f"{V1_PREFIX}/employees/{{id}}", self.employee, methods=["GET"]))
         return routes
 
     def _list_handler(self, resource: Resource) -> Handler:
@@ -141,10 +149,24 @@ class ReadApi:
     # --- v1 company activity --------------------------------------------------------------------
     async def company_activity(self, request: Request) -> Response:
         try:
-            principal = self.auth.authenticate(request, ACTIVITY_SCOPE)
+            for scope in ACTIVITY_SCOPES:
+                principal = self.auth.authenticate(request, scope)
         except AuthError as exc:
             return exc.response()
         return self._activity(request, principal)
+
+    # --- v1 employee ----------------------------------------------------------------------------
+    async def employee(self, request: Request) -> Response:
+        try:
+            self.auth.authenticate(request, EMPLOYEE_SCOPE)
+        except AuthError as exc:
+            return exc.response()
+        employee_id = request.path_params["id"]
+        linked = self.store.get(employees.KIND, employee_id)
+        worker = self.store.get("workers", linked["worker_id"]) if linked else None
+        if worker is None:
+            return _error(404, f"Employee {employee_id} not found.")
+        return JSONResponse(_v1_employee(self.store, worker))
 
     def _activity(self, request: Request, principal: Principal) -> Response:
         params = request.query_params
@@ -187,15 +209,54 @@ class ReadApi:
             next_cursor = query.encode_cursor(rows[-1][0])
         else:
             next_cursor = cursor or query.encode_cursor((timestamp(start, 0), ""))
-        return JSONResponse(
-            {"data": {"events": [body for _, body in rows], "next": next_cursor}, "error": None}
-        )
+        events = [employees.v1_event(body) for _, body in rows]
+        return JSONResponse({"data": {"events": events, "next": next_cursor}, "error": None})
+
+
+def _v1_employment_type(store: Store, worker: dict[str, Any]) -> str:
+    etype = store.get("employment_types", worker.get("employment_type_id") or "") or {}
+    if etype.get("type") == "CONTRACTOR":
+        return "CONTRACTOR"
+    return "HOURLY_FT" if etype.get("compensation_time_period") == "HOURLY" else "SALARIED_FT"
+
+
+def _v1_employee(store: Store, worker: dict[str, Any]) -> dict[str, Any]:
+    """The v1 ``Employee`` of a worker (camelCase, the schema's fields the stand-in knows; no
+    ``userId``: the v1 schema has none)."""
+    user = store.get("users", worker.get("user_id") or "") or {}
+    name = user.get("name") or {}
+    department = store.get("departments", worker.get("department_id") or "") or {}
+    manager = worker.get("manager_id")
+    return {
+        "id": employees.employee_id_for(worker["id"]),
+        "name": user.get("display_name"),
+        "firstName": name.get("given_name"),
+        "lastName": name.get("family_name"),
+        "preferredFirstName": name.get("preferred_given_name"),
+        "employmentType": _v1_employment_type(store, worker),
+        "title": worker.get("title"),
+        "department": department.get("name"),
+        "workEmail": worker.get("work_email"),
+        "startDate": worker.get("start_date"),
+        "endDate": worker.get("end_date"),
+        "roleState": worker.get("status"),
+        "employeeNumber": worker.get("number"),
+        "manager": employees.employee_id_for(manager) if manager else None,
+        "createdAt": worker.get("created_at"),
+        "updatedAt": worker.get("updated_at"),
+    }
+
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def _v1_date(text: str | None) -> dt.date | None:
+    """A ``format: date`` parameter: exactly ``YYYY-MM-DD`` (a datetime is refused)."""
     if not text:
         return None
     try:
-        return dt.date.fromisoformat(text[:10])
+        if not _DATE.match(text):
+            raise ValueError(text)
+        return dt.date.fromisoformat(text)
     except ValueError as exc:
         raise ValueError(f"Invalid date {text!r}: expected YYYY-MM-DD") from exc

@@ -21,7 +21,7 @@ from ml_connector_sandbox.rippling.auth import (
     DEFAULT_ACCESS_TOKEN_LIFETIME,
     Authenticator,
 )
-from ml_connector_sandbox.rippling.store import Store
+from ml_connector_sandbox.rippling.store import LAYOUT, Store
 
 TOKEN_PATHS = ("/o/token/", "/o/token", "/api/o/token/")
 
@@ -45,9 +45,14 @@ class RipplingService:
         self.company: dict[str, Any] = {}
         self._load(company)
         fingerprint = company_fingerprint(company)
-        if self.store.get_meta("fingerprint") != fingerprint:
+        if (
+            self.store.get_meta("fingerprint") != fingerprint
+            or self.store.get_meta("layout") != LAYOUT
+        ):
             self.store.seed(company, fingerprint)
-        self.admin = Admin(self.store, company["rippling"]["company_id"], self.credentials)
+        self.admin = Admin(
+            self.store, company["rippling"]["company_id"], self.credentials, self.auth
+        )
         api = ReadApi(self.store, self.auth)
         token_routes = [Route(p, self.auth.token_endpoint, methods=["POST"]) for p in TOKEN_PATHS]
         self.app = Starlette(routes=[*token_routes, *api.routes(), *self.admin.routes()])
@@ -74,12 +79,22 @@ class RipplingService:
             "v1_base_url": self.base_url + V1_PREFIX,
             "token_url": self.base_url + "/o/token/",
             "access_token_lifetime": self.auth.lifetime,
-            "api_tokens": [dict(t) for t in creds.get("api_tokens", [])],
+            "api_tokens": [self._live_token(t) for t in creds.get("api_tokens", [])],
             "oauth_clients": [
                 {**c, "refresh_token": self.auth.current_refresh_token(c["client_id"])}
                 for c in creds.get("oauth_clients", [])
             ],
         }
+
+    def _live_token(self, token: dict[str, Any]) -> dict[str, Any]:
+        """A token of the company file with the scopes it has now (an admin may change them)."""
+        principal = self.auth.api_tokens.get(token["token"])
+        if principal is None:
+            return dict(token)
+        listed = list(token.get("scopes", []))
+        scopes = [s for s in listed if s in principal.scopes]
+        scopes += sorted(principal.scopes - set(listed))
+        return {**token, "scopes": scopes}
 
     def close(self) -> None:
         self.store.close()

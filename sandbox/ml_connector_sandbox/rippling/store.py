@@ -20,6 +20,7 @@ from typing import Any
 from ml_connector_sandbox.clock import AS_OF_SECOND, SandboxClock
 from ml_connector_sandbox.company.catalog import entitlement_records
 from ml_connector_sandbox.company.ids import format_timestamp, timestamp
+from ml_connector_sandbox.rippling import employees
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -63,6 +64,8 @@ KINDS: tuple[str, ...] = (
     "company_activity",
     "entitlements",
 )
+# Bumped when what ``seed`` derives changes, so a stored sandbox from before is seeded again.
+LAYOUT = "2"  # 2: the employees links (employee id -> worker id)
 COLUMNS = (
     "kind",
     "id",
@@ -153,6 +156,14 @@ class Store:
                     f"INSERT INTO records ({','.join(COLUMNS)}) VALUES ({marks})",
                     (_row(kind, seq, r) for seq, r in enumerate(records)),
                 )
+            # Employee ids (v1, webhooks) differ from worker ids: the links, derived here.
+            db.executemany(
+                f"INSERT INTO records ({','.join(COLUMNS)}) VALUES ({marks})",
+                (
+                    _row(employees.KIND, seq, employees.link(w["id"]))
+                    for seq, w in enumerate(rippling.get("workers", []))
+                ),
+            )
             for n, client in enumerate(rippling["credentials"].get("oauth_clients", [])):
                 db.execute(
                     "INSERT INTO oauth_refresh VALUES (?, ?, ?, 1, ?)",
@@ -168,6 +179,7 @@ class Store:
                     db.execute(statement)
             as_of = dt.date.fromisoformat(company["meta"]["as_of"])
             db.execute("INSERT INTO meta VALUES ('clock', ?)", (timestamp(as_of, AS_OF_SECOND),))
+            db.execute("INSERT INTO meta VALUES ('layout', ?)", (LAYOUT,))
             db.execute("INSERT INTO meta VALUES ('fingerprint', ?)", (fingerprint,))
 
     # --- records ------------------------------------------------------------------------------
