@@ -77,6 +77,9 @@ worker_map = sa.Table(
     sa.Column("rippling_user_id", sa.String(100), index=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    # A contractor's vendor account (assigned by F&O's number sequence or by the template);
+    # migration 0002.
+    sa.Column("vendor_account", sa.String(50)),
 )
 
 # The primary key is the lock: inserting the row is acquiring it, so exclusivity comes from the

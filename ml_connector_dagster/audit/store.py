@@ -359,6 +359,26 @@ class AuditStore:
                     )
                 )
 
+    def map_vendor(self, rippling_worker_id: str, vendor_account: str) -> bool:
+        """Record a contractor's vendor account on the worker's map row (F&O may have assigned
+        it, so the template cannot find it again). False when the worker is not mapped."""
+        with self.engine.begin() as db:
+            result = db.execute(
+                worker_map.update()
+                .where(worker_map.c.rippling_worker_id == rippling_worker_id)
+                .values(vendor_account=vendor_account, updated_at=self._clock())
+            )
+            return bool(result.rowcount)
+
+    def vendor_account(self, rippling_worker_id: str) -> str | None:
+        with self.engine.connect() as db:
+            row = db.execute(
+                sa.select(worker_map.c.vendor_account).where(
+                    worker_map.c.rippling_worker_id == rippling_worker_id
+                )
+            ).first()
+        return row[0] if row else None
+
     def worker_mappings(self) -> dict[str, str]:
         with self.engine.connect() as db:
             return {

@@ -9,12 +9,25 @@ workforce:
   vendor_account_template: "{personnel_number}"   # also {number}
   employment_dimensions: true              # keep EmploymentsV2.DimensionDisplayValue current
   department_dimension: Department         # filled with the reference code when unmapped
+  link_by_email: true                      # link existing F&O workers by work e-mail first
+  personnel_numbers: probe                 # probe | connector | dynamics (see below)
+  vendor_accounts: probe                   # probe | connector | dynamics
 ```
+
+Who numbers new workers and vendors: ``connector`` sends the configured scheme (the tenant's
+number sequence must accept manual numbers), ``dynamics`` leaves the number out so F&O assigns
+it from its number sequence (the 201 answer carries it and the worker map records it), ``probe``
+reads the tenant's number-sequence setup on every sync (``workforce.numbering``) and falls back
+to ``connector`` when the setup cannot be read: the safe choice, because a refused manual number
+fails loudly on the create instead of silently numbering people differently.
 """
+
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 ALLOWED_TEMPLATE_KEYS = ("personnel_number", "number")
+NumberSource = Literal["probe", "connector", "dynamics"]
 
 
 class WorkforceSettings(BaseModel):
@@ -32,6 +45,12 @@ class WorkforceSettings(BaseModel):
     department_dimension: str | None = "Department"
     # Rippling statuses that are synced; INIT (offer not accepted) is not.
     synced_statuses: tuple[str, ...] = ("HIRED", "ACCEPTED", "ACTIVE", "TERMINATED")
+    # Before creating a worker, look for an existing F&O worker with the same work e-mail
+    # (Workers.PrimaryContactEmail), then with the configured number: a tenant that already
+    # has its people gets no duplicates on the first sync.
+    link_by_email: bool = True
+    personnel_numbers: NumberSource = "probe"
+    vendor_accounts: NumberSource = "probe"
 
     @field_validator("vendor_account_template")
     @classmethod

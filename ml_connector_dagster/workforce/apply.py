@@ -7,11 +7,20 @@ skipped (an employment needs its worker), other workers go on. A write whose out
 Dynamics again and plans from what is really there. Throttling or authentication failures that
 outlast the client's retries stop the whole run (after recording the attempt), so a trigger
 can try again later.
+
+Numbers F&O assigns: a worker created without a PersonnelNumber gets one from F&O's number
+sequence, returned in the 201 body. It is recorded in the worker map at once (so the next sync
+finds the person even if this run stops right after) and put into the person's later actions
+(employments, the vendor) in place of the pending number. A vendor account F&O assigned is
+recorded in the worker map the same way.
+
+A body with a field outside ``dynamics.writable`` (a read-only or computed one) is never sent.
 """
 
+import dataclasses
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -24,7 +33,9 @@ from ml_connector_dagster.dynamics.errors import (
     DynamicsRequestError,
     DynamicsUnavailableError,
 )
+from ml_connector_dagster.dynamics.writable import Operation, unwritable
 from ml_connector_dagster.transport import jsonmoney
+from ml_connector_dagster.workforce.desired import WorkerIdentity, is_pending_number
 from ml_connector_dagster.workforce.plan import Action, ActionKind, Plan
 
 log = logging.getLogger(__name__)
@@ -101,6 +112,31 @@ def _write(client: DynamicsClient, action: Action) -> Any:
     return None
 
 
+def _not_writable(action: Action) -> list[str]:
+    assert action.entity_set is not None
+    operation = Operation.CREATE if action.key is None else Operation.PATCH
+    return unwritable(action.entity_set, operation, action.values)
+
+
+def _with_assigned(action: Action, assigned: Mapping[str, str]) -> Action:
+    """The action with a pending number replaced by the one F&O assigned (values included:
+    an employment's PersonnelNumber, a vendor account built from the template)."""
+    pending = action.personnel_number
+    if not pending or pending not in assigned:
+        return action
+    real = assigned[pending]
+
+    def swap(value: Any) -> Any:
+        return value.replace(pending, real) if isinstance(value, str) else value
+
+    return dataclasses.replace(
+        action,
+        personnel_number=real,
+        values={name: swap(value) for name, value in action.values.items()},
+        key=None if action.key is None else {k: swap(v) for k, v in action.key.items()},
+    )
+
+
 def _already_reported(store: AuditStore, action: Action) -> bool:
     """A report already recorded since the worker's last write is not recorded again, so a
     standing problem (a refused rehire, an unmapped entity) shows once, not on every sync."""
@@ -123,13 +159,18 @@ def apply_plan(
     dagster_run_id: str | None = None,
 ) -> ApplyResult:
     result = ApplyResult()
+    waiting: dict[str, list[WorkerIdentity]] = {}
     for identity in plan.identities:
+        if is_pending_number(identity.personnel_number):
+            waiting.setdefault(identity.personnel_number, []).append(identity)
+            continue  # recorded once F&O has assigned the number
         store.map_worker(
             identity.rippling_worker_id, identity.personnel_number, identity.rippling_user_id
         )
         result.identities_recorded += 1
 
     blocked: set[str] = set()
+    assigned: dict[str, str] = {}
 
     def record(
         action: Action, outcome: Outcome, answer: Any = None, error: str | None = None
@@ -147,6 +188,26 @@ def apply_plan(
         )
         result.results.append(ActionResult(action, outcome, answer, error))
 
+    def learn_numbers(action: Action, answer: Any) -> str | None:
+        """Record what F&O assigned on a create; an error text when it gave nothing."""
+        row = answer if isinstance(answer, dict) else {}
+        pending = action.personnel_number or ""
+        if action.kind is ActionKind.CREATE_WORKER and is_pending_number(pending):
+            number = row.get("PersonnelNumber")
+            if not number:
+                return "Dynamics created the worker but returned no PersonnelNumber"
+            assigned[pending] = str(number)
+            for identity in waiting.pop(pending, []):
+                store.map_worker(
+                    identity.rippling_worker_id, str(number), identity.rippling_user_id
+                )
+                result.identities_recorded += 1
+        if action.kind is ActionKind.CREATE_VENDOR and action.rippling_worker_id:
+            account = row.get("VendorAccountNumber") or action.values.get("VendorAccountNumber")
+            if account:
+                store.map_vendor(action.rippling_worker_id, str(account))
+        return None
+
     for action in plan.actions:
         if not action.is_write:
             if not _already_reported(store, action):
@@ -154,9 +215,20 @@ def apply_plan(
             else:
                 result.results.append(ActionResult(action, Outcome.REPORTED))
             continue
-        person = action.personnel_number or ""
-        if person in blocked:
+        planned_person = action.personnel_number or ""
+        if planned_person in blocked:
             record(action, Outcome.SKIPPED, error="an earlier write for this worker failed")
+            continue
+        action = _with_assigned(action, assigned)
+        person = planned_person
+        refused = _not_writable(action)
+        if refused:
+            blocked.add(person)
+            record(
+                action,
+                Outcome.FAILED,
+                error=f"not sent: {', '.join(refused)} cannot be written by the connector",
+            )
             continue
         try:
             answer = _write(client, action)
@@ -173,8 +245,13 @@ def apply_plan(
         except (DynamicsUnavailableError, DynamicsAuthError) as exc:
             record(action, Outcome.FAILED, error=str(exc))
             raise
+        problem = learn_numbers(action, answer)
+        if problem is not None:
+            blocked.add(person)
+            record(action, Outcome.AMBIGUOUS, answer=answer, error=problem)
+            continue
         record(action, Outcome.APPLIED, answer=answer)
-        log.info("%s %s %s", action.kind, person, action.company or "")
+        log.info("%s %s %s", action.kind, action.personnel_number or "", action.company or "")
     return result
 
 

@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from ml_connector_dagster.audit.schema import worker_map
 from ml_connector_dagster.audit.store import AuditStore
 from ml_connector_dagster.dynamics.client import DynamicsClient
-from ml_connector_dagster.dynamics.odata import all_of, any_of
-from ml_connector_dagster.workforce.desired import Identities
+from ml_connector_dagster.dynamics.odata import all_of, any_of, eq
+from ml_connector_dagster.workforce.desired import Identities, is_pending_number
 
 OPEN_END = dt.date(2154, 12, 31)
 OPEN_END_WIRE = "2154-12-31T23:59:59Z"
@@ -51,14 +51,39 @@ VENDOR_FIELDS = (
 
 
 def wire_date(day: dt.date) -> str:
-    """F&O ``Edm.DateTimeOffset`` at midnight UTC: ``2026-11-15T00:00:00Z``."""
+    """F&O ``Edm.DateTimeOffset`` at midnight UTC: ``2026-11-15T00:00:00Z`` (start dates)."""
     return f"{day.isoformat()}T00:00:00Z"
+
+
+def wire_end_date(day: dt.date) -> str:
+    """An employment's last day as F&O's own UI stores it: the end of that day in UTC,
+    ``2026-11-19T23:59:59Z`` (like the open end ``2154-12-31T23:59:59Z``). Midnight would
+    show as the previous day to anyone west of UTC."""
+    return f"{day.isoformat()}T23:59:59Z"
 
 
 def read_date(value: Any) -> dt.date | None:
     if not value:
         return None
     return dt.date.fromisoformat(str(value)[:10])
+
+
+def read_end_date(value: Any) -> dt.date | None:
+    """The last day of an employment, whichever way it was stored.
+
+    ``...T23:59:59Z`` (ours, F&O's UI in UTC) and ``...T00:00:00Z`` (older writes) both read
+    as that date. An end of day entered in a time zone west of UTC lands on the next UTC date
+    before noon (``2026-11-20T04:59:59Z`` is 19 November in New York): it reads as the day
+    before, so an end date read back never differs from the one Rippling gives.
+    """
+    if not value:
+        return None
+    text = str(value)
+    day = dt.date.fromisoformat(text[:10])
+    clock_time = text[11:19]
+    if len(clock_time) == 8 and clock_time.endswith(":59:59") and clock_time < "12:00:00":
+        return day - dt.timedelta(days=1)
+    return day
 
 
 @dataclass(frozen=True)
@@ -68,6 +93,12 @@ class CurrentWorker:
     allow_rehire: bool
     worker_type: str | None
     status: str | None
+
+    @property
+    def email(self) -> str | None:
+        """The work e-mail, folded for comparison (F&O compares strings case-insensitively)."""
+        value = self.fields.get("PrimaryContactEmail")
+        return value.strip().lower() if value else None
 
 
 @dataclass(frozen=True)
@@ -122,7 +153,7 @@ def state_from_rows(
         start = read_date(row.get("EmploymentStartDate"))
         if start is None:
             continue
-        end = read_date(row.get("EmploymentEndDate"))
+        end = read_end_date(row.get("EmploymentEndDate"))
         number = str(row["PersonnelNumber"])
         state.employments.setdefault(number, []).append(
             CurrentEmployment(
@@ -155,15 +186,41 @@ def _chunks(values: Sequence[str], size: int = FILTER_CHUNK) -> Iterable[list[st
         yield list(values[i : i + size])
 
 
+def find_workers(
+    client: DynamicsClient, emails: Iterable[str], personnel_numbers: Iterable[str]
+) -> dict[str, CurrentWorker]:
+    """F&O workers with one of these work e-mails or personnel numbers, by PersonnelNumber:
+    the people a targeted sync plans for and those it may link, in one read (both kinds of
+    equality share each ``$filter``)."""
+    clauses = [eq("PrimaryContactEmail", e) for e in sorted({e for e in emails if e})]
+    clauses += [
+        eq("PersonnelNumber", n)
+        for n in sorted({n for n in personnel_numbers if n and not is_pending_number(n)})
+    ]
+    rows: list[dict[str, Any]] = []
+    for chunk in _chunks(clauses):
+        rows += client.list_entities(EntitySet.WORKERS, filter=" or ".join(chunk))
+    return state_from_rows(rows, (), ()).workers
+
+
 def read_current(
     client: DynamicsClient,
     companies: Iterable[str],
     personnel_numbers: Iterable[str] | None = None,
     vendor_accounts: Iterable[str] | None = None,
+    workers: Mapping[str, CurrentWorker] | None = None,
 ) -> CurrentState:
-    """Rows of the mapped companies; only those of ``personnel_numbers`` when given (and few)."""
+    """Rows of the mapped companies; only those of ``personnel_numbers`` when given (and few).
+
+    Numbers F&O has yet to assign (``is_pending_number``) have no rows and are not asked for.
+    ``workers`` already read (``find_workers``) are not read again.
+    """
     company_list = sorted({c.upper() for c in companies})
-    numbers = sorted(set(personnel_numbers)) if personnel_numbers is not None else None
+    numbers = (
+        sorted({n for n in personnel_numbers if not is_pending_number(n)})
+        if personnel_numbers is not None
+        else None
+    )
     if numbers is not None and len(numbers) > TARGETED_LIMIT:
         numbers = None
     company_filter = any_of("dataAreaId", [c.lower() for c in company_list])
@@ -174,33 +231,47 @@ def read_current(
         )
         vendors = client.list_entities(EntitySet.VENDORS, filter=company_filter)
         return state_from_rows(workers, employments, vendors, complete=True)
-    workers, employments, vendors = [], [], []
+    worker_rows: list[dict[str, Any]] = []
+    employments: list[dict[str, Any]] = []
+    vendors: list[dict[str, Any]] = []
     for chunk in _chunks(numbers):
-        workers += client.list_entities(EntitySet.WORKERS, filter=any_of("PersonnelNumber", chunk))
+        if workers is None:
+            worker_rows += client.list_entities(
+                EntitySet.WORKERS, filter=any_of("PersonnelNumber", chunk)
+            )
         # All companies: an employment elsewhere matters for rehire and transfer decisions.
         employments += client.list_entities(
             EntitySet.EMPLOYMENTS, filter=any_of("PersonnelNumber", chunk)
         )
-    accounts = sorted(set(vendor_accounts if vendor_accounts is not None else numbers))
+    wanted = vendor_accounts if vendor_accounts is not None else numbers
+    accounts = sorted({a for a in wanted if a and not is_pending_number(a)})
     for chunk in _chunks(accounts):
         vendors += client.list_entities(
             EntitySet.VENDORS, filter=all_of(company_filter, any_of("VendorAccountNumber", chunk))
         )
-    return state_from_rows(workers, employments, vendors)
+    state = state_from_rows(worker_rows, employments, vendors)
+    if workers is not None:
+        state.workers.update(workers)
+    return state
 
 
 def load_identities(store: AuditStore) -> Identities:
-    """The whole worker map in one read: by worker id, and by user id (earliest mapping wins)."""
+    """The whole worker map in one read: by worker id, and by user id (earliest mapping wins),
+    with the vendor accounts F&O assigned (or the connector chose) for contractors."""
     by_worker: dict[str, str] = {}
     by_user: dict[str, str] = {}
+    vendors: dict[str, str] = {}
     query = sa.select(
         worker_map.c.rippling_worker_id,
         worker_map.c.personnel_number,
         worker_map.c.rippling_user_id,
+        worker_map.c.vendor_account,
     ).order_by(worker_map.c.created_at)
     with store.engine.connect() as db:
-        for worker_id, number, user_id in db.execute(query):
+        for worker_id, number, user_id, vendor_account in db.execute(query):
             by_worker[worker_id] = number
             if user_id and user_id not in by_user:
                 by_user[user_id] = number
-    return Identities(by_worker=by_worker, by_user=by_user)
+            if vendor_account:
+                vendors[worker_id] = vendor_account
+    return Identities(by_worker=by_worker, by_user=by_user, vendor_by_worker=vendors)

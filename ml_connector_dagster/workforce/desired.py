@@ -7,6 +7,12 @@ keeps only the latest ``start_date``); the newest one drives the names, email an
 
 A field Rippling withheld (``Worker.redacted``) or did not send is left out of the desired
 state, so it is never written, let alone blanked.
+
+Before a person gets a new PersonnelNumber, ``link_existing`` looks for the F&O worker they
+already are (a tenant that had its people before the connector): by work e-mail first, then by
+the configured number rule. When F&O's number sequence assigns personnel numbers, a person not
+yet in F&O carries a *pending* number (``is_pending_number``) until the create returns the real
+one.
 """
 
 import datetime as dt
@@ -39,6 +45,31 @@ class Identities:
 
     by_worker: Mapping[str, str] = field(default_factory=dict)
     by_user: Mapping[str, str] = field(default_factory=dict)
+    # Contractors' vendor accounts, by worker id (recorded when the vendor was created).
+    vendor_by_worker: Mapping[str, str] = field(default_factory=dict)
+
+
+# A person F&O will number: the placeholder stands in for the PersonnelNumber (or vendor
+# account) until the create's 201 answer gives the real one. No F&O number starts like this.
+PENDING_PREFIX = "(new)"
+
+
+def is_pending_number(number: str | None) -> bool:
+    return bool(number) and str(number).startswith(PENDING_PREFIX)
+
+
+@dataclass(frozen=True)
+class Numbering:
+    """Who numbers new records: False / absent means the connector sends its own scheme."""
+
+    personnel_by_dynamics: bool = False
+    vendor_by_dynamics: frozenset[str] = frozenset()  # companies (upper case), or ALL_COMPANIES
+
+    def vendor_assigned(self, company: str) -> bool:
+        return bool({company.upper(), ALL_COMPANIES} & self.vendor_by_dynamics)
+
+
+ALL_COMPANIES = "*"
 
 
 @dataclass(frozen=True)
@@ -63,7 +94,7 @@ class DesiredEmployment:
 @dataclass(frozen=True)
 class DesiredVendor:
     company: str  # upper case; the wire's dataAreaId is its lower case
-    account: str
+    account: str | None  # None: F&O's number sequence assigns it on create
     group: str
     on_hold: bool
     fields: Mapping[str, str] = field(default_factory=dict)
@@ -121,19 +152,134 @@ def is_contractor(worker: Worker) -> bool:
     return (kind or "").upper() == "CONTRACTOR"
 
 
+def rule_number(worker: Worker, settings: WorkforceSettings) -> str | None:
+    """The configured scheme's PersonnelNumber for this worker; None without a number."""
+    if worker.number is None or str(worker.number).strip() == "":
+        return None
+    return settings.personnel_number(worker.number)
+
+
 def personnel_number_for(
-    worker: Worker, identities: Identities, settings: WorkforceSettings
+    worker: Worker,
+    identities: Identities,
+    settings: WorkforceSettings,
+    numbering: Numbering | None = None,
 ) -> str | None:
     """The map first (survives renames and renumbering), then the user (rehire under a new
-    worker id), then the configured scheme."""
+    worker id), then the configured scheme, or a pending number when F&O assigns them."""
     known = identities.by_worker.get(worker.id)
     if known:
         return known
     if worker.user_id and worker.user_id in identities.by_user:
         return identities.by_user[worker.user_id]
-    if worker.number is None or str(worker.number).strip() == "":
-        return None
-    return settings.personnel_number(worker.number)
+    if numbering is not None and numbering.personnel_by_dynamics:
+        # One placeholder per person: a rehire under a new worker id folds into it.
+        return f"{PENDING_PREFIX}{worker.user_id or worker.id}"
+    return rule_number(worker, settings)
+
+
+def rippling_emails(worker: Worker) -> list[str]:
+    """The worker's e-mails to match F&O's ``PrimaryContactEmail`` by, folded to lower case:
+    the work e-mail, then the user's (withheld ones are not used)."""
+    found: list[str] = []
+    if not _withheld(worker, EMAIL_SOURCES) and worker.work_email:
+        found.append(worker.work_email)
+    if not _withheld(worker, NAME_SOURCES) and worker.user is not None:
+        found += [e.value for e in worker.user.emails if e.value]
+    out: list[str] = []
+    for email in found:
+        folded = email.strip().lower()
+        if folded and folded not in out:
+            out.append(folded)
+    return out
+
+
+@dataclass(frozen=True)
+class Linking:
+    """What ``link_existing`` found: the map extended by the links, and who is blocked."""
+
+    identities: Identities
+    links: Mapping[str, tuple[str, str]]  # worker id -> (PersonnelNumber, "e-mail" | "number")
+    blocked: Mapping[str, Skipped]  # worker id -> why it is neither linked nor created
+
+
+def link_existing(
+    workers: Iterable[Worker],
+    identities: Identities,
+    settings: WorkforceSettings,
+    fo_workers: Mapping[str, str | None],
+) -> Linking:
+    """Link Rippling workers the map does not know to the F&O workers they already are.
+
+    ``fo_workers`` is PersonnelNumber -> work e-mail of the F&O workers that could match (all
+    of them on a full sync). A worker is linked by e-mail when exactly one F&O worker has one
+    of its e-mails, else by the number rule when that number exists; two F&O workers with the
+    e-mail, an e-mail and a number pointing at different workers, or an F&O worker already
+    linked to someone else are *blocked*: reported, never linked and never created.
+    """
+    by_upper = {number.upper(): number for number in fo_workers}
+    by_email: dict[str, set[str]] = {}
+    for number, email in fo_workers.items():
+        if email:
+            by_email.setdefault(email.strip().lower(), set()).add(number)
+    taken = {number.upper(): worker_id for worker_id, number in identities.by_worker.items()}
+    links: dict[str, tuple[str, str]] = {}
+    blocked: dict[str, Skipped] = {}
+    user_of: dict[str, str | None] = {}
+    for worker in workers:
+        if worker.id in identities.by_worker or worker.id in links or worker.id in blocked:
+            continue
+        if worker.user_id and worker.user_id in identities.by_user:
+            continue
+        if (worker.status or "").upper() not in settings.synced_statuses:
+            continue
+        user_of[worker.id] = worker.user_id
+        emails = rippling_emails(worker) if settings.link_by_email else []
+        matches = sorted({n for e in emails for n in by_email.get(e, ())})
+        rule = rule_number(worker, settings)
+        rule_hit = by_upper.get(rule.upper()) if rule else None
+        if len(matches) > 1:
+            blocked[worker.id] = Skipped(
+                worker.id,
+                f"ambiguous: Dynamics workers {', '.join(matches)} share the e-mail"
+                f" {', '.join(emails)}; link the right one in the worker map",
+            )
+            continue
+        if matches and rule_hit and rule_hit.upper() != matches[0].upper():
+            blocked[worker.id] = Skipped(
+                worker.id,
+                f"ambiguous: the e-mail matches Dynamics worker {matches[0]} but the number"
+                f" rule gives {rule_hit}; link the right one in the worker map",
+            )
+            continue
+        if matches:
+            links[worker.id] = (matches[0], "e-mail")
+        elif rule_hit:
+            links[worker.id] = (rule_hit, "number")
+    # One F&O worker for two people (different users), or one the map gives someone else.
+    claimed: dict[str, set[str | None]] = {}
+    for worker_id, (number, _) in links.items():
+        claimed.setdefault(number.upper(), set()).add(user_of[worker_id] or worker_id)
+    for worker_id, (number, how) in list(links.items()):
+        other = taken.get(number.upper())
+        if other is not None or len(claimed[number.upper()]) > 1:
+            del links[worker_id]
+            who = f"Rippling worker {other}" if other else "another Rippling worker"
+            blocked[worker_id] = Skipped(
+                worker_id,
+                f"ambiguous: Dynamics worker {number} (matched by {how}) is already linked to"
+                f" {who}; link the right one in the worker map",
+                number,
+            )
+    by_worker = dict(identities.by_worker)
+    by_user = dict(identities.by_user)
+    for worker_id, (number, _) in links.items():
+        by_worker[worker_id] = number
+        user = user_of[worker_id]
+        if user and user not in by_user:
+            by_user[user] = number
+    extended = Identities(by_worker, by_user, identities.vendor_by_worker)
+    return Linking(identities=extended, links=links, blocked=blocked)
 
 
 def _withheld(worker: Worker, sources: Iterable[str]) -> bool:
@@ -150,8 +296,7 @@ def worker_fields(worker: Worker) -> dict[str, str]:
             values["FirstName"] = given
         if family:
             values["LastName"] = family
-        if given or family:
-            values["Name"] = " ".join(p for p in (given, family) if p)
+        # Not Name: F&O computes it from first and last name and refuses it in a write.
     email = None if _withheld(worker, EMAIL_SOURCES) else (worker.work_email or "").strip()
     if email:
         values["PrimaryContactEmail"] = email
@@ -209,6 +354,7 @@ def _one(
     settings: WorkforceSettings,
     identities: Identities,
     default_format: DimensionFormat | None,
+    numbering: Numbering | None = None,
 ) -> tuple[str, DesiredEmployment, Worker] | Skipped:
     if (worker.status or "").upper() not in settings.synced_statuses:
         return Skipped(worker.id, f"status {worker.status or 'unknown'} is not synced")
@@ -217,7 +363,7 @@ def _one(
     company = mapping.company_for_legal_entity(worker.legal_entity_id)
     if company is None:
         return Skipped(worker.id, f"legal entity {worker.legal_entity_id} is not mapped")
-    number = personnel_number_for(worker, identities, settings)
+    number = personnel_number_for(worker, identities, settings, numbering)
     if number is None:
         return Skipped(worker.id, "no worker number and no mapped PersonnelNumber")
     start = parse_date(worker.start_date)
@@ -247,16 +393,49 @@ def _primary_sort_key(item: tuple[DesiredEmployment, Worker]) -> tuple[int, dt.d
     return (0 if employment.end else 1, employment.start, worker.updated_at or "")
 
 
+def _vendor_account(
+    number: str,
+    primary: Worker,
+    items: list[tuple[DesiredEmployment, Worker]],
+    identities: Identities,
+    settings: WorkforceSettings,
+    numbering: Numbering,
+) -> str | None:
+    """The account recorded for the person, else the template's, else None: F&O assigns it.
+
+    With a pending personnel number the template's account is pending too; ``apply`` puts the
+    real number in once F&O has assigned it.
+    """
+    for _, worker in sorted(items, key=lambda item: item[1].id != primary.id):
+        recorded = identities.vendor_by_worker.get(worker.id)
+        if recorded:
+            return recorded
+    company = next(e for e, w in items if w.id == primary.id).company
+    if numbering.vendor_assigned(company):
+        return None
+    return settings.vendor_account(number, primary.number)
+
+
 def build_desired(
     workers: Iterable[Worker],
     mapping: PayrollMapping,
     settings: WorkforceSettings,
     identities: Identities | None = None,
     default_format: DimensionFormat | None = None,
+    *,
+    numbering: Numbering | None = None,
+    blocked: Mapping[str, Skipped] | None = None,
 ) -> DesiredState:
     """What Dynamics should hold; employment and vendor dimensions only with ``default_format``
-    (F&O's active default dimension format), left as they are without it."""
+    (F&O's active default dimension format), left as they are without it.
+
+    ``identities`` should already hold the links of ``link_existing``; ``blocked`` (its
+    ambiguous matches) are skipped with its reason. ``numbering`` says where F&O assigns
+    personnel numbers or vendor accounts (pending numbers, vendor accounts left None).
+    """
     identities = identities or Identities()
+    numbering = numbering or Numbering()
+    blocked = blocked or {}
     grouped: dict[str, list[tuple[DesiredEmployment, Worker]]] = {}
     skipped: list[Skipped] = []
     seen: set[str] = set()
@@ -264,7 +443,10 @@ def build_desired(
         if worker.id in seen:
             continue
         seen.add(worker.id)
-        outcome = _one(worker, mapping, settings, identities, default_format)
+        if worker.id in blocked:
+            skipped.append(blocked[worker.id])
+            continue
+        outcome = _one(worker, mapping, settings, identities, default_format, numbering)
         if isinstance(outcome, Skipped):
             skipped.append(outcome)
             continue
@@ -291,7 +473,7 @@ def build_desired(
                 vendor_fields["DefaultLedgerDimensionDisplayValue"] = primary_employment.dimension
             vendor = DesiredVendor(
                 company=primary_employment.company,
-                account=settings.vendor_account(number, primary.number),
+                account=_vendor_account(number, primary, items, identities, settings, numbering),
                 group=settings.vendor_group,
                 on_hold=primary_employment.end is not None,
                 fields=vendor_fields,

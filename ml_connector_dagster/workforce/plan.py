@@ -6,14 +6,19 @@ employment, a contractor's vendor is put on hold and released. Cases the sync mu
 alone become ``report`` actions: they are shown and recorded, never written to Dynamics.
 
 Decisions where Rippling's data is ambiguous:
-- An open employment whose start differs from Rippling's: if it has not started yet, the start
-  date is corrected; if Rippling's start is later, the worker was terminated and rehired between
-  two syncs, so the open employment is ended the day before the new start and a new one added;
-  if Rippling's start is earlier, it is reported.
+- An open employment whose start differs from Rippling's: if Rippling's start is later, the
+  worker was terminated and rehired between two syncs, so the open employment is ended the day
+  before the new start and a new one added; otherwise it is reported (F&O does not move an
+  employment's start by PATCH, and one that has not begun cannot end before it starts).
 - An open employment in another company than Rippling's legal entity (a transfer) is reported.
 - A rehire of a worker whose ``AllowRehire`` is No is reported, and the vendor stays on hold.
 - A vendor is released only from ``OnHoldStatus`` All (the sync's own hold); other holds set
   by finance (Invoice, Payment, ...) are left alone.
+
+Bodies carry only the fields of ``dynamics.writable`` (never F&O's computed ``Name`` or
+``OriginalHireDateTime``); end dates are the end of the last day (``T23:59:59Z``), as F&O's UI
+writes them. A number F&O assigns (a pending PersonnelNumber, a vendor account of None) is left
+out of the create; ``apply`` puts the assigned one into the person's later actions.
 """
 
 import dataclasses
@@ -31,6 +36,7 @@ from ml_connector_dagster.workforce.current import (
     EntitySet,
     VendorHold,
     wire_date,
+    wire_end_date,
 )
 from ml_connector_dagster.workforce.desired import (
     DesiredEmployment,
@@ -38,6 +44,7 @@ from ml_connector_dagster.workforce.desired import (
     DesiredVendor,
     DesiredWorker,
     WorkerIdentity,
+    is_pending_number,
 )
 
 
@@ -179,15 +186,20 @@ class _PersonPlanner:
             if not (desired.fields.get("FirstName") or desired.fields.get("LastName")):
                 self.report("cannot create the worker: Rippling gave no name (withheld or empty)")
                 return False
+            # Not Name nor OriginalHireDateTime: F&O derives both (from the names and from
+            # the first employment) and refuses them in a write.
             values: dict[str, Any] = {
                 "PersonnelNumber": desired.personnel_number,
                 **desired.fields,
                 "WorkerType": desired.worker_type,
-                "OriginalHireDateTime": wire_date(desired.original_hire),
             }
+            reason = "new in Rippling"
+            if is_pending_number(desired.personnel_number):
+                del values["PersonnelNumber"]
+                reason += ": Dynamics assigns the personnel number"
             self.add(
                 ActionKind.CREATE_WORKER,
-                "new in Rippling",
+                reason,
                 entity_set=EntitySet.WORKERS,
                 values=values,
             )
@@ -266,8 +278,15 @@ class _PersonPlanner:
     def _settle_open_span(self, open_span: CurrentEmployment, wanted: DesiredEmployment) -> bool:
         """An open span in the company starting elsewhen than Rippling's: True when a new
         employment may follow (the open one was ended the day before Rippling's start)."""
-        if open_span.start > self.today and wanted.end is None and open_span.employment_id:
-            self._move_future_start(open_span, wanted)
+        if open_span.start > self.today and open_span.employment_id:
+            # Not begun yet: F&O does not move an employment's start by PATCH, and ending it
+            # before it begins is refused; someone in F&O corrects (or deletes) it.
+            self._report_on(
+                wanted,
+                f"employment {open_span.employment_id} in {wanted.company} has not begun and"
+                f" starts {open_span.start}, Rippling says {wanted.start}: Dynamics does not"
+                " move an employment's start, correct it in Dynamics",
+            )
             return False
         if wanted.start > open_span.start:
             self._end_before_new_start(open_span, wanted)
@@ -278,23 +297,6 @@ class _PersonPlanner:
             f" {wanted.start}: not changed",
         )
         return False
-
-    def _move_future_start(self, open_span: CurrentEmployment, wanted: DesiredEmployment) -> None:
-        """It has not begun: its start date (and dimension) are corrected in place."""
-        values = {"EmploymentStartDate": wire_date(wanted.start)}
-        if wanted.dimension is not None and open_span.dimension != wanted.dimension:
-            values["DimensionDisplayValue"] = wanted.dimension
-        self._employment_action(
-            ActionKind.UPDATE_EMPLOYMENT,
-            f"start date moved from {open_span.start} before the employment began",
-            wanted,
-            values,
-            open_span,
-        )
-        self._replace(
-            open_span,
-            dataclasses.replace(open_span, start=wanted.start, dimension=wanted.dimension),
-        )
 
     def _end_before_new_start(
         self, open_span: CurrentEmployment, wanted: DesiredEmployment
@@ -307,7 +309,7 @@ class _PersonPlanner:
                 f"still open but Rippling shows a new start on {wanted.start}:"
                 " ended the day before",
                 wanted,
-                {"EmploymentEndDate": wire_date(last_day)},
+                {"EmploymentEndDate": wire_end_date(last_day)},
                 open_span,
             )
         self._replace(open_span, dataclasses.replace(open_span, end=last_day))
@@ -358,7 +360,7 @@ class _PersonPlanner:
             "PersonnelNumber": self.desired.personnel_number,
             "LegalEntityId": wanted.company,
             "EmploymentStartDate": wire_date(wanted.start),
-            "EmploymentEndDate": wire_date(wanted.end) if wanted.end else OPEN_END_WIRE,
+            "EmploymentEndDate": wire_end_date(wanted.end) if wanted.end else OPEN_END_WIRE,
             "WorkerType": wanted.worker_type,
         }
         if wanted.dimension is not None:
@@ -385,7 +387,7 @@ class _PersonPlanner:
         """The same span in both: its end date and dimension follow Rippling's."""
         values: dict[str, Any] = {}
         if span.end != wanted.end:
-            values["EmploymentEndDate"] = wire_date(wanted.end) if wanted.end else OPEN_END_WIRE
+            values["EmploymentEndDate"] = wire_end_date(wanted.end) if wanted.end else OPEN_END_WIRE
         if (
             wanted.end is None
             and wanted.dimension is not None
@@ -431,7 +433,11 @@ class _PersonPlanner:
     def plan_vendor(self, vendor: DesiredVendor) -> None:
         """Create or update a contractor's vendor; hold it while the contractor is gone (or a
         rehire was refused), release only the sync's own hold."""
-        existing = self.current.vendors.get((vendor.company, vendor.account))
+        existing = (
+            self.current.vendors.get((vendor.company, vendor.account))
+            if vendor.account is not None
+            else None
+        )
         hold = vendor.on_hold or self.rehire_refused
         if existing is None:
             if not (vendor.fields.get("PersonFirstName") or vendor.fields.get("PersonLastName")):
@@ -447,9 +453,11 @@ class _PersonPlanner:
                 **vendor.fields,
                 "OnHoldStatus": VendorHold.ALL if hold else VendorHold.NONE,
             }
-            self._vendor_action(
-                ActionKind.CREATE_VENDOR, "contractor new in Rippling", vendor, values, create=True
-            )
+            reason = "contractor new in Rippling"
+            if vendor.account is None:
+                del values["VendorAccountNumber"]
+                reason += ": Dynamics assigns the vendor account"
+            self._vendor_action(ActionKind.CREATE_VENDOR, reason, vendor, values, create=True)
             return
         changes = {
             name: value

@@ -655,3 +655,139 @@ def test_bad_seed_is_refused_with_a_clear_message(
     company["dynamics"].setdefault(entity, []).append(row)
     with pytest.raises(SeedError, match=needle.replace("(", r"\(")):
         DynamicsService(tmp_path, company, ENV, lambda t: True)
+
+
+# --- computed fields, start dates, end of day, number sequences --------------------------------
+
+
+def test_worker_name_and_original_hire_are_computed_not_writable(fo_client: httpx.Client) -> None:
+    body = {"PersonnelNumber": "RP-9", "FirstName": "Grace", "LastName": "Hopper"}
+    for extra in ({"Name": "G H"}, {"OriginalHireDateTime": "2024-01-01T00:00:00Z"}):
+        resp = fo_client.post("/data/Workers", json={**body, **extra})
+        assert resp.status_code == 400 and "is read-only" in inner(resp)
+    assert fo_client.post("/data/Workers", json=body).status_code == 201
+    hire = {"PersonnelNumber": "RP-9", "LegalEntityId": "usmf"}
+    assert (
+        fo_client.post(
+            "/data/EmploymentsV2", json={**hire, "EmploymentStartDate": "2024-03-04T00:00:00Z"}
+        ).status_code
+        == 201
+    )
+    row = fo_client.get("/data/Workers('RP-9')").json()
+    assert row["OriginalHireDateTime"] == "2024-03-04T00:00:00Z"
+    assert fo_client.patch("/data/Workers('RP-9')", json={"LastName": "King"}).status_code == 204
+    assert fo_client.get("/data/Workers('RP-9')").json()["Name"] == "Grace King"
+    refused = fo_client.patch("/data/Workers('RP-9')", json={"Name": "Someone Else"})
+    assert refused.status_code == 400 and "is read-only" in inner(refused)
+
+
+def test_employment_start_is_not_moved_by_patch_and_ends_at_end_of_day(
+    fo_client: httpx.Client,
+) -> None:
+    key = "/data/EmploymentsV2(PersonnelNumber='RP-000123',LegalEntityId='USMF',EmploymentId='E-1')"
+    moved = fo_client.patch(key, json={"EmploymentStartDate": "2020-02-03T00:00:00Z"})
+    assert moved.status_code == 400 and "start date cannot be changed" in inner(moved)
+    same = fo_client.patch(key, json={"EmploymentStartDate": "2020-01-06T00:00:00Z"})
+    assert same.status_code == 204  # unchanged is fine
+    assert (
+        fo_client.patch(key, json={"EmploymentEndDate": "2026-11-19T00:00:00Z"}).status_code == 204
+    )
+    assert fo_client.get(key).json()["EmploymentEndDate"] == "2026-11-19T23:59:59Z"
+
+
+def _sequence(service: DynamicsService, code: str, manual: str, fmt: str, scope: str = "") -> None:
+    service.admin_write(
+        "POST",
+        "SequenceV2Tables",
+        {
+            "values": {
+                "NumberSequenceCode": code,
+                "ScopeType": "DataArea" if scope else "Shared",
+                "ScopeValue": scope,
+                "Format": fmt,
+                "Manual": manual,
+                "ToALowerNumber": "No",
+                "ToAHigherNumber": "No",
+            }
+        },
+    )
+
+
+def test_an_automatic_personnel_sequence_refuses_a_number_and_assigns_one(
+    service: DynamicsService, fo_client: httpx.Client
+) -> None:
+    _sequence(service, "Pers_1", "No", "P-#####")
+    service.admin_write(
+        "POST",
+        "NumberSequencesV2References",
+        {
+            "values": {
+                "DataTypeName": "HcmPersonnelNumberId",
+                "ScopeType": "Shared",
+                "ScopeValue": "",
+                "NumberSequenceCode": "Pers_1",
+            }
+        },
+    )
+    refused = fo_client.post(
+        "/data/Workers", json={"PersonnelNumber": "RP-77", "LastName": "Supplied"}
+    )
+    assert refused.status_code == 400
+    assert "Manual numbers are not allowed for number sequence Pers_1" in inner(refused)
+    created = fo_client.post("/data/Workers", json={"LastName": "Assigned"})
+    assert created.status_code == 201, created.text
+    assert created.json()["PersonnelNumber"] == "P-00001"
+    # Made manual: the supplied number is taken, and one is required.
+    service.admin_write(
+        "PATCH",
+        "SequenceV2Tables",
+        {
+            "key": {"NumberSequenceCode": "Pers_1", "ScopeType": "Shared", "ScopeValue": ""},
+            "values": {"Manual": "Yes"},
+        },
+    )
+    assert (
+        fo_client.post(
+            "/data/Workers", json={"PersonnelNumber": "RP-77", "LastName": "Supplied"}
+        ).status_code
+        == 201
+    )
+    missing = fo_client.post("/data/Workers", json={"LastName": "Nobody"})
+    assert missing.status_code == 400 and "PersonnelNumber" in inner(missing)
+
+
+def test_vendor_accounts_follow_the_parameters_or_the_groups_sequence(
+    service: DynamicsService, fo_client: httpx.Client
+) -> None:
+    service.admin_write(
+        "POST",
+        "VRMParameters",
+        {
+            "values": {
+                "dataAreaId": "usmf",
+                "Key": 0,
+                "VendorAccountNumberSequenceCode": "Vend_1",
+                "IsVendorAccountNumberSequenceManual": "No",
+            }
+        },
+    )
+    base = {"dataAreaId": "usmf", "VendorGroupId": "CONTR", "VendorOrganizationName": "Co"}
+    refused = fo_client.post("/data/VendorsV2", json={**base, "VendorAccountNumber": "V-9"})
+    assert refused.status_code == 400 and "Manual numbers are not allowed" in inner(refused)
+    created = fo_client.post("/data/VendorsV2", json=base)
+    assert created.status_code == 201 and created.json()["VendorAccountNumber"] == "V000001"
+    # A group with its own manual sequence accepts the connector's account.
+    _sequence(service, "VendMan", "Yes", "M######", scope="usmf")
+    service.admin_write(
+        "POST",
+        "VendorGroups",
+        {
+            "values": {
+                "dataAreaId": "usmf",
+                "VendorGroupId": "MANUAL",
+                "VendorAccountNumberSequence": "VendMan",
+            }
+        },
+    )
+    manual = {**base, "VendorGroupId": "MANUAL", "VendorAccountNumber": "RP-5"}
+    assert fo_client.post("/data/VendorsV2", json=manual).status_code == 201

@@ -153,11 +153,9 @@ def test_hire_creates_worker_then_employment_with_rippling_start() -> None:
         "PersonnelNumber": "RP-1001",
         "FirstName": "Ada",
         "LastName": "Lovelace",
-        "Name": "Ada Lovelace",
         "PrimaryContactEmail": "ada@example.com",
         "WorkerType": "Employee",
-        "OriginalHireDateTime": "2026-10-01T00:00:00Z",
-    }
+    }  # never Name nor OriginalHireDateTime: F&O derives them
     assert create_employment.values == {
         "PersonnelNumber": "RP-1001",
         "LegalEntityId": "USMF",
@@ -193,7 +191,7 @@ def test_termination_sets_the_end_date_through_the_employment_id_key() -> None:
         "LegalEntityId": "USMF",
         "EmploymentId": "E-1",
     }
-    assert action.values == {"EmploymentEndDate": "2026-11-13T00:00:00Z"}
+    assert action.values == {"EmploymentEndDate": "2026-11-13T23:59:59Z"}
 
 
 def test_rehire_after_closed_employment_adds_a_new_one() -> None:
@@ -238,17 +236,18 @@ def test_rehire_under_a_new_worker_id_keeps_the_personnel_number() -> None:
 def test_missed_termination_before_rehire_ends_the_open_employment_first() -> None:
     plan = plan_for([worker(start="2026-11-02")], [dyn_worker()], [employment(start="2025-01-01")])
     assert kinds(plan) == ["end-employment", "new-employment"]
-    assert plan.actions[0].values == {"EmploymentEndDate": "2026-11-01T00:00:00Z"}
+    assert plan.actions[0].values == {"EmploymentEndDate": "2026-11-01T23:59:59Z"}
 
 
-def test_start_date_of_a_pending_employment_is_corrected() -> None:
+def test_moved_start_of_a_pending_employment_is_reported_not_patched() -> None:
+    """F&O does not move an employment's start by PATCH: the sync reports it instead."""
     plan = plan_for(
         [worker(status="ACCEPTED", start="2026-12-07")],
         [dyn_worker()],
         [employment(start="2026-12-01")],
     )
-    assert kinds(plan) == ["update-employment"]
-    assert plan.actions[0].values == {"EmploymentStartDate": "2026-12-07T00:00:00Z"}
+    assert kinds(plan) == ["report"]
+    assert "does not move an employment's start" in plan.actions[0].reason
 
 
 def test_earlier_start_than_an_open_employment_is_reported_not_written() -> None:
@@ -325,7 +324,6 @@ def test_name_email_and_department_changes_flow_through() -> None:
     assert kinds(plan) == ["update-worker", "update-employment"]
     assert plan.actions[0].values == {
         "LastName": "King",
-        "Name": "Ada King",
         "PrimaryContactEmail": "ada.king@example.com",
     }
     assert plan.actions[0].key == {"PersonnelNumber": "RP-1001"}
@@ -458,7 +456,7 @@ def test_a_missed_termination_ends_the_open_span_and_counts_as_a_rehire() -> Non
     rows = [employment(start="2026-01-05")]
     allowed = plan_for([worker(start="2026-11-02")], [dyn_worker()], rows)
     assert kinds(allowed) == ["end-employment", "new-employment"]
-    assert allowed.actions[0].values == {"EmploymentEndDate": "2026-11-01T00:00:00Z"}
+    assert allowed.actions[0].values == {"EmploymentEndDate": "2026-11-01T23:59:59Z"}
     refused = plan_for([worker(start="2026-11-02")], [dyn_worker(AllowRehire="No")], rows)
     assert kinds(refused) == ["end-employment", "report"]
     assert "AllowRehire is No" in refused.actions[1].reason

@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 from pipeline_support import admin as sandbox_admin
 from pipeline_support import pipeline_env, planned, sync_workforce
+from workforce.conftest import V1_SCOPES, RecordingConnector, recording
 
 from ml_connector_dagster import clock
 from ml_connector_dagster.audit.store import AuditStore
@@ -29,6 +30,7 @@ from ml_connector_dagster.rippling.models import Worker
 from ml_connector_dagster.workforce.cadence import NO_CALENDAR_INTERVAL
 from ml_connector_dagster.workforce.sync import SyncOutcome, read_headcount, sync_workers
 from ml_connector_dagster.workforce.triggers import PollCursor
+from ml_connector_sandbox.rippling.employees import employee_id_for
 from ml_connector_sandbox.server import Sandbox
 
 TODAY = dt.date(2026, 11, 20)
@@ -154,7 +156,8 @@ def test_hire_then_termination_and_a_second_sync_writes_nothing(
     admin.terminate(hired["id"], end_date="2026-11-19")
     ended = env.sync(hired["id"])
     assert [a.kind.value for a in ended.plan.writes] == ["end-employment"]
-    assert env.spans(number) == [(company, "2026-11-16T00:00:00Z", "2026-11-19T00:00:00Z")]
+    # The end of the last day, as F&O's UI stores it (not midnight: the day before, west of UTC).
+    assert env.spans(number) == [(company, "2026-11-16T00:00:00Z", "2026-11-19T23:59:59Z")]
     assert env.worker_row(number) is not None  # never deleted
     assert env.sync(hired["id"]).plan.actions == ()
 
@@ -191,7 +194,23 @@ def test_full_sync_brings_the_seeded_changes_over_then_plans_nothing(
 
     first = env.sync(full=True)
     kinds = {a.kind.value for a in first.plan.writes}
-    assert {"new-employment", "end-employment", "create-worker"} <= kinds
+    assert {"new-employment", "end-employment"} <= kinds
+    # The one new hire is already in F&O under HR's numbering (same e-mail): linked, not
+    # created again under the connector's number.
+    legacy = next(
+        w for w in fresh_sandbox.company["dynamics"]["Workers"] if w["PersonnelNumber"].isdigit()
+    )
+    person = next(
+        w
+        for w in fresh_sandbox.company["rippling"]["workers"]
+        if w["work_email"] == legacy["PrimaryContactEmail"]
+    )
+    assert "create-worker" not in kinds
+    assert env.worker_row(f"RP-{person['number']}") is None
+    assert env.store.personnel_number(person["id"]) == legacy["PersonnelNumber"]
+    assert any(
+        a.rippling_worker_id == person["id"] and "by e-mail" in a.reason for a in first.plan.reports
+    )
     after = env.spans(number)
     assert after == [*before, (before[0][0], f"{rehired['start_date']}T00:00:00Z", OPEN)]
 
@@ -221,8 +240,8 @@ def test_rehire_gets_a_new_employment_unless_dynamics_forbids_it(
     ok_number, no_number = f"RP-{allowed['number']}", f"RP-{refused['number']}"
     ok_spans, no_spans = env.spans(ok_number), env.spans(no_number)
     assert len(ok_spans) == 2 and ok_spans[-1][1:] == ("2026-11-16T00:00:00Z", OPEN)
-    assert ok_spans[0][2] == "2026-11-06T00:00:00Z"
-    assert len(no_spans) == 1 and no_spans[0][2] == "2026-11-06T00:00:00Z"
+    assert ok_spans[0][2] == "2026-11-06T23:59:59Z"
+    assert len(no_spans) == 1 and no_spans[0][2] == "2026-11-06T23:59:59Z"
     [report] = [a for a in outcome.plan.reports if a.personnel_number == no_number]
     assert "AllowRehire is No" in report.reason
     trail = env.store.workforce_actions(refused["id"])
@@ -255,7 +274,7 @@ def test_contractor_start_end_and_return_drive_the_vendor(
     admin.terminate(hired["id"], end_date="2026-11-13")
     env.sync(hired["id"])
     assert env.vendor(company, number)["OnHoldStatus"] == "All"
-    assert env.spans(number) == [(company, "2026-11-09T00:00:00Z", "2026-11-13T00:00:00Z")]
+    assert env.spans(number) == [(company, "2026-11-09T00:00:00Z", "2026-11-13T23:59:59Z")]
 
     admin.rehire(hired["id"], start_date="2026-11-18")
     env.sync(hired["id"])
@@ -326,16 +345,20 @@ def _poll(
 def test_polling_without_webhooks_picks_up_a_change(
     fresh_sandbox: Sandbox, admin, env: Env, sandbox_env, tmp_path: Path, monkeypatch
 ) -> None:
-    res = pipeline_env(fresh_sandbox, tmp_path, monkeypatch)["resources"]
+    res = recording(pipeline_env(fresh_sandbox, tmp_path, monkeypatch)["resources"])
     with dg.instance_for_test() as instance:
         first, cursor = _poll(instance, res, None)
         assert isinstance(first, dg.RunRequest)  # the first poll syncs everyone
         assert first.run_config["ops"]["dynamics__workforce_plan"]["config"]["worker_ids"] == []
+        assert first.tags["ml_connector/trigger"] == "poll"
         with clock.pinned(NOW):
             assert sync_workforce(instance, res, first).success
         state = json.loads(cursor)
         polled = PollCursor.from_json(state["poll"])
-        assert polled.updated_watermark is not None and polled.activity_cursor
+        # company_activity is off by default: not even asked.
+        assert polled.updated_watermark is not None and polled.activity_cursor is None
+        assert not any("company_activity" in p for p in RecordingConnector.paths)
+        assert "/payroll-runs/" in RecordingConnector.paths  # the calendar paces it
         assert dt.datetime.fromisoformat(state["next_at"]) > NOW  # the cadence is set
 
         seeded = _seeded_active_employee(fresh_sandbox, 3)
@@ -411,6 +434,122 @@ def test_polling_works_without_payroll_access_on_a_fixed_interval(
         )
         _, cursor = _poll(instance, res, cursor, caplog.handler)
         assert "calendar_unreadable" not in json.loads(cursor)
+
+
+def _ids(request: dg.RunRequest) -> list[str]:
+    return request.run_config["ops"]["dynamics__workforce_plan"]["config"]["worker_ids"]
+
+
+def test_company_activity_on_but_refused_leaves_the_poll_standing_and_warns_once(
+    fresh_sandbox: Sandbox,
+    admin,
+    env: Env,
+    sandbox_env,
+    tmp_path: Path,
+    monkeypatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The sandbox's token lacks the v1 scope ``company`` (403): updated_at still finds the
+    change, the refusal is said once and remembered in the cursor, never a failed tick."""
+    monkeypatch.setenv("ML_CONNECTOR_COMPANY_ACTIVITY", "true")
+    res = recording(pipeline_env(fresh_sandbox, tmp_path, monkeypatch)["resources"])
+    with dg.instance_for_test() as instance:
+        first, cursor = _poll(instance, res, None, caplog.handler)
+        assert isinstance(first, dg.RunRequest)
+        assert any(p.endswith("/company_activity") for p in RecordingConnector.paths)
+        polled = PollCursor.from_json(json.loads(cursor)["poll"])
+        assert polled.activity_error and "'company' and 'company:activity'" in polled.activity_error
+        assert polled.updated_watermark is not None and polled.activity_cursor is None
+
+        seeded = _seeded_active_employee(fresh_sandbox, 5)
+        admin.update(seeded["id"], family_name="Refused")
+        second, cursor = _poll(instance, res, cursor, caplog.handler)
+        assert isinstance(second, dg.RunRequest) and seeded["id"] in _ids(second)
+        warnings = [r for r in caplog.records if "company_activity" in r.getMessage()]
+        assert len(warnings) == 1 and warnings[0].levelname == "WARNING"
+        assert "updated_at alone" in warnings[0].getMessage()
+
+        # Scopes granted: it answers again, says so, and the cursor forgets the error.
+        admin.grant(*V1_SCOPES)
+        _, cursor = _poll(instance, res, cursor, caplog.handler)
+        polled = PollCursor.from_json(json.loads(cursor)["poll"])
+        assert polled.activity_error is None and polled.activity_cursor
+        assert any("answers again" in r.getMessage() for r in caplog.records)
+
+
+def test_company_activity_on_names_employees_that_are_resolved_to_workers(
+    fresh_sandbox: Sandbox, admin, env: Env, sandbox_env, tmp_path: Path, monkeypatch
+) -> None:
+    """With the v1 scopes, activity names employee ids (not worker ids): the sensor hands them
+    to the run, which resolves them to the worker and syncs it."""
+    monkeypatch.setenv("ML_CONNECTOR_COMPANY_ACTIVITY", "on")
+    admin.grant(*V1_SCOPES)
+    res = recording(pipeline_env(fresh_sandbox, tmp_path, monkeypatch)["resources"])
+    with dg.instance_for_test() as instance:
+        _, cursor = _poll(instance, res, None)
+        seeded = _seeded_active_employee(fresh_sandbox, 6)
+        admin.update(seeded["id"], family_name="Witnessed")
+        # Forget the watermark's news: only company_activity can tell of the change now.
+        state = json.loads(cursor)
+        polled = PollCursor.from_json(state["poll"])
+        later = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
+        state["poll"] = PollCursor(later, polled.activity_cursor).to_json()
+        RecordingConnector.paths.clear()
+        second, _ = _poll(instance, res, json.dumps(state))
+        assert isinstance(second, dg.RunRequest)
+        config = second.run_config["ops"]["dynamics__workforce_plan"]["config"]
+        assert config["worker_ids"] == [] and config["employee_ids"] == [
+            employee_id_for(seeded["id"])
+        ]
+        # The tick made no per-id read; the run resolves the id and syncs the worker.
+        assert not any(p.startswith("/platform/api/employees/") for p in RecordingConnector.paths)
+        with clock.pinned(NOW):
+            result = sync_workforce(instance, res, second)
+        assert result.success
+        writes = [(a.kind.value, a.personnel_number) for a in planned(result).plan.writes]
+        assert ("update-worker", f"RP-{seeded['number']}") in writes
+        assert any(p.startswith("/platform/api/employees/") for p in RecordingConnector.paths)
+    assert env.worker_row(f"RP-{seeded['number']}")["LastName"] == "Witnessed"
+
+
+@pytest.mark.parametrize(("seconds", "interval"), [(None, 6 * 3600), ("3600", 3600)])
+def test_with_webhooks_on_the_poll_keeps_running_as_a_slow_safety_net(
+    fresh_sandbox: Sandbox,
+    admin,
+    env: Env,
+    sandbox_env,
+    tmp_path: Path,
+    monkeypatch,
+    seconds: str | None,
+    interval: int,
+) -> None:
+    """Webhooks fire only for employees provisioned to the app, so the updated_at poll stays
+    on, at ML_CONNECTOR_SAFETY_POLL_SECONDS (6 h by default), without reading payroll runs."""
+    monkeypatch.setenv("ML_CONNECTOR_WEBHOOKS", "on")
+    if seconds:
+        monkeypatch.setenv("ML_CONNECTOR_SAFETY_POLL_SECONDS", seconds)
+    res = recording(pipeline_env(fresh_sandbox, tmp_path, monkeypatch)["resources"])
+    with dg.instance_for_test() as instance:
+        first, cursor = _poll(instance, res, None)
+        assert isinstance(first, dg.RunRequest)
+        assert first.tags["ml_connector/trigger"] == "safety-poll"
+        due = dt.datetime.fromisoformat(json.loads(cursor)["next_at"])
+        assert due == NOW + dt.timedelta(seconds=interval)
+        assert "/payroll-runs/" not in RecordingConnector.paths
+        # Before it is due, a tick does nothing (and reads nothing).
+        RecordingConnector.paths.clear()
+        with clock.pinned(due - dt.timedelta(minutes=1)):
+            context = dg.build_sensor_context(instance=instance, resources=res, cursor=cursor)
+            early = workforce_poll_sensor(context)
+        assert isinstance(early, dg.SkipReason) and "safety-net" in str(early.skip_message)
+        assert RecordingConnector.paths == []
+        # Due: a worker changed outside any webhook is found.
+        seeded = _seeded_active_employee(fresh_sandbox, 7)
+        admin.update(seeded["id"], family_name="Unprovisioned")
+        second, cursor = _poll(instance, res, cursor)
+        assert isinstance(second, dg.RunRequest) and seeded["id"] in _ids(second)
+        due2 = dt.datetime.fromisoformat(json.loads(cursor)["next_at"])
+        assert due2 == due + dt.timedelta(seconds=interval)
 
 
 def test_cli_plan_is_a_dry_run_and_sync_applies(

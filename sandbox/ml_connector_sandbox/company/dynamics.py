@@ -6,7 +6,12 @@ rejects unknown ones when seeding). ``dataAreaId`` is lowercase ("usmf") as F&O 
 
 Workers and employments exist for everyone whose first start is before the connector's start
 date (the state a first sync would have left); hires, terminations and the rehire after that
-date are the connector's work. Employments of people who left before that date are closed.
+date are the connector's work. Employments of people who left before that date are closed, at
+the end of their last day (``T23:59:59Z``) as F&O's UI stores it.
+
+One person hired after that date is already in F&O under HR's own numbering (``000123``, not
+``RP-123``), with the same work e-mail and the hire entered: a tenant that had its people
+before the connector. The first sync must link that worker by e-mail, not create a duplicate.
 """
 
 from __future__ import annotations
@@ -23,6 +28,15 @@ from ml_connector_sandbox.company.staff import Person
 def personnel_number(number: int) -> str:
     """The product's PersonnelNumber scheme: "RP-" + Rippling worker number."""
     return f"RP-{number}"
+
+
+def legacy_personnel_number(number: int) -> str:
+    """HR's own numbering of a worker entered in F&O before the connector: ``000123``."""
+    return f"{number:06d}"
+
+
+def _end_of_day(day: dt.date) -> str:
+    return f"{day.isoformat()}T23:59:59Z"
 
 
 def build_dynamics(org: Org, people: list[Person], connector_start: dt.date) -> dict[str, Any]:
@@ -170,7 +184,7 @@ def build_dynamics(org: Org, people: list[Person], connector_start: dt.date) -> 
                     "EmploymentId": f"E-{p.number}-{n}",
                     "WorkerType": "Contractor" if contractor else "Employee",
                     "EmploymentStartDate": dynamics_datetime(start),
-                    "EmploymentEndDate": dynamics_datetime(end) if closed else catalog.OPEN_END,
+                    "EmploymentEndDate": _end_of_day(end) if closed and end else catalog.OPEN_END,
                 }
             )
         if contractor:
@@ -187,4 +201,40 @@ def build_dynamics(org: Org, people: list[Person], connector_start: dt.date) -> 
                     "PrimaryEmailAddress": p.email,
                 }
             )
+    legacy = next(
+        (
+            p
+            for p in people
+            if p.first_start >= connector_start
+            and p.pay_kind != "CONTRACTOR"
+            and p.email
+            and len(p.spans) == 1
+            and p.spans[0][1] is None
+        ),
+        None,
+    )
+    if legacy is not None:
+        number = legacy_personnel_number(legacy.number)
+        out["Workers"].append(
+            {
+                "PersonnelNumber": number,
+                "FirstName": legacy.given,
+                "LastName": legacy.family,
+                "Name": f"{legacy.given} {legacy.family}",
+                "WorkerType": "Employee",
+                "AllowRehire": "Yes",
+                "PrimaryContactEmail": legacy.email,
+                "OriginalHireDateTime": dynamics_datetime(legacy.first_start),
+            }
+        )
+        out["EmploymentsV2"].append(
+            {
+                "PersonnelNumber": number,
+                "LegalEntityId": org.entities[legacy.entity].data_area_id.upper(),
+                "EmploymentId": f"E-{legacy.number}-1",
+                "WorkerType": "Employee",
+                "EmploymentStartDate": dynamics_datetime(legacy.first_start),
+                "EmploymentEndDate": catalog.OPEN_END,
+            }
+        )
     return out

@@ -21,6 +21,82 @@ NAMESPACE = "Microsoft.Dynamics.DataEntities"
 # EmploymentId). Both read and write the EmploymentsV2 table.
 TABLE_OF = {"Employments": "EmploymentsV2"}
 
+# Fields F&O computes or keeps to itself: a write that sets one (to another value than it has)
+# is refused. Workers: Name is composed from the name parts, OriginalHireDateTime comes from
+# the first employment, WorkerStatus from the employments' dates.
+READ_ONLY: dict[str, tuple[str, ...]] = {
+    "LedgerJournalHeaders": ("IsPosted", "JournalTotalDebit", "JournalTotalCredit"),
+    "Workers": ("WorkerStatus", "Name", "OriginalHireDateTime"),
+}
+# Fields a PATCH may not change (besides keys): F&O does not move an employment's start; a new
+# start is a new employment.
+FIXED_AFTER_CREATE: dict[str, tuple[str, ...]] = {
+    "EmploymentsV2": ("EmploymentStartDate",),
+    "Employments": ("EmploymentStartDate",),
+}
+
+_NOYES = "NoYes"
+# Number-sequence setup the stand-in serves beside the committed subset: VRMParameters and
+# VendorGroups as in the 10.0.47 reference (openapi-core.json, openapi-payable.json; their
+# properties that matter here), and the number sequence entities SequenceV2Tables
+# (NumberSequenceTableV2Entity) and NumberSequencesV2References
+# (NumberSequenceReferenceV2Entity), which the reference lacks: names from the Common Data
+# Model documentation of those entities. (scripts/fo_schema.py could generate the first two.)
+NUMBERING_ENTITIES: dict[str, dict] = {
+    "VRMParameters": {
+        "entity_type": "VRMParameter",
+        "keys": ["dataAreaId", "Key"],
+        "properties": [
+            ("dataAreaId", "Edm.String"),
+            ("Key", "Edm.Int32"),
+            ("VendorAccountNumberSequenceCode", "Edm.String"),
+            ("IsVendorAccountNumberSequenceManual", _NOYES),
+            ("MandatoryTaxGroup", _NOYES),
+        ],
+    },
+    "VendorGroups": {
+        "entity_type": "VendorGroup",
+        "keys": ["dataAreaId", "VendorGroupId"],
+        "properties": [
+            ("dataAreaId", "Edm.String"),
+            ("VendorGroupId", "Edm.String"),
+            ("Description", "Edm.String"),
+            ("VendorAccountNumberSequence", "Edm.String"),
+            ("DefaultPaymentTermName", "Edm.String"),
+        ],
+    },
+    "SequenceV2Tables": {
+        "entity_type": "NumberSequenceTableV2",
+        "keys": ["NumberSequenceCode", "ScopeType", "ScopeValue"],
+        "properties": [
+            ("NumberSequenceCode", "Edm.String"),
+            ("ScopeType", "Edm.String"),
+            ("ScopeValue", "Edm.String"),
+            ("Name", "Edm.String"),
+            ("Format", "Edm.String"),
+            ("Manual", _NOYES),
+            ("Stopped", _NOYES),
+            ("ToALowerNumber", _NOYES),
+            ("ToAHigherNumber", _NOYES),
+            ("Continuous", _NOYES),
+            ("Next", "Edm.Int64"),
+            ("Smallest", "Edm.Int64"),
+            ("Largest", "Edm.Int64"),
+        ],
+    },
+    "NumberSequencesV2References": {
+        "entity_type": "NumberSequenceReferenceV2",
+        "keys": ["DataTypeName", "ScopeType", "ScopeValue"],
+        "properties": [
+            ("DataTypeName", "Edm.String"),
+            ("ScopeType", "Edm.String"),
+            ("ScopeValue", "Edm.String"),
+            ("NumberSequenceCode", "Edm.String"),
+            ("ReuseNumbers", _NOYES),
+        ],
+    },
+}
+
 
 @dataclass(frozen=True)
 class Property:
@@ -99,5 +175,23 @@ def load_schema(path: Path = SCHEMA_FILE) -> Schema:
             keys=tuple(spec["keys"]),
             properties=props,
             table=TABLE_OF.get(name, name),
+        )
+    for name, spec in NUMBERING_ENTITIES.items():
+        if name in entities:  # the generator took it over
+            continue
+        props = {}
+        for prop_name, prop_type in spec["properties"]:
+            if prop_type == _NOYES:
+                props[prop_name] = Property(
+                    prop_name, f"{NAMESPACE}.{_NOYES}", True, _NOYES, tuple(enums[_NOYES])
+                )
+            else:
+                props[prop_name] = Property(prop_name, prop_type, prop_name not in spec["keys"])
+        entities[name] = EntitySchema(
+            name=name,
+            entity_type=spec["entity_type"],
+            keys=tuple(spec["keys"]),
+            properties=props,
+            table=name,
         )
     return Schema(entities)

@@ -21,13 +21,15 @@ from ml_connector_sandbox.dynamics.ledger_dimensions import (
     resolve_default_dimensions,
     resolve_ledger_account,
 )
-from ml_connector_sandbox.dynamics.schema import EntitySchema, Schema
+from ml_connector_sandbox.dynamics.schema import (
+    FIXED_AFTER_CREATE,
+    READ_ONLY,
+    EntitySchema,
+    Schema,
+)
 from ml_connector_sandbox.dynamics.store import Store, q
 
-READ_ONLY = {
-    "LedgerJournalHeaders": ("IsPosted", "JournalTotalDebit", "JournalTotalCredit"),
-    "Workers": ("WorkerStatus",),
-}
+__all__ = ["READ_ONLY", "Rules"]  # READ_ONLY lives in schema.py; kept importable from here
 # Defaults that differ from "first enum member / empty": what F&O initialises.
 ENTITY_DEFAULTS: dict[str, dict[str, Any]] = {
     "LedgerJournalHeaders": {"IsPosted": "No", "PostingLayer": "Current"},
@@ -42,6 +44,14 @@ ENTITY_DEFAULTS: dict[str, dict[str, Any]] = {
     "VendorsV2": {"OnHoldStatus": "No"},
 }
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
+# The number sequence data types of personnel numbers and vendor accounts.
+PERSONNEL_NUMBER_TYPE = "HcmPersonnelNumberId"
+VENDOR_ACCOUNT_TYPE = "VendAccount"
+
+
+def end_of_day(value: str) -> str:
+    """An employment's end as F&O's UI stores it: the last second of that (UTC) day."""
+    return f"{value[:10]}T23:59:59Z"
 
 
 def _required(entity: EntitySchema, values: dict[str, Any], *names: str) -> None:
@@ -51,6 +61,12 @@ def _required(entity: EntitySchema, values: dict[str, Any], *names: str) -> None
             entity.properties[name].type == "Edm.DateTimeOffset" and value == DEFAULT_DATETIME
         ):
             raise write_failed(entity.entity_type, f"Field '{name}' must be filled in.", "Error")
+
+
+def _compose_name(values: dict[str, Any]) -> str:
+    """A worker's Name as F&O composes it from the name parts (it is not writable)."""
+    parts = [values.get(n) or "" for n in ("FirstName", "MiddleName", "LastName")]
+    return " ".join(p for p in parts if p)
 
 
 class Rules:
@@ -279,16 +295,94 @@ class Rules:
         )
         return voucher
 
+    # --- number sequences (personnel numbers, vendor accounts) ---------------------------------
+
+    def _sequence_row(self, code: str, company: str | None) -> dict[str, Any] | None:
+        rows = self.store.select(self.e("SequenceV2Tables"), '"NumberSequenceCode" = ?', [code])
+        rows.sort(key=lambda r: (r["ScopeValue"] or "").lower() != (company or "").lower())
+        return rows[0] if rows else None
+
+    def _reference(self, data_type: str, company: str | None) -> str | None:
+        rows = self.store.select(
+            self.e("NumberSequencesV2References"), '"DataTypeName" = ?', [data_type]
+        )
+        rows = [
+            r
+            for r in rows
+            if not r["ScopeValue"] or (company and r["ScopeValue"].lower() == company.lower())
+        ]
+        rows.sort(key=lambda r: not r["ScopeValue"])  # the company's own scope first
+        return rows[0]["NumberSequenceCode"] if rows and rows[0]["NumberSequenceCode"] else None
+
+    def personnel_sequence(self) -> dict[str, Any] | None:
+        """The HR parameters' personnel number sequence (shared scope), if one is set up."""
+        code = self._reference(PERSONNEL_NUMBER_TYPE, None)
+        return self._sequence_row(code, None) if code else None
+
+    def vendor_sequence(self, company: str, group: str | None) -> dict[str, Any] | None:
+        """The vendor group's own sequence, else the accounts payable parameters' one."""
+        if group:
+            row = self.store.get(
+                self.e("VendorGroups"), {"dataAreaId": company, "VendorGroupId": group}
+            )
+            if row and row["VendorAccountNumberSequence"]:
+                return self._sequence_row(row["VendorAccountNumberSequence"], company)
+        params = self.store.select(self.e("VRMParameters"), '"dataAreaId" = ?', [company])
+        code = params[0]["VendorAccountNumberSequenceCode"] if params else None
+        code = code or self._reference(VENDOR_ACCOUNT_TYPE, company)
+        if not code:
+            return None
+        row = self._sequence_row(code, company)
+        if row is None and params:  # only the parameters' flag is known
+            manual = params[0]["IsVendorAccountNumberSequenceManual"] or "No"
+            row = {"NumberSequenceCode": code, "Manual": manual, "Format": "V######"}
+        return row
+
+    def take_number(
+        self, entity: EntitySchema, values: dict[str, Any], field: str, seq: dict | None
+    ) -> None:
+        """F&O's number sequence rules for a key the caller may leave out.
+
+        No sequence, or a Manual one: the caller supplies the number. An automatic one assigns
+        the next number and refuses a supplied one, unless it allows changing the number to a
+        lower or higher one.
+        """
+        if seq is None or seq.get("Manual") == "Yes":
+            _required(entity, values, field)
+            return
+        code = seq["NumberSequenceCode"]
+        if seq.get("Stopped") == "Yes":
+            raise write_failed(entity.entity_type, f"Number sequence {code} is stopped.", "Error")
+        if values.get(field):
+            if "Yes" in (seq.get("ToALowerNumber"), seq.get("ToAHigherNumber")):
+                return
+            raise write_failed(
+                entity.entity_type,
+                f"Manual numbers are not allowed for number sequence {code}: '{field}' cannot "
+                f"be set to '{values[field]}'; leave it empty and it is assigned.",
+                "Error",
+            )
+        fmt = seq.get("Format") or "######"
+        width = fmt.count("#") or 6
+        start = int(seq.get("Next") or 1)
+        while True:
+            n = self.store.next_number(f"numseq:{code}", at_least=start)
+            number = re.sub("#+", str(n).zfill(width), fmt, count=1)
+            key = {k: values.get(k) for k in entity.keys}
+            key[field] = number
+            if all(v is not None for v in key.values()) and self.store.get(entity, key):
+                continue  # taken by a supplied number: skip it as F&O would
+            values[field] = number
+            return
+
     def create_Workers(self, entity: EntitySchema, values: dict[str, Any]) -> None:
         self.check_read_only(entity, values, {"WorkerStatus": "Pending"})
-        _required(entity, values, "PersonnelNumber")
+        self.take_number(entity, values, "PersonnelNumber", self.personnel_sequence())
         if not values.get("FirstName") and not values.get("LastName"):
             raise write_failed(
                 entity.entity_type, "Field 'FirstName' or 'LastName' must be filled in.", "Error"
             )
-        if not values.get("Name"):
-            parts = [values.get(n, "") for n in ("FirstName", "MiddleName", "LastName")]
-            values["Name"] = " ".join(p for p in parts if p)
+        values["Name"] = _compose_name(values)
 
     def create_EmploymentsV2(self, entity: EntitySchema, values: dict[str, Any]) -> None:
         _required(entity, values, "PersonnelNumber", "LegalEntityId", "EmploymentStartDate")
@@ -306,6 +400,7 @@ class Rules:
         )
         if not values.get("EmploymentId"):
             values["EmploymentId"] = f"EMP-{self.store.next_number('employment'):06d}"
+        values["EmploymentEndDate"] = end_of_day(values["EmploymentEndDate"])
         self._check_employment(entity, values, worker, None)
         self._check_default_dimensions(entity, values, "DimensionDisplayValue", "LegalEntityId")
 
@@ -353,7 +448,7 @@ class Rules:
                 )
 
     def create_VendorsV2(self, entity: EntitySchema, values: dict[str, Any]) -> None:
-        _required(entity, values, "VendorAccountNumber", "VendorGroupId")
+        _required(entity, values, "VendorGroupId")
         if not (
             values.get("VendorOrganizationName")
             or values.get("PersonFirstName")
@@ -365,6 +460,8 @@ class Rules:
                 "filled in.",
                 "Error",
             )
+        seq = self.vendor_sequence(values["dataAreaId"], values["VendorGroupId"])
+        self.take_number(entity, values, "VendorAccountNumber", seq)
         if not values.get("CurrencyCode"):
             values["CurrencyCode"] = self._accounting_currency(values["dataAreaId"])
         self._check_default_dimensions(
@@ -426,9 +523,22 @@ class Rules:
             self._refuse_posted(header, entity)
             return self.validate_line(entity, merged, header)
         elif entity.name in ("EmploymentsV2", "Employments"):
+            for name in FIXED_AFTER_CREATE.get(entity.name, ()):
+                if name in changes and changes[name] != old[name]:
+                    raise write_failed(
+                        entity.entity_type,
+                        "The employment start date cannot be changed. A worker who starts on "
+                        "another date needs a new employment.",
+                        "Error",
+                    )
+            if "EmploymentEndDate" in changes:
+                changes["EmploymentEndDate"] = end_of_day(changes["EmploymentEndDate"])
+                merged["EmploymentEndDate"] = changes["EmploymentEndDate"]
             worker = self.store.get(self.e("Workers"), {"PersonnelNumber": old["PersonnelNumber"]})
             assert worker is not None
             self._check_employment(entity, merged, worker, old["EmploymentId"])
+        elif entity.name == "Workers" and {"FirstName", "MiddleName", "LastName"} & set(changes):
+            changes["Name"] = _compose_name(merged)  # F&O recomposes it; stored with the change
         if entity.name in self.DEFAULT_DIMENSION_FIELDS:
             field, company_field = self.DEFAULT_DIMENSION_FIELDS[entity.name]
             if field in changes:
@@ -474,6 +584,27 @@ class Rules:
             for row in (old, new):
                 if row is not None:
                     self.refresh_worker_status([row["PersonnelNumber"]])
+                    self._refresh_original_hire(row["PersonnelNumber"])
+
+    def _refresh_original_hire(self, personnel_number: str) -> None:
+        """F&O derives a worker's original hire date from the first employment's start."""
+        workers = self.e("Workers")
+        worker = self.store.get(workers, {"PersonnelNumber": personnel_number})
+        if worker is None:
+            return
+        starts = [
+            r["EmploymentStartDate"]
+            for r in self.store.select(
+                self.e("EmploymentsV2"), '"PersonnelNumber" = ?', [personnel_number]
+            )
+        ]
+        first = min(starts) if starts else worker["OriginalHireDateTime"]
+        if first != worker["OriginalHireDateTime"]:
+            self.store.update(
+                workers,
+                {"PersonnelNumber": worker["PersonnelNumber"]},
+                {"OriginalHireDateTime": first},
+            )
 
     def _adjust_totals(self, line: dict[str, Any] | None, sign: int) -> None:
         if line is None:
