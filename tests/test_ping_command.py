@@ -1,10 +1,14 @@
 """`ml-connector ping` against the sandbox: a verdict per line and the exit status."""
 
+import json
+
 import httpx
 import pytest
 from click.testing import CliRunner
 
 from ml_connector_dagster.cli import main
+from ml_connector_dagster.connections import Connection
+from ml_connector_dagster.dynamics import readers
 from ml_connector_sandbox.server import Sandbox
 
 
@@ -93,3 +97,111 @@ def test_ping_reports_missing_settings_by_name(isolated, monkeypatch: pytest.Mon
     result = CliRunner().invoke(main, ["ping"])
     assert result.exit_code != 0
     assert "DYNAMICS_ENVIRONMENT_URL" in result.output
+
+
+# --- what ping settles on a tenant: formats, vouchers, IntegrationKey, webhooks, --json -----
+def _checks(output: str) -> dict[str, dict]:
+    data = json.loads(output)
+    return {(c["system"], c["check"]): c for c in data["checks"]} | {("", "passed"): data}
+
+
+@pytest.fixture
+def mapped(fresh_sandbox: Sandbox, sandbox_env, isolated, monkeypatch) -> Sandbox:
+    monkeypatch.setenv("ML_CONNECTOR_MAPPING", str(fresh_sandbox.mapping_path))
+    return fresh_sandbox
+
+
+def _fo_admin(sandbox: Sandbox) -> httpx.Client:
+    return httpx.Client(
+        base_url=sandbox.urls["dynamics"], verify=sandbox.client_ssl_context(), timeout=30
+    )
+
+
+def test_ping_json_reports_formats_vouchers_and_integration_key(mapped: Sandbox) -> None:
+    result = CliRunner().invoke(main, ["ping", "--json"])
+    assert result.exit_code == 0, result.output
+    checks = _checks(result.output)
+    assert checks[("", "passed")]["passed"] is True
+    default = checks[("Dynamics", "active default dimension format")]
+    ledger = checks[("Dynamics", "active ledger dimension format")]
+    assert default["verdict"] == ledger["verdict"] == "ok"
+    # Two formats of different types, read separately: the default one has no MainAccount.
+    assert "MainAccount" in ledger["detail"] and "MainAccount" not in default["detail"]
+    vouchers = checks[("Dynamics", "journal name vouchers")]
+    assert vouchers["verdict"] == "ok"
+    assert "new voucher BalanceSheet" in vouchers["detail"]
+    assert "leaves Voucher to F&O" in vouchers["detail"]
+    assert checks[("Dynamics", "IntegrationKey filterable")]["verdict"] == "ok"
+    assert checks[("Rippling", "webhook secret")]["detail"].startswith("webhooks off")
+    assert ("Dynamics", "write probe") not in checks  # read-only unless asked
+
+
+def test_ping_reports_a_manual_journal_name_and_a_missing_default_format(mapped: Sandbox) -> None:
+    with _fo_admin(mapped) as fo:
+        fo.patch(
+            "/_sandbox/entities/JournalNames",
+            json={
+                "key": {"dataAreaId": "usmf", "Name": "PAYROLL"},
+                "values": {"NewVoucher": "Manually"},
+            },
+        ).raise_for_status()
+    with Connection.from_environment().dynamics() as client:
+        default_name = readers.active_format(client, readers.DEFAULT_FORMAT).name
+    with _fo_admin(mapped) as fo:
+        fo.patch(
+            "/_sandbox/entities/DimensionIntegrationFormats",
+            json={
+                "key": {
+                    "DimensionFormatName": default_name,
+                    "DimensionFormatType": "DataEntityDefaultDimensionFormat",
+                },
+                "values": {"IsActive": "No"},
+            },
+        ).raise_for_status()
+    result = CliRunner().invoke(main, ["ping", "--json"])
+    assert result.exit_code == 1, result.output
+    checks = _checks(result.output)
+    assert checks[("", "passed")]["passed"] is False
+    vouchers = checks[("Dynamics", "journal name vouchers")]["detail"]
+    assert "PAYROLL in USMF: new voucher Manually" in vouchers
+    assert "the connector supplies one voucher" in vouchers
+    default = checks[("Dynamics", "active default dimension format")]
+    assert default["verdict"] == "fail"
+    assert "DataEntityDefaultDimensionFormat" in default["detail"]
+    assert checks[("Dynamics", "active ledger dimension format")]["verdict"] == "ok"
+
+
+def test_ping_write_probe_creates_finds_and_deletes_one_empty_journal(mapped: Sandbox) -> None:
+    with Connection.from_environment().dynamics() as client:
+        before = client.list_entities("LedgerJournalHeaders")
+    result = CliRunner().invoke(main, ["ping", "--json", "--write-probe"])
+    assert result.exit_code == 0, result.output
+    probe = _checks(result.output)[("Dynamics", "write probe")]
+    assert probe["verdict"] == "ok"
+    assert "found by IntegrationKey and deleted" in probe["detail"]
+    with Connection.from_environment().dynamics() as client:
+        after = client.list_entities("LedgerJournalHeaders")
+    assert after == before  # nothing left behind
+    with _fo_admin(mapped) as fo:
+        writes = fo.get("/_sandbox/stats").json()["writes"]["LedgerJournalHeaders"]
+    assert writes["create"] == writes["delete"] == 1
+
+
+def test_ping_checks_the_webhook_secret_without_showing_it(
+    mapped: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ML_CONNECTOR_WEBHOOKS", "true")
+    monkeypatch.setenv("ML_CONNECTOR_RIPPLING_COMPANY_IDS", "co_1")
+    monkeypatch.delenv("ML_CONNECTOR_WEBHOOK_TOKEN", raising=False)
+    monkeypatch.delenv("ML_CONNECTOR_WEBHOOK_PATH_SECRET", raising=False)
+    result = CliRunner().invoke(main, ["ping", "--json"])
+    assert result.exit_code == 1
+    missing = _checks(result.output)[("Rippling", "webhook secret")]
+    assert missing["verdict"] == "fail" and "ML_CONNECTOR_WEBHOOK_TOKEN" in missing["detail"]
+    secret = "s3cret-webhook-token-value-123456"
+    monkeypatch.setenv("ML_CONNECTOR_WEBHOOK_TOKEN", secret)
+    result = CliRunner().invoke(main, ["ping", "--json"])
+    held = _checks(result.output)[("Rippling", "webhook secret")]
+    assert held["verdict"] == "ok" and "bearer token" in held["detail"]
+    assert "safety-net poll" in held["detail"]
+    assert secret not in result.output

@@ -1,5 +1,6 @@
 """``ml-connector ping``: check both connections and print a verdict per line."""
 
+import json
 from pathlib import Path
 
 import click
@@ -8,7 +9,17 @@ from rich.table import Table
 
 from ml_connector_dagster.cli import context
 from ml_connector_dagster.config.mapping import PayrollMapping
-from ml_connector_dagster.ping import FAIL, OK, PingResult, ping_dynamics, ping_rippling, verdict
+from ml_connector_dagster.ping import (
+    FAIL,
+    OK,
+    PingResult,
+    ping_dynamics,
+    ping_rippling,
+    verdict,
+)
+from ml_connector_dagster.ping import (
+    as_json as to_json,
+)
 
 MARKS = {OK: "[green]OK[/green]", "warn": "[yellow]WARN[/yellow]", FAIL: "[red]FAIL[/red]"}
 
@@ -36,19 +47,38 @@ def render(results: list[PingResult], console: Console) -> None:
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help="Mapping file to check against (default: $ML_CONNECTOR_MAPPING).",
 )
-def ping(mapping_path: Path | None) -> None:
-    """Check Rippling and Dynamics credentials, scopes, formats and journal name."""
-    console = Console()
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the checks as JSON (for automation); the exit status is the same.",
+)
+@click.option(
+    "--write-probe",
+    is_flag=True,
+    help="Also create an empty journal header in F&O, find it by IntegrationKey and delete it.",
+)
+def ping(mapping_path: Path | None, as_json: bool, write_probe: bool) -> None:
+    """Check Rippling and Dynamics: credentials, scopes and entitlements, formats, journal
+    name and vouchers, IntegrationKey, number sequences and the webhook secret. Read-only
+    unless --write-probe."""
     connection = context.connection()
+    settings = context.settings()
     mapping = _mapping(mapping_path)
     results: list[PingResult] = []
     with connection.rippling() as rippling:
-        results += ping_rippling(rippling)
+        results += ping_rippling(rippling, settings)
     with connection.dynamics() as dynamics:
-        results += ping_dynamics(dynamics, mapping)
-    render(results, console)
-    if verdict(results):
-        console.print("[green]Everything the connector needs answered.[/green]")
+        results += ping_dynamics(dynamics, mapping, write_probe=write_probe)
+    passed = verdict(results)
+    if as_json:
+        click.echo(json.dumps(to_json(results), indent=2))
     else:
-        console.print("[red]Something the connector needs failed: see FAIL lines.[/red]")
+        console = Console()
+        render(results, console)
+        if passed:
+            console.print("[green]Everything the connector needs answered.[/green]")
+        else:
+            console.print("[red]Something the connector needs failed: see FAIL lines.[/red]")
+    if not passed:
         raise SystemExit(1)
