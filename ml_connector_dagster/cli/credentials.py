@@ -8,6 +8,7 @@ except ``rotate-key --print-new-key``, which exists to hand a new key to a secre
 import functools
 import typing
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import click
@@ -16,8 +17,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ml_connector_dagster.config.settings import ENVIRONMENT
+from ml_connector_dagster.config.settings import ENVIRONMENT, current_settings
 from ml_connector_dagster.credentials import envvars
+from ml_connector_dagster.credentials.keys import KeyRing
 from ml_connector_dagster.credentials.locate import (
     describe_key_source,
     existing_store,
@@ -41,6 +43,7 @@ from ml_connector_dagster.credentials.store import (
     remove_store_file,
     store_path,
 )
+from ml_connector_dagster.storage.sealed import legacy_files, reencrypt_tree, values_root
 
 MASK = "••••••••"
 # Shorter secrets show nothing at all: four characters of an 8-character secret is half of it.
@@ -272,11 +275,25 @@ def show() -> None:
     help="Needed when the key comes from ML_CONNECTOR_CREDENTIALS_KEY: print the new value"
     " (new key, previous key) once on stdout, for your secret manager.",
 )
+@click.option(
+    "--values-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Stored asset values to re-encrypt too (default $DAGSTER_HOME/storage/ml_connector,"
+    " where the IO manager keeps them).",
+)
 @_reports_errors
-def rotate_key(print_new_key: bool) -> None:
-    """Re-encrypt the store with a new key; the previous key is kept second."""
+def rotate_key(print_new_key: bool, values_dir: Path | None) -> None:
+    """Re-encrypt the store and the stored asset values with a new key; keep the previous second.
+
+    The stored values (payroll snapshots, journals, workers) are sealed with the same key ring,
+    so they are re-encrypted in the same step: after the next rotation retires today's key,
+    nothing written under it remains. Until then the previous key still reads them, so a value
+    a run wrote while this command ran stays readable.
+    """
     env = ENVIRONMENT
     err = _stderr()
+    values_root_dir = values_dir or values_root(current_settings().dagster_home)
     store = open_store(env)
     from_env = store.keyring.path is None
     if from_env and not print_new_key:
@@ -293,7 +310,12 @@ def rotate_key(print_new_key: bool) -> None:
         if from_env:
             click.echo(",".join(ring.reveal()))
 
-    rotated = store.rotate_key(publish)
+    outcome: dict[str, Any] = {}
+
+    def reencrypt(ring: KeyRing) -> None:
+        outcome["done"], outcome["skipped"] = reencrypt_tree(values_root_dir, ring)
+
+    rotated = store.rotate_key(publish, reencrypt)
     if from_env:
         err.print(
             f"set {envvars.KEY} to the value printed above (new key first, previous second)"
@@ -309,6 +331,22 @@ def rotate_key(print_new_key: bool) -> None:
         err.print(f"store {store.path} re-encrypted with the new key")
     else:
         err.print(f"no store at {store.path} yet; only the key was rotated")
+    err.print(
+        f"{outcome['done']} stored asset value(s) under {values_root_dir} re-encrypted with the"
+        " new key"
+    )
+    for path in outcome["skipped"]:
+        err.print(
+            f"[yellow]left as it was:[/yellow] {path} (another format or key: re-materialize"
+            " its asset)"
+        )
+    legacy = legacy_files(values_root_dir)
+    if legacy:
+        err.print(
+            f"[yellow]{len(legacy)} pickle file(s) of an earlier release under"
+            f" {values_root_dir} hold pay in clear:[/yellow] delete them"
+            " (`find <dir> -name '*.pickle' -delete`); they are never read"
+        )
 
 
 # --- delete ------------------------------------------------------------------------------------

@@ -1,64 +1,112 @@
-"""Stores each partition's value in its own file, so single-run backfills can persist outputs.
+"""Stores each partition's value in its own encrypted file, so single-run backfills can persist.
 
 Dagster's filesystem IO manager refuses an output that covers several partitions (a single-run
-backfill). Our partitioned assets return ``{partition_key: value}``; this manager writes one
-pickle per partition and hands a downstream step exactly the partitions its run covers.
+backfill), and it pickles values in clear. Our partitioned assets return
+``{partition_key: value}``; this manager writes one file per partition and hands a downstream
+step exactly the partitions its run covers.
+
+What is written (``storage/sealed.py``): typed JSON (``storage/codec.py``: Decimal as text, ISO
+dates, the snapshot's and journals' dataclasses and models by name), encrypted with the
+credential store's key ring, in 0600 files under 0700 directories. The values hold every
+worker's pay (snapshot, journals, workers with compensation), so there is no clear-text mode:
+without ``ML_CONNECTOR_CREDENTIALS_KEY`` or a key file a run fails before writing anything,
+naming those settings.
 """
 
-import pickle
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
 from ml_connector_dagster.config.settings import current_settings
+from ml_connector_dagster.defs.workforce.assets import PlannedSync
+from ml_connector_dagster.ledger.entries import JournalBuild
+from ml_connector_dagster.payroll.snapshot import PeriodSnapshot
+from ml_connector_dagster.storage.codec import Codec
+from ml_connector_dagster.storage.sealed import (
+    SealedValues,
+    StorageError,
+    storage_keyring,
+    values_root,
+)
+
+# The classes a stored value may be built from: these and every dataclass, model and enum
+# their field annotations reach (the codec's allowlist). Reference assets store plain JSON
+# data (``model_dump(mode="json")``), which needs no class.
+STORED_ROOTS: tuple[type, ...] = (PeriodSnapshot, JournalBuild, PlannedSync)
+CODEC = Codec(STORED_ROOTS)
+
+
+def default_root() -> Path:
+    """``$DAGSTER_HOME/storage/ml_connector``, read now (``rotate-key`` re-encrypts it)."""
+    return values_root(current_settings().dagster_home)
 
 
 class PartitionFilesIOManager(dg.ConfigurableIOManager):
     base_dir: str = ""
 
-    def _root(self, context: dg.OutputContext | dg.InputContext) -> Path:
-        return self._asset_root(context.asset_key)
+    def _values(self) -> SealedValues:
+        # Read when the run stores or loads (a resource field would freeze the path and the
+        # key into the definitions); a missing key fails here, before anything is written.
+        base = Path(self.base_dir) if self.base_dir else default_root()
+        try:
+            return SealedValues(base, storage_keyring(), CODEC)
+        except StorageError as exc:
+            raise dg.Failure(description=str(exc)) from None
 
-    def _asset_root(self, asset_key: dg.AssetKey) -> Path:
-        # Default: under DAGSTER_HOME, read when the run stores or loads (a resource field
-        # would freeze the path into the definitions).
-        base = Path(self.base_dir or current_settings().dagster_home / "storage" / "ml_connector")
-        return base.joinpath(*asset_key.path)
+    @staticmethod
+    def _parts(asset_key: dg.AssetKey, partition_key: str | None) -> list[str]:
+        if partition_key is None:
+            return [*asset_key.path, "value"]
+        safe = partition_key.replace("/", "_").replace("|", "__")
+        return [*asset_key.path, safe]
 
     def load_previous(self, asset_key: dg.AssetKey) -> Any | None:
         """The last stored value of an unpartitioned asset, or None (an incremental read's base)."""
-        path = self._asset_root(asset_key) / "value.pickle"
-        return pickle.loads(path.read_bytes()) if path.exists() else None
+        values = self._values()
+        path = values.path(*self._parts(asset_key, None))
+        return self._read(values, path) if values.exists(path) else None
 
     @staticmethod
-    def _file(root: Path, partition_key: str) -> Path:
-        safe = partition_key.replace("/", "_").replace("|", "__")
-        return root / f"{safe}.pickle"
+    def _read(values: SealedValues, path: Path) -> Any:
+        try:
+            return values.read(path)
+        except StorageError as exc:
+            raise dg.Failure(description=str(exc)) from None
 
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
-        root = self._root(context)
-        root.mkdir(parents=True, exist_ok=True)
+        values = self._values()
         if not context.has_asset_partitions:
-            (root / "value.pickle").write_bytes(pickle.dumps(obj))
+            self._write(values, values.path(*self._parts(context.asset_key, None)), obj)
             return
         for key in context.asset_partition_keys:
             if key not in obj:
                 raise KeyError(
                     f"{context.asset_key.to_user_string()}: no value for partition {key}"
                 )
-            self._file(root, key).write_bytes(pickle.dumps(obj[key]))
+        for key in context.asset_partition_keys:
+            self._write(values, values.path(*self._parts(context.asset_key, key)), obj[key])
+
+    @staticmethod
+    def _write(values: SealedValues, path: Path, value: Any) -> None:
+        try:
+            values.write(path, value)
+        except StorageError as exc:
+            raise dg.Failure(description=str(exc)) from None
 
     def load_input(self, context: dg.InputContext) -> Any:
-        root = self._root(context)
+        values = self._values()
         if not context.has_asset_partitions:
-            return pickle.loads((root / "value.pickle").read_bytes())
+            return self._read(values, values.path(*self._parts(context.asset_key, None)))
         result = {}
         for key in context.asset_partition_keys:
-            path = self._file(root, key)
-            if not path.exists():
+            path = values.path(*self._parts(context.asset_key, key))
+            try:
+                result[key] = values.read(path)
+            except FileNotFoundError:
                 raise FileNotFoundError(
                     f"{context.asset_key.to_user_string()} has not been materialized for {key}"
-                )
-            result[key] = pickle.loads(path.read_bytes())
+                ) from None
+            except StorageError as exc:
+                raise dg.Failure(description=str(exc)) from None
         return result

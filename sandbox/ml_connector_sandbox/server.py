@@ -8,6 +8,13 @@ knows the real URLs (the Entra stand-in must know the F&O audience, F&O its own 
 A running sandbox writes ``sandbox.json`` (URLs, CA file, credentials) and ``sandbox.env``
 (the connector's environment variables) into its data directory; state lives in SQLite files
 beside them and survives restarts until ``reset``.
+
+Everything in the data directory is owner-only: the directory is 0700 and its files 0600
+(``company.json`` holds every worker's pay and the stand-ins' secrets, the SQLite files hold
+issued tokens, ``tls/`` the server key). ``connector-storage.key`` is the Fernet key the
+connector's environment gets as ``ML_CONNECTOR_CREDENTIALS_KEY``: the product stores pay data
+only encrypted, and the demo and the tests run it against this sandbox without further setup.
+The key is kept across restarts so a demo's stored values stay readable.
 """
 
 import asyncio
@@ -15,6 +22,7 @@ import contextlib
 import datetime as dt
 import json
 import logging
+import os
 import socket
 import ssl
 import threading
@@ -24,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from cryptography.fernet import Fernet
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -31,6 +40,7 @@ from starlette.routing import Mount, Route
 
 from ml_connector_sandbox import tls
 from ml_connector_sandbox.clock import SandboxClock, as_of_instant
+from ml_connector_sandbox.company.fileio import write_private_text
 from ml_connector_sandbox.entra import DEFAULT_TOKEN_LIFETIME_SECONDS, EntraService
 from ml_connector_sandbox.fault_middleware import FaultMiddleware
 from ml_connector_sandbox.faults import ADMIN_PREFIX, FaultBoard, FaultConfigError
@@ -87,11 +97,53 @@ def _load_or_generate_company(config: SandboxConfig) -> dict[str, Any]:
     marker = config.data_dir / "company.params.json"
     wanted = json.dumps(params, default=str, sort_keys=True)
     if cache.exists() and marker.exists() and marker.read_text() == wanted and not config.reset:
+        _owner_only(cache)  # a cache written by an earlier release was 0644
         return load_company(cache)
     company = generate_company(**params)
     save_company(company, cache)
-    marker.write_text(wanted)
+    write_private_text(marker, wanted)
     return company
+
+
+POSIX = os.name == "posix"
+STATE_FILES = ("rippling.sqlite", "entra.sqlite", "dynamics.sqlite")
+STORAGE_KEY_FILE = "connector-storage.key"
+
+
+def _owner_only(path: Path, mode: int = 0o600) -> None:
+    if POSIX and path.exists() and (path.stat().st_mode & 0o777) != mode:
+        path.chmod(mode)
+
+
+def _private_data_dir(data_dir: Path) -> None:
+    """The data directory 0700, and the state files 0600 before SQLite first opens them.
+
+    SQLite creates a missing database with the process umask (0644 usually) and its journal
+    with the database's mode; an empty file created 0600 here is a valid new database, so the
+    stand-ins' stores (and their tokens) are never readable by others, not even briefly.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    _owner_only(data_dir, 0o700)
+    for name in STATE_FILES:
+        path = data_dir / name
+        if not path.exists():
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+        _owner_only(path)
+    for path in data_dir.glob("*.sqlite-*"):  # journals left by an earlier run
+        _owner_only(path)
+
+
+def storage_key(data_dir: Path) -> str:
+    """The Fernet key the connector stores its values under against this sandbox (0600 file)."""
+    path = data_dir / STORAGE_KEY_FILE
+    if path.is_file():
+        key = path.read_text().strip()
+        if key:
+            _owner_only(path)
+            return key
+    key = Fernet.generate_key().decode("ascii")
+    write_private_text(path, key + "\n")
+    return key
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -115,6 +167,8 @@ class Sandbox:
         if config.reset:
             for stale in config.data_dir.glob("*.sqlite"):
                 stale.unlink()
+        _private_data_dir(config.data_dir)
+        self.storage_key = storage_key(config.data_dir)
         self.tls = tls.generate(config.data_dir / "tls", hosts=(config.host, "localhost"))
         self.sockets = {
             name: _bind(config.host, config.ports.get(name, 0)) for name in DEFAULT_PORTS
@@ -261,6 +315,8 @@ class Sandbox:
             "DYNAMICS_ALLOW_ANY_HOST": "true",
             "ML_CONNECTOR_CA_BUNDLE": str(self.tls.ca_cert),
             "ML_CONNECTOR_MAPPING": str(self.mapping_path),
+            # The connector stores pay data only encrypted: the sandbox's own key.
+            "ML_CONNECTOR_CREDENTIALS_KEY": self.storage_key,
         }
 
     @property
@@ -273,11 +329,10 @@ class Sandbox:
 
         write_sandbox_mapping(self.company, self.mapping_path)
         info_path = self.config.data_dir / "sandbox.json"
-        info_path.write_text(json.dumps(self.info(), indent=2, default=str))
-        info_path.chmod(0o600)
+        write_private_text(info_path, json.dumps(self.info(), indent=2, default=str))
         env_path = self.config.data_dir / "sandbox.env"
-        env_path.write_text("".join(f"{k}={v}\n" for k, v in self.env().items()))
-        env_path.chmod(0o600)
+        write_private_text(env_path, "".join(f"{k}={v}\n" for k, v in self.env().items()))
+        _owner_only(self.mapping_path)
 
     def client_ssl_context(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=str(self.tls.ca_cert))

@@ -9,6 +9,7 @@ because hostname checks against an IP address read only the SAN.
 
 import datetime as dt
 import ipaddress
+import os
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,9 +45,11 @@ def _name(common_name: str) -> x509.Name:
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    """Write a key file readable by its owner only."""
-    path.write_bytes(data)
-    path.chmod(0o600)
+    """Write a key file readable by its owner only, from its first byte (no chmod after)."""
+    path.unlink(missing_ok=True)  # an older file keeps its mode through O_CREAT
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
 
 
 def generate(directory: Path, hosts: tuple[str, ...] = ("127.0.0.1", "localhost")) -> TlsFiles:
@@ -56,6 +59,8 @@ def generate(directory: Path, hosts: tuple[str, ...] = ("127.0.0.1", "localhost"
     EC P-256 keys keep generation to milliseconds, which matters for test fixtures.
     """
     directory.mkdir(parents=True, exist_ok=True)
+    if os.name == "posix":
+        directory.chmod(0o700)  # the server key lives here
     now = dt.datetime.now(dt.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = _name("ml-connector sandbox CA")

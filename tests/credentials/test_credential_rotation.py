@@ -114,3 +114,75 @@ def test_cli_rotation_without_any_key_is_a_clear_error(paths) -> None:
     assert result.exit_code == 1
     assert "ML_CONNECTOR_CREDENTIALS_KEY" in result.output
     assert "Traceback" not in result.output
+
+
+# --- stored asset values (storage/sealed.py) share the key and its rotation -----------------
+def _sealed(root, ring):
+    from ml_connector_dagster.defs.io_manager import CODEC
+    from ml_connector_dagster.storage.sealed import SealedValues
+
+    return SealedValues(root, ring, CODEC)
+
+
+def _pay_value():
+    """A small stand-in for a snapshot: typed, with amounts whose exponent matters."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from ml_connector_dagster.ledger.inputs import EarningLine, PayrollRecord
+
+    record = PayrollRecord(
+        id="rec-1",
+        worker_id="wrk-secret-1",
+        currency="USD",
+        gross_pay=Decimal("4210.50"),
+        net_pay=Decimal("3100.10"),
+        earnings=(EarningLine(amount=Decimal("4210.50"), code="regular"),),
+    )
+    return {"records": [record], "check_date": dt.date(2026, 11, 13)}
+
+
+def test_a_value_stored_under_the_previous_key_still_loads_after_rotation(
+    paths, filed_store
+) -> None:
+    """MultiFernet: rotating the key alone (no re-encryption) leaves values readable."""
+    store, old = filed_store
+    root = paths.dagster_home / "storage" / "ml_connector"
+    path = root / "rippling" / "payroll_cost_snapshot" / ("USMF__2026-11-14" + ".sealed.json")
+    value = _pay_value()
+    _sealed(root, store.keyring).write(path, value)
+
+    rotated = store.rotate_key()  # the key file now holds new, old
+    loaded = _sealed(root, load_keyring(os.environ)).read(path)
+    assert loaded == value
+    assert str(loaded["records"][0].net_pay) == "3100.10"
+    token = json.loads(path.read_text())["token"].encode()
+    Fernet(old).decrypt(token)  # not re-encrypted by this call: still under the old key
+    assert rotated.keyring.reveal()[1] == old.decode()
+
+
+def test_cli_rotate_key_re_encrypts_the_stored_values(paths, filed_store) -> None:
+    from ml_connector_dagster.storage.sealed import SUFFIX
+
+    store, old = filed_store
+    root = paths.dagster_home / "storage" / "ml_connector"
+    path = root / "rippling" / "workers" / ("value" + SUFFIX)
+    value = _pay_value()
+    _sealed(root, store.keyring).write(path, value)
+    (root / "rippling" / "workers" / "old.pickle").write_bytes(b"clear")
+
+    result = CliRunner().invoke(main, ["credentials", "rotate-key"])
+    assert result.exit_code == 0, result.output
+    assert "1 stored asset value(s)" in result.stderr
+    assert "pickle" in result.stderr  # a leftover of an earlier release is pointed out
+    new = load_keyring(os.environ).reveal()[0].encode()
+    token = json.loads(path.read_text())["token"].encode()
+    Fernet(new).decrypt(token)
+    with pytest.raises(InvalidToken):
+        Fernet(old).decrypt(token)
+    assert (path.stat().st_mode & 0o777) == 0o600
+    assert _sealed(root, KeyRing([new], source="new only")).read(path) == value
+
+    # A second rotation retires the first key; the values follow the store, still readable.
+    assert CliRunner().invoke(main, ["credentials", "rotate-key"]).exit_code == 0
+    assert _sealed(root, load_keyring(os.environ)).read(path) == value

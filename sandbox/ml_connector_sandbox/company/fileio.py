@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -31,12 +32,26 @@ def company_fingerprint(company: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_json(company)).hexdigest()
 
 
-def save_company(company: dict[str, Any], path: str | Path) -> None:
-    path = Path(path)
+def write_private_text(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text``, readable by its owner only from the first byte.
+
+    A company file holds every worker's pay and the stand-ins' secrets (API tokens, client
+    secrets): created 0600 (not chmod-ed after the fact), then renamed over the old file.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(company, ensure_ascii=False, separators=(",", ":")))
+    tmp.unlink(missing_ok=True)  # a leftover of a crash may have another mode
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
     tmp.replace(path)
+    if os.name == "posix":
+        path.chmod(0o600)  # umask may have cleared bits, never added them; make it exact
+
+
+def save_company(company: dict[str, Any], path: str | Path) -> None:
+    """Write a company file owner-only (0600): it holds pay and secrets."""
+    write_private_text(Path(path), json.dumps(company, ensure_ascii=False, separators=(",", ":")))
 
 
 def load_company(path: str | Path) -> dict[str, Any]:
