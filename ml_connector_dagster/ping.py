@@ -9,9 +9,14 @@ readable.
 """
 
 import datetime as dt
+import ssl
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
+from urllib.parse import urlsplit
+
+import httpx
+import requests
 
 from ml_connector_dagster.config.mapping import PayrollMapping
 from ml_connector_dagster.config.settings import ConnectorSettings
@@ -24,6 +29,7 @@ from ml_connector_dagster.posting.vouchers import read_voucher_settings
 from ml_connector_dagster.rippling.client import RipplingClient, required_scope
 from ml_connector_dagster.rippling.entitlements import ENDPOINT_ENTITLEMENTS, required_entitlement
 from ml_connector_dagster.rippling.errors import RipplingError, RipplingPermissionError
+from ml_connector_dagster.transport.tls import describe_connection_failure
 from ml_connector_dagster.workforce.activity import probe_company_activity
 from ml_connector_dagster.workforce.numbering import Verdict, probe_number_sequences
 
@@ -56,11 +62,29 @@ class PingResult:
 
 
 def _run(system: str, check: str, probe: Callable[[], tuple[str, str]]) -> PingResult:
+    """One check; a failure is a FAIL line with a verdict, never a traceback.
+
+    The clients turn transport failures into their own errors (naming the host and, for an
+    untrusted certificate, ``ML_CONNECTOR_CA_BUNDLE``); a bare TLS or connection error that
+    still escapes them is described the same way here, so ping always ends in a verdict.
+    """
     try:
         verdict, detail = probe()
     except (RipplingError, DynamicsError) as exc:
         return PingResult(system, check, FAIL, str(exc))
+    except (httpx.TransportError, requests.RequestException, ssl.SSLError, ConnectionError) as exc:
+        return PingResult(system, check, FAIL, describe_connection_failure(exc, _host(exc, system)))
     return PingResult(system, check, verdict, detail)
+
+
+def _host(error: Exception, system: str) -> str:
+    """The host a transport error was about, from the request it carries, else the system."""
+    request = getattr(error, "request", None)
+    try:
+        url = str(request.url) if request is not None else ""
+    except RuntimeError:  # httpx: an error raised without a request attached
+        url = ""
+    return urlsplit(url).netloc or f"the {system} host"
 
 
 def _needs(path: str) -> str:

@@ -1,6 +1,7 @@
 """`ml-connector ping` against the sandbox: a verdict per line and the exit status."""
 
 import json
+import time
 
 import httpx
 import pytest
@@ -205,3 +206,25 @@ def test_ping_checks_the_webhook_secret_without_showing_it(
     assert held["verdict"] == "ok" and "bearer token" in held["detail"]
     assert "safety-net poll" in held["detail"]
     assert secret not in result.output
+
+
+def test_ping_without_the_ca_gives_a_verdict_not_a_traceback(
+    fresh_sandbox: Sandbox, sandbox_env, isolated, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No ML_CONNECTOR_CA_BUNDLE: the sandbox's private CA is untrusted on both sides. Each
+    side gets one FAIL line naming the host and the variable, at once (a refused certificate
+    is not retried), and the command exits 1 without a traceback."""
+    monkeypatch.delenv("ML_CONNECTOR_CA_BUNDLE")
+    started = time.monotonic()
+    result = CliRunner().invoke(main, ["ping"], env={"COLUMNS": "400"})
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    lines = result.output.splitlines()
+    rippling = next(line for line in lines if "token valid" in line)
+    dynamics = next(line for line in lines if "token issued" in line)
+    for line, url in ((rippling, "rippling"), (dynamics, "entra")):
+        assert "FAIL" in line
+        assert "certificate" in line and "ML_CONNECTOR_CA_BUNDLE" in line
+        assert httpx.URL(fresh_sandbox.urls[url]).netloc.decode() in line
+    assert time.monotonic() - started < 20  # no retry budget slept through

@@ -7,9 +7,11 @@ journal when it is posted). ``--apply`` writes it; the audit trail records who a
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ml_connector_dagster.cli import context
+from ml_connector_dagster.cli.failures import step_failure_messages
 from ml_connector_dagster.cli.payroll import _validated_pay_period
 
 console = Console()
@@ -28,7 +30,6 @@ def correct(pay_period: str, legal_entity: str, apply_: bool, requested_by: str 
 
     Exit 0: F&O equals Rippling (nothing to correct, or applied). 1: it still differs (dry run,
     refused or failed; the table says why). 2: usage error."""
-    from ml_connector_dagster.defs.headless import step_failure_reasons
     from ml_connector_dagster.defs.payroll.corrections import (
         CORRECTION_COLUMNS,
         ledger_corrections,
@@ -56,8 +57,8 @@ def correct(pay_period: str, legal_entity: str, apply_: bool, requested_by: str 
     console.print(table)
     console.print(f"Dagster run {result.run_id}")
     if not result.success:
-        for reason in step_failure_reasons(result.all_events):
-            console.print(f"[red]{reason}[/red]")
+        for reason in step_failure_messages(result.all_events):
+            console.print(f"[red]{escape(reason)}[/red]")
         raise SystemExit(EXIT_DIFFERS)
     pending = [
         r for r in rows if r[1].startswith(("replace", "create")) and "(applied)" not in r[1]

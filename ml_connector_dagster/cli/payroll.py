@@ -4,9 +4,11 @@ import datetime as dt
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ml_connector_dagster.cli import context
+from ml_connector_dagster.cli.failures import run_failure_messages
 
 console = Console()
 
@@ -48,7 +50,9 @@ def _run_all(pairs: list[tuple[str, str]], command: str) -> int:
     """Run each (pay period, company) through Dagster; print one row each; the exit code.
 
     First, runs of this host whose process died are marked failed and their pool slots freed
-    (``defs/stale_runs.py``): a killed earlier run must not block this one for ever.
+    (``defs/stale_runs.py``): a killed earlier run must not block this one for ever. A failed
+    run's "why" is the root cause of its failed steps (``cli/failures.py``), which the Dagster
+    log would otherwise be the only place to find.
     """
     from ml_connector_dagster.defs.headless import run_partition
     from ml_connector_dagster.defs.stale_runs import free_dead_runs
@@ -69,13 +73,23 @@ def _run_all(pairs: list[tuple[str, str]], command: str) -> int:
         for pay_period, company in pairs:
             with console.status(f"{pay_period} {company}: snapshot, journals, checks, posting"):
                 outcome = run_partition(instance, pay_period, company)
+            if not outcome.success:
+                # The root cause of each failed step, every line of it, not Dagster's wrapper.
+                outcome.error = "; ".join(run_failure_messages(instance, outcome.run_id)) or (
+                    outcome.error
+                )
             outcomes.append(outcome)
             journals = ", ".join(f"{run}: {'/'.join(n)}" for run, n in outcome.posted.items())
             why = outcome.error or outcome.why or "-"
             if outcome.failed_checks and "blocked by" not in why:
                 why = f"blocked by {', '.join(outcome.failed_checks)}; {why}"
             table.add_row(
-                pay_period, company, _status_cell(outcome), journals or "-", why, outcome.run_id
+                pay_period,
+                company,
+                _status_cell(outcome),
+                journals or "-",
+                escape(why),  # F&O's and our texts hold brackets that are not rich markup
+                outcome.run_id,
             )
     console.print(table)
     if any(not o.success for o in outcomes):

@@ -17,11 +17,16 @@ class InvalidKeyError(CredentialsError):
 
 
 class WrongKeyError(CredentialsError):
-    """The store exists but none of the configured keys decrypts it."""
+    """The store exists but none of the configured keys decrypts it.
+
+    Either another key encrypted it or its token was altered: Fernet fails the same way for
+    both and the store records no key fingerprint, so the message names both causes.
+    """
 
 
 class CorruptStoreError(CredentialsError):
-    """The store file is not a credentials envelope this version understands."""
+    """The store file is not a credentials envelope this version understands, or the token in
+    it is not shaped like a Fernet token (damaged: no key could open it)."""
 
 
 class InsecureFileError(CredentialsError):

@@ -17,10 +17,12 @@ defaulting to ``.dagster_home``, as ``ml-connector-dev`` does), or
 ``ML_CONNECTOR_CREDENTIALS_FILE``.
 """
 
+import base64
 import contextlib
 import datetime as dt
 import json
 import logging
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -155,6 +157,31 @@ def remove_store_file(path: Path) -> None:
     log.debug("deleted credentials store %s", path)
 
 
+# A Fernet token: version 0x80, 8-byte timestamp, 16-byte IV, AES-CBC blocks, 32-byte HMAC.
+_FERNET_VERSION = 0x80
+_FERNET_OVERHEAD = 1 + 8 + 16 + 32
+_URLSAFE_BASE64 = re.compile(rb"[A-Za-z0-9_-]+=*")
+
+
+def fernet_shape_problem(token: bytes) -> str | None:
+    """What makes ``token`` no Fernet token at all (so no key could ever open it), else None.
+
+    Says nothing about the key: a well-shaped token may still be tampered with.
+    """
+    if not _URLSAFE_BASE64.fullmatch(token):
+        return "its token is not url-safe base64"
+    try:
+        raw = base64.urlsafe_b64decode(token)
+    except ValueError:
+        return "its token is not url-safe base64"
+    if not raw or raw[0] != _FERNET_VERSION:
+        return "its token does not start like a Fernet token"
+    body = len(raw) - _FERNET_OVERHEAD
+    if body < 16 or body % 16:
+        return f"its token is {len(raw)} bytes long, not a whole Fernet token"
+    return None
+
+
 class CredentialStore:
     """The encrypted file at ``path``, read and written with ``keyring``."""
 
@@ -186,15 +213,33 @@ class CredentialStore:
         return str(token).encode("ascii", errors="replace")
 
     def _decrypt(self, token: bytes) -> bytes:
+        """The plain payload, or an error that says only what is known.
+
+        Fernet answers ``InvalidToken`` alike for a token under another key and for a token
+        whose bytes were changed (the HMAC fails either way), and the envelope records no key
+        fingerprint to tell them apart. Only a token that is not even shaped like a Fernet
+        token is known to be damaged; anything else is "tampered or another key".
+        """
         try:
             return self.keyring.decrypt(token)
         except InvalidToken:
-            raise WrongKeyError(
-                f"cannot decrypt the credentials store {self.path} with the"
-                f" {len(self.keyring)} key(s) from {self.keyring.source}: it was encrypted with"
-                f" another key. Set {envvars.KEY} or {envvars.KEY_FILE} to the key that"
-                " encrypted it (after rotate-key the key file keeps the previous key second)"
+            pass
+        recover = (
+            "restore it from a backup, or remove it (`ml-connector credentials delete all`)"
+            " and store the credentials again with `ml-connector credentials set`"
+        )
+        damage = fernet_shape_problem(token)
+        if damage is not None:
+            raise CorruptStoreError(
+                f"the credentials store {self.path} is damaged ({damage}): {recover}"
             ) from None
+        raise WrongKeyError(
+            f"cannot decrypt the credentials store {self.path} with the"
+            f" {len(self.keyring)} key(s) from {self.keyring.source}: it was tampered with or"
+            " encrypted with another key (the file cannot tell which). If another key"
+            f" encrypted it, set {envvars.KEY} or {envvars.KEY_FILE} to that key (after"
+            f" rotate-key the key file keeps the previous key second); otherwise {recover}"
+        ) from None
 
     def load(self) -> StoredCredentials:
         """The stored credentials; empty when the file does not exist yet."""
@@ -266,13 +311,22 @@ class CredentialStore:
         self.update(change)
         log.debug("stored a rotated Rippling refresh token in %s", self.path)
 
-    def rotate_key(self, publish: Callable[[KeyRing], None] | None = None) -> "CredentialStore":
+    def rotate_key(
+        self,
+        publish: Callable[[KeyRing], None] | None = None,
+        reencrypt: Callable[[KeyRing], object] | None = None,
+    ) -> "CredentialStore":
         """Re-encrypt the store under a new key; write the key file when keys come from one.
 
         Order matters for crash safety: the new ring (new key first, previous second) is
         written to the key file, or handed to ``publish`` when the keys come from the
         environment, before the store is re-encrypted, so at every moment a key the operator
         holds opens the store.
+
+        ``reencrypt`` re-encrypts whatever else is sealed with these keys (the stored asset
+        values, ``storage/sealed.py``): it is handed the grown ring (new key first, then every
+        key this ring had) after the new keys are published, so a crash part-way leaves each
+        file under the new key or the previous one, both of which the kept ring opens.
         """
         grown = self.keyring.with_new_primary()
         kept = grown.trimmed(2)
@@ -284,6 +338,8 @@ class CredentialStore:
                 write_key_file(kept, kept.path)
             if publish is not None:
                 publish(kept)
+            if reencrypt is not None:
+                reencrypt(grown)
             if token is not None:
                 self._write_token(grown.rotate(token))
         log.debug("rotated the credentials key: %r", kept)

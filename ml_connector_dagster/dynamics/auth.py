@@ -5,6 +5,15 @@ token is no good (revoked, or the app lost access): the client evicts it with
 ``remove_tokens_for_client`` and asks again, once. MSAL gets a requests session we built
 (``trust_env=False`` with our SSL context), because requests silently prefers
 ``REQUESTS_CA_BUNDLE`` over any ``verify`` it is given.
+
+Throttling is ours to handle: MSAL leaves retries to a caller-supplied http client. Entra
+answers a client-credentials flood with 429 and ``Retry-After`` (and may answer 5xx when busy);
+MSAL would read that as an ordinary error result (a non-OAuth body even breaks its telemetry
+on the next call) and then answer a retry from its own throttle cache. So the session MSAL
+gets turns such an answer into an exception before MSAL sees it, and ``token()`` waits (the
+``Retry-After``, else jittered backoff, per ``RetryPolicy``) and asks again; when the budget is
+spent it says "throttled", never a tenant or secret hint. A token endpoint out of reach (TLS,
+DNS, refused connection) is ``DynamicsUnavailableError`` naming the host and what to do.
 """
 
 import logging
@@ -13,10 +22,12 @@ import threading
 from urllib.parse import urlsplit
 
 import msal
+import requests
 
 from ml_connector_dagster.credentials.models import DynamicsCredentials
-from ml_connector_dagster.dynamics.errors import DynamicsAuthError
-from ml_connector_dagster.transport.tls import requests_session
+from ml_connector_dagster.dynamics.errors import DynamicsAuthError, DynamicsUnavailableError
+from ml_connector_dagster.transport.retry import RetryPolicy, parse_retry_after
+from ml_connector_dagster.transport.tls import describe_connection_failure, requests_session
 
 log = logging.getLogger(__name__)
 
@@ -46,13 +57,64 @@ AADSTS_HINTS: dict[int, str] = {
 }
 
 
-class EntraTokenProvider:
-    """Client-credentials tokens for ``credentials.environment_url``."""
+# Entra answers worth another try after a wait: throttled, or the service briefly unwell.
+BUSY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
-    def __init__(self, credentials: DynamicsCredentials, ssl_context: ssl.SSLContext) -> None:
+
+class EntraBusy(Exception):
+    """Entra answered 429 or a transient 5xx; raised inside MSAL's call, caught by ``token``."""
+
+    def __init__(self, status: int, retry_after: float | None) -> None:
+        self.status = status
+        self.retry_after = retry_after
+        super().__init__(f"Entra ID answered {status}")
+
+
+class BusyAwareSession:
+    """The http client MSAL gets: our requests session, with busy answers raised as ``EntraBusy``.
+
+    MSAL calls only ``get``, ``post`` and ``close``; raising here keeps a 429 out of MSAL's
+    result parsing and throttle cache, so the retry ``token()`` makes really reaches Entra.
+    """
+
+    def __init__(self, session: requests.Session) -> None:
+        self._session = session
+
+    def get(self, url: str, **kwargs: object) -> requests.Response:
+        return self._checked(self._session.get(url, **kwargs))  # type: ignore[arg-type]
+
+    def post(self, url: str, **kwargs: object) -> requests.Response:
+        return self._checked(self._session.post(url, **kwargs))  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        self._session.close()
+
+    @staticmethod
+    def _checked(response: requests.Response) -> requests.Response:
+        if response.status_code in BUSY_STATUSES:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            response.close()
+            raise EntraBusy(response.status_code, retry_after)
+        return response
+
+
+class EntraTokenProvider:
+    """Client-credentials tokens for ``credentials.environment_url``.
+
+    ``retry`` bounds the waits after a throttled or busy token endpoint (its ``sleep`` is
+    injectable, so tests assert the waits without sleeping); the Dynamics client passes its own.
+    """
+
+    def __init__(
+        self,
+        credentials: DynamicsCredentials,
+        ssl_context: ssl.SSLContext,
+        retry: RetryPolicy | None = None,
+    ) -> None:
         self._credentials = credentials
         self._lock = threading.Lock()
         self._ssl_context = ssl_context
+        self._retry = retry or RetryPolicy(attempts=6, base=2.0, cap=60.0)
         self._app: msal.ConfidentialClientApplication | None = None
 
     def _application(self) -> msal.ConfidentialClientApplication:
@@ -64,7 +126,7 @@ class EntraTokenProvider:
                 credentials.client_id,
                 client_credential=credentials.client_secret.get_secret_value(),
                 authority=credentials.authority,
-                http_client=requests_session(self._ssl_context),
+                http_client=BusyAwareSession(requests_session(self._ssl_context)),
                 instance_discovery=host in KNOWN_AUTHORITY_HOSTS,
             )
         return self._app
@@ -73,12 +135,60 @@ class EntraTokenProvider:
         return f"EntraTokenProvider(authority={self._credentials.authority!r})"
 
     def token(self) -> str:
-        """A bearer token for F&O, from MSAL's cache when it has a live one."""
+        """A bearer token for F&O, from MSAL's cache when it has a live one.
+
+        A throttled (429) or busy (5xx) token endpoint is waited out and asked again within
+        the retry budget; the lock is not held while waiting.
+        """
+        attempt = 0
+        while True:
+            try:
+                return self._acquire()
+            except EntraBusy as busy:
+                if attempt + 1 >= self._retry.attempts:
+                    raise DynamicsUnavailableError(self._gave_up(busy)) from None
+                wait = (
+                    self._retry.backoff(attempt)
+                    if busy.retry_after is None
+                    else min(busy.retry_after, self._retry.max_wait)
+                )
+                log.warning(
+                    "Entra ID answered %s to a token request (%s); asking again in %.1fs",
+                    busy.status,
+                    "throttled" if busy.status == 429 else "busy",
+                    wait,
+                )
+                self._retry.sleep(wait)
+                attempt += 1
+
+    def _gave_up(self, busy: EntraBusy) -> str:
+        tries = f"{self._retry.attempts} attempts"
+        if busy.status == 429:
+            return (
+                f"Entra ID throttled the token requests for {self._credentials.environment_url}"
+                f" (429 Too Many Requests) through {tries}, waiting as Entra asked between them:"
+                " this app asks for too many tokens; the connector caches its token, so look"
+                " for other processes or apps using the same client id, and try again later"
+            )
+        return (
+            f"Entra ID was unavailable for a token for {self._credentials.environment_url}"
+            f" (HTTP {busy.status}) through {tries}: try again later"
+        )
+
+    def _acquire(self) -> str:
+        """One MSAL call: a token, or ``DynamicsAuthError`` with the operator's next step."""
         try:
             with self._lock:
                 result = self._application().acquire_token_for_client(
                     scopes=[self._credentials.scope]
                 )
+        except requests.RequestException as exc:
+            # Caught before ValueError (requests' InvalidURL and kin are both): an unreachable
+            # or untrusted host is no tenant problem.
+            host = urlsplit(self._credentials.authority_host).netloc or "the authority host"
+            raise DynamicsUnavailableError(
+                "no token from Entra ID: " + describe_connection_failure(exc, host)
+            ) from None
         except ValueError as exc:
             # MSAL raises ValueError when the authority's discovery document cannot be read.
             raise DynamicsAuthError(

@@ -39,7 +39,7 @@ from ml_connector_dagster.transport import jsonmoney
 from ml_connector_dagster.transport.auth import RefreshingBearerAuth
 from ml_connector_dagster.transport.retry import ANY_SERVER_ERROR, RetryPolicy
 from ml_connector_dagster.transport.send import Sender
-from ml_connector_dagster.transport.tls import build_ssl_context
+from ml_connector_dagster.transport.tls import build_ssl_context, describe_connection_failure
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,10 @@ class DynamicsClient:
         self.changeset_size = changeset_size
         self.batch_timeout = batch_timeout
         self.retry = retry or RetryPolicy(attempts=6, base=2.0, cap=60.0)
-        self.tokens = tokens or EntraTokenProvider(credentials, context)
+        self.tokens = tokens or EntraTokenProvider(credentials, context, self.retry)
+        # Whether F&O has accepted a token of this app: tells "app not registered in F&O"
+        # from "a token revoked or expired again right after its refresh" (``request``).
+        self.token_accepted = False
         self._http = httpx.Client(
             verify=context,
             timeout=timeout,
@@ -118,12 +121,16 @@ class DynamicsClient:
         return url
 
     def _token(self) -> str:
-        """An Entra token; Entra out of reach is "unavailable", not a bare requests error."""
+        """An Entra token; Entra out of reach is "unavailable", not a bare requests error.
+
+        ``EntraTokenProvider`` already says so precisely; this guards a provider passed in.
+        """
         try:
             return self.tokens.token()
         except requests.RequestException as exc:
+            host = urlsplit(str(getattr(exc.request, "url", "") or "")).netloc or "Entra ID"
             raise DynamicsUnavailableError(
-                f"Entra ID could not be reached for a token ({type(exc).__name__})"
+                "no token from Entra ID: " + describe_connection_failure(exc, host)
             ) from None
 
     def _count(self, request: httpx.Request) -> None:
@@ -158,17 +165,38 @@ class DynamicsClient:
         )
         status = response.status_code
         if status == 401:
-            # The auth flow already evicted the cached token and sent once more.
-            raise DynamicsAuthError(
-                f"Dynamics refused a fresh Entra token for {label} (401): register"
-                " the app's client id in F&O under System administration > Setup >"
-                " Microsoft Entra applications, mapped to a user with access"
-            )
+            # The auth flow already evicted the cached token and sent once more with a token
+            # Entra had just issued; F&O refused that one too.
+            raise DynamicsAuthError(self._refused_fresh_token(label))
+        self.token_accepted = True
         if status >= 400:
             message = odata_error_message(_json_or_none(response), response.text[:500])
             error = DynamicsNotFoundError if status == 404 else DynamicsRequestError
             raise error(method, path, status, message)
         return response
+
+    def _refused_fresh_token(self, label: str) -> str:
+        """Why F&O refused a token Entra had just issued, as far as this client can know.
+
+        F&O's 401 carries no reason. If it never accepted a token of this app, the likeliest
+        cause is that the app is not registered in F&O. If it accepted one earlier, the app is
+        known there, and the fresh token died at once: revoked or expired again, not a
+        registration to add. (Single expiries are refreshed silently by the auth flow.)
+        """
+        head = f"Dynamics refused a fresh Entra token for {label} (401)"
+        if not self.token_accepted:
+            return (
+                f"{head}, and has accepted no token of this app yet: register the app's"
+                " client id in F&O under System administration > Setup > Microsoft Entra"
+                " applications, mapped to a user with access"
+            )
+        return (
+            f"{head} right after refusing the cached one, though it accepted this app's"
+            " tokens earlier: the new token was revoked or expired at once (the app"
+            " disabled in Entra or F&O meanwhile, or the clocks apart); try again, and if it"
+            " persists check the app under System administration > Setup > Microsoft Entra"
+            " applications"
+        )
 
     # --- reads --------------------------------------------------------------------------------
     def iter_entities(

@@ -4,7 +4,9 @@ A client builds one ``Sender`` (its service name, policy, auth and error types) 
 each request. The sender waits and re-sends while ``RetryPolicy.retry_on`` says so, raises the
 client's "unavailable" error when the budget is spent and its "ambiguous" error the moment a
 write's outcome is unknown; every other answer goes back to the client, which maps the final
-4xx (401 after the refresh, 403, 404, ...) to its own precise errors.
+4xx (401 after the refresh, 403, 404, ...) to its own precise errors. A certificate the
+connector does not trust is never retried: it is the client's "unavailable" error at once,
+naming the host and ``ML_CONNECTOR_CA_BUNDLE``.
 """
 
 import logging
@@ -19,6 +21,7 @@ from ml_connector_dagster.transport.retry import (
     RetryPolicy,
     Verdict,
 )
+from ml_connector_dagster.transport.tls import CA_ADVICE, untrusted_certificate
 
 ErrorFactory = Callable[[str], Exception]
 
@@ -62,6 +65,15 @@ class Sender:
             try:
                 response = http.send(request, auth=self.auth)
             except RETRYABLE_ERRORS as exc:
+                untrusted = untrusted_certificate(exc)
+                if untrusted is not None:
+                    # The same certificate will be refused again: say so now, not after the
+                    # whole retry budget has been slept through.
+                    host = request.url.netloc.decode("ascii")
+                    raise self.unavailable(
+                        f"{self.service} {label}: the TLS certificate of {host} is not"
+                        f" trusted ({untrusted}): {CA_ADVICE}"
+                    ) from None
                 why = type(exc).__name__
                 verdict = self.policy.retry_on_error(method, exc, idempotent=idempotent)
                 if verdict is Verdict.AMBIGUOUS:
@@ -69,7 +81,8 @@ class Sender:
                         f"{self.service} {label}: connection lost after sending ({why});"
                         " check whether it landed before writing again"
                     ) from None
-                attempt = self._pause(label, attempt, None, why)
+                host = request.url.netloc.decode("ascii")
+                attempt = self._pause(label, attempt, None, f"{why} from {host}")
                 continue
             status = response.status_code
             self.log.debug("%s %s -> %s", method, path, status)

@@ -59,3 +59,68 @@ def requests_session(context: ssl.SSLContext) -> requests.Session:
     adapter = _SSLContextAdapter(context)
     session.mount("https://", adapter)
     return session
+
+
+# What to do about a certificate the connector does not trust; the same words everywhere.
+CA_ADVICE = (
+    "if a private CA or a TLS-inspecting proxy signs it, set ML_CONNECTOR_CA_BUNDLE to that"
+    " CA's PEM file (or store it with `ml-connector credentials set ... --ca-bundle`)"
+)
+
+
+def _linked(error: BaseException) -> list[BaseException]:
+    """The exceptions one error wraps: cause, context, a urllib3 ``reason``, exception args."""
+    linked: list[BaseException] = [e for e in (error.__cause__, error.__context__) if e is not None]
+    reason = getattr(error, "reason", None)
+    if isinstance(reason, BaseException):
+        linked.append(reason)
+    linked.extend(arg for arg in getattr(error, "args", ()) if isinstance(arg, BaseException))
+    return linked
+
+
+def ssl_error_in(error: BaseException) -> ssl.SSLError | None:
+    """The ``ssl.SSLError`` behind an httpx or requests error, if one is.
+
+    httpx keeps it as the cause or context of its ``ConnectError``; requests buries it in
+    urllib3's ``MaxRetryError.reason`` inside its own ``SSLError``'s args.
+    """
+    seen: set[int] = set()
+    todo = [error]
+    while todo:
+        current = todo.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLError):
+            return current
+        todo.extend(_linked(current))
+    return None
+
+
+def untrusted_certificate(error: BaseException) -> str | None:
+    """Why the server's certificate was refused (e.g. "self-signed certificate in certificate
+    chain"), when ``error`` is a failed certificate check; None for any other failure.
+
+    A refused certificate will be refused again: callers report it at once instead of
+    retrying, and say what to configure.
+    """
+    found = ssl_error_in(error)
+    if isinstance(found, ssl.SSLCertVerificationError):
+        return str(found.verify_message or found.reason or "certificate verify failed")
+    if found is not None and "CERTIFICATE_VERIFY_FAILED" in str(found):
+        return "certificate verify failed"
+    return None
+
+
+def describe_connection_failure(error: BaseException, host: str) -> str:
+    """One line for an operator: the host, what went wrong, and what to do about it."""
+    untrusted = untrusted_certificate(error)
+    if untrusted is not None:
+        return f"the TLS certificate of {host} is not trusted ({untrusted}): {CA_ADVICE}"
+    found = ssl_error_in(error)
+    if found is not None:
+        return f"TLS with {host} failed ({found.reason or type(found).__name__})"
+    return (
+        f"could not connect to {host} ({type(error).__name__}): check the URL, DNS, the"
+        " firewall and any proxy between here and it"
+    )

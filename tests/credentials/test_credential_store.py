@@ -218,3 +218,57 @@ def test_partial_sides_mirror_the_credential_models(partial, full) -> None:
     """A field added to a model but not to its partial could never be stored."""
     own = set(partial.model_fields) - {"refresh_token_rotated_at"}
     assert own == set(full.model_fields)
+
+
+def _with_token(store: CredentialStore, token: str) -> None:
+    store.path.write_text(json.dumps({"format": STORE_FORMAT, "token": token}) + "\n")
+
+
+def test_a_tampered_token_names_both_possible_causes_and_the_way_out(
+    store: CredentialStore, secrets
+) -> None:
+    """A changed byte fails the HMAC exactly as another key does: the message says both."""
+    store.save(_full(secrets))
+    token = json.loads(store.path.read_text())["token"]
+    middle = len(token) // 2
+    _with_token(
+        store, token[:middle] + ("A" if token[middle] != "A" else "B") + token[middle + 1 :]
+    )
+    with pytest.raises(WrongKeyError) as caught:
+        store.load()
+    message = str(caught.value)
+    assert "tampered with or encrypted with another key" in message
+    assert "ML_CONNECTOR_CREDENTIALS_KEY" in message  # if it is another key
+    assert "restore it from a backup" in message and "ml-connector credentials set" in message
+    assert secrets.dynamics_secret not in message
+
+
+@pytest.mark.parametrize(
+    ("token", "why"),
+    [
+        ("gAAAA-not?base64!", "not url-safe base64"),
+        (
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            "does not start like a Fernet token",
+        ),
+    ],
+)
+def test_a_token_no_key_could_open_is_called_damaged(
+    store: CredentialStore, secrets, token: str, why: str
+) -> None:
+    store.save(_full(secrets))
+    _with_token(store, token)
+    with pytest.raises(CorruptStoreError) as caught:
+        store.load()
+    message = str(caught.value)
+    assert "is damaged" in message and why in message
+    assert "another key" not in message  # known: no key could open it
+    assert "ml-connector credentials set" in message
+
+
+def test_a_truncated_token_is_called_damaged(store: CredentialStore, secrets) -> None:
+    store.save(_full(secrets))
+    token = json.loads(store.path.read_text())["token"]
+    _with_token(store, token[:-8])
+    with pytest.raises(CorruptStoreError, match="is damaged"):
+        store.load()

@@ -389,3 +389,83 @@ def test_a_401_to_a_fresh_entra_token_is_named_after_one_resend(fresh_sandbox: S
             readers.ledgers(client)
         assert client.requests_sent == 2
     assert sleeper.waits == []
+
+
+# --- what an auth failure says ------------------------------------------------------------------
+
+
+def _throttle_entra(sandbox: Sandbox, **rule: object) -> None:
+    """429 + Retry-After on the token endpoint (the fault board's Entra answers carry it)."""
+    from ml_connector_sandbox.faults import FaultRule
+
+    token_path = f"/{sandbox.entra.tenant_id}/oauth2/v2.0/token"
+    sandbox.faults.set("entra", [FaultRule(kind="throttle", path_prefix=token_path, **rule)])
+
+
+def test_a_throttled_token_endpoint_is_waited_out_as_retry_after_says(
+    fresh_sandbox: Sandbox,
+) -> None:
+    _throttle_entra(fresh_sandbox, share=1.0, times=2, retry_after=7)
+    sleeper = RecordingSleeper()
+    with _client(fresh_sandbox, retry=RetryPolicy(sleep=sleeper)) as client:
+        assert readers.legal_entities(client)
+    assert sleeper.waits == [7.0, 7.0]
+
+
+def test_a_token_endpoint_that_stays_throttled_says_throttled_not_tenant(
+    fresh_sandbox: Sandbox,
+) -> None:
+    _throttle_entra(fresh_sandbox, share=1.0, retry_after=3)
+    sleeper = RecordingSleeper()
+    with (
+        _client(fresh_sandbox, retry=RetryPolicy(attempts=3, sleep=sleeper)) as client,
+        pytest.raises(DynamicsUnavailableError) as caught,
+    ):
+        readers.legal_entities(client)
+    message = str(caught.value)
+    assert "throttled" in message and "429" in message
+    assert "TENANT" not in message and "AADSTS" not in message
+    assert sleeper.waits == [3.0, 3.0]
+    assert client.requests_sent == 0  # F&O was never asked without a token
+
+
+def test_expiries_with_a_success_between_are_refreshed_silently(fresh_sandbox: Sandbox) -> None:
+    _faults(
+        fresh_sandbox,
+        {
+            "dynamics": [
+                {"kind": "expire_tokens", "nth": n, "path_prefix": "/data/Ledgers"} for n in (2, 4)
+            ]
+        },
+    )
+    with _client(fresh_sandbox) as client:
+        for _ in range(4):
+            assert readers.ledgers(client)
+        assert client.requests_sent == 6  # two reads sent twice: one refresh each
+
+
+def test_a_refused_fresh_token_after_accepted_ones_is_no_registration_advice(
+    fresh_sandbox: Sandbox,
+) -> None:
+    with _client(fresh_sandbox, retry=RetryPolicy(sleep=RecordingSleeper())) as client:
+        assert readers.legal_entities(client)  # F&O knows this app
+        _faults(
+            fresh_sandbox,
+            {"dynamics": [{"kind": "expire_tokens", "share": 1.0, "path_prefix": "/data/Ledgers"}]},
+        )
+        with pytest.raises(DynamicsAuthError) as caught:
+            readers.ledgers(client)
+    message = str(caught.value)
+    assert "revoked or expired" in message and "accepted this app's tokens earlier" in message
+    assert "register" not in message
+
+
+def test_a_token_never_accepted_points_at_the_fo_app_registration(fresh_sandbox: Sandbox) -> None:
+    creds = _credentials(fresh_sandbox, registered=False)
+    with (
+        _client(fresh_sandbox, credentials=creds) as client,
+        pytest.raises(DynamicsAuthError) as caught,
+    ):
+        readers.legal_entities(client)
+    assert "accepted no token of this app yet" in str(caught.value)
+    assert "register the app's client id" in str(caught.value)

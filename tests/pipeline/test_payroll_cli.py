@@ -147,3 +147,64 @@ def test_replay_offers_a_blocked_partition_once_the_cause_is_fixed(env) -> None:
     assert headers and all(h["JournalTotalDebit"] == h["JournalTotalCredit"] > 0 for h in headers)
     assert "Nothing to replay" in _invoke("replay").output
     assert "final state" in _invoke("audit").output
+
+
+# --- the root cause on screen, not Dagster's wrapper ---------------------------------------------
+
+
+def _why_cell(output: str) -> str:
+    """The table's text with the borders and wrapping taken out, to search a folded cell."""
+    return " ".join("".join(c for c in output if c not in "│┃┏┓┗┛┡┩└┘━─╇┳┻╋┼").split())
+
+
+def test_a_mapping_error_shows_file_line_and_key_not_the_dagster_wrapper(env) -> None:
+    mapping = Path(os.environ["ML_CONNECTOR_MAPPING"])
+    mapping.write_text(mapping.read_text().replace("journal:", "journal:\n  bogus_key: 1", 1))
+    result = _invoke("run", "--pay-period", env["period"], "--legal-entity", "USMF")
+    assert result.exit_code == 1
+    table = result.output[result.output.index("payroll to ledger") :]
+    assert "FAILED" in table
+    assert "Error occurred while executing op" not in table
+    assert "DagsterExecutionStepExecutionError" not in table
+    text = _why_cell(table)
+    assert "invalid mapping" in text and "journal.bogus_key" in text
+    assert f"{mapping.name}:" in text  # file and line: ".../mapping.yaml:13: journal.bogus_key"
+
+
+def test_a_corrupt_credential_store_says_what_to_do(env, tmp_path: Path, monkeypatch) -> None:
+    from cryptography.fernet import Fernet
+
+    store = tmp_path / "credentials.enc"
+    store.write_text('{"format": "ml-connector-credentials/1", "token": "gAAAA-not-a-token"}\n')
+    store.chmod(0o600)
+    monkeypatch.setenv("ML_CONNECTOR_CREDENTIALS_FILE", str(store))
+    monkeypatch.setenv("ML_CONNECTOR_CREDENTIALS_KEY", Fernet.generate_key().decode())
+    # replay with a partition reads no credentials before the run: the step meets the store.
+    result = _invoke("replay", "--partition", f"USMF|{env['period']}")
+    assert result.exit_code == 1
+    table = result.output[result.output.index("payroll to ledger") :]
+    assert "Error occurred while executing op" not in table
+    text = _why_cell(table)
+    assert "credentials store" in text and "is damaged" in text
+    assert "ml-connector credentials set" in text
+    assert "CorruptStoreError" not in text  # the project's own words, without its class path
+
+
+def test_root_cause_skips_dagster_and_prefers_the_connectors_innermost_words() -> None:
+    from dagster._utils.error import SerializableErrorInfo
+
+    from ml_connector_dagster.cli.failures import root_cause
+
+    def info(qualified: str, text: str, cause=None) -> SerializableErrorInfo:
+        return SerializableErrorInfo(
+            f"{qualified}: {text}\n", [], qualified.rsplit(".", 1)[-1], cause
+        )
+
+    ssl_error = info("ssl.SSLCertVerificationError", "certificate verify failed")
+    ours = info("ml_connector_dagster.transport.tls.CaBundleError", "bad CA\nline two", ssl_error)
+    wrapped = info(
+        "dagster._core.errors.DagsterExecutionStepExecutionError", "Error occurred", ours
+    )
+    assert root_cause(wrapped) == "bad CA\nline two"
+    library = info("dagster._core.errors.DagsterExecutionStepExecutionError", "x", ssl_error)
+    assert root_cause(library) == "SSLCertVerificationError: certificate verify failed"

@@ -94,3 +94,19 @@ def test_server_side_expiry_invalidates_tokens_msal_still_caches(fresh_sandbox: 
     renewed = app.acquire_token_for_client(scopes=_scope(fresh_sandbox))
     assert renewed["access_token"] != token
     assert fresh_sandbox.entra.validate_for_dynamics(renewed["access_token"])
+
+
+def test_a_throttled_token_endpoint_answers_429_with_retry_after(fresh_sandbox: Sandbox) -> None:
+    """The fault board's Entra throttle, which the Dynamics client's token retries are built on."""
+    import httpx
+
+    from ml_connector_sandbox.faults import FaultRule
+
+    token_url = f"{fresh_sandbox.urls['entra']}/{fresh_sandbox.entra.tenant_id}/oauth2/v2.0/token"
+    fresh_sandbox.faults.set(
+        "entra",
+        [FaultRule(kind="throttle", nth=1, retry_after=9, path_prefix=httpx.URL(token_url).path)],
+    )
+    with httpx.Client(verify=fresh_sandbox.client_ssl_context()) as http:
+        answer = http.post(token_url, data={"grant_type": "client_credentials"})
+    assert answer.status_code == 429 and answer.headers["retry-after"] == "9"

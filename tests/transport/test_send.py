@@ -175,3 +175,28 @@ def test_retry_lines_name_the_service_and_label(caplog: pytest.LogCaptureFixture
         ("tests.sender", "Svc /things/ answered 429; retrying in 2.0s"),
         ("tests.sender", "GET /things/ -> 200"),
     ]
+
+
+def test_an_untrusted_certificate_is_not_retried_and_names_the_ca_setting() -> None:
+    import ssl
+
+    refused = ssl.SSLCertVerificationError(1, "certificate verify failed")
+    refused.verify_message = "self-signed certificate in certificate chain"
+    error = httpx.ConnectError("[SSL: CERTIFICATE_VERIFY_FAILED]")
+    error.__cause__ = refused
+    waits: list[float] = []
+    script = Script(error)
+    with pytest.raises(Unavailable) as caught:
+        _send(_sender(waits), script)
+    message = str(caught.value)
+    assert "api.test" in message and "self-signed certificate in certificate chain" in message
+    assert "ML_CONNECTOR_CA_BUNDLE" in message
+    assert waits == [] and len(script.requests) == 1
+
+
+def test_a_refused_connection_still_retries_and_names_the_host() -> None:
+    waits: list[float] = []
+    script = Script(httpx.ConnectError("connection refused"))
+    with pytest.raises(Unavailable, match=r"last: ConnectError from api\.test"):
+        _send(_sender(waits, attempts=3), script)
+    assert len(waits) == 2
