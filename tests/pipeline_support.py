@@ -89,6 +89,14 @@ def admin(sandbox: Sandbox, service: str) -> httpx.Client:
     )
 
 
+def sandbox_writes(sandbox: Sandbox) -> int:
+    """Every write the F&O stand-in has taken (creates, updates, deletes): "nothing written"
+    is this number unchanged."""
+    with admin(sandbox, "dynamics") as fo:
+        writes = fo.get("/_sandbox/stats").json()["writes"]
+    return sum(entity["total"] for entity in writes.values())
+
+
 def headers(sandbox: Sandbox, client) -> list[dict[str, Any]]:
     return client.list_entities("LedgerJournalHeaders")
 

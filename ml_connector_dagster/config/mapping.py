@@ -138,6 +138,23 @@ class PayrollMapping(Strict):
             raise ValueError("connection must be letters, digits, '-' or '_'")
         return value
 
+    @field_validator("legal_entities")
+    @classmethod
+    def _companies_once(cls, value: tuple[LegalEntityMap, ...]) -> tuple[LegalEntityMap, ...]:
+        """A company listed twice would have two currencies, two sets of dimensions and two
+        lists of Rippling ids, of which ``company()`` silently uses the first: refused by name
+        (after upper-casing, so ``usmf`` and ``USMF`` are the same company)."""
+        first: dict[str, int] = {}
+        for position, entity in enumerate(value):
+            earlier = first.get(entity.company)
+            if earlier is not None:
+                raise ValueError(
+                    f"company {entity.company} is listed twice (legal_entities.{earlier}"
+                    f" and legal_entities.{position})"
+                )
+            first[entity.company] = position
+        return value
+
     @model_validator(mode="after")
     def _consistent(self) -> "PayrollMapping":
         known = set(self.dimension_format.financial_dimensions)
@@ -160,9 +177,6 @@ class PayrollMapping(Strict):
         unknown_optional = set(self.optional_dimensions) - known
         if unknown_optional:
             raise ValueError(f"optional_dimensions: unknown {sorted(unknown_optional)}")
-        companies = [le.company for le in self.legal_entities]
-        if len(set(companies)) != len(companies):
-            raise ValueError("legal_entities: a company is listed twice")
         seen: dict[str, str] = {}
         for le in self.legal_entities:
             for rid in (*le.rippling_legal_entity_ids, *le.rippling_company_entity_ids):
@@ -226,13 +240,85 @@ def _nearest_line(index: dict, loc: tuple[Any, ...]) -> int | None:
     return None
 
 
-def parse_mapping(text: str, source: str = "<mapping>") -> PayrollMapping:
-    """Validate mapping YAML; every problem is reported as ``source:line: key.path: message``."""
+class DuplicateKeyError(yaml.constructor.ConstructorError):
+    """A key written twice in one YAML mapping (the mapping node and both key nodes)."""
+
+    def __init__(self, mapping: yaml.MappingNode, key: Any, first: yaml.Node, again: yaml.Node):
+        super().__init__(
+            None, None, f"duplicate key {key!r} (first on line {first.start_mark.line + 1})"
+        )
+        self.mapping = mapping
+        self.key = key
+        self.first = first
+        self.again = again
+
+
+class UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a key written twice in one mapping is an error.
+
+    Plain YAML keeps the last value without a word, so a second ``SALARY:`` under
+    ``by_category`` would silently re-route every salary to another account. Keys brought in by
+    a merge (``<<: *defaults``) may still be overridden: that is what a merge is for.
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, yaml.Node] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    earlier = seen.get(key)
+                except TypeError:  # an unhashable key: the base constructor reports it
+                    continue
+                if earlier is not None:
+                    raise DuplicateKeyError(node, key, earlier, key_node)
+                seen[key] = key_node
+        return super().construct_mapping(node, deep=deep)
+
+
+def _path_to(root: yaml.Node, target: yaml.Node, path: tuple[Any, ...] = ()) -> tuple | None:
+    """The key path of ``target`` in the composed document (for naming a duplicate key)."""
+    if root is target:
+        return path
+    children: list[tuple[Any, yaml.Node]] = []
+    if isinstance(root, yaml.MappingNode):
+        children = [(key.value, value) for key, value in root.value]
+    elif isinstance(root, yaml.SequenceNode):
+        children = list(enumerate(root.value))
+    for part, child in children:
+        found = _path_to(child, target, (*path, part))
+        if found is not None:
+            return found
+    return None
+
+
+def load_yaml(text: str, source: str = "<mapping>") -> tuple[yaml.Node | None, Any]:
+    """The composed document (for line numbers) and its data, refusing duplicate keys with
+    ``source:line: key.path: duplicate key ...``."""
+    loader = UniqueKeyLoader(text)
     try:
-        node = yaml.compose(text)
-        data = yaml.safe_load(text)
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except DuplicateKeyError as exc:
+        where = _path_to(node, exc.mapping) if node is not None else None
+        key = ".".join(str(part) for part in (*(where or ()), exc.key))
+        raise MappingError(
+            f"{source}:{exc.again.start_mark.line + 1}: {key}: duplicate key {exc.key!r}, first"
+            f" on line {exc.first.start_mark.line + 1}; YAML would silently keep only the last"
+        ) from None
     except yaml.YAMLError as exc:
         raise MappingError(f"{source}: not valid YAML: {exc}") from None
+    finally:
+        loader.dispose()
+    return node, data
+
+
+def parse_mapping(text: str, source: str = "<mapping>") -> PayrollMapping:
+    """Validate mapping YAML; every problem is reported as ``source:line: key.path: message``
+    (a key written twice in one mapping is one of them: see ``UniqueKeyLoader``)."""
+    node, data = load_yaml(text, source)
     if not isinstance(data, dict) or node is None:
         raise MappingError(f"{source}: expected a mapping at the top level")
     try:

@@ -53,6 +53,10 @@ def run_partition(
     resources: dict | None = None,
     tags: dict[str, str] | None = None,
 ) -> PartitionOutcome:
+    # Call from the main thread only, one run at a time: Dagster reconfigures logging at every
+    # run start, and two threads starting runs in one process deadlock inside ``logging``. The
+    # CLI runs partitions one after another for that reason (tests/workforce/
+    # test_no_runs_from_threads.py keeps thread pools away from run starts).
     key = partition_key(pay_period, company)
     instance.add_dynamic_partitions(pay_periods.name, [pay_period])
     instance.add_dynamic_partitions(legal_entities.name, [company])
@@ -66,8 +70,12 @@ def run_partition(
         tags={TRIGGER_TAG: "cli", **process_tags(), **(tags or {})},
     )
     outcome = PartitionOutcome(pay_period, company, result.success, result.run_id)
+    # Blocking checks only: a WARN check (plausible) that did not pass is for finance to read,
+    # it stops nothing and must not show as a block.
     outcome.failed_checks = sorted(
-        c.check_name for c in result.get_asset_check_evaluations() if not c.passed
+        c.check_name
+        for c in result.get_asset_check_evaluations()
+        if not c.passed and c.severity is dg.AssetCheckSeverity.ERROR
     )
     for event in result.get_asset_materialization_events():
         if event.asset_key == posted_journals.key:

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-from ml_connector_dagster.config.mapping import DimensionFormatSpec
+from ml_connector_dagster.config.mapping import DimensionFormatSpec, LegalEntityMap
 from ml_connector_dagster.ledger.company_reference import state_on
 from ml_connector_dagster.ledger.inputs import PayrollRecord
 from ml_connector_dagster.ledger.journal import Journal
@@ -117,59 +117,181 @@ def check_reconciled(journal: Journal, records: Iterable[PayrollRecord]) -> list
 
 
 # --- 5. source sane ------------------------------------------------------------------------
+def missing_findings(record: PayrollRecord) -> list[Finding]:
+    """Every amount Rippling did not give, by record id and field: never read as zero."""
+    subject = f"record {record.id} (worker {record.worker_id})"
+    return [
+        Finding(
+            subject,
+            gap.field,
+            "an amount",
+            gap.reason,
+            f"record {record.id}: {gap.field} is missing ({gap.reason}); a missing amount is"
+            " not zero, so the worker's cost would post incomplete",
+        )
+        for gap in record.missing
+    ]
+
+
+def _summary_against_items(
+    record: PayrollRecord,
+    field: str,
+    reported: Decimal,
+    items: list[Decimal],
+    item_fields: tuple[str, ...],
+    what: str,
+    item: str | None = None,
+) -> Finding | None:
+    """One summary total against its items, both ways: a summary with no items behind it, items
+    whose summary is missing, or two amounts that differ.
+
+    ``item_fields`` are the source paths the items came from (a missing one is already its own
+    finding, and then the comparison against a placeholder would say nothing more).
+    """
+    subject = f"record {record.id} (worker {record.worker_id})"
+    item = item or field
+    gaps = {gap.field for gap in record.missing}
+    summary_missing = field in gaps
+    items_missing = any(path in gaps for path in item_fields)
+    total = sum(items, ZERO)
+    if summary_missing and items:
+        return Finding(
+            subject,
+            item,
+            str(total),
+            "missing",
+            f"{len(items)} {what} item(s) are present but {field} is missing",
+        )
+    if summary_missing or items_missing:
+        return None
+    if reported != 0 and not items:
+        return Finding(
+            subject,
+            item,
+            str(reported),
+            f"no {what} items",
+            f"{field} reports {reported} but the record lists no {what} items",
+        )
+    if reported != total:
+        return Finding(
+            subject, item, str(reported), str(total), f"summary differs from {what} items"
+        )
+    return None
+
+
 def check_source_record(record: PayrollRecord) -> list[Finding]:
-    """gross = net + employee taxes + employee deductions + garnishments; summaries = items."""
+    """gross = net + employee taxes + employee deductions + garnishments; summaries = items,
+    checked both ways; and no amount missing (``PayrollRecord.missing``)."""
     subject = f"record {record.id} (worker {record.worker_id})"
     s = record.summary
-    found: list[Finding] = []
+    found = missing_findings(record)
+    gaps = {gap.field for gap in record.missing}
 
-    def compare(item: str, expected: Decimal, actual: Decimal, message: str) -> None:
-        if expected != actual:
-            found.append(Finding(subject, item, str(expected), str(actual), message))
-
-    compare(
+    identity_fields = {
         "gross_pay",
-        s.employee_taxes + s.employee_deductions + s.total_garnishments + record.net_pay,
-        record.gross_pay,
-        "gross != net + employee taxes + employee deductions + garnishments",
-    )
-    compare(
-        "earnings",
-        record.gross_pay,
-        sum((e.amount for e in record.earnings), ZERO),
-        "earnings do not add up to gross_pay",
-    )
-    employee_taxes = sum((t.amount for t in record.taxes if not t.employer_paid), ZERO)
-    employer_taxes = sum((t.amount for t in record.taxes if t.employer_paid), ZERO)
-    compare(
-        "summary.employee_taxes", s.employee_taxes, employee_taxes, "summary differs from taxes"
-    )
-    compare(
-        "summary.employer_taxes", s.employer_taxes, employer_taxes, "summary differs from taxes"
-    )
-    compare(
+        "net_pay",
+        "summary.employee_taxes",
         "summary.employee_deductions",
-        s.employee_deductions,
-        sum((d.employee_amount for d in record.deductions), ZERO),
-        "summary differs from deductions",
-    )
-    compare(
-        "summary.employer_contributions",
-        s.employer_contributions,
-        sum((d.employer_amount for d in record.deductions), ZERO),
-        "summary differs from deductions",
-    )
-    compare(
         "summary.total_garnishments",
-        s.total_garnishments,
-        sum(record.garnishments, ZERO),
-        "summary differs from garnishments",
-    )
+    }
+    if not identity_fields & gaps:
+        expected = s.employee_taxes + s.employee_deductions + s.total_garnishments + record.net_pay
+        if expected != record.gross_pay:
+            found.append(
+                Finding(
+                    subject,
+                    "gross_pay",
+                    str(expected),
+                    str(record.gross_pay),
+                    "gross != net + employee taxes + employee deductions + garnishments",
+                )
+            )
+    earning_paths = tuple(f"earnings[{n}].amount" for n in range(len(record.earnings)))
+    tax_paths = tuple(f"taxes[{n}].amount" for n in range(len(record.taxes)))
+    comparisons = [
+        _summary_against_items(
+            record,
+            "gross_pay",
+            record.gross_pay,
+            [e.amount for e in record.earnings],
+            earning_paths,
+            "earning",
+            item="earnings",
+        ),
+        _summary_against_items(
+            record,
+            "summary.employee_taxes",
+            s.employee_taxes,
+            [t.amount for t in record.taxes if not t.employer_paid],
+            tax_paths,
+            "employee tax",
+        ),
+        _summary_against_items(
+            record,
+            "summary.employer_taxes",
+            s.employer_taxes,
+            [t.amount for t in record.taxes if t.employer_paid],
+            tax_paths,
+            "employer tax",
+        ),
+        _summary_against_items(
+            record,
+            "summary.employee_deductions",
+            s.employee_deductions,
+            [d.employee_amount for d in record.deductions],
+            tuple(f"deductions[{n}].employee_amount" for n in range(len(record.deductions))),
+            "deduction",
+        ),
+        _summary_against_items(
+            record,
+            "summary.employer_contributions",
+            s.employer_contributions,
+            [d.employer_amount for d in record.deductions],
+            tuple(f"deductions[{n}].employer_amount" for n in range(len(record.deductions))),
+            "employer contribution",
+        ),
+        _summary_against_items(
+            record,
+            "summary.total_garnishments",
+            s.total_garnishments,
+            list(record.garnishments),
+            tuple(f"garnishments[{n}].amount" for n in range(len(record.garnishments))),
+            "garnishment",
+        ),
+    ]
+    found.extend(finding for finding in comparisons if finding is not None)
     return found
 
 
 def check_source(records: Iterable[PayrollRecord]) -> list[Finding]:
     return [finding for record in records for finding in check_source_record(record)]
+
+
+# --- currency (part of fully_mapped) -------------------------------------------------------
+def check_currency(records: Iterable[PayrollRecord], company: LegalEntityMap) -> list[Finding]:
+    """Every record must be in the company's accounting currency (the mapping's ``currency``).
+
+    Multi-currency runs are refused, not converted: posting a EUR record into a USD company
+    needs exchange rates (which rate, of which day, who books the difference) that neither
+    Rippling's record nor the mapping carries, and a EUR amount posted as if it were USD is
+    simply wrong money. Each such record is named with its currency and the company's.
+    """
+    findings = []
+    for record in records:
+        currency = record.currency.strip().upper()
+        if currency != company.currency:
+            findings.append(
+                Finding(
+                    f"record {record.id} (worker {record.worker_id})",
+                    "currency",
+                    f"{company.currency} ({company.company})",
+                    record.currency or "none",
+                    f"record {record.id} is in {record.currency or 'no currency'} but"
+                    f" {company.company} books in {company.currency}; foreign-currency payroll"
+                    " needs exchange rates the connector does not have, so it is not posted",
+                )
+            )
+    return findings
 
 
 # --- 4. valid in Dynamics --------------------------------------------------------------------

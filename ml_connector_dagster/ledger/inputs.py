@@ -63,8 +63,25 @@ class ReportedTotals:
 
 
 @dataclass(frozen=True)
+class MissingAmount:
+    """An amount the source did not give (null, left out, redacted, not a finite number).
+
+    Its place in the record holds a zero placeholder so the record keeps its shape, and the
+    ``source_sane`` check refuses the record by this entry: a missing employer tax is unknown,
+    not zero, and posting it as zero would understate the worker's cost without a word.
+    """
+
+    field: str  # the path in the source record: "summary.employer_taxes", "taxes[2].amount"
+    reason: str = "null or absent"
+
+
+@dataclass(frozen=True)
 class PayrollRecord:
-    """One worker's pay in one run, as reported (gross and net) and itemised (the lines)."""
+    """One worker's pay in one run, as reported (gross and net) and itemised (the lines).
+
+    ``missing`` lists the amounts the source did not give; their values here are zero
+    placeholders that no check lets through (``ledger.checks.check_source_record``).
+    """
 
     id: str
     worker_id: str
@@ -76,6 +93,7 @@ class PayrollRecord:
     taxes: tuple[TaxLine, ...] = ()
     deductions: tuple[DeductionLine, ...] = ()
     garnishments: tuple[Decimal, ...] = ()
+    missing: tuple[MissingAmount, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from ml_connector_dagster.ledger.checks import (
     DynamicsReference,
     Finding,
     check_balanced,
+    check_currency,
     check_dynamics_values,
     check_format,
     check_reconciled,
@@ -79,17 +80,40 @@ def mapping_findings(build: JournalBuild, mapping: PayrollMapping) -> list[Findi
     return findings
 
 
+def currency_findings(
+    build: JournalBuild, records: Iterable[PayrollRecord], mapping: PayrollMapping
+) -> list[Finding]:
+    """fully_mapped, currency: every record in the accounting currency the mapping gives the
+    journal's company. A record in another currency has no mapping into that company's ledger
+    (it would need an exchange rate the connector does not have), so it is refused by name
+    rather than posted as if its amounts were the company's currency (``check_currency``)."""
+    company = mapping.company(build.journal.company)
+    if company is None:
+        return [
+            Finding(
+                f"journal {build.journal.identity.run_id} {build.journal.company}",
+                "company",
+                "in the mapping",
+                "absent",
+                f"company {build.journal.company} is not in the mapping's legal_entities",
+            )
+        ]
+    return check_currency(records, company)
+
+
 def pure_verdict(
     build: JournalBuild, records: Iterable[PayrollRecord], mapping: PayrollMapping
 ) -> Verdict:
-    """source_sane, balanced, reconciled and fully_mapped for one journal and its records."""
+    """source_sane, balanced, reconciled and fully_mapped (with the currency of every record)
+    for one journal and its records."""
     records = list(records)
     return Verdict(
         {
             "source_sane": check_source(records),
             "balanced": check_balanced(build.journal),
             "reconciled": check_reconciled(build.journal, records),
-            "fully_mapped": mapping_findings(build, mapping),
+            "fully_mapped": mapping_findings(build, mapping)
+            + currency_findings(build, records, mapping),
         }
     )
 

@@ -16,9 +16,9 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 ZERO = Decimal("0.00")
 
 
-def _decimal(value: Any) -> Decimal:
+def _decimal(value: Any) -> Decimal | None:
     if value is None or value == "":
-        return ZERO
+        return None  # missing, not zero: payroll/to_ledger.py names the record and field
     if isinstance(value, float):
         raise ValueError("money must arrive as a decimal string, not a float")
     try:
@@ -27,8 +27,9 @@ def _decimal(value: Any) -> Decimal:
         raise ValueError(f"not a decimal amount: {value!r}") from None
 
 
-# A money amount: Rippling sends decimal strings; a float is refused rather than rounded.
-Amount = Annotated[Decimal, BeforeValidator(_decimal)]
+# A money amount: Rippling sends decimal strings; a float is refused rather than rounded, and a
+# null stays None (the spec marks no amount as optional-and-meaning-zero).
+Amount = Annotated[Decimal | None, BeforeValidator(_decimal)]
 
 
 class RipplingModel(BaseModel):

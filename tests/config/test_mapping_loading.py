@@ -80,3 +80,17 @@ def test_every_command_reports_a_missing_mapping_in_the_same_words(
     for result in outputs:
         assert result.exit_code == 1, result.output
         assert "no mapping file: set ML_CONNECTOR_MAPPING or pass --mapping" in result.output
+
+
+def test_a_duplicate_key_in_the_file_is_refused_with_its_path_and_line(tmp_path: Path) -> None:
+    """``SALARY`` twice would silently re-route every salary: the loader refuses it."""
+    text = MAPPING_YAML.replace(
+        '    default: "600190"\n', '    default: "600190"\n    default: "600191"\n'
+    )
+    line = text.splitlines().index('    default: "600191"') + 1
+    settings = ConnectorSettings.from_env({"ML_CONNECTOR_CONNECTION": "acme"})
+    path = _write(tmp_path, text, "dup.yaml")
+    with pytest.raises(MappingError, match=rf"dup.yaml:{line}: accounts.earnings.default"):
+        load_mapping(settings, path)
+    with pytest.raises(MappingError, match=rf"first on line {line - 1}"):
+        load_mapping(settings, path)

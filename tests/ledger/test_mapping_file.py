@@ -105,3 +105,46 @@ def test_content_hash_changes_with_any_value_and_not_with_reloading() -> None:
     )
     assert first.content_hash == again.content_hash
     assert first.content_hash != changed.content_hash
+
+
+def test_a_company_listed_twice_is_named_with_both_entries() -> None:
+    text = MAPPING_YAML.replace(
+        "accounts:\n",
+        "  - company: usmf\n    currency: EUR\n    rippling_legal_entity_ids: [le_other]\n"
+        "accounts:\n",
+    )
+    message = _error(text)
+    line = MAPPING_YAML.splitlines().index("legal_entities:") + 1
+    assert f"m.yaml:{line}: legal_entities: company USMF is listed twice" in message
+    assert "legal_entities.0 and legal_entities.1" in message
+
+
+def test_a_key_written_twice_is_refused_with_file_line_and_key_path() -> None:
+    text = MAPPING_YAML.replace(
+        'OVERTIME: "600120", BONUS: "600130"}',
+        'OVERTIME: "600120", BONUS: "600130", SALARY: "600999"}',
+    )
+    line = text.splitlines().index(next(row for row in text.splitlines() if "600999" in row)) + 1
+    message = _error(text)
+    assert f"m.yaml:{line}: accounts.earnings.by_category.SALARY: duplicate key 'SALARY'" in message
+    assert f"first on line {line}" in message  # a flow mapping: both on one line
+
+
+def test_a_block_key_written_twice_names_both_lines() -> None:
+    text = MAPPING_YAML + "departments:\n  D300: {Department: D300}\n"
+    first = MAPPING_YAML.splitlines().index("departments:") + 1
+    again = text.splitlines().index("departments:", first) + 1
+    message = _error(text)
+    assert f"m.yaml:{again}: departments: duplicate key 'departments', first on line {first}" in (
+        message
+    )
+
+
+def test_merge_keys_may_still_be_overridden() -> None:
+    text = MAPPING_YAML.replace(
+        "departments:\n  D100: {Department: D100}\n",
+        "departments:\n  D100: &base {Department: D100, CostCenter: CCGEN}\n"
+        "  D150:\n    <<: *base\n    Department: D150\n",
+    )
+    m = parse_mapping(text, source="m.yaml")
+    assert m.departments["D150"] == {"Department": "D150", "CostCenter": "CCGEN"}

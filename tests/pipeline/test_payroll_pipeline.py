@@ -69,14 +69,16 @@ def test_definitions_load_and_name_the_documented_assets() -> None:
         "valid_in_dynamics",
         "matches_rippling",
         "headcount_matches",
+        "plausible",
     }
     blocking = {
         key.name
         for key in defs.resolve_asset_graph().asset_check_keys
         if defs.resolve_asset_graph().get_check_spec(key).blocking
     }
-    # matches_rippling guards the last asset: it reports, there is nothing after it to block
-    assert blocking == checks - {"headcount_matches", "matches_rippling"}
+    # matches_rippling guards the last asset: it reports, there is nothing after it to block;
+    # plausible warns finance and never blocks
+    assert blocking == checks - {"headcount_matches", "matches_rippling", "plausible"}
 
 
 def test_sensor_requests_the_latest_paid_period_and_posting_matches_rippling(env) -> None:
@@ -236,7 +238,9 @@ def test_checks_see_only_the_runs_own_partition(env) -> None:
         outcome = materialize(instance, env["resources"], period, "GBSI")
         assert outcome.success
         evaluations = outcome.get_asset_check_evaluations()
-        assert len(evaluations) == 6 and all(c.passed for c in evaluations)
+        assert len(evaluations) == 7
+        assert "plausible" in {c.check_name for c in evaluations}
+        assert all(c.passed for c in evaluations if c.severity is dg.AssetCheckSeverity.ERROR)
         assert "matches_rippling" in {c.check_name for c in evaluations}
 
 

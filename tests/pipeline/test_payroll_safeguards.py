@@ -11,6 +11,7 @@ from pipeline_support import (
     lines_by_batch,
     materialize,
     pipeline_env,
+    sandbox_writes,
     table_rows,
     table_text,
 )
@@ -27,12 +28,6 @@ COMPANY = "USMF"
 @pytest.fixture
 def env(fresh_sandbox: Sandbox, sandbox_env, tmp_path: Path, monkeypatch) -> dict:
     return pipeline_env(fresh_sandbox, tmp_path, monkeypatch)
-
-
-def _writes(sandbox: Sandbox) -> int:
-    with admin(sandbox, "dynamics") as fo:
-        writes = fo.get("/_sandbox/stats").json()["writes"]
-    return sum(entity["total"] for entity in writes.values())
 
 
 def _run(env, **kwargs) -> dg.ExecuteInProcessResult:
@@ -72,7 +67,7 @@ def test_unmapped_department_blocks_and_nothing_is_written(env) -> None:
     }
     used = departments[workers[_records_of_period(env)[0]["worker_id"]]["department_id"]]
     _rewrite_mapping(env, lambda m: m["departments"].pop(used))
-    before = _writes(env["sandbox"])
+    before = sandbox_writes(env["sandbox"])
     result = _run(env)
     assert not result.success
     assert "fully_mapped" in _failed_checks(result)
@@ -80,7 +75,7 @@ def test_unmapped_department_blocks_and_nothing_is_written(env) -> None:
         c for c in result.get_asset_check_evaluations() if c.check_name == "fully_mapped"
     ]
     assert "dimension Department" in table_text(evaluation.metadata["details"])
-    assert _posted(result) == [] and _writes(env["sandbox"]) == before
+    assert _posted(result) == [] and sandbox_writes(env["sandbox"]) == before
 
 
 def test_suspended_dimension_value_blocks_before_any_write(env) -> None:
@@ -99,14 +94,14 @@ def test_suspended_dimension_value_blocks_before_any_write(env) -> None:
                 },
             )
             assert answer.status_code in (200, 204), answer.text
-    before = _writes(env["sandbox"])
+    before = sandbox_writes(env["sandbox"])
     result = _run(env)
     assert "valid_in_dynamics" in _failed_checks(result)
     [evaluation] = [
         c for c in result.get_asset_check_evaluations() if c.check_name == "valid_in_dynamics"
     ]
     assert "is suspended" in table_text(evaluation.metadata["details"])
-    assert _posted(result) == [] and _writes(env["sandbox"]) == before
+    assert _posted(result) == [] and sandbox_writes(env["sandbox"]) == before
 
 
 NO_DATE = "1900-01-01T00:00:00Z"
@@ -145,11 +140,11 @@ def test_a_value_suspended_for_this_legal_entity_only_blocks_before_any_write(en
                 },
             )
             assert answer.status_code in (200, 201), answer.text
-    before = _writes(env["sandbox"])
+    before = sandbox_writes(env["sandbox"])
     result = _run(env)
     assert "valid_in_dynamics" in _failed_checks(result)
     assert f"is suspended in {COMPANY}" in _valid_in_dynamics_text(result)
-    assert _posted(result) == [] and _writes(env["sandbox"]) == before
+    assert _posted(result) == [] and sandbox_writes(env["sandbox"]) == before
 
 
 def test_a_value_inactive_on_the_journal_date_blocks_before_any_write(env) -> None:
@@ -169,11 +164,11 @@ def test_a_value_inactive_on_the_journal_date_blocks_before_any_write(env) -> No
                 },
             )
             assert answer.status_code in (200, 204), answer.text
-    before = _writes(env["sandbox"])
+    before = sandbox_writes(env["sandbox"])
     result = _run(env)
     assert "valid_in_dynamics" in _failed_checks(result)
     assert "not active after 2020-12-31" in _valid_in_dynamics_text(result)
-    assert _posted(result) == [] and _writes(env["sandbox"]) == before
+    assert _posted(result) == [] and sandbox_writes(env["sandbox"]) == before
 
 
 def test_wrong_format_order_blocks_before_any_write(env) -> None:
@@ -186,14 +181,14 @@ def test_wrong_format_order_blocks_before_any_write(env) -> None:
         ]
 
     _rewrite_mapping(env, swap)
-    before = _writes(env["sandbox"])
+    before = sandbox_writes(env["sandbox"])
     result = _run(env)
     assert "valid_in_dynamics" in _failed_checks(result)
     [evaluation] = [
         c for c in result.get_asset_check_evaluations() if c.check_name == "valid_in_dynamics"
     ]
     assert "differs from the active F&O ledger format" in table_text(evaluation.metadata["details"])
-    assert _posted(result) == [] and _writes(env["sandbox"]) == before
+    assert _posted(result) == [] and sandbox_writes(env["sandbox"]) == before
 
 
 def test_unbalanced_source_record_blocks(env) -> None:
@@ -205,7 +200,7 @@ def test_unbalanced_source_record_blocks(env) -> None:
             json=record,
         )
         assert answer.status_code == 200, answer.text
-    before = _writes(env["sandbox"])
+    before = sandbox_writes(env["sandbox"])
     result = _run(env)
     assert "source_sane" in _failed_checks(result)
     [evaluation] = [
@@ -216,7 +211,7 @@ def test_unbalanced_source_record_blocks(env) -> None:
     # downstream: no journal is even built
     assert result.get_asset_materialization_events() == []
     assert "nothing was written to Dynamics" in _failure_text(result)
-    assert _writes(env["sandbox"]) == before
+    assert sandbox_writes(env["sandbox"]) == before
 
 
 def _failure_text(result) -> str:
@@ -303,10 +298,10 @@ def test_a_posted_journal_is_never_touched_and_changed_data_is_reported(env) -> 
             f"/_sandbox/payroll-runs/{record['run_id']}/worker-payroll-records/{record['id']}",
             json=record,
         )
-    before = _writes(env["sandbox"])
+    before = sandbox_writes(env["sandbox"])
     again = _run(env)
     assert not again.success  # "changed after posting" is not a success to report
-    assert _writes(env["sandbox"]) == before
+    assert sandbox_writes(env["sandbox"]) == before
     assert _posted(again) == []
     text = _failure_text(again)
     assert "Rippling changed after the journal was created" in text

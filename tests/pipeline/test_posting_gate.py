@@ -13,7 +13,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 import yaml
-from pipeline_support import PAYROLL, admin, latest_paid_period, resources
+from pipeline_support import PAYROLL, admin, latest_paid_period, resources, sandbox_writes
 
 from ml_connector_dagster.connections import Connection
 from ml_connector_dagster.defs.headless import step_failure_reasons
@@ -54,12 +54,6 @@ def env(fresh_sandbox: Sandbox, sandbox_env, tmp_path: Path, monkeypatch) -> dic
         "resources": res,
         "run_ids": {r["id"] for r in paid},
     }
-
-
-def _writes(sandbox: Sandbox) -> int:
-    with admin(sandbox, "dynamics") as fo:
-        writes = fo.get("/_sandbox/stats").json()["writes"]
-    return sum(entity["total"] for entity in writes.values())
 
 
 def _headers() -> list[dict]:
@@ -118,10 +112,10 @@ def test_posting_alone_after_a_blocked_run_writes_nothing(env) -> None:
         assert "fully_mapped" in {
             c.check_name for c in blocked.get_asset_check_evaluations() if not c.passed
         }
-        before = _writes(env["sandbox"])
+        before = sandbox_writes(env["sandbox"])
         alone = _materialize(instance, env, [posted_journals])
     assert not alone.success
-    assert _writes(env["sandbox"]) == before and _headers() == []
+    assert sandbox_writes(env["sandbox"]) == before and _headers() == []
 
 
 def test_posting_alone_refuses_journals_built_with_another_mapping(env) -> None:
@@ -149,19 +143,19 @@ def test_a_format_switched_after_the_checks_stops_the_write(env) -> None:
     with dg.DagsterInstance.get() as instance:
         assert _materialize(instance, env, [payroll_cost_snapshot, labor_cost_journals]).success
         _switch_active_ledger_format(env["sandbox"])
-        before = _writes(env["sandbox"])
+        before = sandbox_writes(env["sandbox"])
         refused = _materialize(instance, env, [posted_journals])
     assert not refused.success
     reasons = " ".join(step_failure_reasons(refused.all_events))
     assert "valid_in_dynamics" in reasons and "active F&O ledger format" in reasons
-    assert _writes(env["sandbox"]) == before and _headers() == []
+    assert sandbox_writes(env["sandbox"]) == before and _headers() == []
 
 
 def test_posting_alone_from_a_fresh_dagster_process_writes_nothing_unchecked(env) -> None:
     with dg.DagsterInstance.get() as instance:
         assert _materialize(instance, env, [payroll_cost_snapshot, labor_cost_journals]).success
     _drop_a_used_department(env)
-    before = _writes(env["sandbox"])
+    before = sandbox_writes(env["sandbox"])
     command = [
         str(Path(sys.executable).parent / "dagster"),
         "asset",
@@ -187,4 +181,4 @@ def test_posting_alone_from_a_fresh_dagster_process_writes_nothing_unchecked(env
     output = log.read_text()
     assert done.returncode != 0, output[-2000:]
     assert "another version of the mapping file" in output
-    assert _writes(env["sandbox"]) == before and _headers() == []
+    assert sandbox_writes(env["sandbox"]) == before and _headers() == []

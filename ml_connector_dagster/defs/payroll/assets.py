@@ -15,13 +15,16 @@ from decimal import Decimal
 import dagster as dg
 
 from ml_connector_dagster.audit.store import Outcome
+from ml_connector_dagster.config.mapping import PayrollMapping
 from ml_connector_dagster.defs import tables
 from ml_connector_dagster.defs.payroll.checks import (
     JOURNAL_CHECKS,
+    PLAUSIBILITY_CHECKS,
     POSTED_CHECKS,
     SNAPSHOT_CHECKS,
     journal_checks,
     matches_rippling,
+    plausible,
     source_sane,
 )
 from ml_connector_dagster.defs.payroll.partitions import payroll_partitions, split_key
@@ -37,6 +40,7 @@ from ml_connector_dagster.posting.poster import JournalPoster, PostingError, Pos
 from ml_connector_dagster.posting.status import JournalStatus, journal_status, partition_status
 
 POLICY = dg.BackfillPolicy.multi_run(1)
+ZERO = Decimal("0.00")
 POSTED_COLUMNS = (
     tables.text("run", "the Rippling payroll run"),
     tables.text("status"),
@@ -63,9 +67,14 @@ JOURNAL_COLUMNS = (
     tables.currency(),
     tables.text("account"),
     tables.text("department"),
+    tables.count("workers", "how many workers the row sums"),
     tables.money("debit"),
     tables.money("credit"),
 )
+# At the summary detail level no row of the review table is one person's pay: a row summing
+# fewer workers is folded into its run's "other" row (see _journal_rows).
+MIN_WORKERS_PER_ROW = 2
+FOLDED = "(folded: rows of fewer than 2 workers)"
 GROUP = "payroll"
 NOTHING_WRITTEN = "nothing was written to Dynamics"
 
@@ -138,7 +147,7 @@ def payroll_cost_snapshot(context: dg.AssetExecutionContext, connector: Connecto
     group_name=GROUP,
     kinds={"python"},
     ins={"snapshots": dg.AssetIn(key=payroll_cost_snapshot.key)},
-    check_specs=JOURNAL_CHECKS,
+    check_specs=[*JOURNAL_CHECKS, *PLAUSIBILITY_CHECKS],
     description="Balanced labor-cost journals (one per run and journal type) built from the"
     " snapshot with the finance mapping.",
 )
@@ -159,7 +168,9 @@ def labor_cost_journals(
         "total_debit_exact": dg.MetadataValue.json(
             {currency: str(amount) for currency, amount in debits.items()}
         ),
-        "journal_summary": tables.table(JOURNAL_COLUMNS, _journal_rows(journals)),
+        "journal_summary": tables.table(
+            JOURNAL_COLUMNS, _journal_rows(snapshots[key], mapping, journals)
+        ),
         "payload_hashes": dg.MetadataValue.json(
             {f"{j.identity.run_id} {j.identity.journal_type}": j.payload_hash() for j in journals}
         ),
@@ -167,9 +178,13 @@ def labor_cost_journals(
         "mapping_problems": sum(len(b.problems) for b in result[key]),
     }
     with connector.dynamics() as dynamics:
-        checks = journal_checks(dynamics, mapping, result, snapshots)
+        checks = [*journal_checks(dynamics, mapping, result, snapshots)]
+    checks.append(plausible(snapshots, result))
     yield from checks
-    failed = [c.check_name for c in checks if not c.passed]
+    # Only ERROR checks block; the plausibility warnings (WARN) are for finance to read.
+    failed = [
+        c.check_name for c in checks if not c.passed and c.severity is dg.AssetCheckSeverity.ERROR
+    ]
     if failed:
         why = f"{company} {pay_period}: blocked by {', '.join(failed)}; {NOTHING_WRITTEN}"
         _record_blocks(context, connector, key, pay_period, [j.identity for j in journals], why)
@@ -218,9 +233,61 @@ def _debits_by_currency(journals: list[Journal]) -> dict[str, Decimal]:
     return dict(sorted(totals.items()))
 
 
-def _journal_rows(journals: list[Journal]) -> list[tuple]:
-    """Journals summarized by run, currency, account and department: debit and credit."""
-    sums: dict[tuple, list[Decimal]] = defaultdict(lambda: [Decimal("0.00"), Decimal("0.00")])
+def _journal_rows(
+    snapshot: PeriodSnapshot, mapping: PayrollMapping, journals: list[Journal]
+) -> list[tuple]:
+    """Journals summed by run, currency, account and department, with how many workers each
+    row sums.
+
+    With ``detail_level: worker`` (the mapping's opt-in to per-person lines) every row is
+    shown. At the summary level a row of one worker would be that person's pay (the only
+    contractor of a department, say), so the rows are counted on a worker-level build of the
+    same snapshot and rows of fewer than ``MIN_WORKERS_PER_ROW`` workers are folded into one
+    row per run and currency; when that row still sums one worker it is folded into the
+    smallest other row. Every row then sums two workers or more, and the rows still add up to
+    the journal's totals, so none can be recovered by subtraction either.
+    """
+    if mapping.journal.detail_level == "worker":
+        return _grouped(journals, by_worker=False)
+    per_worker = mapping.model_copy(
+        update={"journal": mapping.journal.model_copy(update={"detail_level": "worker"})}
+    )
+    rows = _grouped([b.journal for b in journals_for(snapshot, per_worker)], by_worker=True)
+    shown: list[list] = []
+    folded: dict[tuple, list] = {}
+    for run, currency, account, department, workers, debit, credit in rows:
+        if len(workers) >= MIN_WORKERS_PER_ROW:
+            shown.append([run, currency, account, department, set(workers), debit, credit])
+            continue
+        other = folded.setdefault((run, currency), [run, currency, FOLDED, "", set(), ZERO, ZERO])
+        other[4] |= workers
+        other[5] += debit
+        other[6] += credit
+    for (run, currency), other in sorted(folded.items()):
+        if len(other[4]) >= MIN_WORKERS_PER_ROW:
+            shown.append(other)
+            continue
+        same = [row for row in shown if row[0] == run and row[1] == currency]
+        smallest = min(same, key=lambda row: abs(row[5]) + abs(row[6]), default=None)
+        if smallest is None:  # the run has one worker: its total is the table's only row
+            other[2] = "(one worker: amounts withheld)"
+            other[5] = other[6] = None
+            shown.append(other)
+            continue
+        smallest[2] = f"{smallest[2]} {FOLDED}"
+        smallest[4] |= other[4]
+        smallest[5] += other[5]
+        smallest[6] += other[6]
+    return [(r[0], r[1], r[2], r[3], len(r[4]), r[5], r[6]) for r in shown]
+
+
+def _grouped(journals: list[Journal], *, by_worker: bool) -> list[tuple]:
+    """(run, currency, account, department, workers, debit, credit), sorted.
+
+    ``workers`` is the set of vouchers of a worker-level build (one per worker and currency),
+    or their count read from the journal when it is itself worker-level.
+    """
+    sums: dict[tuple, list] = defaultdict(lambda: [set(), ZERO, ZERO])
     for journal in journals:
         for line in journal.lines:
             key = (
@@ -229,9 +296,12 @@ def _journal_rows(journals: list[Journal]) -> list[tuple]:
                 line.account,
                 dict(line.dimensions).get("Department", ""),
             )
-            sums[key][0] += line.debit
-            sums[key][1] += line.credit
-    return [(*key, debit, credit) for key, (debit, credit) in sorted(sums.items())]
+            sums[key][0].add(line.voucher)
+            sums[key][1] += line.debit
+            sums[key][2] += line.credit
+    if by_worker:
+        return [(*key, ws, debit, credit) for key, (ws, debit, credit) in sorted(sums.items())]
+    return [(*key, len(ws), debit, credit) for key, (ws, debit, credit) in sorted(sums.items())]
 
 
 def _rows(results: list[PostResult]) -> list[tuple]:

@@ -1,4 +1,5 @@
-"""The five blocking checks (README, "The payroll pipeline"): nothing posts where one fails.
+"""The five blocking checks (README, "The payroll pipeline"): nothing posts where one fails;
+and one warning, ``plausible``, that finance sees but that blocks nothing.
 
 They are evaluated inside the step of the asset they guard (``check_specs`` on the asset), on
 exactly the partitions that step built: a separate check step would load every partition of
@@ -20,6 +21,7 @@ from ml_connector_dagster.ledger.checks import (
     check_source,
 )
 from ml_connector_dagster.ledger.journal import JournalBuild
+from ml_connector_dagster.ledger.plausibility import plausibility_findings
 from ml_connector_dagster.payroll.snapshot import PeriodSnapshot
 from ml_connector_dagster.posting.gate import dynamics_verdict, pure_verdict
 from ml_connector_dagster.posting.lines import Difference
@@ -36,7 +38,9 @@ SNAPSHOT_CHECKS = [
         blocking=True,
         partitions_def=payroll_partitions,
         description="Every record: gross = net + employee taxes + employee deductions +"
-        " garnishments, and each summary equals its line items. Redactions are listed.",
+        " garnishments; each summary equals its line items, both ways (a summary without items,"
+        " items without a summary); no amount is missing (null, absent or redacted is named by"
+        " record and field, never read as zero). Redactions are listed.",
     ),
 ]
 JOURNAL_CHECKS = [
@@ -59,7 +63,10 @@ JOURNAL_CHECKS = [
         asset=JOURNALS_KEY,
         blocking=True,
         partitions_def=payroll_partitions,
-        description="Every worker and pay item has an account and dimension values.",
+        description="Every worker and pay item has an account and dimension values, and every"
+        " record is in the accounting currency the mapping gives its company (foreign-currency"
+        " payroll needs exchange rates the connector does not have: such a record is named with"
+        " its currency and the company's, and blocks).",
     ),
     dg.AssetCheckSpec(
         "valid_in_dynamics",
@@ -72,6 +79,20 @@ JOURNAL_CHECKS = [
     ),
 ]
 
+# The one warning on the journals: never a block (severity WARN, ``blocking=False``). Kept apart
+# from JOURNAL_CHECKS because the journals step fails on any check that did not pass: it joins
+# the step's ``check_specs`` once that step blocks on ERROR-severity checks only (issue 11).
+PLAUSIBILITY_CHECKS = [
+    dg.AssetCheckSpec(
+        "plausible",
+        asset=JOURNALS_KEY,
+        blocking=False,
+        partitions_def=payroll_partitions,
+        description="Warnings, never a block: negative net pay; a worker's gross pay above 3x"
+        " the median of their earlier records in the snapshot (this pay period's earlier runs);"
+        " any amount with 12 or more digits before the decimal point.",
+    ),
+]
 
 FINDING_COLUMNS = (
     tables.text("subject", "the record, worker, journal or account concerned"),
@@ -89,7 +110,12 @@ def findings_table(findings: list[Finding]) -> dg.TableMetadataValue:
 
 
 def _result(
-    asset: dg.AssetKey, name: str, findings: list[Finding], passed_text: str, **extra: object
+    asset: dg.AssetKey,
+    name: str,
+    findings: list[Finding],
+    passed_text: str,
+    severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR,
+    **extra: object,
 ) -> dg.AssetCheckResult:
     metadata = {
         "failures": len(findings),
@@ -101,7 +127,7 @@ def _result(
         asset_key=asset,
         check_name=name,
         passed=not findings,
-        severity=dg.AssetCheckSeverity.ERROR,
+        severity=severity,
         metadata=metadata,
     )
 
@@ -166,6 +192,27 @@ def journal_checks(
         )
     )
     return results
+
+
+def plausible(
+    snapshots: dict[str, PeriodSnapshot], journals: dict[str, list[JournalBuild]]
+) -> dg.AssetCheckResult:
+    """The plausibility warnings (``ledger/plausibility.py``) of the partitions built here.
+
+    Severity WARN: finance sees each one in the check's table before posting in F&O, and the
+    journals still go on (a negative net pay or a large bonus can be right). The history of a
+    worker's gross is their earlier records in the same snapshot (runs in check-date order).
+    """
+    records = [r for key in journals for r in snapshots[key].all_records()]
+    found = plausibility_findings(records)
+    return _result(
+        JOURNALS_KEY,
+        "plausible",
+        found,
+        f"{len(records)} records: no negative net pay, no gross above 3x the worker's earlier"
+        " median, no amount of 12+ digits",
+        severity=dg.AssetCheckSeverity.WARN,
+    )
 
 
 POSTED_CHECKS = [
