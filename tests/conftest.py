@@ -9,10 +9,14 @@ from __future__ import annotations
 import datetime as dt
 import os
 import ssl
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+import sqlalchemy as sa
 
 if TYPE_CHECKING:
     from ml_connector_sandbox.server import Sandbox
@@ -96,3 +100,30 @@ def postgres() -> dict[str, str]:
             pytest.fail(f"PostgreSQL required but unreachable: {exc}")
         pytest.skip(f"PostgreSQL not reachable ({exc}); run scripts/ensure-postgres.sh")
     return {**settings, "url": url}
+
+
+@pytest.fixture
+def empty_database(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> Callable[[str], AbstractContextManager[str]]:
+    """``empty_database("sqlite" | "postgres")``: the URL of a new database, dropped after."""
+
+    @contextmanager
+    def make(backend: str) -> Iterator[str]:
+        if backend == "sqlite":
+            yield f"sqlite:///{tmp_path / f'audit-{uuid.uuid4().hex[:6]}.sqlite'}"
+            return
+        settings = request.getfixturevalue("postgres")
+        name = f"audit_{uuid.uuid4().hex[:10]}"
+        admin = sa.create_engine(settings["url"], isolation_level="AUTOCOMMIT")
+        with admin.connect() as db:
+            db.exec_driver_sql(f"CREATE DATABASE {name}")
+        try:
+            yield settings["url"].rsplit("/", 1)[0] + f"/{name}"
+        finally:
+            with admin.connect() as db:
+                # FORCE: a child process's backend may not have noticed yet that it is gone.
+                db.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            admin.dispose()
+
+    return make

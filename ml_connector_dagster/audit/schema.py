@@ -4,7 +4,9 @@
 UPDATE and DELETE on them (a trigger on both engines, installed by migration 0001), because
 Dagster's event log can be deleted and finance needs a trail that cannot.
 ``journal_identities`` holds the current state of each journal identity; ``webhook_inbox`` the
-durable inbox; ``worker_map`` the Rippling id to PersonnelNumber map that survives renames.
+durable inbox (its ``dedupe_key`` is unique among *pending* events only: an answered event's key
+gets its row id appended, see ``AuditStore.enqueue_webhook``); ``worker_map`` the Rippling id
+to PersonnelNumber map that survives renames.
 ``journal_claims`` holds at most one row per journal key: the row is the lock that lets one
 process at a time post that journal (see ``claims.py``).
 
@@ -67,6 +69,9 @@ webhook_inbox = sa.Table(
     sa.Column("object_id", sa.String(100), nullable=False),
     sa.Column("deliveries", sa.Integer, nullable=False, default=1),
     sa.Column("processed_at", sa.DateTime(timezone=True)),
+    # Set when the event was dead-lettered (answered without a sync: processing it failed for
+    # it alone), with why; migration 0003.
+    sa.Column("dead_letter_reason", sa.Text),
 )
 
 worker_map = sa.Table(

@@ -251,41 +251,54 @@ class AuditStore:
         return result
 
     # --- webhook inbox ------------------------------------------------------------------------
-    def enqueue_webhook(self, company_id: str, event_name: str, object_id: str) -> bool:
-        """Store an event durably; a repeat of an unprocessed event collapses into it.
+    # ``dedupe_key`` is ``company|event|id`` for the one *pending* event of that key, and that
+    # plus ``#<row id>`` once the event is answered (processed or dead-lettered). The unique
+    # constraint then means "at most one pending event per key", and the database itself makes
+    # identical deliveries collapse, however they race.
+    @staticmethod
+    def _inbox_key(company_id: str, event_name: str, object_id: str) -> str:
+        return f"{company_id}|{event_name}|{object_id}"
 
-        Returns True when the event is new.
+    def enqueue_webhook(self, company_id: str, event_name: str, object_id: str) -> bool:
+        """Store an event durably; returns True when it is new, False for a repeat.
+
+        A repeat of a *pending* event collapses into it (its ``deliveries`` count goes up). A
+        delivery after the event was answered (processed or dead-lettered) is a new pending
+        event: Rippling sends one event per change, so it may announce a change made after the
+        sync that answered the first one, and the worker must be re-read again.
+
+        Safe under concurrency on SQLite and PostgreSQL: the repeat is an UPDATE of the pending
+        row by its unique key; only when there is none is a row inserted, and an insert that
+        loses a race on the key (``IntegrityError``) is retried as the repeat it turned out to
+        be. No read-then-write inside one transaction, so SQLite never has to upgrade a read
+        lock (which fails at once, without waiting for the busy timeout).
         """
-        key = f"{company_id}|{event_name}|{object_id}"
-        now = self._clock()
-        with self.engine.begin() as db:
-            pending = db.execute(
-                sa.select(webhook_inbox.c.id).where(
-                    webhook_inbox.c.dedupe_key == key, webhook_inbox.c.processed_at.is_(None)
-                )
-            ).first()
-            if pending is not None:
-                db.execute(
+        key = self._inbox_key(company_id, event_name, object_id)
+        for _ in range(5):  # each lap loses a race to another delivery that then was answered
+            with self.engine.begin() as db:
+                repeat = db.execute(
                     webhook_inbox.update()
-                    .where(webhook_inbox.c.id == pending[0])
+                    .where(webhook_inbox.c.dedupe_key == key)
                     .values(deliveries=webhook_inbox.c.deliveries + 1)
                 )
-                return False
-            # A processed event with the same key is history; give the new delivery its own key.
-            processed = db.execute(
-                sa.select(sa.func.count()).where(webhook_inbox.c.dedupe_key.like(f"{key}%"))
-            ).scalar_one()
-            db.execute(
-                webhook_inbox.insert().values(
-                    dedupe_key=key if processed == 0 else f"{key}|{processed}",
-                    received_at=now,
-                    company_id=company_id,
-                    event_name=event_name,
-                    object_id=object_id,
-                    deliveries=1,
-                )
-            )
-            return True
+                if repeat.rowcount:
+                    return False
+            try:
+                with self.engine.begin() as db:
+                    db.execute(
+                        webhook_inbox.insert().values(
+                            dedupe_key=key,
+                            received_at=self._clock(),
+                            company_id=company_id,
+                            event_name=event_name,
+                            object_id=object_id,
+                            deliveries=1,
+                        )
+                    )
+                return True
+            except sa.exc.IntegrityError:
+                continue  # an identical delivery inserted it first: count this one on it
+        raise RuntimeError(f"webhook inbox: could not store or count the event {key!r}")
 
     def pending_webhooks(self, limit: int = 1000) -> list[dict[str, Any]]:
         query = (
@@ -297,16 +310,47 @@ class AuditStore:
         with self.engine.connect() as db:
             return [dict(row._mapping) for row in db.execute(query)]
 
-    def mark_webhooks_processed(self, ids: Iterable[int]) -> None:
+    def webhooks(self, ids: Iterable[int]) -> list[dict[str, Any]]:
+        """The inbox rows with these ids, in id order, answered or not."""
+        ids = list(ids)
+        if not ids:
+            return []
+        query = sa.select(webhook_inbox).where(webhook_inbox.c.id.in_(ids))
+        with self.engine.connect() as db:
+            return [dict(row._mapping) for row in db.execute(query.order_by(webhook_inbox.c.id))]
+
+    def _answer_webhooks(self, ids: Iterable[int], **values: Any) -> None:
+        """Mark pending events answered and free their key for a later delivery."""
         ids = list(ids)
         if not ids:
             return
+        freed = webhook_inbox.c.dedupe_key + "#" + sa.cast(webhook_inbox.c.id, sa.String)
         with self.engine.begin() as db:
             db.execute(
                 webhook_inbox.update()
-                .where(webhook_inbox.c.id.in_(ids))
-                .values(processed_at=self._clock())
+                .where(webhook_inbox.c.id.in_(ids), webhook_inbox.c.processed_at.is_(None))
+                .values(processed_at=self._clock(), dedupe_key=freed, **values)
             )
+
+    def mark_webhooks_processed(self, ids: Iterable[int]) -> None:
+        """The events were answered by a sync (an already answered one is left as it is)."""
+        self._answer_webhooks(ids)
+
+    def dead_letter_webhooks(self, ids: Iterable[int], reason: str) -> None:
+        """Answer events without a sync, keeping why: processing them failed for them alone,
+        so they must not stay pending and ride along (and fail) in every later batch."""
+        self._answer_webhooks(ids, dead_letter_reason=reason or "no reason given")
+
+    def dead_webhooks(self, limit: int = 1000) -> list[dict[str, Any]]:
+        """Dead-lettered events, newest first (what someone should look at)."""
+        query = (
+            sa.select(webhook_inbox)
+            .where(webhook_inbox.c.dead_letter_reason.is_not(None))
+            .order_by(webhook_inbox.c.id.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as db:
+            return [dict(row._mapping) for row in db.execute(query)]
 
     # --- worker map ---------------------------------------------------------------------------
     def personnel_number(self, rippling_worker_id: str) -> str | None:

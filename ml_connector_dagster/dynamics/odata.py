@@ -49,7 +49,12 @@ def literal(value: Literal) -> str:
 
 
 def key_segment(entity_set: str, key: Mapping[str, Literal]) -> str:
-    """``VendorsV2(dataAreaId='usmf',VendorAccountNumber='V-1001')``, percent-encoded."""
+    """``VendorsV2(dataAreaId='usmf',VendorAccountNumber='V-1001')``, percent-encoded.
+
+    A value cannot leave its literal (its quotes are doubled by ``literal``) nor the segment
+    (``/``, ``?``, ``#`` and ``%`` are encoded), whatever Rippling sent; the entity set and key
+    names are the product's own constants. ``tests/rippling/test_path_escaping.py`` checks it.
+    """
     if not key:
         raise ValueError(f"{entity_set}: a keyed URL needs every key field")
     inner = ",".join(f"{name}={literal(value)}" for name, value in key.items())

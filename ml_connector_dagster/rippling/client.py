@@ -35,7 +35,8 @@ from ml_connector_dagster.rippling.errors import (
     RipplingRequestError,
     RipplingUnavailableError,
 )
-from ml_connector_dagster.rippling.paging import resolve_next_link
+from ml_connector_dagster.rippling.ids import path_segment
+from ml_connector_dagster.rippling.paging import PageWalk, resolve_next_link
 from ml_connector_dagster.transport.auth import RefreshingBearerAuth
 from ml_connector_dagster.transport.retry import TRANSIENT_SERVER_ERRORS, RetryPolicy
 from ml_connector_dagster.transport.send import Sender
@@ -181,7 +182,10 @@ class RipplingClient:
         """Every page of a list endpoint, following ``next_link`` on the same origin only."""
         url = self.base_url + path
         query: dict[str, Any] | None = {**(params or {}), "limit": self.page_size}
+        walk = PageWalk(path)
         while True:
+            if query is None:
+                walk.follow(url)
             response = self._get(url, query)
             body = self._json(response)
             meta = body.get("__meta") or {}
@@ -189,7 +193,12 @@ class RipplingClient:
                 models.RedactedField.model_validate(r) for r in meta.get("redacted_fields") or []
             )
             next_link = body.get("next_link")
-            yield Page(list(body.get("results") or []), redacted, next_link)
+            results = [
+                r
+                for r in body.get("results") or []
+                if not isinstance(r, dict) or walk.first_time(r)
+            ]
+            yield Page(results, redacted, next_link)
             if not next_link:
                 return
             url = resolve_next_link(self.base_url, str(response.url), next_link)
@@ -224,7 +233,8 @@ class RipplingClient:
 
     def worker(self, worker_id: str, expand: Iterable[str] = WORKER_EXPANDS) -> models.Worker:
         """One worker by id, expanded; a webhook hint is re-read this way, never trusted."""
-        body = self.get_json(f"/workers/{worker_id}/", {"expand": ",".join(expand)})
+        # Every id is escaped into one segment (``ids.path_segment``): it may come from outside.
+        body = self.get_json(f"/workers/{path_segment(worker_id)}/", {"expand": ",".join(expand)})
         meta = body.pop("__meta", None) or {}
         names = {r.get("name") for r in meta.get("redacted_fields") or []}
         withheld = tuple(sorted(n for n in names if n and n not in body))
@@ -336,19 +346,21 @@ class RipplingClient:
         Only used to resolve an employee id (what webhooks and v1 activity carry) to a v2
         worker: its ``workEmail`` is a filter v2 ``/workers/`` accepts.
         """
-        body = self._json(self._get(f"{self.v1_base_url}/employees/{employee_id}"))
+        url = f"{self.v1_base_url}/employees/{path_segment(employee_id)}"
+        body = self._json(self._get(url))
         if not isinstance(body, dict):
-            raise RipplingDataError(f"Rippling v1 /employees/{employee_id} is not an object")
+            raise RipplingDataError(f"Rippling v1 /employees/{employee_id!r} is not an object")
         return _validate(models.V1Employee, body, "/employees/{employeeId}")
 
     def payroll_run(self, run_id: str) -> models.PayrollRun:
-        body = self.get_json(f"/payroll-runs/{run_id}/")
+        body = self.get_json(f"/payroll-runs/{path_segment(run_id)}/")
         body.pop("__meta", None)
         return models.PayrollRun.model_validate(body)
 
     def worker_payroll_records(self, run_id: str) -> Iterator[models.WorkerPayrollRecord]:
         return self.iter_records(
-            f"/payroll-runs/{run_id}/worker-payroll-records/", models.WorkerPayrollRecord
+            f"/payroll-runs/{path_segment(run_id)}/worker-payroll-records/",
+            models.WorkerPayrollRecord,
         )
 
     def entitlements(self) -> Iterator[models.Entitlement]:

@@ -8,6 +8,14 @@ keeps only the latest ``start_date``); the newest one drives the names, email an
 A field Rippling withheld (``Worker.redacted``) or did not send is left out of the desired
 state, so it is never written, let alone blanked.
 
+Text is checked before it can reach F&O (issue 11: a 3,005-character name with U+202E, a NUL).
+A name or e-mail holding a control, line-separator or bidi-override character is refused: the
+person is skipped with a report naming the worker and the field, and nothing of theirs is
+written (such a character would make the name display as something else). A name longer than
+F&O's field is shortened to fit (``FIELD_SIZES``), and the plan reports it wherever it is
+written; an e-mail that does not fit is left out (a shortened address would be another
+address) and reported.
+
 Before a person gets a new PersonnelNumber, ``link_existing`` looks for the F&O worker they
 already are (a tenant that had its people before the connector): by work e-mail first, then by
 the configured number rule. When F&O's number sequence assigns personnel numbers, a person not
@@ -16,6 +24,7 @@ one.
 """
 
 import datetime as dt
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -32,6 +41,27 @@ class WorkerType(StrEnum):
     EMPLOYEE = "Employee"
     CONTRACTOR = "Contractor"
 
+
+# F&O's sizes of the Workers text fields the sync writes, counted in UTF-16 code units as SQL
+# Server's nvarchar counts them. The shared reference (``openapi-*.json``,
+# ``entity-fields-from-metadata.txt``) carries no ``maxLength``, so the sizes are those of the
+# extended data types behind the fields: FirstName, MiddleName and LastName are 25 each (the
+# name parts of DirPersonName; Workers FirstName/LastName and VendorsV2 PersonFirstName/
+# PersonLastName use them); an e-mail is a LogisticsElectronicAddressLocator, 255 (Workers
+# PrimaryContactEmail, VendorsV2 PrimaryEmailAddress). The sandbox refuses longer values.
+FIELD_SIZES: Mapping[str, int] = {
+    "FirstName": 25,
+    "MiddleName": 25,
+    "LastName": 25,
+    "PrimaryContactEmail": 255,
+}
+# Characters that change how text reads, refused: bidi embeddings, overrides, isolates and
+# marks (U+202E turns "Smith" into "htimS" on screen). Control characters (Cc: NUL, tabs, line
+# breaks), lone surrogates (Cs) and the line/paragraph separators (Zl, Zp) are refused too.
+_BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cs", "Zl", "Zp"})
 
 # Rippling field names whose redaction hides what a Dynamics field is built from.
 NAME_SOURCES = ("user",)
@@ -98,6 +128,7 @@ class DesiredVendor:
     group: str
     on_hold: bool
     fields: Mapping[str, str] = field(default_factory=dict)
+    fitted: Mapping[str, str] = field(default_factory=dict)  # as ``DesiredWorker.fitted``
 
 
 @dataclass(frozen=True)
@@ -111,6 +142,9 @@ class DesiredWorker:
     employments: tuple[DesiredEmployment, ...]
     vendor: DesiredVendor | None = None
     redacted: tuple[str, ...] = ()
+    # Fields made to fit F&O: field -> what was done ("shortened from 40 to 25 characters",
+    # "left out: ..."); the plan reports each one it writes (or, left out, leaves unwritten).
+    fitted: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def rippling_worker_ids(self) -> tuple[str, ...]:
@@ -303,6 +337,67 @@ def worker_fields(worker: Worker) -> dict[str, str]:
     return values
 
 
+def refused_character(text: str) -> str | None:
+    """The first character of ``text`` that must not be written to F&O, named (``U+202E
+    RIGHT-TO-LEFT OVERRIDE``) so a report never has to echo it; None when there is none."""
+    for char in text:
+        if char in _BIDI_CONTROLS or unicodedata.category(char) in _REFUSED_CATEGORIES:
+            return f"U+{ord(char):04X} {unicodedata.name(char, 'control character')}"
+    return None
+
+
+def utf16_length(text: str) -> int:
+    """The length F&O's nvarchar columns count: UTF-16 code units (an emoji counts two)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def fit(text: str, size: int) -> str:
+    """``text`` cut to at most ``size`` UTF-16 code units (never inside a character), with
+    the spaces a cut may leave at the end dropped."""
+    out, used = [], 0
+    for char in text:
+        units = 2 if ord(char) > 0xFFFF else 1
+        if used + units > size:
+            break
+        out.append(char)
+        used += units
+    return "".join(out).rstrip()
+
+
+@dataclass(frozen=True)
+class CheckedFields:
+    """A worker's Workers fields, checked: ``refused`` says why none may be written."""
+
+    values: dict[str, str]
+    fitted: dict[str, str]
+    refused: str | None = None
+
+
+def checked_fields(worker: Worker) -> CheckedFields:
+    """``worker_fields``, checked against what F&O may hold (the module docstring says how)."""
+    values: dict[str, str] = {}
+    fitted: dict[str, str] = {}
+    for name, value in worker_fields(worker).items():
+        bad = refused_character(value)
+        if bad:
+            return CheckedFields(
+                {},
+                {},
+                f"Rippling worker {worker.id}: {name} contains {bad}; the worker is not"
+                " written until it is corrected in Rippling",
+            )
+        size = FIELD_SIZES.get(name)
+        length = utf16_length(value)
+        if size is None or length <= size:
+            values[name] = value
+        elif name == "PrimaryContactEmail":
+            fitted[name] = f"left out: {length} characters, Dynamics holds at most {size}"
+        else:
+            values[name] = fit(value, size)
+            fitted[name] = f"shortened from {length} to {size} characters (Dynamics' size)"
+    return CheckedFields(values, fitted)
+
+
 def department_key(worker: Worker) -> str | None:
     if worker.department is not None:
         return worker.department.dimension_key
@@ -457,17 +552,20 @@ def build_desired(
     for number, items in grouped.items():
         items.sort(key=lambda item: item[0].start)
         primary_employment, primary = max(items, key=_primary_sort_key)
+        checked = checked_fields(primary)
+        if checked.refused is not None:
+            skipped.append(Skipped(primary.id, checked.refused, number))
+            continue
+        fields = checked.values
         vendor = None
         if primary_employment.worker_type == WorkerType.CONTRACTOR:
-            fields = worker_fields(primary)
+            vendor_names = (
+                ("FirstName", "PersonFirstName"),
+                ("LastName", "PersonLastName"),
+                ("PrimaryContactEmail", "PrimaryEmailAddress"),
+            )
             vendor_fields = {
-                target: fields[source]
-                for source, target in (
-                    ("FirstName", "PersonFirstName"),
-                    ("LastName", "PersonLastName"),
-                    ("PrimaryContactEmail", "PrimaryEmailAddress"),
-                )
-                if source in fields
+                target: fields[source] for source, target in vendor_names if source in fields
             }
             if primary_employment.dimension is not None:
                 vendor_fields["DefaultLedgerDimensionDisplayValue"] = primary_employment.dimension
@@ -477,16 +575,22 @@ def build_desired(
                 group=settings.vendor_group,
                 on_hold=primary_employment.end is not None,
                 fields=vendor_fields,
+                fitted={
+                    target: checked.fitted[source]
+                    for source, target in vendor_names
+                    if source in checked.fitted
+                },
             )
         desired[number] = DesiredWorker(
             personnel_number=number,
             primary_worker_id=primary.id,
             identities=tuple(WorkerIdentity(w.id, number, w.user_id) for _, w in items),
             worker_type=primary_employment.worker_type,
-            fields=worker_fields(primary),
+            fields=fields,
             original_hire=items[0][0].start,
             employments=tuple(e for e, _ in items),
             vendor=vendor,
             redacted=tuple(sorted({name for _, w in items for name in w.redacted})),
+            fitted=checked.fitted,
         )
     return DesiredState(workers=desired, skipped=tuple(skipped))

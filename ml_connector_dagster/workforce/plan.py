@@ -12,10 +12,15 @@ Decisions where Rippling's data is ambiguous:
   employment's start by PATCH, and one that has not begun cannot end before it starts).
 - An open employment in another company than Rippling's legal entity (a transfer) is reported.
 - A rehire of a worker whose ``AllowRehire`` is No is reported, and the vendor stays on hold.
+- A name shortened to fit F&O (``desired.FIELD_SIZES``) is reported in every plan that writes
+  it; an e-mail too long for F&O is left out and reported. A worker whose name or e-mail holds
+  a control or bidi-override character is not planned at all (a ``skipped`` report names the
+  worker and the field).
 - A vendor is released only from ``OnHoldStatus`` All (the sync's own hold); other holds set
   by finance (Invoice, Payment, ...) are left alone.
 
-Bodies carry only the fields of ``dynamics.writable`` (never F&O's computed ``Name`` or
+Bodies carry plain JSON values (enum members as their text, so a stored plan needs no enum
+classes) and only the fields of ``dynamics.writable`` (never F&O's computed ``Name`` or
 ``OriginalHireDateTime``); end dates are the end of the last day (``T23:59:59Z``), as F&O's UI
 writes them. A number F&O assigns (a pending PersonnelNumber, a vendor account of None) is left
 out of the create; ``apply`` puts the assigned one into the person's later actions.
@@ -177,6 +182,22 @@ class _PersonPlanner:
     ) -> None:
         self.add(ActionKind.REPORT, reason, worker_id=worker_id, company=company)
 
+    def report_fitted(
+        self,
+        fitted: Mapping[str, str],
+        written: Mapping[str, Any],
+        *,
+        company: str | None = None,
+    ) -> None:
+        """One report per field made to fit F&O that this plan writes (or leaves out), so
+        nobody wonders why Dynamics shows less than Rippling."""
+        for name, note in fitted.items():
+            if name in written or note.startswith("left out"):
+                self.report(
+                    f"Rippling worker {self.desired.primary_worker_id}: {name} {note}",
+                    company=company,
+                )
+
     # --- the worker ------------------------------------------------------------------------
     def plan_worker(self) -> bool:
         """Create or update the worker; False when it cannot exist (no name), which stops
@@ -191,7 +212,7 @@ class _PersonPlanner:
             values: dict[str, Any] = {
                 "PersonnelNumber": desired.personnel_number,
                 **desired.fields,
-                "WorkerType": desired.worker_type,
+                "WorkerType": desired.worker_type.value,
             }
             reason = "new in Rippling"
             if is_pending_number(desired.personnel_number):
@@ -203,6 +224,7 @@ class _PersonPlanner:
                 entity_set=EntitySet.WORKERS,
                 values=values,
             )
+            self.report_fitted(desired.fitted, values)
             return True
         changes = {
             name: value
@@ -217,6 +239,7 @@ class _PersonPlanner:
                 key={"PersonnelNumber": desired.personnel_number},
                 values=changes,
             )
+        self.report_fitted(desired.fitted, changes)
         if self.worker.worker_type and self.worker.worker_type != desired.worker_type:
             self.report(
                 f"Rippling says {desired.worker_type}, Dynamics says"
@@ -361,7 +384,7 @@ class _PersonPlanner:
             "LegalEntityId": wanted.company,
             "EmploymentStartDate": wire_date(wanted.start),
             "EmploymentEndDate": wire_end_date(wanted.end) if wanted.end else OPEN_END_WIRE,
-            "WorkerType": wanted.worker_type,
+            "WorkerType": wanted.worker_type.value,
         }
         if wanted.dimension is not None:
             values["DimensionDisplayValue"] = wanted.dimension
@@ -451,13 +474,14 @@ class _PersonPlanner:
                 "VendorGroupId": vendor.group,
                 "VendorPartyType": "Person",
                 **vendor.fields,
-                "OnHoldStatus": VendorHold.ALL if hold else VendorHold.NONE,
+                "OnHoldStatus": (VendorHold.ALL if hold else VendorHold.NONE).value,
             }
             reason = "contractor new in Rippling"
             if vendor.account is None:
                 del values["VendorAccountNumber"]
                 reason += ": Dynamics assigns the vendor account"
             self._vendor_action(ActionKind.CREATE_VENDOR, reason, vendor, values, create=True)
+            self.report_fitted(vendor.fitted, values, company=vendor.company)
             return
         changes = {
             name: value
@@ -466,6 +490,7 @@ class _PersonPlanner:
         }
         if changes:
             self._vendor_action(ActionKind.UPDATE_VENDOR, "changed in Rippling", vendor, changes)
+        self.report_fitted(vendor.fitted, changes, company=vendor.company)
         if hold and existing.on_hold != VendorHold.ALL:
             reason = (
                 "rehire refused: kept on hold"
@@ -473,14 +498,14 @@ class _PersonPlanner:
                 else "contractor terminated in Rippling"
             )
             self._vendor_action(
-                ActionKind.HOLD_VENDOR, reason, vendor, {"OnHoldStatus": VendorHold.ALL}
+                ActionKind.HOLD_VENDOR, reason, vendor, {"OnHoldStatus": VendorHold.ALL.value}
             )
         elif not hold and existing.on_hold == VendorHold.ALL:
             self._vendor_action(
                 ActionKind.RELEASE_VENDOR,
                 "contractor active again in Rippling",
                 vendor,
-                {"OnHoldStatus": VendorHold.NONE},
+                {"OnHoldStatus": VendorHold.NONE.value},
             )
 
     def plan(self) -> list[Action]:

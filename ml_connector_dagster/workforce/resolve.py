@@ -18,23 +18,32 @@ with a v1 scope the token lacks. It is reported with the reason, never an error 
 batch; the daily full sync and the ``updated_at`` poll still catch the worker's change. A
 throttle or server error that outlasts the retries is raised: the run fails and the inbox
 events stay pending, because nothing was learned about the id.
+
+An id whose resolution fails *for that id alone* (malformed, a client error other than "not
+found", an answer that is not a usable record) is unresolved and ``failed``: its inbox events
+are dead-lettered with the reason, while the batch's other ids go on. Before this, one bad id
+(``../payroll-runs``) failed the whole webhook-driven run, and every later batch carried it.
 """
 
 import logging
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from ml_connector_dagster.rippling.client import RipplingClient
-from ml_connector_dagster.rippling.errors import RipplingPermissionError, RipplingRequestError
+from ml_connector_dagster.rippling.errors import (
+    RipplingDataError,
+    RipplingPermissionError,
+    RipplingRequestError,
+)
+from ml_connector_dagster.rippling.ids import InvalidPathSegment, is_rippling_id
 from ml_connector_dagster.rippling.models import Worker
 
 log = logging.getLogger(__name__)
 
-# Rippling ids are short tokens (24 hex digits in every example); anything else is refused
-# before it reaches an OData filter, where a quote would change the query.
-_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 _NOT_THERE = frozenset({400, 404})  # "no such id" (a malformed one may answer 400)
+# Client errors that say nothing about this one id: retried later with the whole batch.
+_NOT_ABOUT_THE_ID = frozenset({401, 403, 408, 429})
+NOT_AN_ID = "not a Rippling id"
 
 
 @dataclass(frozen=True)
@@ -45,6 +54,8 @@ class Resolution:
     workers: tuple[Worker, ...] = ()
     via: str = ""  # "worker id" | "user_id" | "v1 employee workEmail" | "v1 employee userId"
     reason: str = ""  # why nothing was found (empty when resolved)
+    # Resolving failed for this id alone (not "nothing found"): its events are dead-lettered.
+    failed: bool = False
 
     @property
     def resolved(self) -> bool:
@@ -63,6 +74,11 @@ class Resolved:
     def unresolved_ids(self) -> list[str]:
         return [r.employee_id for r in self.unresolved]
 
+    @property
+    def failed(self) -> list[Resolution]:
+        """The unresolved ids whose resolution failed for them alone (see the module)."""
+        return [r for r in self.unresolved if r.failed]
+
 
 def _quoted(value: str) -> str:
     """A string literal for an OData-like filter (a quote is doubled)."""
@@ -79,9 +95,13 @@ def _filtered(rippling: RipplingClient, filter_: str) -> tuple[Worker, ...]:
 
 
 def resolve_employee(rippling: RipplingClient, employee_id: str) -> Resolution:
-    """The worker(s) behind one employee id (see the module docstring for the order)."""
-    if not _ID.match(employee_id):
-        return Resolution(employee_id, reason="not a Rippling id")
+    """The worker(s) behind one employee id (see the module docstring for the order).
+
+    A malformed id is refused before it reaches a URL or an OData filter, where a quote or a
+    slash would change the request (``ids.is_rippling_id``, the receiver's check too).
+    """
+    if not is_rippling_id(employee_id):
+        return Resolution(employee_id, reason=NOT_AN_ID, failed=True)
     try:
         return Resolution(employee_id, (rippling.worker(employee_id),), "worker id")
     except RipplingRequestError as exc:
@@ -101,7 +121,7 @@ def resolve_employee(rippling: RipplingClient, employee_id: str) -> Resolution:
         if exc.status not in _NOT_THERE:
             raise
         return Resolution(employee_id, reason="Rippling knows no worker, user or employee by it")
-    if employee.user_id and _ID.match(employee.user_id):
+    if employee.user_id and is_rippling_id(employee.user_id):
         found = _filtered(rippling, f"user_id eq {_quoted(employee.user_id)}")
         if found:
             return Resolution(employee_id, found, "v1 employee userId")
@@ -123,12 +143,13 @@ def resolve_employees(
     logger: logging.Logger | None = None,
 ) -> Resolved:
     """Each id resolved once (ids in order, workers unique); every unresolved id is logged as
-    a warning with its reason."""
+    a warning with its reason. A failure about one id alone is kept with it (``failed``); one
+    that concerns every id (throttling, outage, authentication) is raised."""
     out = Resolved()
     seen: set[str] = set()
     logger = logger or log
     for employee_id in dict.fromkeys(employee_ids):
-        resolution = resolve_employee(rippling, employee_id)
+        resolution = _isolated(rippling, employee_id)
         out.resolutions.append(resolution)
         if not resolution.resolved:
             out.unresolved.append(resolution)
@@ -141,3 +162,19 @@ def resolve_employees(
                 seen.add(worker.id)
                 out.workers.append(worker)
     return out
+
+
+def _isolated(rippling: RipplingClient, employee_id: str) -> Resolution:
+    """``resolve_employee``, with the errors that concern this id alone turned into a failed
+    resolution, so one bad event cannot fail the batch it arrived with."""
+    try:
+        return resolve_employee(rippling, employee_id)
+    except RipplingRequestError as exc:
+        if exc.status >= 500 or exc.status in _NOT_ABOUT_THE_ID:
+            raise
+        reason = f"Rippling refused the request for this id ({exc.status})"
+    except RipplingDataError as exc:
+        reason = f"Rippling's answer for this id is not usable: {exc}"
+    except InvalidPathSegment:
+        reason = NOT_AN_ID
+    return Resolution(employee_id, reason=reason[:500], failed=True)

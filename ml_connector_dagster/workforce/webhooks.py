@@ -7,10 +7,19 @@ set up; a delivery for a company not configured here is refused. The event goes 
 store's inbox (a repeat of a pending event collapses into it) and nothing else happens in the
 request: the worker is re-read from Rippling later, by whoever drains the inbox.
 
-The ``id`` is the Rippling *employee* id, stored as it came: the run that drains the inbox
-resolves it to a v2 worker (``resolve.py``), since Rippling does not document that the two ids
-are equal. Which events count is ``triggers.WORKER_EVENTS`` (``employee.rehired``, not in the
-published description, is accepted as a harmless trigger; nothing relies on it).
+The ``id`` is the Rippling *employee* id, stored as it came once it has the form every
+Rippling id has (``rippling.ids.is_rippling_id``, the check the resolver makes too): anything
+else is refused with 400 at intake, because a stored ``../payroll-runs`` once went into a URL,
+failed the whole webhook-driven run and was carried along by every later batch. The run that
+drains the inbox resolves the id to a v2 worker (``resolve.py``), since Rippling does not
+document that the two ids are equal.
+
+Intake is idempotent under concurrency: identical deliveries racing each other collapse into
+one pending event (``AuditStore.enqueue_webhook`` says how, and what a repeat after processing
+does), so a burst never answers 500.
+
+Which events count is ``triggers.WORKER_EVENTS`` (``employee.rehired``, not in the published
+description, is accepted as a harmless trigger; nothing relies on it).
 """
 
 import hmac
@@ -27,6 +36,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from ml_connector_dagster.audit.store import AuditStore
+from ml_connector_dagster.rippling.ids import is_rippling_id
 from ml_connector_dagster.workforce.triggers import WORKER_EVENTS
 
 log = logging.getLogger(__name__)
@@ -147,11 +157,16 @@ def create_webhook_app(
         if any(len(v) > MAX_FIELD for v in (event_name, company_id, object_id)):
             return _refuse(400, "a field is too long")
         if company_id not in companies:
-            log.warning("webhook refused: unknown company id %s", company_id[:40])
+            log.warning("webhook refused: unknown company id %r", company_id[:40])
             return _refuse(403, "unknown company")
         if event_name not in WORKER_EVENTS:
-            log.info("webhook %s for %s ignored (not a worker event)", event_name, object_id)
+            log.info("webhook %r for %r ignored (not a worker event)", event_name, object_id)
             return JSONResponse({"accepted": False, "ignored": event_name})
+        if not is_rippling_id(object_id):
+            # Never stored: it would end up in a Rippling URL or filter. Logged with repr, so
+            # control characters in it cannot forge log lines.
+            log.warning("webhook %s refused: id %r is not a Rippling id", event_name, object_id)
+            return _refuse(400, "id is not a Rippling id")
         new = await run_in_threadpool(store.enqueue_webhook, company_id, event_name, object_id)
         log.info("webhook %s %s stored (%s)", event_name, object_id, "new" if new else "repeat")
         return JSONResponse({"accepted": True, "duplicate": not new})

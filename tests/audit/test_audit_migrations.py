@@ -263,3 +263,52 @@ def test_processes_opening_a_new_database_together_all_start(backend: str, empty
             assert child.returncode == 0, output
             assert output.strip().splitlines()[-1] == f"opened {_head()}", output
         assert _revision(url) == _head()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_0003_rekeys_the_inbox_and_merges_repeats_that_did_not_collapse(
+    backend: str, empty_database
+) -> None:
+    """Rows of the old keying (``|1``, ``|2`` after a processed event, several pending rows of
+    one key) become one pending row per key with the deliveries added up; answered rows get
+    ``#<id>``, so a later delivery collapses into the pending row again."""
+    key = "co|employee.updated|w1"
+    with empty_database(backend) as url:
+        engine = sa.create_engine(url)
+        try:
+            with engine.begin() as connection:
+                command.upgrade(alembic_config(connection), "0002")
+            with engine.begin() as db:
+                for dedupe_key, deliveries, processed in (
+                    (key, 1, T0),
+                    (f"{key}|1", 2, None),
+                    (f"{key}|2", 3, None),
+                    ("co|employee.updated|w2", 1, None),
+                ):
+                    db.execute(
+                        sa.text(
+                            "INSERT INTO webhook_inbox (dedupe_key, received_at, company_id,"
+                            " event_name, object_id, deliveries, processed_at) VALUES"
+                            " (:k, :t, 'co', 'employee.updated', :o, :n, :p)"
+                        ),
+                        {
+                            "k": dedupe_key,
+                            "t": T0,
+                            "o": dedupe_key.split("|")[2],
+                            "n": deliveries,
+                            "p": processed,
+                        },
+                    )
+            with engine.begin() as connection:
+                command.upgrade(alembic_config(connection), "head")
+        finally:
+            engine.dispose()
+        store = AuditStore(url, clock=lambda: T0)
+        try:
+            pending = store.pending_webhooks()
+            assert [(r["object_id"], r["deliveries"]) for r in pending] == [("w1", 5), ("w2", 1)]
+            assert pending[0]["dedupe_key"] == key
+            assert store.enqueue_webhook("co", "employee.updated", "w1") is False
+            assert store.pending_webhooks()[0]["deliveries"] == 6
+        finally:
+            store.dispose()

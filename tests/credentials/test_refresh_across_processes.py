@@ -11,14 +11,13 @@ import json
 import logging
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import sqlalchemy as sa
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
@@ -32,22 +31,12 @@ WORKER = Path(__file__).with_name("refresh_worker.py")
 
 
 @pytest.fixture
-def audit_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def audit_url(
+    request: pytest.FixtureRequest, empty_database: Callable[[str], AbstractContextManager[str]]
+) -> Iterator[str]:
     """A new audit database (the lock's home) of the backend the test is parametrized with."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'audit.sqlite'}"
-        return
-    settings = request.getfixturevalue("postgres")
-    name = f"refresh_lock_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(settings["url"], isolation_level="AUTOCOMMIT")
-    with admin.connect() as db:
-        db.exec_driver_sql(f"CREATE DATABASE {name}")
-    try:
-        yield settings["url"].rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as db:
-            db.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.dispose()
+    with empty_database(request.param) as url:
+        yield url
 
 
 def _oauth_client(sandbox: Sandbox) -> tuple[dict[str, Any], str]:

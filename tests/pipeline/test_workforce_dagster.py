@@ -191,3 +191,53 @@ def test_poll_sensor_waits_for_its_cadence(env) -> None:
             instance=instance, resources=env["resources"], cursor=cursor
         )
         assert isinstance(workforce_poll_sensor(context), dg.SkipReason)
+
+
+def test_a_bad_inbox_event_is_dead_lettered_and_the_others_are_synced(env) -> None:
+    """Issue 11: an event with ``id=../payroll-runs`` (stored before the receiver checked ids)
+    failed every webhook-driven run it rode in. The sensor dead-letters it with the reason and
+    requests the run for the rest; a run already requested with it (an older sensor's) dead-
+    letters it in the plan and syncs the others all the same."""
+    _grant_employee_scope(env["sandbox"])
+    answer = _hire_answer(
+        env["sandbox"], given_name="Grace", family_name="Hopper", start_date="2026-11-16"
+    )
+    audit = AuditStore(f"sqlite:///{env['tmp'] / 'audit.sqlite'}")
+    company_id = env["sandbox"].company["rippling"]["company_id"]
+    audit.enqueue_webhook(company_id, "employee.updated", "../payroll-runs")
+    audit.enqueue_webhook(company_id, "employee.created", answer["employee_id"])
+    bad, good = audit.pending_webhooks()
+    with dg.instance_for_test() as instance:
+        context = dg.build_sensor_context(instance=instance, resources=env["resources"])
+        request = workforce_webhook_sensor(context)
+        assert isinstance(request, dg.RunRequest)
+        config = request.run_config["ops"]["dynamics__workforce_plan"]["config"]
+        assert config["employee_ids"] == [answer["employee_id"]]
+        assert config["inbox_ids"] == [good["id"]]
+        [dead] = audit.dead_webhooks()
+        assert dead["id"] == bad["id"] and dead["dead_letter_reason"] == "not a Rippling id"
+        assert _sync(instance, env, run_config=request.run_config).success
+        assert audit.pending_webhooks() == []
+
+        # The same through the run: a request that still carries the bad event.
+        audit.enqueue_webhook(company_id, "employee.updated", "..")
+        audit.enqueue_webhook(company_id, "employee.updated", answer["employee_id"])
+        bad, good = audit.pending_webhooks()
+        config = {
+            "employee_ids": [bad["object_id"], good["object_id"]],
+            "inbox_ids": [bad["id"], good["id"]],
+        }
+        result = _sync(
+            instance, env, run_config={"ops": {"dynamics__workforce_plan": {"config": config}}}
+        )
+        assert result.success
+        assert _plan_metadata(result)["dead_lettered_events"].value == [
+            f"#{bad['id']}: employee id '..': not a Rippling id"
+        ]
+        assert audit.pending_webhooks() == []
+        assert audit.dead_webhooks()[0]["id"] == bad["id"]
+    with Connection.from_environment().dynamics() as client:
+        worker = client.get_entity(
+            "Workers", {"PersonnelNumber": f"RP-{answer['worker']['number']}"}
+        )
+    assert worker is not None and worker["LastName"] == "Hopper"

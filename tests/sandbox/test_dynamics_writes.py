@@ -791,3 +791,35 @@ def test_vendor_accounts_follow_the_parameters_or_the_groups_sequence(
     )
     manual = {**base, "VendorGroupId": "MANUAL", "VendorAccountNumber": "RP-5"}
     assert fo_client.post("/data/VendorsV2", json=manual).status_code == 201
+
+
+def test_person_names_longer_than_their_field_are_refused(fo_client: httpx.Client) -> None:
+    """Workers and VendorsV2 refuse a name over 25 characters (an e-mail over 255), on create
+    and on update, as F&O does; exactly 25 is accepted (an emoji counts two, as in nvarchar)."""
+    long_name = "N" * 3005
+    resp = fo_client.post("/data/Workers", json={"PersonnelNumber": "RP-9", "LastName": long_name})
+    assert resp.status_code == 400
+    assert "'LastName' is too long" in inner(resp)
+    emoji = fo_client.post(
+        "/data/Workers", json={"PersonnelNumber": "RP-9", "FirstName": "😀" * 13}
+    )
+    assert emoji.status_code == 400
+    ok = fo_client.post("/data/Workers", json={"PersonnelNumber": "RP-9", "LastName": "L" * 25})
+    assert ok.status_code == 201, ok.text
+    assert fo_client.patch("/data/Workers('RP-9')", json={"FirstName": "F" * 26}).status_code == 400
+    email = {"PrimaryContactEmail": "a" * 250 + "@x.com"}
+    assert fo_client.patch("/data/Workers('RP-9')", json=email).status_code == 400
+    vendor = {
+        "dataAreaId": "usmf",
+        "VendorAccountNumber": "V-4001",
+        "VendorGroupId": "CONTR",
+        "PersonFirstName": "Ada",
+        "PersonLastName": "L" * 26,
+    }
+    resp = fo_client.post("/data/VendorsV2", json=vendor)
+    assert resp.status_code == 400
+    assert "'PersonLastName' is too long" in inner(resp)
+    assert (
+        fo_client.post("/data/VendorsV2", json={**vendor, "PersonLastName": "Lovelace"}).status_code
+        == 201
+    )

@@ -470,3 +470,46 @@ def test_a_span_overlapping_a_closed_employment_is_reported() -> None:
     )
     assert kinds(plan) == ["report"]
     assert "overlaps employment E-1 (2026-03-01..2026-07-15)" in plan.actions[0].reason
+
+
+def test_an_overlong_name_is_shortened_to_fo_size_and_reported() -> None:
+    """Issue 11: a 3,005-character name. Fitted to F&O's 25 (worker and vendor alike), with a
+    report line for each field written; an e-mail too long to fit is left out, not cut."""
+    long_family = "Lovelace-" + "x" * 2996
+    plan = plan_for([worker(family=long_family, email="a" * 300 + "@x.com", contractor=True)])
+    create_worker = plan.actions[0]
+    assert create_worker.kind is ActionKind.CREATE_WORKER
+    assert create_worker.values["LastName"] == long_family[:25]
+    assert "PrimaryContactEmail" not in create_worker.values
+    vendor = next(a for a in plan.actions if a.kind is ActionKind.CREATE_VENDOR)
+    assert vendor.values["PersonLastName"] == long_family[:25]
+    reports = [a.reason for a in plan.reports]
+    assert "Rippling worker w1: LastName shortened from 3005 to 25 characters (Dynamics' size)" in (
+        reports
+    )
+    assert any(r.startswith("Rippling worker w1: PersonLastName shortened") for r in reports)
+    assert any("PrimaryContactEmail left out: 306 characters" in r for r in reports)
+    # Dynamics holds the fitted name: nothing to update, nothing reported about it.
+    again = plan_for(
+        [worker(family=long_family)],
+        workers_rows=[dyn_worker(LastName=long_family[:25])],
+        employments=[employment()],
+    )
+    assert [a for a in again.actions if "LastName" in a.reason or "LastName" in a.values] == []
+
+
+@pytest.mark.parametrize(
+    ("field", "kwargs", "named"),
+    [
+        ("LastName", {"family": "Smi\u202eth"}, "U+202E RIGHT-TO-LEFT OVERRIDE"),
+        ("FirstName", {"given": "Ad\x00a"}, "U+0000"),
+        ("PrimaryContactEmail", {"email": "ada@exa\u2066mple.com"}, "U+2066"),
+    ],
+)
+def test_a_control_or_bidi_character_refuses_the_worker(field: str, kwargs, named: str) -> None:
+    plan = plan_for([worker(contractor=True, **kwargs)])
+    assert plan.writes == ()
+    [report] = plan.reports
+    assert report.rippling_worker_id == "w1"
+    assert report.reason.startswith(f"skipped: Rippling worker w1: {field} contains {named}")
+    assert "\u202e" not in report.reason and "\x00" not in report.reason

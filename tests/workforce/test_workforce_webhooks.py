@@ -344,3 +344,16 @@ def test_serve_reads_its_settings_from_the_environment_and_refuses_without_auth(
     monkeypatch.setenv("ML_CONNECTOR_RIPPLING_COMPANY_IDS", "a")
     result = CliRunner().invoke(main, ["webhooks", "serve", "--port", "0"])
     assert result.exit_code != 0 and "authentication" in result.output
+
+
+@pytest.mark.parametrize(
+    "bad_id", ["../payroll-runs", "a/b", "w\x001", "x' or status eq 'ACTIVE", "w 1", "%2e%2e", "é"]
+)
+def test_an_id_that_is_not_a_rippling_id_is_refused_and_not_stored(
+    store: AuditStore, bad_id: str
+) -> None:
+    with client(store) as http:
+        response = http.post(URL, data=form(object_id=bad_id), headers=bearer())
+    assert response.status_code == 400
+    assert response.json() == {"error": "id is not a Rippling id"}
+    assert store.pending_webhooks() == []

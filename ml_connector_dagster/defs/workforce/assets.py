@@ -14,21 +14,30 @@ outage); a throttle or server error fails the run with its events still pending,
 requested again. An id that resolves to nothing is logged, shown in the run's metadata and
 reported in the plan like a worker gone from Rippling, so its event is answered (marked
 processed after a clean apply) instead of being retried forever.
+
+One bad event must not block the others (issue 11): an id whose resolution fails for it alone
+(``resolve.Resolution.failed``) has its events dead-lettered with the reason at once, and the
+run goes on with the rest. After the apply, an event is marked processed unless a write for a
+person it named failed (that write may succeed next time, so its events stay pending); the
+events of everyone else are answered even when another person's write failed.
 """
 
-from dataclasses import dataclass
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import dagster as dg
 from pydantic import Field
 
 from ml_connector_dagster import clock
+from ml_connector_dagster.audit.store import AuditStore
 from ml_connector_dagster.defs import tables
 from ml_connector_dagster.defs.pools import DYNAMICS_POOL
 from ml_connector_dagster.defs.resources import ConnectorResource
-from ml_connector_dagster.workforce.apply import apply_plan
+from ml_connector_dagster.workforce.apply import ApplyResult, apply_plan
 from ml_connector_dagster.workforce.current import load_identities
 from ml_connector_dagster.workforce.plan import Plan
-from ml_connector_dagster.workforce.resolve import resolve_employees
+from ml_connector_dagster.workforce.resolve import Resolution, resolve_employees
 from ml_connector_dagster.workforce.sync import plan_sync, read_headcount
 from ml_connector_dagster.workforce.triggers import reread_workers
 
@@ -73,10 +82,17 @@ class WorkerSelection(dg.Config):
 
 @dataclass(frozen=True)
 class PlannedSync:
-    """The plan, and the inbox rows it answers (marked processed after a clean apply)."""
+    """The plan, and the inbox rows it answers (marked processed after a clean apply).
+
+    ``inbox_people`` says, for the inbox rows whose ids were resolved in this run, which people
+    (desired-state PersonnelNumbers, or ``worker:<id>`` for a worker not in the desired state)
+    each one named, so a failed write holds back only those rows; a row not in it is answered
+    only by a clean apply.
+    """
 
     plan: Plan
     inbox_ids: tuple[int, ...]
+    inbox_people: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dg.asset(
@@ -98,21 +114,33 @@ def workforce_plan(
     ):
         inbox_ids = list(config.inbox_ids)
         unresolved: list[str] = []
+        dead: dict[int, str] = {}
+        named: dict[str, tuple[str, ...]] = {}  # employee id -> the worker ids it resolved to
         if config.worker_ids or config.employee_ids:
             reread = reread_workers(rippling, config.worker_ids)
             chosen = {w.id: w for w in reread.workers}
+            named.update((i, (i,)) for i in config.employee_ids if i in chosen)
             # An employee id equal to a worker id already re-read resolved to it: not read again.
             employee_ids = [i for i in config.employee_ids if i not in chosen]
             resolved = resolve_employees(rippling, employee_ids, logger=context.log)
             chosen.update((w.id, w) for w in resolved.workers if w.id not in chosen)
+            named.update(
+                (r.employee_id, tuple(w.id for w in r.workers)) for r in resolved.resolutions
+            )
             unresolved = [f"{r.employee_id}: {r.reason}" for r in resolved.unresolved]
+            dead = _dead_letter(store, inbox_ids, resolved.failed, context.log)
+            inbox_ids = [i for i in inbox_ids if i not in dead]
             workers, full = list(chosen.values()), False
-            gone = reread.gone + [i for i in resolved.unresolved_ids if i not in reread.gone]
+            gone = reread.gone + [
+                r.employee_id
+                for r in resolved.unresolved
+                if not r.failed and r.employee_id not in reread.gone
+            ]
         else:
             # A full sync re-reads everyone, so every hint waiting in the inbox is answered.
             inbox_ids += [row["id"] for row in store.pending_webhooks()]
             workers, gone, full = list(rippling.workers()), [], True
-        _, _, plan = plan_sync(
+        desired, _, plan = plan_sync(
             workers,
             dynamics=dynamics,
             mapping=mapping,
@@ -122,16 +150,30 @@ def workforce_plan(
             full=full,
             gone=gone,
         )
+        # Which people each inbox row named, so a failed write holds back only their events.
+        person_of = {
+            identity.rippling_worker_id: number
+            for number, wanted in desired.workers.items()
+            for identity in wanted.identities
+        }
+        inbox_people = {
+            row["id"]: tuple(person_of.get(w, f"worker:{w}") for w in named[row["object_id"]])
+            for row in store.webhooks(inbox_ids)
+            if row["object_id"] in named
+        }
     rows = [
         (a.kind.value, a.personnel_number or "", a.company or "", a.describe())
         for a in plan.actions
     ]
     triggered = len(config.worker_ids) + len(config.employee_ids)
     return dg.Output(
-        PlannedSync(plan, tuple(sorted(set(inbox_ids)))),
+        PlannedSync(plan, tuple(sorted(set(inbox_ids))), inbox_people),
         metadata={
             "scope": "all workers" if full else f"{triggered} id(s) from a trigger",
             "unresolved_employee_ids": dg.MetadataValue.json(unresolved),
+            "dead_lettered_events": dg.MetadataValue.json(
+                [f"#{i}: {reason}" for i, reason in sorted(dead.items())]
+            ),
             "writes_planned": len(plan.writes),
             "counts_by_action": dg.MetadataValue.json(plan.counts()),
             "summary": f"{len(plan.writes)} write(s) planned"
@@ -171,8 +213,7 @@ def workforce_sync(
             connection=mapping.connection,
             dagster_run_id=context.run.run_id,
         )
-        if result.ok:
-            store.mark_webhooks_processed(plan.inbox_ids)
+        store.mark_webhooks_processed(_answered(plan, result))
         with connector.rippling() as rippling:
             headcount = read_headcount(
                 rippling=rippling,
@@ -226,6 +267,56 @@ def workforce_sync(
     )
     if result.failed:
         raise dg.Failure(description=f"{len(result.failed)} workforce write(s) failed; see results")
+
+
+def _dead_letter(
+    store: AuditStore,
+    inbox_ids: list[int],
+    failed: list[Resolution],
+    log: logging.Logger,
+) -> dict[int, str]:
+    """Dead-letter the inbox rows naming an employee id whose resolution failed for it alone;
+    returns their ids with the reason. The id is shown with ``repr`` (it may hold anything)."""
+    if not failed:
+        return {}
+    by_employee: dict[str, list[int]] = {}
+    for row in store.webhooks(inbox_ids):
+        by_employee.setdefault(row["object_id"], []).append(row["id"])
+    dead: dict[int, str] = {}
+    for resolution in failed:
+        ids = by_employee.get(resolution.employee_id, [])
+        reason = f"employee id {resolution.employee_id[:100]!r}: {resolution.reason}"
+        store.dead_letter_webhooks(ids, reason)
+        dead.update((i, reason) for i in ids)
+        log.warning(f"Dead-lettered {len(ids)} webhook event(s) of {reason}")
+    return dead
+
+
+def _answered(planned: PlannedSync, result: ApplyResult) -> list[int]:
+    """The inbox rows this apply answered: all of them when it was clean; otherwise those
+    whose people (``PlannedSync.inbox_people``) had no failed write. A failure that names no
+    worker holds back every row, as does any row whose people are not known."""
+    if result.ok:
+        return list(planned.inbox_ids)
+    planned_number = {
+        a.rippling_worker_id: a.personnel_number
+        for a in planned.plan.actions
+        if a.rippling_worker_id
+    }
+    held: set[str] = set()
+    for failure in result.failed:
+        worker_id = failure.action.rippling_worker_id
+        if not worker_id:
+            return []
+        held.add(f"worker:{worker_id}")
+        for number in (failure.action.personnel_number, planned_number.get(worker_id)):
+            if number:
+                held.add(number)
+    return [
+        inbox_id
+        for inbox_id in planned.inbox_ids
+        if inbox_id in planned.inbox_people and not held & set(planned.inbox_people[inbox_id])
+    ]
 
 
 def _answer(answer: object) -> str:

@@ -17,7 +17,10 @@ from ml_connector_dagster import clock
 from ml_connector_dagster.config.settings import current_settings
 from ml_connector_dagster.defs.resources import ConnectorResource
 from ml_connector_dagster.defs.workforce.jobs import worker_selection, workforce_job
+from ml_connector_dagster.rippling.ids import is_rippling_id
+from ml_connector_dagster.workforce.resolve import NOT_AN_ID
 from ml_connector_dagster.workforce.triggers import (
+    WORKER_EVENTS,
     PollCursor,
     inbox_employee_ids,
     poll_cadence,
@@ -37,9 +40,25 @@ _SETTINGS = current_settings()
 )
 def workforce_webhook_sensor(context: dg.SensorEvaluationContext, connector: ConnectorResource):
     """No Rippling call here: the events' employee ids go to the run, which resolves them to
-    workers (``assets.py`` says why), so a tick only reads the inbox."""
+    workers (``assets.py`` says why), so a tick only reads the inbox.
+
+    An event whose id is not a Rippling id (stored before the receiver checked ids) is
+    dead-lettered here, never requested: it would fail every run it rode in.
+    """
     with connector.audit() as store:
         pending = store.pending_webhooks()
+        malformed = [
+            row
+            for row in pending
+            if row["event_name"] in WORKER_EVENTS and not is_rippling_id(row["object_id"])
+        ]
+        if malformed:
+            store.dead_letter_webhooks((row["id"] for row in malformed), NOT_AN_ID)
+            context.log.warning(
+                f"{len(malformed)} webhook event(s) dead-lettered: {NOT_AN_ID}"
+                f" ({', '.join(repr(row['object_id'][:40]) for row in malformed[:5])})"
+            )
+            pending = [row for row in pending if row not in malformed]
         if not pending:
             return dg.SkipReason("the webhook inbox is empty")
         employee_ids = inbox_employee_ids(pending)

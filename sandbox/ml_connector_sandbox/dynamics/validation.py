@@ -44,6 +44,21 @@ ENTITY_DEFAULTS: dict[str, dict[str, Any]] = {
     "VendorsV2": {"OnHoldStatus": "No"},
 }
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
+# String sizes F&O enforces on the person fields the product writes. The committed schema (and
+# the shared reference it was generated from) carries no maxLength, so these are the sizes of
+# the extended data types behind the fields: FirstName, MiddleName, LastName 25 (DirPersonName's
+# name parts), an e-mail locator (LogisticsElectronicAddressLocator) 255. Counted in UTF-16 code
+# units, as SQL Server's nvarchar counts them. The product fits its values to the same sizes
+# (ml_connector_dagster.workforce.desired.FIELD_SIZES).
+STRING_SIZES: dict[str, dict[str, int]] = {
+    "Workers": {"FirstName": 25, "MiddleName": 25, "LastName": 25, "PrimaryContactEmail": 255},
+    "VendorsV2": {
+        "PersonFirstName": 25,
+        "PersonMiddleName": 25,
+        "PersonLastName": 25,
+        "PrimaryEmailAddress": 255,
+    },
+}
 # The number sequence data types of personnel numbers and vendor accounts.
 PERSONNEL_NUMBER_TYPE = "HcmPersonnelNumberId"
 VENDOR_ACCOUNT_TYPE = "VendAccount"
@@ -61,6 +76,18 @@ def _required(entity: EntitySchema, values: dict[str, Any], *names: str) -> None
             entity.properties[name].type == "Edm.DateTimeOffset" and value == DEFAULT_DATETIME
         ):
             raise write_failed(entity.entity_type, f"Field '{name}' must be filled in.", "Error")
+
+
+def _check_sizes(entity: EntitySchema, values: dict[str, Any]) -> None:
+    """Refuse a string longer than its field, as F&O does, rather than store it whole."""
+    for name, size in STRING_SIZES.get(entity.name, {}).items():
+        value = values.get(name)
+        if isinstance(value, str) and len(value.encode("utf-16-le")) // 2 > size:
+            raise write_failed(
+                entity.entity_type,
+                f"The value of field '{name}' is too long: at most {size} characters are allowed.",
+                "Error",
+            )
 
 
 def _compose_name(values: dict[str, Any]) -> str:
@@ -377,6 +404,7 @@ class Rules:
 
     def create_Workers(self, entity: EntitySchema, values: dict[str, Any]) -> None:
         self.check_read_only(entity, values, {"WorkerStatus": "Pending"})
+        _check_sizes(entity, values)
         self.take_number(entity, values, "PersonnelNumber", self.personnel_sequence())
         if not values.get("FirstName") and not values.get("LastName"):
             raise write_failed(
@@ -449,6 +477,7 @@ class Rules:
 
     def create_VendorsV2(self, entity: EntitySchema, values: dict[str, Any]) -> None:
         _required(entity, values, "VendorGroupId")
+        _check_sizes(entity, values)
         if not (
             values.get("VendorOrganizationName")
             or values.get("PersonFirstName")
@@ -505,6 +534,7 @@ class Rules:
     ) -> dict[str, Any]:
         """Check a PATCH; returns hidden columns to store alongside."""
         self.check_read_only(entity, changes, old)
+        _check_sizes(entity, changes)
         if entity.name == "LedgerJournalHeaders":
             self._refuse_posted(old, entity)
             if (
