@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint clean
+.PHONY: setup demo test lint audit clean
 
 # The product and, beside it, the sandbox (its own package: not part of the product's wheel).
 $(STAMP): pyproject.toml sandbox/pyproject.toml
@@ -32,5 +32,9 @@ lint: setup
 	$(BIN)/lint-imports
 	$(BIN)/dg check defs
 
+# Supply chain: pip-audit over the installed versions (its own tool venv, .venv-audit).
+audit: setup
+	$(PYTHON) scripts/audit-deps.py
+
 clean:
-	rm -rf $(VENV) .dagster_home .sandbox .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-audit .dagster_home .sandbox .pytest_cache .ruff_cache
