@@ -11,8 +11,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from ml_connector_dagster.cli import context
-from ml_connector_dagster.cli.failures import step_failure_messages
 from ml_connector_dagster.cli.payroll import _validated_pay_period
+from ml_connector_dagster.defs.failures import step_failure_messages
 
 console = Console()
 

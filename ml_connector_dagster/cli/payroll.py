@@ -8,7 +8,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ml_connector_dagster.cli import context
-from ml_connector_dagster.cli.failures import run_failure_messages
+from ml_connector_dagster.defs.failures import run_failure_messages
 
 console = Console()
 

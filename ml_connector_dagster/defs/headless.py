@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
+from ml_connector_dagster.defs.failures import step_failure_messages
 from ml_connector_dagster.defs.io_manager import PartitionFilesIOManager
 from ml_connector_dagster.defs.payroll.assets import (
     labor_cost_journals,
@@ -90,25 +91,5 @@ def run_partition(
                 outcome.status = str(observation.metadata["status"].value)
                 outcome.why = str(observation.metadata["why"].value)
     if not result.success:
-        outcome.error = "; ".join(step_failure_reasons(result.all_events))
+        outcome.error = "; ".join(step_failure_messages(result.all_events))
     return outcome
-
-
-def step_failure_reasons(events: list[dg.DagsterEvent]) -> list[str]:
-    """What a failed step says: a ``dg.Failure``'s description (our own words: blocked by which
-    check, which journal failed and why), else the root cause of the error, not Dagster's
-    wrapper ("Error occurred while executing op")."""
-    reasons = []
-    for event in events:
-        if not event.is_step_failure or not event.step_failure_data:
-            continue
-        data = event.step_failure_data
-        if data.user_failure_data and data.user_failure_data.description:
-            reasons.append(data.user_failure_data.description)
-            continue
-        error = data.error
-        while error is not None and error.cause is not None:
-            error = error.cause
-        if error is not None:
-            reasons.append(str(error.message).strip().splitlines()[0])
-    return reasons

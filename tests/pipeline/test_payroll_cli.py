@@ -193,7 +193,7 @@ def test_a_corrupt_credential_store_says_what_to_do(env, tmp_path: Path, monkeyp
 def test_root_cause_skips_dagster_and_prefers_the_connectors_innermost_words() -> None:
     from dagster._utils.error import SerializableErrorInfo
 
-    from ml_connector_dagster.cli.failures import root_cause
+    from ml_connector_dagster.defs.failures import root_cause
 
     def info(qualified: str, text: str, cause=None) -> SerializableErrorInfo:
         return SerializableErrorInfo(

@@ -215,9 +215,9 @@ def test_unbalanced_source_record_blocks(env) -> None:
 
 
 def _failure_text(result) -> str:
-    from ml_connector_dagster.defs.headless import step_failure_reasons
+    from ml_connector_dagster.defs.failures import step_failure_messages
 
-    return " ".join(step_failure_reasons(result.all_events))
+    return " ".join(step_failure_messages(result.all_events))
 
 
 def _one_complete_journal_per_run(env) -> None:

@@ -16,7 +16,7 @@ import yaml
 from pipeline_support import PAYROLL, admin, latest_paid_period, resources, sandbox_writes
 
 from ml_connector_dagster.connections import Connection
-from ml_connector_dagster.defs.headless import step_failure_reasons
+from ml_connector_dagster.defs.failures import step_failure_messages
 from ml_connector_dagster.defs.io_manager import PartitionFilesIOManager
 from ml_connector_dagster.defs.payroll.assets import (
     labor_cost_journals,
@@ -125,7 +125,7 @@ def test_posting_alone_refuses_journals_built_with_another_mapping(env) -> None:
         _drop_a_used_department(env)
         refused = _materialize(instance, env, [posted_journals])
         assert not refused.success
-        reasons = " ".join(step_failure_reasons(refused.all_events))
+        reasons = " ".join(step_failure_messages(refused.all_events))
         assert "blocked by a check" in reasons and "fully_mapped" in reasons
         assert "another version of the mapping file" in reasons
         assert "nothing was written to Dynamics" in reasons
@@ -146,7 +146,7 @@ def test_a_format_switched_after_the_checks_stops_the_write(env) -> None:
         before = sandbox_writes(env["sandbox"])
         refused = _materialize(instance, env, [posted_journals])
     assert not refused.success
-    reasons = " ".join(step_failure_reasons(refused.all_events))
+    reasons = " ".join(step_failure_messages(refused.all_events))
     assert "valid_in_dynamics" in reasons and "active F&O ledger format" in reasons
     assert sandbox_writes(env["sandbox"]) == before and _headers() == []
 
