@@ -9,6 +9,7 @@ is held until the other process is provably waiting for the lock.
 
 import json
 import logging
+import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -55,6 +56,10 @@ def _environment(
     client, token_url = _oauth_client(sandbox)
     key = Fernet.generate_key().decode()
     env = {
+        # A clean environment, except what runs the interpreter under a pinned calendar
+        # (libfaketime's LD_PRELOAD and FAKETIME*): the workers must share the test's clock,
+        # or the sandbox's certificate is "not yet valid" to them.
+        **{k: v for k, v in os.environ.items() if k == "LD_PRELOAD" or k.startswith("FAKETIME")},
         **{k: v for k, v in sandbox.env().items() if k != "RIPPLING_API_TOKEN"},
         "PATH": "/usr/bin:/bin",
         "HOME": str(tmp_path),
