@@ -122,6 +122,15 @@ def _valid_in_dynamics_text(result: dg.ExecuteInProcessResult) -> str:
     return table_text(evaluation.metadata["details"])
 
 
+def _blocks_before_any_write(env, why: str) -> None:
+    """A run of the period fails valid_in_dynamics saying ``why``; F&O saw no write at all."""
+    before = sandbox_writes(env["sandbox"])
+    result = _run(env)
+    assert "valid_in_dynamics" in _failed_checks(result)
+    assert why in _valid_in_dynamics_text(result)
+    assert _posted(result) == [] and sandbox_writes(env["sandbox"]) == before
+
+
 def test_a_value_suspended_for_this_legal_entity_only_blocks_before_any_write(env) -> None:
     """The shared value is fine; F&O's per-company override suspends it in USMF alone."""
     with admin(env["sandbox"], "dynamics") as fo:
@@ -140,11 +149,7 @@ def test_a_value_suspended_for_this_legal_entity_only_blocks_before_any_write(en
                 },
             )
             assert answer.status_code in (200, 201), answer.text
-    before = sandbox_writes(env["sandbox"])
-    result = _run(env)
-    assert "valid_in_dynamics" in _failed_checks(result)
-    assert f"is suspended in {COMPANY}" in _valid_in_dynamics_text(result)
-    assert _posted(result) == [] and sandbox_writes(env["sandbox"]) == before
+    _blocks_before_any_write(env, f"is suspended in {COMPANY}")
 
 
 def test_a_value_inactive_on_the_journal_date_blocks_before_any_write(env) -> None:
@@ -164,11 +169,7 @@ def test_a_value_inactive_on_the_journal_date_blocks_before_any_write(env) -> No
                 },
             )
             assert answer.status_code in (200, 204), answer.text
-    before = sandbox_writes(env["sandbox"])
-    result = _run(env)
-    assert "valid_in_dynamics" in _failed_checks(result)
-    assert "not active after 2020-12-31" in _valid_in_dynamics_text(result)
-    assert _posted(result) == [] and sandbox_writes(env["sandbox"]) == before
+    _blocks_before_any_write(env, "not active after 2020-12-31")
 
 
 def test_wrong_format_order_blocks_before_any_write(env) -> None:

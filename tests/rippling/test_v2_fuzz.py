@@ -100,10 +100,10 @@ def _record_path(endpoint: Endpoint, path: tuple[str | int, ...]) -> tuple[str |
 
 
 def _exact(parsed: Any, sent: str) -> None:
-    """A fractional-cent amount that was read is kept exactly (never rounded, never float)."""
-    found = [v for v in _values(parsed) if isinstance(v, Decimal)]
-    assert not any(isinstance(v, float) for v in _values(parsed))
-    assert all(v != Decimal(sent).quantize(Decimal("0.01")) or v == Decimal(sent) for v in found)
+    """A fractional-cent amount that was read is kept exactly: never a float, never rounded."""
+    values = list(_values(parsed))
+    assert not any(isinstance(v, float) for v in values)
+    assert Decimal(sent).quantize(Decimal("0.01")) not in values
 
 
 def _values(value: Any) -> Iterator[Any]:
