@@ -36,9 +36,18 @@ log = logging.getLogger(__name__)
 # One name for every Rippling refresh of this deployment: refreshes of different OAuth apps
 # wait for each other too, which costs little (a refresh takes a second, every ~36 hours).
 REFRESH_LOCK_NAME = "ml-connector/rippling-oauth-refresh"
-# How long a refresh waits for another process's refresh: several token calls (30 s read
-# timeout each) in a row. Not a setting: config/settings.py has none for it yet.
+# How long a refresh waits for another process's refresh: several token calls (each bounded by
+# ML_CONNECTOR_RIPPLING_TIMEOUT_SECONDS, 30 s by default) in a row. Not a setting:
+# config/settings.py has none for it yet.
 REFRESH_LOCK_TIMEOUT_SECONDS = 120.0
+# Connecting takes at most this long (or the read timeout, if smaller), whatever the service.
+CONNECT_TIMEOUT_SECONDS = 10.0
+
+
+def http_timeout(read_seconds: float) -> httpx.Timeout:
+    """A client's timeout: ``read_seconds`` to read (and write, and wait for the pool), and
+    ``CONNECT_TIMEOUT_SECONDS`` or less to connect."""
+    return httpx.Timeout(read_seconds, connect=min(CONNECT_TIMEOUT_SECONDS, read_seconds))
 
 
 def refresh_token_writer(env: Mapping[str, str] = ENVIRONMENT) -> Callable[[SecretStr], None]:
@@ -115,8 +124,11 @@ class Connection:
         return auth_from_credentials(self.credentials.rippling, coordinator=coordinator)
 
     def rippling(self, **kwargs: object) -> RipplingClient:
+        """A client with the environment's read timeout (``timeout=`` in kwargs overrides)."""
         if "auth" not in kwargs:
             kwargs["auth"] = self.rippling_auth()
+        if "timeout" not in kwargs:
+            kwargs["timeout"] = http_timeout(self.settings.rippling_timeout_seconds)
         return RipplingClient(
             self.credentials.rippling,
             ssl_context=build_ssl_context(self.credentials.ca_bundle),
@@ -124,16 +136,17 @@ class Connection:
         )
 
     def dynamics(self, **kwargs: object) -> DynamicsClient:
-        """A client with the environment's changeset size and ``$batch`` timeout (overridable)."""
+        """A client with the environment's changeset size and timeouts (requests, ``$batch``,
+        Entra tokens); each is overridable in kwargs."""
         return DynamicsClient(
             self.credentials.dynamics,
             ssl_context=build_ssl_context(self.credentials.ca_bundle),
             **{
                 "changeset_size": self.settings.dynamics_changeset_size,
+                "timeout": http_timeout(self.settings.dynamics_timeout_seconds),
+                "token_timeout": self.settings.token_timeout_seconds,
                 # F&O answers a $batch only after the whole changeset is validated and committed.
-                "batch_timeout": httpx.Timeout(
-                    self.settings.dynamics_batch_timeout_seconds, connect=10.0
-                ),
+                "batch_timeout": http_timeout(self.settings.dynamics_batch_timeout_seconds),
                 **kwargs,
             },  # type: ignore[arg-type]
         )

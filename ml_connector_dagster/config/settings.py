@@ -31,6 +31,8 @@ from pydantic_settings.sources.utils import parse_env_vars
 PREFIX = "ML_CONNECTOR_"
 
 Seconds = Annotated[float, Field(ge=0)]
+# A timeout: zero would fail every request, and "inf" would wait for ever again.
+TimeoutSeconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
 
 class SettingsError(ValueError):
@@ -95,6 +97,12 @@ class ConnectorSettings(BaseSettings):
     # Dynamics client.
     dynamics_changeset_size: int = Field(default=1000, ge=1, le=5000)
     dynamics_batch_timeout_seconds: Annotated[float, Field(ge=10)] = 900.0
+
+    # Read timeouts per request (seconds); the connect timeout is 10 s, or the read timeout
+    # if smaller. A service that does not answer within it ends in an error naming it.
+    rippling_timeout_seconds: TimeoutSeconds = 30.0  # Rippling API and its OAuth token calls
+    dynamics_timeout_seconds: TimeoutSeconds = 120.0  # F&O OData (``$batch`` has its own)
+    token_timeout_seconds: TimeoutSeconds = 30.0  # Entra ID (discovery and token requests)
 
     # Credentials and TLS.
     credentials_file: Path | None = None

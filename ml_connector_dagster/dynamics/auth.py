@@ -14,6 +14,14 @@ gets turns such an answer into an exception before MSAL sees it, and ``token()``
 ``Retry-After``, else jittered backoff, per ``RetryPolicy``) and asks again; when the budget is
 spent it says "throttled", never a tenant or secret hint. A token endpoint out of reach (TLS,
 DNS, refused connection) is ``DynamicsUnavailableError`` naming the host and what to do.
+
+Every request MSAL sends has a timeout (``ML_CONNECTOR_TOKEN_TIMEOUT_SECONDS``, connect 10 s or
+less): without one a token endpoint that accepts the connection and never answers would hang
+the run for ever. MSAL's own ``timeout`` argument does not apply to an http client it is given
+(its docstring says so), so the session below sets it on every call. A token request that times
+out is asked again (it is idempotent) at most ``TIMEOUT_ATTEMPTS`` times in all, then it is a
+``DynamicsTimeoutError`` saying Entra did not answer within that many seconds and naming the
+setting.
 """
 
 import logging
@@ -23,9 +31,14 @@ from urllib.parse import urlsplit
 
 import msal
 import requests
+import urllib3
 
 from ml_connector_dagster.credentials.models import DynamicsCredentials
-from ml_connector_dagster.dynamics.errors import DynamicsAuthError, DynamicsUnavailableError
+from ml_connector_dagster.dynamics.errors import (
+    DynamicsAuthError,
+    DynamicsTimeoutError,
+    DynamicsUnavailableError,
+)
 from ml_connector_dagster.transport.retry import RetryPolicy, parse_retry_after
 from ml_connector_dagster.transport.tls import describe_connection_failure, requests_session
 
@@ -60,6 +73,14 @@ AADSTS_HINTS: dict[int, str] = {
 # Entra answers worth another try after a wait: throttled, or the service briefly unwell.
 BUSY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
+# How long one request to Entra may take by default (seconds), and the cap on connecting.
+DEFAULT_TOKEN_TIMEOUT_SECONDS = 30.0
+CONNECT_TIMEOUT_SECONDS = 10.0
+# Token requests that time out, in all, before giving up: each may take the whole timeout.
+TIMEOUT_ATTEMPTS = 3
+# The setting an operator changes when Entra is merely slow (named in the error).
+TOKEN_TIMEOUT_SETTING = "ML_CONNECTOR_TOKEN_TIMEOUT_SECONDS"
+
 
 class EntraBusy(Exception):
     """Entra answered 429 or a transient 5xx; raised inside MSAL's call, caught by ``token``."""
@@ -70,20 +91,63 @@ class EntraBusy(Exception):
         super().__init__(f"Entra ID answered {status}")
 
 
+class EntraTimeout(Exception):
+    """A request to Entra timed out; raised inside MSAL's call, caught by ``token``."""
+
+    def __init__(self, connecting: bool) -> None:
+        self.connecting = connecting  # no connection within the connect timeout
+        super().__init__("Entra ID did not answer in time")
+
+
+def timed_out(error: BaseException) -> EntraTimeout | None:
+    """An ``EntraTimeout`` when a requests error is a timeout, else None.
+
+    requests raises ``ConnectTimeout``/``ReadTimeout`` while waiting for the answer's head, but
+    a read timing out in the middle of the body surfaces as a ``ConnectionError`` wrapping
+    urllib3's ``ReadTimeoutError``: both are the endpoint not answering in time.
+    """
+    if isinstance(error, requests.ConnectTimeout):
+        return EntraTimeout(connecting=True)
+    if isinstance(error, requests.Timeout):
+        return EntraTimeout(connecting=False)
+    wrapped = [arg for arg in getattr(error, "args", ()) if isinstance(arg, BaseException)]
+    if any(isinstance(arg, urllib3.exceptions.ConnectTimeoutError) for arg in wrapped):
+        return EntraTimeout(connecting=True)
+    if any(isinstance(arg, urllib3.exceptions.ReadTimeoutError) for arg in wrapped):
+        return EntraTimeout(connecting=False)
+    return None
+
+
+def request_timeout(seconds: float) -> tuple[float, float]:
+    """requests' (connect, read) timeout for a read timeout of ``seconds``."""
+    if not seconds > 0:
+        raise ValueError(f"a token timeout must be more than 0 seconds, got {seconds}")
+    return (min(CONNECT_TIMEOUT_SECONDS, seconds), seconds)
+
+
 class BusyAwareSession:
     """The http client MSAL gets: our requests session, with busy answers raised as ``EntraBusy``.
 
     MSAL calls only ``get``, ``post`` and ``close``; raising here keeps a 429 out of MSAL's
     result parsing and throttle cache, so the retry ``token()`` makes really reaches Entra.
+    Every call carries ``timeout`` (requests' ``(connect, read)``), which MSAL never sets on an
+    http client it is given.
     """
 
-    def __init__(self, session: requests.Session) -> None:
+    def __init__(
+        self,
+        session: requests.Session,
+        timeout: tuple[float, float] = request_timeout(DEFAULT_TOKEN_TIMEOUT_SECONDS),
+    ) -> None:
         self._session = session
+        self.timeout = timeout
 
     def get(self, url: str, **kwargs: object) -> requests.Response:
+        kwargs.setdefault("timeout", self.timeout)
         return self._checked(self._session.get(url, **kwargs))  # type: ignore[arg-type]
 
     def post(self, url: str, **kwargs: object) -> requests.Response:
+        kwargs.setdefault("timeout", self.timeout)
         return self._checked(self._session.post(url, **kwargs))  # type: ignore[arg-type]
 
     def close(self) -> None:
@@ -103,6 +167,8 @@ class EntraTokenProvider:
 
     ``retry`` bounds the waits after a throttled or busy token endpoint (its ``sleep`` is
     injectable, so tests assert the waits without sleeping); the Dynamics client passes its own.
+    ``timeout`` is the read timeout of every request to Entra, in seconds (the connect timeout
+    is 10 s, or ``timeout`` if smaller).
     """
 
     def __init__(
@@ -110,11 +176,13 @@ class EntraTokenProvider:
         credentials: DynamicsCredentials,
         ssl_context: ssl.SSLContext,
         retry: RetryPolicy | None = None,
+        timeout: float = DEFAULT_TOKEN_TIMEOUT_SECONDS,
     ) -> None:
         self._credentials = credentials
         self._lock = threading.Lock()
         self._ssl_context = ssl_context
         self._retry = retry or RetryPolicy(attempts=6, base=2.0, cap=60.0)
+        self.timeout = request_timeout(timeout)
         self._app: msal.ConfidentialClientApplication | None = None
 
     def _application(self) -> msal.ConfidentialClientApplication:
@@ -122,11 +190,12 @@ class EntraTokenProvider:
         if self._app is None:
             credentials = self._credentials
             host = (urlsplit(credentials.authority_host).hostname or "").lower()
+            # No ``timeout=`` here: MSAL ignores it when given an http client; ours sets it.
             self._app = msal.ConfidentialClientApplication(
                 credentials.client_id,
                 client_credential=credentials.client_secret.get_secret_value(),
                 authority=credentials.authority,
-                http_client=BusyAwareSession(requests_session(self._ssl_context)),
+                http_client=BusyAwareSession(requests_session(self._ssl_context), self.timeout),
                 instance_discovery=host in KNOWN_AUTHORITY_HOSTS,
             )
         return self._app
@@ -138,9 +207,11 @@ class EntraTokenProvider:
         """A bearer token for F&O, from MSAL's cache when it has a live one.
 
         A throttled (429) or busy (5xx) token endpoint is waited out and asked again within
-        the retry budget; the lock is not held while waiting.
+        the retry budget; a request that timed out is asked again after a jittered backoff, at
+        most ``TIMEOUT_ATTEMPTS`` times in all. The lock is not held while waiting.
         """
         attempt = 0
+        timeouts = 0
         while True:
             try:
                 return self._acquire()
@@ -158,8 +229,33 @@ class EntraTokenProvider:
                     "throttled" if busy.status == 429 else "busy",
                     wait,
                 )
-                self._retry.sleep(wait)
-                attempt += 1
+            except EntraTimeout as slow:
+                timeouts += 1
+                if timeouts >= TIMEOUT_ATTEMPTS or attempt + 1 >= self._retry.attempts:
+                    raise DynamicsTimeoutError(self._timed_out(slow, timeouts)) from None
+                wait = self._retry.backoff(attempt)
+                log.warning(
+                    "Entra ID did not answer a token request within %gs; asking again in %.1fs",
+                    self._waited(slow),
+                    wait,
+                )
+            self._retry.sleep(wait)
+            attempt += 1
+
+    def _waited(self, slow: EntraTimeout) -> float:
+        connect, read = self.timeout
+        return connect if slow.connecting else read
+
+    def _timed_out(self, slow: EntraTimeout, tries: int) -> str:
+        host = urlsplit(self._credentials.authority_host).netloc or "the authority host"
+        how = " (no connection)" if slow.connecting else ""
+        return (
+            f"the Entra ID token endpoint {host} did not answer within"
+            f" {self._waited(slow):g} s{how} (asked {tries} time{'s' if tries > 1 else ''})"
+            f" for a token for {self._credentials.environment_url}: Entra ID or the network"
+            f" path to it (proxy, firewall) is down or stalled; if it is only slow, raise"
+            f" {TOKEN_TIMEOUT_SETTING} (now {self.timeout[1]:g} s)"
+        )
 
     def _gave_up(self, busy: EntraBusy) -> str:
         tries = f"{self._retry.attempts} attempts"
@@ -184,7 +280,10 @@ class EntraTokenProvider:
                 )
         except requests.RequestException as exc:
             # Caught before ValueError (requests' InvalidURL and kin are both): an unreachable
-            # or untrusted host is no tenant problem.
+            # or untrusted host is no tenant problem. A timeout is asked again by ``token``.
+            slow = timed_out(exc)
+            if slow is not None:
+                raise slow from None
             host = urlsplit(self._credentials.authority_host).netloc or "the authority host"
             raise DynamicsUnavailableError(
                 "no token from Entra ID: " + describe_connection_failure(exc, host)

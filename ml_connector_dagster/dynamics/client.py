@@ -23,7 +23,7 @@ import requests
 
 from ml_connector_dagster.credentials.models import DynamicsCredentials
 from ml_connector_dagster.dynamics import batch as batch_codec
-from ml_connector_dagster.dynamics.auth import EntraTokenProvider
+from ml_connector_dagster.dynamics.auth import DEFAULT_TOKEN_TIMEOUT_SECONDS, EntraTokenProvider
 from ml_connector_dagster.dynamics.errors import (
     AmbiguousWriteError,
     BatchError,
@@ -66,7 +66,10 @@ class DynamicsClient:
         changeset_size: int = DEFAULT_CHANGESET_SIZE,
         batch_timeout: httpx.Timeout = DEFAULT_BATCH_TIMEOUT,
         tokens: EntraTokenProvider | None = None,
+        token_timeout: float = DEFAULT_TOKEN_TIMEOUT_SECONDS,
     ) -> None:
+        """``timeout``: every request but ``$batch`` (``batch_timeout``). ``token_timeout``: the
+        read timeout of each request to Entra ID, in seconds (unused with ``tokens``)."""
         if not 1 <= changeset_size <= batch_codec.MAX_OPERATIONS:
             raise ValueError(f"changeset_size must be 1..{batch_codec.MAX_OPERATIONS}")
         context = ssl_context or build_ssl_context()
@@ -75,7 +78,9 @@ class DynamicsClient:
         self.changeset_size = changeset_size
         self.batch_timeout = batch_timeout
         self.retry = retry or RetryPolicy(attempts=6, base=2.0, cap=60.0)
-        self.tokens = tokens or EntraTokenProvider(credentials, context, self.retry)
+        self.tokens = tokens or EntraTokenProvider(
+            credentials, context, self.retry, timeout=token_timeout
+        )
         # Whether F&O has accepted a token of this app: tells "app not registered in F&O"
         # from "a token revoked or expired again right after its refresh" (``request``).
         self.token_accepted = False

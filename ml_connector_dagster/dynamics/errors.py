@@ -35,6 +35,13 @@ class DynamicsUnavailableError(DynamicsError):
     """Throttling, 5xx or connection failures outlasted the retry budget."""
 
 
+class DynamicsTimeoutError(DynamicsUnavailableError):
+    """Entra ID did not answer within the configured timeout, through every attempt.
+
+    The text names the endpoint, the timeout and the setting that raises it.
+    """
+
+
 class AmbiguousWriteError(DynamicsError):
     """A write whose outcome is unknown (connection lost or 5xx after sending).
 

@@ -71,11 +71,36 @@ def test_the_process_environment_is_read_the_same_way(monkeypatch: pytest.Monkey
         ("ML_CONNECTOR_INSTANCE", "mysql"),
         ("ML_CONNECTOR_SYNC_FROM", "2026-02-30"),
         ("ML_CONNECTOR_CONNECTION", "two words"),
+        ("ML_CONNECTOR_RIPPLING_TIMEOUT_SECONDS", "0"),
+        ("ML_CONNECTOR_RIPPLING_TIMEOUT_SECONDS", "-5"),
+        ("ML_CONNECTOR_DYNAMICS_TIMEOUT_SECONDS", "0"),
+        ("ML_CONNECTOR_DYNAMICS_TIMEOUT_SECONDS", "two minutes"),
+        ("ML_CONNECTOR_TOKEN_TIMEOUT_SECONDS", "0"),
+        ("ML_CONNECTOR_TOKEN_TIMEOUT_SECONDS", "inf"),  # no timeout at all is the bug itself
+        ("ML_CONNECTOR_TOKEN_TIMEOUT_SECONDS", "nan"),
     ],
 )
 def test_a_bad_value_names_its_variable(name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=name):
         ConnectorSettings.from_env({name: value})
+
+
+def test_the_service_timeouts_default_and_parse() -> None:
+    defaults = ConnectorSettings.from_env({})
+    assert defaults.rippling_timeout_seconds == 30.0
+    assert defaults.dynamics_timeout_seconds == 120.0
+    assert defaults.token_timeout_seconds == 30.0
+    settings = ConnectorSettings.from_env(
+        {
+            "ML_CONNECTOR_RIPPLING_TIMEOUT_SECONDS": "45",
+            "ML_CONNECTOR_DYNAMICS_TIMEOUT_SECONDS": " 300.5 ",
+            "ML_CONNECTOR_TOKEN_TIMEOUT_SECONDS": "0.5",  # any positive value, even below 1 s
+        }
+    )
+    assert settings.rippling_timeout_seconds == 45.0
+    assert settings.dynamics_timeout_seconds == 300.5
+    assert settings.token_timeout_seconds == 0.5
+    assert variable_name("token_timeout_seconds") == "ML_CONNECTOR_TOKEN_TIMEOUT_SECONDS"
 
 
 def test_a_secret_setting_never_shows_in_repr_or_errors() -> None:
