@@ -46,16 +46,29 @@ def print_freed_runs(freed) -> None:
         console.print(f"[yellow]freed[/yellow] {dead.describe()}", soft_wrap=True)
 
 
+def _free_dead_runs(instance, command: str) -> None:
+    """Mark runs of this host whose process died failed and free their pool slots
+    (``defs/stale_runs.py``), printing each: a killed earlier run must not block this one for
+    ever, and it must show as failed before ``replay`` decides what to re-run."""
+    from ml_connector_dagster.defs.stale_runs import free_dead_runs
+
+    print_freed_runs(free_dead_runs(instance, actor=f"ml-connector {command}"))
+
+
 def _run_all(pairs: list[tuple[str, str]], command: str) -> int:
+    """Free dead runs (``_free_dead_runs``), then run each pair (``_run_pairs``)."""
+    with context.dagster_instance() as instance:
+        _free_dead_runs(instance, command)
+        return _run_pairs(instance, pairs)
+
+
+def _run_pairs(instance, pairs: list[tuple[str, str]]) -> int:
     """Run each (pay period, company) through Dagster; print one row each; the exit code.
 
-    First, runs of this host whose process died are marked failed and their pool slots freed
-    (``defs/stale_runs.py``): a killed earlier run must not block this one for ever. A failed
-    run's "why" is the root cause of its failed steps (``cli/failures.py``), which the Dagster
-    log would otherwise be the only place to find.
+    A failed run's "why" is the root cause of its failed steps (``cli/failures.py``), which the
+    Dagster log would otherwise be the only place to find.
     """
     from ml_connector_dagster.defs.headless import run_partition
-    from ml_connector_dagster.defs.stale_runs import free_dead_runs
 
     table = Table(title="payroll to ledger")
     for column in (
@@ -68,29 +81,27 @@ def _run_all(pairs: list[tuple[str, str]], command: str) -> int:
     ):
         table.add_column(column, overflow="fold")
     outcomes = []
-    with context.dagster_instance() as instance:
-        print_freed_runs(free_dead_runs(instance, actor=f"ml-connector {command}"))
-        for pay_period, company in pairs:
-            with console.status(f"{pay_period} {company}: snapshot, journals, checks, posting"):
-                outcome = run_partition(instance, pay_period, company)
-            if not outcome.success:
-                # The root cause of each failed step, every line of it, not Dagster's wrapper.
-                outcome.error = "; ".join(run_failure_messages(instance, outcome.run_id)) or (
-                    outcome.error
-                )
-            outcomes.append(outcome)
-            journals = ", ".join(f"{run}: {'/'.join(n)}" for run, n in outcome.posted.items())
-            why = outcome.error or outcome.why or "-"
-            if outcome.failed_checks and "blocked by" not in why:
-                why = f"blocked by {', '.join(outcome.failed_checks)}; {why}"
-            table.add_row(
-                pay_period,
-                company,
-                _status_cell(outcome),
-                journals or "-",
-                escape(why),  # F&O's and our texts hold brackets that are not rich markup
-                outcome.run_id,
+    for pay_period, company in pairs:
+        with console.status(f"{pay_period} {company}: snapshot, journals, checks, posting"):
+            outcome = run_partition(instance, pay_period, company)
+        if not outcome.success:
+            # The root cause of each failed step, every line of it, not Dagster's wrapper.
+            outcome.error = "; ".join(run_failure_messages(instance, outcome.run_id)) or (
+                outcome.error
             )
+        outcomes.append(outcome)
+        journals = ", ".join(f"{run}: {'/'.join(n)}" for run, n in outcome.posted.items())
+        why = outcome.error or outcome.why or "-"
+        if outcome.failed_checks and "blocked by" not in why:
+            why = f"blocked by {', '.join(outcome.failed_checks)}; {why}"
+        table.add_row(
+            pay_period,
+            company,
+            _status_cell(outcome),
+            journals or "-",
+            escape(why),  # F&O's and our texts hold brackets that are not rich markup
+            outcome.run_id,
+        )
     console.print(table)
     if any(not o.success for o in outcomes):
         return EXIT_NOT_DONE
@@ -136,22 +147,8 @@ def run_command(pay_period: str, legal_entity: str | None) -> None:
     raise SystemExit(_run_all([(period, company) for company in companies], "run"))
 
 
-@click.command()
-@click.option(
-    "--partition",
-    "partitions",
-    multiple=True,
-    help="'COMPANY|PAY_PERIOD' (e.g. 'USMF|2026-11-15'); default: every unfinished one.",
-)
-def replay(partitions: tuple[str, ...]) -> None:
-    """Re-run unfinished partitions (failed, blocked, interrupted) idempotently through Dagster."""
-    keys = list(partitions)
-    if not keys:
-        with context.audit_store() as store:
-            keys = store.failed_partitions()
-    if not keys:
-        console.print("Nothing to replay: every journal identity is in a final state.")
-        return
+def _pairs(keys: list[str]) -> list[tuple[str, str]]:
+    """(pay period, company) of each 'COMPANY|PAY_PERIOD' key, or a clear parameter error."""
     from ml_connector_dagster.defs.payroll.partitions import PayrollPartition
 
     pairs = []
@@ -162,7 +159,42 @@ def replay(partitions: tuple[str, ...]) -> None:
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--partition") from None
         pairs.append((partition.pay_period, partition.company))
-    raise SystemExit(_run_all(pairs, "replay"))
+    return pairs
+
+
+@click.command()
+@click.option(
+    "--partition",
+    "partitions",
+    multiple=True,
+    help="'COMPANY|PAY_PERIOD' (e.g. 'USMF|2026-11-15'); default: every unfinished one.",
+)
+def replay(partitions: tuple[str, ...]) -> None:
+    """Re-run unfinished partitions (failed, blocked, interrupted) idempotently through Dagster.
+
+    Unfinished: a journal identity the audit trail holds as not final, or a partition whose
+    latest payroll run failed or was canceled before posting anything (``defs/payroll/
+    unfinished.py``). Runs whose process died are freed (marked failed) first, so a killed run
+    counts as failed, not as still running.
+    """
+    from ml_connector_dagster.defs.payroll.unfinished import unfinished_partitions
+
+    given = _pairs(list(partitions))  # a typo is refused before anything is touched
+    with context.dagster_instance() as instance:
+        _free_dead_runs(instance, "replay")
+        if partitions:
+            pairs = given
+        else:
+            with context.audit_store() as store:
+                pairs = _pairs(unfinished_partitions(instance, store))
+        if not pairs:
+            console.print(
+                "Nothing to replay: every journal identity is in a final state and no payroll"
+                " run failed before posting."
+            )
+            return
+        code = _run_pairs(instance, pairs)
+    raise SystemExit(code)
 
 
 @click.command()
