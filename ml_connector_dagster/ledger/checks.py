@@ -6,10 +6,11 @@ own reported totals (``gross_pay``, ``net_pay``, ``summary``), never with sums r
 the same line items the journal was built from, which could not fail.
 """
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from decimal import Decimal
+from dataclasses import dataclass, replace
+from decimal import Decimal, InvalidOperation
 
 from ml_connector_dagster.config.mapping import DimensionFormatSpec, LegalEntityMap
 from ml_connector_dagster.ledger.company_reference import state_on
@@ -18,17 +19,74 @@ from ml_connector_dagster.ledger.journal import Journal
 from ml_connector_dagster.ledger.vocabulary import DEBIT_ROLES, LineRole
 
 ZERO = Decimal("0.00")
+WITHHELD = "[amount withheld: summary detail level]"
 
 
 @dataclass(frozen=True)
 class Finding:
-    """One failed rule: what (subject), which field/category, expected vs actual, and why."""
+    """One failed rule: what (subject), which field/category, expected vs actual, and why.
+
+    ``personal``: the finding is about one record or one worker, so its amounts are that
+    person's pay; where per-person amounts may not be shown (``withhold_amounts``) it still
+    names the record, the worker and the field, without the amounts.
+    """
 
     subject: str
     item: str
     expected: str
     actual: str
     message: str = ""
+    personal: bool = False
+
+
+# A number standing on its own: not part of an id (wpr_12ab), a path (earnings[0].amount), a
+# date (2026-11-15) or a journal number (USMF-000007).
+_NUMBER = re.compile(r"(?<![\w.\[\-])[-+]?\d+(?:,\d{3})*(?:\.\d+)?(?:[eE][-+]?\d+)?(?![\w\[\]\-])")
+_WORD = re.compile(r"[^\s()]+")
+
+
+def _number(text: str) -> Decimal | None:
+    try:
+        return Decimal(text.strip().replace(",", ""))
+    except InvalidOperation:
+        return None
+
+
+def mask_amounts(text: str, keep: Iterable[str] = (), amounts: Iterable[Decimal] = ()) -> str:
+    """``text`` with every amount replaced by ``WITHHELD``.
+
+    An amount is a number standing on its own (``1234.56``, ``-50.00``, ``1E+11``, ``1,200``):
+    any number with a sign, a decimal part, an exponent or three digits or more, and any number
+    equal to one of ``amounts``. Left as they are: words of ``keep`` (the ids a finding names)
+    and small counts (``3 earlier gross``, ``12 digits``), which say nothing of anyone's pay.
+    """
+    kept = set(keep)
+    known = set(amounts)
+
+    def one(match: re.Match[str]) -> str:
+        token = match.group(0)
+        if token in kept:
+            return token
+        count = token.isdigit() and len(token) <= 2
+        return token if count and _number(token) not in known else WITHHELD
+
+    return _NUMBER.sub(one, text)
+
+
+def withhold_amounts(finding: Finding) -> Finding:
+    """A personal finding without its amounts (record, worker and field still named); any other
+    finding (a journal, voucher, account or the dimension format) as it is."""
+    if not finding.personal:
+        return finding
+    keep = _WORD.findall(f"{finding.subject} {finding.item}")
+    cells = (_number(finding.expected), _number(finding.actual))
+    amounts = [a for a in cells if a is not None and a.is_finite()]
+    return replace(
+        finding,
+        expected=mask_amounts(finding.expected, keep, amounts),
+        actual=mask_amounts(finding.actual, keep, amounts),
+        message=mask_amounts(finding.message, keep, amounts),
+    )
 
 
 # --- 1. balanced ---------------------------------------------------------------------------
@@ -128,6 +186,7 @@ def missing_findings(record: PayrollRecord) -> list[Finding]:
             gap.reason,
             f"record {record.id}: {gap.field} is missing ({gap.reason}); a missing amount is"
             " not zero, so the worker's cost would post incomplete",
+            personal=True,
         )
         for gap in record.missing
     ]
@@ -161,6 +220,7 @@ def _summary_against_items(
             str(total),
             "missing",
             f"{len(items)} {what} item(s) are present but {field} is missing",
+            personal=True,
         )
     if summary_missing or items_missing:
         return None
@@ -171,10 +231,16 @@ def _summary_against_items(
             str(reported),
             f"no {what} items",
             f"{field} reports {reported} but the record lists no {what} items",
+            personal=True,
         )
     if reported != total:
         return Finding(
-            subject, item, str(reported), str(total), f"summary differs from {what} items"
+            subject,
+            item,
+            str(reported),
+            str(total),
+            f"summary differs from {what} items",
+            personal=True,
         )
     return None
 
@@ -204,6 +270,7 @@ def check_source_record(record: PayrollRecord) -> list[Finding]:
                     str(expected),
                     str(record.gross_pay),
                     "gross != net + employee taxes + employee deductions + garnishments",
+                    personal=True,
                 )
             )
     earning_paths = tuple(f"earnings[{n}].amount" for n in range(len(record.earnings)))
@@ -289,6 +356,7 @@ def check_currency(records: Iterable[PayrollRecord], company: LegalEntityMap) ->
                     f"record {record.id} is in {record.currency or 'no currency'} but"
                     f" {company.company} books in {company.currency}; foreign-currency payroll"
                     " needs exchange rates the connector does not have, so it is not posted",
+                    personal=True,
                 )
             )
     return findings

@@ -93,6 +93,7 @@ def plausibility_findings(
                     "0 or more",
                     str(record.net_pay),
                     "negative net pay: the worker would owe money for this run",
+                    personal=True,
                 )
             )
         past = earlier[record.worker_id]
@@ -110,6 +111,7 @@ def plausibility_findings(
                         str(record.gross_pay),
                         f"gross pay is {record.gross_pay / typical:.1f} times the worker's"
                         " median of earlier records",
+                        personal=True,
                     )
                 )
         for field, amount in record_amounts(record):
@@ -121,6 +123,7 @@ def plausibility_findings(
                         f"fewer than {HUGE_DIGITS} digits before the decimal point",
                         str(amount),
                         "an amount this large is almost certainly a keying or unit error",
+                        personal=True,
                     )
                 )
         if gross_known:

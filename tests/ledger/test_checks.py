@@ -6,14 +6,20 @@ from decimal import Decimal
 from ledger_factories import mapping, record, run
 
 from ml_connector_dagster.ledger.checks import (
+    WITHHELD,
     DynamicsReference,
+    Finding,
     check_balanced,
+    check_currency,
     check_dynamics_values,
     check_format,
     check_reconciled,
     check_source,
+    mask_amounts,
+    withhold_amounts,
 )
 from ml_connector_dagster.ledger.dimensions import WorkerContext
+from ml_connector_dagster.ledger.inputs import MissingAmount
 from ml_connector_dagster.ledger.journal import build_journal
 
 M = mapping()
@@ -124,3 +130,87 @@ def test_suspended_values_and_accounts_block_unknown_values_only_warn() -> None:
     assert {f.item for f in blocking} == {"main account 600100", "main account 220400"}
     blocking, _ = check_dynamics_values(journal, _reference(journal_names=frozenset({"GENJRN"})))
     assert [f.item for f in blocking] == ["journal name"]
+
+
+# --- amounts of one person (issue 11: metadata carries totals, not one person's pay) ----------
+def _texts(finding: Finding) -> str:
+    return " ".join((finding.expected, finding.actual, finding.message))
+
+
+def test_findings_about_one_record_are_personal_and_name_record_worker_and_field() -> None:
+    good = _good()
+    bad = replace(
+        good,
+        net_pay=Decimal("840.01"),
+        summary=replace(good.summary, employer_taxes=Decimal("80.00")),
+        missing=(MissingAmount("summary.employer_contributions", "null"),),
+    )
+    findings = check_source([bad])
+    assert [f.item for f in findings] == [
+        "summary.employer_contributions",  # missing: named, never read as zero
+        "gross_pay",
+        "summary.employer_taxes",
+        "summary.employer_contributions",  # its items are there, its summary is not
+    ]
+    assert all(f.personal for f in findings)
+    withheld = [withhold_amounts(f) for f in findings]
+    for finding in withheld:
+        assert finding.subject == "record p (worker w)"
+        for amount in ("1000.01", "1000.00", "80.00", "76.50", "840.01", "25.00"):
+            assert amount not in _texts(finding), (finding, amount)
+    missing, gross, employer_taxes, contributions = withheld
+    assert (missing.expected, missing.actual) == ("an amount", "null")  # nothing to withhold
+    assert "record p: summary.employer_contributions is missing" in missing.message
+    assert gross.expected == gross.actual == WITHHELD
+    assert employer_taxes.message == "summary differs from employer tax items"
+    assert (contributions.expected, contributions.actual) == (WITHHELD, "missing")
+    assert contributions.message == findings[3].message  # "1 employer contribution item(s)"
+
+
+def test_a_summary_without_items_withholds_the_amount_in_its_message_too() -> None:
+    good = _good()
+    no_items = replace(good, garnishments=(), net_pay=good.net_pay)
+    [finding] = check_source([no_items])
+    assert finding.item == "summary.total_garnishments" and "10.00" in finding.message
+    masked = withhold_amounts(finding)
+    assert "10.00" not in _texts(masked) and "10" not in _texts(masked).split()
+    assert masked.message.startswith("summary.total_garnishments reports " + WITHHELD)
+
+
+def test_a_foreign_currency_record_is_personal_and_keeps_its_currencies() -> None:
+    [finding] = check_currency([replace(_good(), currency="EUR")], M.company("USMF"))
+    assert finding.personal
+    assert withhold_amounts(finding) == finding  # no amount in it: currencies stay readable
+
+
+def test_journal_voucher_and_format_findings_are_not_personal_and_keep_their_amounts() -> None:
+    bad = replace(_good(), net_pay=Decimal("840.01"))
+    journal = _journal([bad])
+    balanced = check_balanced(journal)
+    good = _good()
+    tampered = replace(good, summary=replace(good.summary, employer_taxes=Decimal("80.00")))
+    reconciled = check_reconciled(_journal([tampered]), [tampered])
+    swapped = check_format(
+        M.dimension_format,
+        _reference(ledger_format=("MainAccount", "Department", "BusinessUnit", "CostCenter")),
+    )
+    for finding in (*balanced, *reconciled, *swapped):
+        assert not finding.personal
+        assert withhold_amounts(finding) == finding
+    assert any("-3.50" in f.message for f in reconciled)
+
+
+def test_mask_amounts_takes_amounts_and_leaves_ids_paths_dates_and_counts() -> None:
+    text = (
+        "record 0123456789ab: earnings[0].amount differs by -3.50 from 1,200.00 and 1E+11;"
+        " 3 earlier gross, 12 digits, 4500 and 7.5 times; USMF-000007 on 2026-11-15"
+    )
+    masked = mask_amounts(text, keep=["0123456789ab"])
+    assert masked == (
+        f"record 0123456789ab: earnings[0].amount differs by {WITHHELD} from {WITHHELD} and"
+        f" {WITHHELD}; 3 earlier gross, 12 digits, {WITHHELD} and {WITHHELD} times;"
+        " USMF-000007 on 2026-11-15"
+    )
+    # a small whole amount is withheld when it is one of the finding's amounts
+    assert mask_amounts("reports 12 but", amounts=[Decimal("12.00")]) == f"reports {WITHHELD} but"
+    assert mask_amounts("reports 12 but") == "reports 12 but"

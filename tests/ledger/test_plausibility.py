@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from ledger_factories import record
 
+from ml_connector_dagster.ledger.checks import WITHHELD, withhold_amounts
 from ml_connector_dagster.ledger.inputs import MissingAmount
 from ml_connector_dagster.ledger.plausibility import (
     HUGE,
@@ -104,6 +105,32 @@ def test_median_is_exact_in_decimal() -> None:
     assert median([D("0.01"), D("0.02")]) == D("0.015")
     with pytest.raises(ValueError):
         median([])
+
+
+def test_every_warning_is_about_one_record_and_withholds_its_amounts() -> None:
+    runs = [_gross("a", "1000.00"), _gross("b", "1200.00"), _gross("c", "3000.00")]
+    runs.append(record("d", "w", [("SALARY", "9000.01")], ["9100.02"]))  # net -100.01
+    runs.append(record("e", "w", [("SALARY", "100000000000.00")], er_taxes=["1.00"]))
+    findings = plausibility_findings(runs)
+    assert _items(findings) == [
+        ("d", "net_pay"),
+        ("d", "gross_pay"),
+        ("e", "gross_pay"),  # far above the history ...
+        ("e", "gross_pay"),  # ... and 12 digits
+        ("e", "net_pay"),
+        ("e", "earnings[0].amount"),
+    ]
+    assert all(f.personal for f in findings)
+    amounts = ("9000.01", "-100.01", "1200.00", "100000000000.00", "7.5")
+    for finding, shown in zip(findings, map(withhold_amounts, findings), strict=True):
+        assert (shown.subject, shown.item) == (finding.subject, finding.item)
+        texts = " ".join((shown.expected, shown.actual, shown.message))
+        assert not [a for a in amounts if a in texts], shown
+        assert shown.actual == WITHHELD
+    negative, above, huge = (withhold_amounts(findings[n]) for n in (0, 1, 3))
+    assert negative.expected == "0 or more"  # the rule stays readable
+    assert above.expected == f"at most 3 x {WITHHELD} (median of 3 earlier gross)"
+    assert huge.expected == "fewer than 12 digits before the decimal point"
 
 
 cents = st.decimals(min_value=-(10**13), max_value=10**13, places=2, allow_nan=False)

@@ -20,12 +20,16 @@ from cryptography.fernet import Fernet, InvalidToken
 
 from ml_connector_dagster.cli import main
 from ml_connector_dagster.defs.io_manager import CODEC
-from ml_connector_dagster.defs.payroll.assets import labor_cost_journals, payroll_cost_snapshot
+from ml_connector_dagster.defs.payroll.assets import (
+    labor_cost_journals,
+    payroll_cost_snapshot,
+    posted_journals,
+)
 from ml_connector_dagster.ledger.inputs import PayrollRecord
 from ml_connector_dagster.payroll.snapshot import PeriodSnapshot
 from ml_connector_dagster.storage.sealed import SUFFIX, SealedValues, storage_keyring
 from ml_connector_sandbox.server import Sandbox
-from tests.pipeline_support import PAYROLL, materialize, pipeline_env
+from tests.pipeline_support import PAYROLL, materialize, pipeline_env, table_rows
 
 COMPANY = "USMF"
 
@@ -64,7 +68,7 @@ def _stored(root: Path, *asset: str) -> Path:
     return files[0]
 
 
-def _amounts(record: PayrollRecord) -> set[Decimal]:
+def pay_amounts(record: PayrollRecord) -> set[Decimal]:
     """Every amount of one worker's record: gross, net, summary and each line."""
     amounts = {record.gross_pay, record.net_pay, *vars(record.summary).values()}
     amounts |= {line.amount for line in (*record.earnings, *record.taxes)}
@@ -88,7 +92,7 @@ def test_stored_bytes_hold_no_worker_id_or_amount_in_clear(materialized) -> None
     snapshot: PeriodSnapshot = materialized["snapshot"]
     records = snapshot.all_records()
     assert records
-    secrets = {r.worker_id for r in records} | {str(a) for r in records for a in _amounts(r)}
+    secrets = {r.worker_id for r in records} | {str(a) for r in records for a in pay_amounts(r)}
     for path in materialized["root"].rglob("*" + SUFFIX):
         raw = path.read_text()
         envelope = json.loads(raw)
@@ -111,19 +115,19 @@ def test_a_value_survives_the_round_trip_exactly(materialized) -> None:
     assert all(isinstance(a, Decimal) and a.as_tuple().exponent == -2 for a in cents)
 
 
-def _numbers(value: Any) -> set[Decimal]:
+def numbers_shown(value: Any) -> set[Decimal]:
     """Every number a metadata value shows (table cells, JSON, text), to the cent."""
     found: set[Decimal] = set()
     if isinstance(value, dg.TableMetadataValue):
         for record in value.records:
-            found |= _numbers(list(record.data.values()))
+            found |= numbers_shown(list(record.data.values()))
     elif isinstance(value, dg.MetadataValue):
-        found |= _numbers(value.value)
+        found |= numbers_shown(value.value)
     elif isinstance(value, dict):
-        found |= _numbers(list(value.keys()) + list(value.values()))
+        found |= numbers_shown(list(value.keys()) + list(value.values()))
     elif isinstance(value, list | tuple):
         for item in value:
-            found |= _numbers(item)
+            found |= numbers_shown(item)
     elif isinstance(value, bool):
         pass
     elif isinstance(value, int | float | Decimal):
@@ -139,19 +143,12 @@ def test_ui_metadata_carries_no_per_person_pay_at_the_summary_level(materialized
     snapshot: PeriodSnapshot = materialized["snapshot"]
     records = snapshot.all_records()
     assert len({r.worker_id for r in records}) > 1
-    for key in (payroll_cost_snapshot.key, labor_cost_journals.key):
+    for key in (payroll_cost_snapshot.key, labor_cost_journals.key, posted_journals.key):
         metadata = materialized["metadata"][key]
-        shown = set().union(*(_numbers(v) for v in metadata.values()))
+        shown = set().union(*(numbers_shown(v) for v in metadata.values()))
         for record in records:
             # A worker's own gross and net are that person's pay; none is shown.
             personal = {record.gross_pay, record.net_pay} & shown
-            if personal:
-                print(
-                    "DEBUG",
-                    record,
-                    {n: _plain(v) for n, v in metadata.items()},
-                    snapshot.workers.get(record.worker_id),
-                )
             assert not personal, f"{key.to_user_string()} shows {record.worker_id}'s {personal}"
         for name, value in metadata.items():
             if name in ("redactions",):  # which workers' fields were withheld: no amounts
@@ -218,3 +215,21 @@ def test_rotate_key_re_encrypts_the_stored_values(materialized, monkeypatch) -> 
     monkeypatch.setenv("ML_CONNECTOR_CREDENTIALS_KEY", new)
     values = SealedValues(root, storage_keyring(), CODEC)
     assert values.read(path) == materialized["snapshot"]
+
+
+def test_check_metadata_carries_no_per_person_pay_at_the_summary_level(materialized) -> None:
+    """The checks of the same run, warnings included: the period's off-cycle run pays a bonus
+    far above one worker's regular gross, so ``plausible`` names that record and field, and
+    shows neither its gross nor its net (nor any other record's)."""
+    records = materialized["snapshot"].all_records()
+    evaluations = materialized["result"].get_asset_check_evaluations()
+    [plausible] = [c for c in evaluations if c.check_name == "plausible"]
+    assert not plausible.passed
+    warned = table_rows(plausible.metadata["details"])
+    assert warned and all(row["subject"].startswith("record ") for row in warned)
+    assert "gross_pay" in {row["item"] for row in warned}
+    for check in evaluations:
+        shown = set().union(*(numbers_shown(v) for v in check.metadata.values()))
+        for record in records:
+            personal = {record.gross_pay, record.net_pay} & shown
+            assert not personal, f"{check.check_name} shows {record.worker_id}'s {personal}"

@@ -7,6 +7,12 @@ checks green. A partition whose checks fail is not materialized at all (its cell
 failing check says why); the posting step applies the same checks again to exactly what it is
 about to write (``posting/gate.py``), so launching it alone from the UI, the CLI or a script
 never writes a journal that has not passed them.
+
+The metadata shown in the UI carries totals and counts, never one person's pay, unless the
+mapping's ``journal.detail_level`` is ``worker`` (finance's opt-in to per-person lines): at the
+summary level a review row, a run's total or the partition's totals that would sum fewer than
+``MIN_WORKERS_PER_ROW`` workers is withheld (``_withheld_runs``, ``_withhold_totals``), and the
+checks withhold the amounts of a finding about one record (``defs/payroll/checks.py``).
 """
 
 from collections import Counter, defaultdict
@@ -19,9 +25,13 @@ from ml_connector_dagster.config.mapping import PayrollMapping
 from ml_connector_dagster.defs import tables
 from ml_connector_dagster.defs.payroll.checks import (
     JOURNAL_CHECKS,
+    MIN_WORKERS_PER_ROW,
+    ONE_WORKER,
     PLAUSIBILITY_CHECKS,
     POSTED_CHECKS,
     SNAPSHOT_CHECKS,
+    WORKER,
+    few_workers,
     journal_checks,
     matches_rippling,
     plausible,
@@ -31,7 +41,7 @@ from ml_connector_dagster.defs.payroll.partitions import payroll_partitions, spl
 from ml_connector_dagster.defs.pools import DYNAMICS_POOL
 from ml_connector_dagster.defs.resources import ConnectorResource
 from ml_connector_dagster.dynamics.errors import DynamicsError
-from ml_connector_dagster.ledger.checks import rippling_totals
+from ml_connector_dagster.ledger.checks import mask_amounts, rippling_totals
 from ml_connector_dagster.ledger.inputs import PayrollRecord
 from ml_connector_dagster.ledger.journal import Journal, JournalBuild, JournalIdentity
 from ml_connector_dagster.payroll.journals import journals_for
@@ -61,7 +71,9 @@ TOTAL_COLUMNS = (
     tables.currency(),
     tables.text("category"),
     tables.money("Rippling total", "Rippling's own total of the category"),
+    tables.text("note"),
 )
+DEBIT_COLUMNS = (tables.currency(), tables.money("debit"), tables.text("note"))
 JOURNAL_COLUMNS = (
     tables.text("run", "the last 8 characters of the payroll run id"),
     tables.currency(),
@@ -72,9 +84,11 @@ JOURNAL_COLUMNS = (
     tables.money("credit"),
 )
 # At the summary detail level no row of the review table is one person's pay: a row summing
-# fewer workers is folded into its run's "other" row (see _journal_rows).
-MIN_WORKERS_PER_ROW = 2
+# fewer than MIN_WORKERS_PER_ROW workers is folded into its run's "other" row (_journal_rows).
 FOLDED = "(folded: rows of fewer than 2 workers)"
+# The partition's totals, withheld at the summary level when one of its runs has one worker:
+# that run's total would be the partition's minus the other runs' rows.
+ONE_WORKER_RUN = "(a run of one worker: amounts withheld)"
 GROUP = "payroll"
 NOTHING_WRITTEN = "nothing was written to Dynamics"
 
@@ -108,6 +122,7 @@ def payroll_cost_snapshot(context: dg.AssetExecutionContext, connector: Connecto
         snapshot = read_snapshots(rippling, mapping, [(pay_period, company)])[(pay_period, company)]
     records = snapshot.all_records()
     totals = _rippling_totals(records)
+    withheld = _withhold_totals(snapshot, mapping)
     metadata = {
         "runs": tables.table(
             RUN_COLUMNS,
@@ -121,16 +136,19 @@ def payroll_cost_snapshot(context: dg.AssetExecutionContext, connector: Connecto
         else snapshot.nothing_to_post_reason(),
         "worker_count": len({r.worker_id for r in records}),
         "record_count": len(records),
-        "totals_by_category": tables.table(TOTAL_COLUMNS, totals),
+        "totals_by_category": tables.table(
+            TOTAL_COLUMNS,
+            ((c, category, None if withheld else a, withheld) for c, category, a in totals),
+        ),
         "totals_exact": dg.MetadataValue.json(
-            {f"{currency} {category}": str(amount) for currency, category, amount in totals}
+            {f"{c} {category}": withheld or str(a) for c, category, a in totals}
         ),
         "redacted_workers": len(snapshot.redacted),
         "redactions": dg.MetadataValue.json(
             {w: list(f) for w, f in sorted(snapshot.redacted.items())[:200]}
         ),
     }
-    check = source_sane({key: snapshot})
+    check = source_sane({key: snapshot}, detail_level=mapping.journal.detail_level)
     yield check
     if not check.passed:
         why = f"{company} {pay_period}: blocked by source_sane; {NOTHING_WRITTEN}"
@@ -161,12 +179,15 @@ def labor_cost_journals(
     result = {key: journals_for(snapshots[key], mapping)}
     journals = [b.journal for b in result[key]]
     debits = _debits_by_currency(journals)
+    withheld = _withhold_totals(snapshots[key], mapping)
     metadata = {
         "journals": len(journals),
         "line_count": sum(len(j.lines) for j in journals),
-        "total_debit": tables.table((tables.currency(), tables.money("debit")), debits.items()),
+        "total_debit": tables.table(
+            DEBIT_COLUMNS, ((c, None if withheld else a, withheld) for c, a in debits.items())
+        ),
         "total_debit_exact": dg.MetadataValue.json(
-            {currency: str(amount) for currency, amount in debits.items()}
+            {currency: withheld or str(amount) for currency, amount in debits.items()}
         ),
         "journal_summary": tables.table(
             JOURNAL_COLUMNS, _journal_rows(snapshots[key], mapping, journals)
@@ -179,7 +200,7 @@ def labor_cost_journals(
     }
     with connector.dynamics() as dynamics:
         checks = [*journal_checks(dynamics, mapping, result, snapshots)]
-    checks.append(plausible(snapshots, result))
+    checks.append(plausible(snapshots, result, detail_level=mapping.journal.detail_level))
     yield from checks
     # Only ERROR checks block; the plausibility warnings (WARN) are for finance to read.
     failed = [
@@ -215,6 +236,29 @@ def _record_blocks(
                 outcome=Outcome.BLOCKED_BY_CHECK,
                 dynamics_answer=why,
             )
+
+
+def _withheld_runs(snapshot: PeriodSnapshot, mapping: PayrollMapping) -> set[str]:
+    """The runs whose totals are one person's pay: at the summary detail level, the runs whose
+    records cover fewer than ``MIN_WORKERS_PER_ROW`` workers (none at the worker level)."""
+    if mapping.journal.detail_level == WORKER:
+        return set()
+    return {run.id for run in snapshot.runs if few_workers(snapshot.records.get(run.id, []))}
+
+
+def _withhold_totals(snapshot: PeriodSnapshot, mapping: PayrollMapping) -> str:
+    """Why the partition's totals are withheld ("" when they are shown).
+
+    At the summary detail level they are withheld when the partition's records cover fewer than
+    ``MIN_WORKERS_PER_ROW`` workers (the totals are that person's pay), and when one of its
+    runs does: that run's rows are withheld, and the partition's total minus the other runs'
+    rows (``journal_summary``, the posted journals) would give them back.
+    """
+    if mapping.journal.detail_level == WORKER:
+        return ""
+    if few_workers(snapshot.all_records()):
+        return ONE_WORKER
+    return ONE_WORKER_RUN if _withheld_runs(snapshot, mapping) else ""
 
 
 def _rippling_totals(records: list[PayrollRecord]) -> list[tuple[str, str, Decimal]]:
@@ -270,7 +314,7 @@ def _journal_rows(
         same = [row for row in shown if row[0] == run and row[1] == currency]
         smallest = min(same, key=lambda row: abs(row[5]) + abs(row[6]), default=None)
         if smallest is None:  # the run has one worker: its total is the table's only row
-            other[2] = "(one worker: amounts withheld)"
+            other[2] = ONE_WORKER
             other[5] = other[6] = None
             shown.append(other)
             continue
@@ -304,12 +348,24 @@ def _grouped(journals: list[Journal], *, by_worker: bool) -> list[tuple]:
     return [(*key, len(ws), debit, credit) for key, (ws, debit, credit) in sorted(sums.items())]
 
 
-def _rows(results: list[PostResult]) -> list[tuple]:
+def _message(result: PostResult, withheld: set[str]) -> str:
+    """What the poster said of a journal, without amounts when its run's are withheld."""
+    message = result.message or ""
+    if result.run_id not in withheld:
+        return message
+    return f"{mask_amounts(message, keep=[result.run_id])} {ONE_WORKER}".strip()
+
+
+def _rows(results: list[PostResult], withheld: set[str]) -> list[tuple]:
+    """One row per journal part: status, JournalBatchNumber, lines and the totals Dynamics
+    reports; a run of ``withheld`` (one worker) keeps all but its totals."""
     rows = []
     for r in results:
         status = journal_status(r)
+        why = _message(r, withheld)
         if not r.parts:
-            rows.append((r.run_id, status.value, None, None, None, None, r.message or ""))
+            rows.append((r.run_id, status.value, None, None, None, None, why))
+        hide = r.run_id in withheld
         for part in r.parts:
             rows.append(
                 (
@@ -317,9 +373,9 @@ def _rows(results: list[PostResult]) -> list[tuple]:
                     status.value,
                     part.batch_number,
                     part.lines,
-                    part.total_debit,
-                    part.total_credit,
-                    r.message or "",
+                    None if hide else part.total_debit,
+                    None if hide else part.total_credit,
+                    why,
                 )
             )
     return rows
@@ -382,15 +438,16 @@ def posted_journals(
                 results.append(failed)
                 context.log.error(f"posting failed for {key}: {exc}")
     status = partition_status(results)
+    withheld = _withheld_runs(snapshot, mapping)
     if status.is_success or status is JournalStatus.CHANGED:
         # F&O was read and compared for every journal; a failed or blocked one was not, and
         # "passed" is never said of what was not compared.
         compared = [r for r in results if r.parts or r.differences]
         differences = {r.run_id: r.differences for r in results if r.differences}
-        yield matches_rippling(differences, len(compared))
+        yield matches_rippling(differences, len(compared), withheld)
     metadata = {
         "status": status.value,
-        "journals": tables.table(POSTED_COLUMNS, _rows(results)),
+        "journals": tables.table(POSTED_COLUMNS, _rows(results, withheld)),
         "journal_batch_numbers": dg.MetadataValue.json(
             {r.run_id: r.batch_numbers for r in results}
         ),
@@ -403,7 +460,7 @@ def posted_journals(
     }
     if not status.is_success:
         reasons = "; ".join(
-            f"run {r.run_id}: {journal_status(r).value}: {r.message}"
+            f"run {r.run_id}: {journal_status(r).value}: {_message(r, withheld)}"
             for r in results
             if not journal_status(r).is_success
         )

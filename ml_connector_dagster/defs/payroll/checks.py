@@ -6,7 +6,17 @@ exactly the partitions that step built: a separate check step would load every p
 the upstream asset, not just this run's. Each check puts a table of what failed into its
 metadata (``details``) and one line of what it found into ``summary``, so the reviewer sees the
 worker, the item and the amounts without opening code.
+
+The amounts of one person are shown only with the mapping's ``journal.detail_level: worker``
+(finance's opt-in to per-person lines). At the summary level a finding about one record or
+worker still names the record, the worker and the field, with its amounts withheld
+(``ledger.checks.withhold_amounts``); so are the run totals of a run of fewer than
+``MIN_WORKERS_PER_ROW`` workers (balanced, reconciled, matches_rippling), which are that
+person's pay.
 """
+
+from collections.abc import Iterable
+from dataclasses import replace
 
 import dagster as dg
 
@@ -19,7 +29,9 @@ from ml_connector_dagster.ledger.checks import (
     Finding,
     check_format,
     check_source,
+    withhold_amounts,
 )
+from ml_connector_dagster.ledger.inputs import PayrollRecord
 from ml_connector_dagster.ledger.journal import JournalBuild
 from ml_connector_dagster.ledger.plausibility import plausibility_findings
 from ml_connector_dagster.payroll.snapshot import PeriodSnapshot
@@ -28,6 +40,12 @@ from ml_connector_dagster.posting.lines import Difference
 from ml_connector_dagster.posting.reference import read_references
 
 SNAPSHOT_KEY = dg.AssetKey(["rippling", "payroll_cost_snapshot"])
+# At the summary detail level no amount shown sums fewer workers than this: below it, a row or
+# a total would be one person's pay.
+MIN_WORKERS_PER_ROW = 2
+ONE_WORKER = "(one worker: amounts withheld)"
+SUMMARY = "summary"
+WORKER = "worker"
 JOURNALS_KEY = dg.AssetKey(["ledger", "labor_cost_journals"])
 POSTED_KEY = dg.AssetKey(["dynamics", "posted_journals"])
 
@@ -103,7 +121,18 @@ FINDING_COLUMNS = (
 )
 
 
-def findings_table(findings: list[Finding]) -> dg.TableMetadataValue:
+def few_workers(records: Iterable[PayrollRecord]) -> bool:
+    """Whether ``records`` are the pay of fewer than ``MIN_WORKERS_PER_ROW`` workers (and of
+    one at least): their totals are then one person's pay."""
+    workers = {record.worker_id for record in records}
+    return 0 < len(workers) < MIN_WORKERS_PER_ROW
+
+
+def findings_table(findings: list[Finding], detail_level: str) -> dg.TableMetadataValue:
+    """The findings as a table; below the worker detail level a finding about one record or
+    worker keeps its record, worker and field but not its amounts."""
+    if detail_level != WORKER:
+        findings = [withhold_amounts(f) for f in findings]
     return tables.table(
         FINDING_COLUMNS, ((f.subject, f.item, f.expected, f.actual, f.message) for f in findings)
     )
@@ -114,13 +143,15 @@ def _result(
     name: str,
     findings: list[Finding],
     passed_text: str,
+    *,
+    detail_level: str,
     severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR,
     **extra: object,
 ) -> dg.AssetCheckResult:
     metadata = {
         "failures": len(findings),
         "summary": passed_text if not findings else f"{len(findings)} finding(s); see details",
-        "details": findings_table(findings),
+        "details": findings_table(findings, detail_level),
         **extra,
     }
     return dg.AssetCheckResult(
@@ -132,7 +163,11 @@ def _result(
     )
 
 
-def source_sane(snapshots: dict[str, PeriodSnapshot]) -> dg.AssetCheckResult:
+def source_sane(
+    snapshots: dict[str, PeriodSnapshot], *, detail_level: str = SUMMARY
+) -> dg.AssetCheckResult:
+    """``detail_level``: the mapping's ``journal.detail_level`` (amounts of one record are
+    shown at ``worker`` only)."""
     records = [r for s in snapshots.values() for r in s.all_records()]
     redacted = sorted({w for s in snapshots.values() for w in s.redacted})
     return _result(
@@ -140,6 +175,7 @@ def source_sane(snapshots: dict[str, PeriodSnapshot]) -> dg.AssetCheckResult:
         "source_sane",
         check_source(records),
         f"{len(records)} records satisfy Rippling's identities",
+        detail_level=detail_level,
         redacted_workers=dg.MetadataValue.json(redacted[:200]),
     )
 
@@ -151,6 +187,30 @@ PASSED_TEXT = {
 }
 
 
+def pure_findings(
+    mapping: PayrollMapping,
+    journals: dict[str, list[JournalBuild]],
+    snapshots: dict[str, PeriodSnapshot],
+) -> dict[str, list[Finding]]:
+    """balanced, reconciled and fully_mapped of every journal (``posting.gate.pure_verdict``).
+
+    A journal's totals are its run's: for a run of fewer than ``MIN_WORKERS_PER_ROW`` workers
+    they are one person's pay, so its balanced and reconciled findings count as personal.
+    """
+    found: dict[str, list[Finding]] = {name: [] for name in PASSED_TEXT}
+    for key, builds in journals.items():
+        for build in builds:
+            records = snapshots[key].records.get(build.journal.identity.run_id, [])
+            personal = few_workers(records)
+            for name, findings in pure_verdict(build, records, mapping).findings.items():
+                if name not in PASSED_TEXT:
+                    continue
+                if personal and name in ("balanced", "reconciled"):
+                    findings = [replace(f, personal=True) for f in findings]
+                found[name] += findings
+    return found
+
+
 def journal_checks(
     dynamics: DynamicsClient,
     mapping: PayrollMapping,
@@ -159,14 +219,13 @@ def journal_checks(
 ) -> list[dg.AssetCheckResult]:
     """The four journal checks, by the same rules (posting/gate.py) the poster applies again
     right before it writes: what finance reviews here is what the gate enforces there."""
-    found: dict[str, list[Finding]] = {name: [] for name in (*PASSED_TEXT, "valid_in_dynamics")}
+    detail_level = mapping.journal.detail_level
+    found: dict[str, list[Finding]] = {
+        **pure_findings(mapping, journals, snapshots),
+        "valid_in_dynamics": [],
+    }
     warnings: list[Finding] = []
     builds = [(key, build) for key, bs in journals.items() for build in bs]
-    for key, build in builds:
-        records = snapshots[key].records.get(build.journal.identity.run_id, [])
-        for name, findings in pure_verdict(build, records, mapping).findings.items():
-            if name in PASSED_TEXT:
-                found[name] += findings
     active, references = read_references(
         dynamics, mapping, {build.journal.company for _, build in builds} or mapping.companies
     )
@@ -180,28 +239,36 @@ def journal_checks(
         )
         found["valid_in_dynamics"] += verdict.findings["valid_in_dynamics"]
         warnings += verdict.warnings
-    results = [_result(JOURNALS_KEY, name, found[name], text) for name, text in PASSED_TEXT.items()]
+    results = [
+        _result(JOURNALS_KEY, name, found[name], text, detail_level=detail_level)
+        for name, text in PASSED_TEXT.items()
+    ]
     results.append(
         _result(
             JOURNALS_KEY,
             "valid_in_dynamics",
             found["valid_in_dynamics"],
             f"format {active.display} matches; accounts and values usable",
+            detail_level=detail_level,
             active_format=active.display,
-            warnings=findings_table(warnings),
+            warnings=findings_table(warnings, detail_level),
         )
     )
     return results
 
 
 def plausible(
-    snapshots: dict[str, PeriodSnapshot], journals: dict[str, list[JournalBuild]]
+    snapshots: dict[str, PeriodSnapshot],
+    journals: dict[str, list[JournalBuild]],
+    *,
+    detail_level: str = SUMMARY,
 ) -> dg.AssetCheckResult:
     """The plausibility warnings (``ledger/plausibility.py``) of the partitions built here.
 
     Severity WARN: finance sees each one in the check's table before posting in F&O, and the
     journals still go on (a negative net pay or a large bonus can be right). The history of a
     worker's gross is their earlier records in the same snapshot (runs in check-date order).
+    Each warning is about one record: its amounts are shown at ``detail_level`` worker only.
     """
     records = [r for key in journals for r in snapshots[key].all_records()]
     found = plausibility_findings(records)
@@ -211,6 +278,7 @@ def plausible(
         found,
         f"{len(records)} records: no negative net pay, no gross above 3x the worker's earlier"
         " median, no amount of 12+ digits",
+        detail_level=detail_level,
         severity=dg.AssetCheckSeverity.WARN,
     )
 
@@ -237,11 +305,22 @@ DIFFERENCE_COLUMNS = (
 
 
 def matches_rippling(
-    differences: dict[str, list[Difference]], compared: int
+    differences: dict[str, list[Difference]], compared: int, withheld: Iterable[str] = ()
 ) -> dg.AssetCheckResult:
-    """Per payroll run, the accounts whose amount in F&O differs from Rippling now."""
+    """Per payroll run, the accounts whose amount in F&O differs from Rippling now.
+
+    ``withheld``: runs whose amounts are one person's pay (a run of fewer than
+    ``MIN_WORKERS_PER_ROW`` workers at the summary detail level): their differences name the
+    account and dimensions without the amounts (``ml-connector correct`` shows them).
+    """
+    hidden = set(withheld)
     found = [(run, d) for run, ds in sorted(differences.items()) for d in ds]
-    rows = [(run, d.account, d.currency, d.in_dynamics, d.now, d.difference) for run, d in found]
+    rows = [
+        (f"{run} {ONE_WORKER}", d.account, d.currency, None, None, None)
+        if run in hidden
+        else (run, d.account, d.currency, d.in_dynamics, d.now, d.difference)
+        for run, d in found
+    ]
     return dg.AssetCheckResult(
         asset_key=POSTED_KEY,
         check_name="matches_rippling",
@@ -261,9 +340,15 @@ def matches_rippling(
                         "run": run,
                         "account": d.account,
                         "currency": d.currency,
-                        "in_dynamics": str(d.in_dynamics),
-                        "now": str(d.now),
-                        "difference": str(d.difference),
+                        **(
+                            dict.fromkeys(("in_dynamics", "now", "difference"), ONE_WORKER)
+                            if run in hidden
+                            else {
+                                "in_dynamics": str(d.in_dynamics),
+                                "now": str(d.now),
+                                "difference": str(d.difference),
+                            }
+                        ),
                     }
                     for run, d in found
                 ]
