@@ -56,7 +56,7 @@ class FaultMiddleware:
         if scope["type"] != "http" or scope["path"].startswith(ADMIN_PREFIX):
             await self.app(scope, receive, send)
             return
-        for rule in self.board.decide(self.service, scope["path"]):
+        for rule in self.board.decide(self.service, scope["path"], scope.get("method", "GET")):
             if rule.kind == "latency":
                 await asyncio.sleep(rule.latency_ms / 1000)
             elif rule.kind == "expire_tokens":
@@ -75,6 +75,9 @@ class FaultMiddleware:
                     return
                 await self._drop(send)
                 return
+            elif rule.kind == "refuse":
+                await _send_json(send, int(rule.status or 400), _refusal_body(self.service))
+                return
             elif rule.kind == "late_commit":
                 await self._late_commit(scope, receive, send, rule)
                 return
@@ -84,7 +87,15 @@ class FaultMiddleware:
         headers: list[tuple[bytes, bytes]] = []
         if self.throttle_sends_retry_after:
             headers.append((b"retry-after", str(rule.retry_after).encode()))
-            body: dict[str, Any] = {
+        if self.service == "entra":
+            # Entra throttles client-credentials calls with a bare "429 Too Many Requests" and
+            # Retry-After, a body no OAuth error parser reads (Microsoft's MSAL.NET throttling
+            # page; MSAL.NET issue 2855 shows the body): not Dynamics' OData error.
+            await _send(send, 429, b"Too Many Requests", b"text/plain; charset=utf-8", headers)
+            return
+        body: dict[str, Any]
+        if self.throttle_sends_retry_after:
+            body = {
                 "error": {"code": "TooManyRequests", "message": "Too many requests. Retry later."}
             }
         else:
@@ -224,6 +235,14 @@ async def _run_discarding(app: ASGIApp, scope: Scope, body: bytes) -> int | None
     return status
 
 
+def _refusal_body(service: str) -> dict[str, Any]:
+    """A refusal in the service's own error form: OData's for F&O, a bare detail elsewhere."""
+    message = "The request was refused (sandbox fault)."
+    if service == "dynamics":
+        return {"error": {"code": "", "message": message, "innererror": {"message": message}}}
+    return {"detail": message}
+
+
 def _server_error_body(status: int | None) -> dict[str, Any]:
     """What a gateway in front of the service says for a timeout, a bad gateway or an outage."""
     if status == 504:
@@ -248,13 +267,24 @@ def _server_error_body(status: int | None) -> dict[str, Any]:
 async def _send_json(
     send: Send, status: int, body: Any, headers: list[tuple[bytes, bytes]] | None = None
 ) -> None:
-    payload = json.dumps(body).encode()
+    await _send(
+        send, status, json.dumps(body).encode(), b"application/json; charset=utf-8", headers
+    )
+
+
+async def _send(
+    send: Send,
+    status: int,
+    payload: bytes,
+    content_type: bytes,
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
     await send(
         {
             "type": "http.response.start",
             "status": status,
             "headers": [
-                (b"content-type", b"application/json; charset=utf-8"),
+                (b"content-type", content_type),
                 (b"content-length", str(len(payload)).encode()),
                 *(headers or []),
             ],

@@ -5,7 +5,8 @@ request. The ASGI middleware that acts on the board's decisions is ``fault_middl
 Each service (``rippling``, ``entra``, ``dynamics``) has its own list of rules and its own
 seeded random generator, so a failing test can be replayed exactly. Rules fire either on a share
 of requests (``share=0.1``) or on the Nth matching request (``nth=3``), optionally only for paths
-starting with a prefix and at most ``times`` times. Everything is off by default.
+starting with a prefix (and, with ``method``, only for those HTTP methods: ``POST|PATCH``) and
+at most ``times`` times. Everything is off by default.
 
 The services differ where the real ones differ: Rippling answers 429 **without** Retry-After,
 Dynamics (and Entra) answer 429 **with** ``Retry-After``. Rules are set by a config file, by
@@ -26,7 +27,9 @@ from typing import Any, Literal
 
 import yaml
 
-FaultKind = Literal["latency", "throttle", "server_error", "drop", "expire_tokens", "late_commit"]
+FaultKind = Literal[
+    "latency", "throttle", "server_error", "drop", "expire_tokens", "late_commit", "refuse"
+]
 FAULT_KINDS: tuple[str, ...] = (
     "latency",
     "throttle",
@@ -34,11 +37,13 @@ FAULT_KINDS: tuple[str, ...] = (
     "drop",
     "expire_tokens",
     "late_commit",
+    "refuse",
 )
 FaultWhen = Literal["before", "after"]
 WHEN_VALUES: tuple[str, ...] = ("before", "after")
 AFTER_KINDS: tuple[str, ...] = ("server_error", "drop")  # the kinds that take ``when: after``
 SERVICES: tuple[str, ...] = ("rippling", "entra", "dynamics")
+HTTP_METHODS: tuple[str, ...] = ("GET", "POST", "PUT", "PATCH", "DELETE")
 ADMIN_PREFIX = "/_sandbox"
 
 
@@ -52,8 +57,9 @@ class FaultRule:
 
     ``when`` (``server_error``, ``drop``): ``before`` answers instead of the service, ``after``
     lets the service process the request first and discards its answer. ``late_commit`` answers
-    ``status`` at once and processes the request ``delay_ms`` milliseconds later. ``status``
-    defaults to 504 for ``late_commit`` and 503 otherwise.
+    ``status`` at once and processes the request ``delay_ms`` milliseconds later. ``refuse``
+    answers a 4xx OData error (the service refusing the request as invalid) instead of the
+    service. ``status`` defaults to 504 for ``late_commit``, 400 for ``refuse``, else 503.
     """
 
     kind: FaultKind
@@ -61,6 +67,7 @@ class FaultRule:
     nth: int | None = None
     times: int | None = None
     path_prefix: str = ""
+    method: str = ""  # "" for any; else HTTP methods separated by "|": "POST|PATCH"
     latency_ms: int = 0
     status: int | None = None
     retry_after: int = 2
@@ -82,9 +89,18 @@ class FaultRule:
         if self.share == 0.0 and self.nth is None:
             raise FaultConfigError(f"fault {self.kind}: give share (0..1] or nth (>= 1)")
         if self.status is None:
-            self.status = 504 if self.kind == "late_commit" else 503
+            self.status = {"late_commit": 504, "refuse": 400}.get(self.kind, 503)
+        if self.kind == "refuse" and not 400 <= int(self.status) <= 499:
+            raise FaultConfigError(f"fault refuse: status must be 4xx, got {self.status}")
         if self.kind in ("server_error", "late_commit") and not 500 <= int(self.status) <= 599:
             raise FaultConfigError(f"fault {self.kind}: status must be 5xx, got {self.status}")
+        self.method = str(self.method or "").upper()
+        methods = [m for m in self.method.split("|") if m]
+        if any(m not in HTTP_METHODS for m in methods):
+            raise FaultConfigError(
+                f"fault {self.kind}: method must be HTTP methods separated by '|'"
+                f" ({'|'.join(HTTP_METHODS)}), got {self.method!r}"
+            )
         if self.when not in WHEN_VALUES:
             raise FaultConfigError(
                 f"fault {self.kind}: when must be 'before' or 'after', got {self.when!r}"
@@ -116,6 +132,12 @@ class FaultRule:
             raise FaultConfigError("a fault rule needs a kind")
         return cls(**dict(raw))
 
+    def applies_to(self, method: str, path: str) -> bool:
+        """Whether a request is one this rule watches (before ``times`` and the draw)."""
+        if self.path_prefix and not path.startswith(self.path_prefix):
+            return False
+        return not self.method or method.upper() in self.method.split("|")
+
 
 @dataclass
 class ServiceFaults:
@@ -130,12 +152,12 @@ class ServiceFaults:
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
 
-    def decide(self, path: str) -> list[FaultRule]:
+    def decide(self, path: str, method: str = "GET") -> list[FaultRule]:
         """Count this request and return the rules that fire for it, in order."""
         self.requests += 1
         firing: list[FaultRule] = []
         for index, rule in enumerate(self.rules):
-            if rule.path_prefix and not path.startswith(rule.path_prefix):
+            if not rule.applies_to(method, path):
                 continue
             if rule.times is not None and rule.fired >= rule.times:
                 continue
@@ -191,9 +213,9 @@ class FaultBoard:
             self._generation += 1
             self._late = {name: _late_counters() for name in SERVICES}
 
-    def decide(self, service: str, path: str) -> list[FaultRule]:
+    def decide(self, service: str, path: str, method: str = "GET") -> list[FaultRule]:
         with self._lock:
-            return self._services[service].decide(path)
+            return self._services[service].decide(path, method)
 
     def describe(self, service: str) -> dict[str, Any]:
         with self._lock:

@@ -107,8 +107,8 @@ def test_a_killed_cli_run_is_freed_by_the_next_run_which_completes(env, monkeypa
     throttled = threading.Event()
     decide = sandbox.faults.decide
 
-    def watching(service: str, path: str):
-        rules = decide(service, path)
+    def watching(service: str, path: str, method: str = "GET"):
+        rules = decide(service, path, method)
         if any(rule.kind == "throttle" for rule in rules):
             throttled.set()
         return rules

@@ -110,3 +110,7 @@ def test_a_throttled_token_endpoint_answers_429_with_retry_after(fresh_sandbox: 
     with httpx.Client(verify=fresh_sandbox.client_ssl_context()) as http:
         answer = http.post(token_url, data={"grant_type": "client_credentials"})
     assert answer.status_code == 429 and answer.headers["retry-after"] == "9"
+    # Entra's own form: a bare text body, not F&O's OData error (which an OAuth client would
+    # try, and fail, to read as an OAuth error).
+    assert answer.headers["content-type"].startswith("text/plain")
+    assert answer.text == "Too Many Requests"

@@ -69,6 +69,19 @@ def test_path_prefix_counts_only_matching_requests() -> None:
     assert board.decide("dynamics", "/data/$batch")
 
 
+def test_method_counts_only_requests_of_those_methods() -> None:
+    board = FaultBoard()
+    rule = FaultRule(kind="drop", nth=1, path_prefix="/data/Ledger", method="post|patch")
+    board.set("dynamics", [rule])
+    assert rule.method == "POST|PATCH"
+    assert not board.decide("dynamics", "/data/LedgerJournalHeaders", "GET")  # a look-up
+    assert not board.decide("dynamics", "/data/Workers", "POST")  # another entity set
+    assert board.decide("dynamics", "/data/LedgerJournalHeaders", "POST")  # the first create
+    assert not board.decide("dynamics", "/data/LedgerJournalHeaders", "PATCH")  # nth was 1
+    with pytest.raises(FaultConfigError, match="HTTP methods"):
+        FaultRule(kind="drop", nth=1, method="POST,PATCH")
+
+
 def test_share_is_reproducible_from_the_seed_and_bounded_by_times() -> None:
     def pattern(seed: int) -> list[bool]:
         board = FaultBoard()
