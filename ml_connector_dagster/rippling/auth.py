@@ -27,7 +27,13 @@ import httpx
 from pydantic import SecretStr
 
 from ml_connector_dagster.credentials.models import RipplingCredentials
-from ml_connector_dagster.rippling.errors import RipplingAuthError
+from ml_connector_dagster.rippling.errors import RipplingAuthError, RipplingUnavailableError
+from ml_connector_dagster.transport.retry import (
+    NOT_SENT_ERRORS,
+    RETRYABLE_ERRORS,
+    TRANSIENT_SERVER_ERRORS,
+    RetryPolicy,
+)
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +106,7 @@ class OAuthAuth:
         on_refresh_token: Callable[[SecretStr], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         coordinator: RefreshCoordinator | None = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
         self._client_id = client_id
         self._client_secret = client_secret
@@ -113,6 +120,8 @@ class OAuthAuth:
         self._seen_configured = refresh_token
         self._access_token: SecretStr | None = None
         self._expires_at = 0.0
+        # Rippling throttles without Retry-After: jittered backoff, a few tries.
+        self._retry = retry or RetryPolicy(attempts=5, base=1.0, cap=30.0)
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -161,22 +170,50 @@ class OAuthAuth:
             self._refresh_token = configured
 
     def _refresh_with_current(self, http: httpx.Client) -> None:
+        """One refresh, sent again after a throttle, a 5xx or a lost connection.
+
+        Rippling rotates the refresh token on use. A refresh that may have reached Rippling and
+        whose answer was lost (a 5xx, a cut or timed-out connection after sending) may have
+        rotated it already: it is still sent again with the same token (the only one we have),
+        and if Rippling then refuses that token the error says so, rather than blaming the
+        install. A 429 and a connection never made carried nothing.
+        """
         log.debug("refreshing the Rippling OAuth access token at %s", self._token_url)
-        response = http.post(
-            self._token_url,
-            data={
-                "grant_type": "refresh_token",
-                "refresh_token": self._refresh_token.get_secret_value(),
-            },
-            auth=(self._client_id, self._client_secret.get_secret_value()),
+        maybe_rotated = False
+        last = ""
+        for attempt in range(self._retry.attempts):
+            if attempt:
+                self._retry.sleep(self._retry.wait_for(None, attempt - 1))
+            try:
+                response = http.post(
+                    self._token_url,
+                    data={
+                        "grant_type": "refresh_token",
+                        "refresh_token": self._refresh_token.get_secret_value(),
+                    },
+                    auth=(self._client_id, self._client_secret.get_secret_value()),
+                )
+            except RETRYABLE_ERRORS as exc:
+                maybe_rotated |= not isinstance(exc, NOT_SENT_ERRORS)
+                last = type(exc).__name__
+                log.warning("Rippling's token endpoint: %s; trying again", last)
+                continue
+            if response.status_code == 429 or response.status_code in TRANSIENT_SERVER_ERRORS:
+                maybe_rotated |= response.status_code != 429
+                last = f"HTTP {response.status_code}"
+                log.warning("Rippling's token endpoint answered %s; trying again", last)
+                continue
+            if response.status_code != 200:
+                raise RipplingAuthError(_refusal(response, maybe_rotated))
+            self._adopt_answer(response)
+            return
+        raise RipplingUnavailableError(
+            f"Rippling's OAuth token endpoint {self._token_url} did not give a token in"
+            f" {self._retry.attempts} tries (last: {last}): Rippling is throttling or"
+            " unavailable; the run can be replayed once it answers"
         )
-        if response.status_code != 200:
-            error = _oauth_error(response)
-            raise RipplingAuthError(
-                f"Rippling OAuth refresh failed ({response.status_code} {error}): the App Shop"
-                " install may have been removed or its refresh token revoked; reinstall the app"
-                " or update the refresh token with `ml-connector credentials set rippling`"
-            )
+
+    def _adopt_answer(self, response: httpx.Response) -> None:
         body = response.json()
         self._access_token = SecretStr(body["access_token"])
         self._expires_at = self._clock() + float(body.get("expires_in", 3600))
@@ -187,6 +224,23 @@ class OAuthAuth:
                 self._coordinator.record(self._refresh_token)
             if self._on_refresh_token is not None:
                 self._on_refresh_token(self._refresh_token)
+
+
+def _refusal(response: httpx.Response, maybe_rotated: bool) -> str:
+    """Why Rippling refused the refresh, and what to do."""
+    error = _oauth_error(response)
+    if maybe_rotated:
+        return (
+            f"Rippling OAuth refresh failed ({response.status_code} {error}) after an earlier"
+            " refresh whose answer was lost (a 5xx or a cut connection): Rippling may have"
+            " rotated the refresh token then, and the new one never arrived; authorize the app"
+            " again and store the new refresh token with `ml-connector credentials set rippling`"
+        )
+    return (
+        f"Rippling OAuth refresh failed ({response.status_code} {error}): the App Shop"
+        " install may have been removed or its refresh token revoked; reinstall the app"
+        " or update the refresh token with `ml-connector credentials set rippling`"
+    )
 
 
 def _oauth_error(response: httpx.Response) -> str:
