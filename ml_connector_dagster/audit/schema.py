@@ -72,6 +72,9 @@ webhook_inbox = sa.Table(
     # Set when the event was dead-lettered (answered without a sync: processing it failed for
     # it alone), with why; migration 0003.
     sa.Column("dead_letter_reason", sa.Text),
+    # Syncs in which Dynamics refused a write of this event's worker (migration 0004); at
+    # ``store.MAX_REFUSED_SYNCS`` the event is dead-lettered instead of riding along for ever.
+    sa.Column("refused_syncs", sa.Integer, nullable=False, default=0, server_default="0"),
 )
 
 worker_map = sa.Table(

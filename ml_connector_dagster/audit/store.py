@@ -7,7 +7,7 @@ the Dynamics header, and a replay looks there when the local state is unsure or 
 
 import contextlib
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -24,6 +24,10 @@ from ml_connector_dagster.audit.schema import (
     worker_map,
     workforce_actions,
 )
+
+# An event whose worker Dynamics refuses this many syncs in a row is dead-lettered (the daily
+# full sync still tries the worker). Not a setting: no deployment has asked to tune it.
+MAX_REFUSED_SYNCS = 5
 
 
 class Outcome(StrEnum):
@@ -340,6 +344,43 @@ class AuditStore:
         """Answer events without a sync, keeping why: processing them failed for them alone,
         so they must not stay pending and ride along (and fail) in every later batch."""
         self._answer_webhooks(ids, dead_letter_reason=reason or "no reason given")
+
+    def note_refused_syncs(self, reasons: Mapping[int, str]) -> dict[int, str]:
+        """Count one more sync in which Dynamics refused a write of each event's worker; the
+        events that reach ``MAX_REFUSED_SYNCS`` are dead-lettered with the last refusal, and
+        returned (id -> reason). Answered events are left as they are.
+
+        Only refusals count: an outage or an unknown outcome says nothing about the event, and
+        counting them would dead-letter innocent events after a few bad hours.
+        """
+        if not reasons:
+            return {}
+        with self.engine.begin() as db:
+            db.execute(
+                webhook_inbox.update()
+                .where(
+                    webhook_inbox.c.id.in_(list(reasons)), webhook_inbox.c.processed_at.is_(None)
+                )
+                .values(refused_syncs=webhook_inbox.c.refused_syncs + 1)
+            )
+            spent = [
+                row.id
+                for row in db.execute(
+                    sa.select(webhook_inbox.c.id).where(
+                        webhook_inbox.c.id.in_(list(reasons)),
+                        webhook_inbox.c.processed_at.is_(None),
+                        webhook_inbox.c.refused_syncs >= MAX_REFUSED_SYNCS,
+                    )
+                )
+            ]
+        dead = {
+            i: f"Dynamics refused this worker's write in {MAX_REFUSED_SYNCS} syncs in a row;"
+            f" last: {reasons[i]}"[:2000]
+            for i in spent
+        }
+        for inbox_id, reason in dead.items():
+            self.dead_letter_webhooks([inbox_id], reason)
+        return dead
 
     def dead_webhooks(self, limit: int = 1000) -> list[dict[str, Any]]:
         """Dead-lettered events, newest first (what someone should look at)."""

@@ -241,3 +241,74 @@ def test_a_bad_inbox_event_is_dead_lettered_and_the_others_are_synced(env) -> No
             "Workers", {"PersonnelNumber": f"RP-{answer['worker']['number']}"}
         )
     assert worker is not None and worker["LastName"] == "Hopper"
+
+
+def test_an_event_whose_worker_dynamics_keeps_refusing_is_dead_lettered_after_the_limit(
+    env,
+) -> None:
+    """Issue 11: events of a worker whose write kept failing stayed pending for ever, and every
+    webhook run they rode in failed. Refusals are counted per event; at the limit the event is
+    dead-lettered with the refusal, while another worker's event in the same runs is synced.
+    An outage (a 5xx) is not a refusal and counts nothing."""
+    from ml_connector_dagster.audit.store import MAX_REFUSED_SYNCS
+
+    _grant_employee_scope(env["sandbox"])
+    refused = _hire_answer(
+        env["sandbox"], given_name="Ada", family_name="Refused", start_date="2026-11-16"
+    )
+    audit = AuditStore(f"sqlite:///{env['tmp'] / 'audit.sqlite'}")
+    company_id = env["sandbox"].company["rippling"]["company_id"]
+    audit.enqueue_webhook(company_id, "employee.created", refused["employee_id"])
+    [event] = audit.pending_webhooks()
+
+    def faults(rules: list[dict]) -> None:
+        with httpx.Client(verify=env["sandbox"].client_ssl_context()) as admin:
+            admin.put(
+                env["sandbox"].urls["dynamics"] + "/_sandbox/faults", json={"dynamics": rules}
+            )
+
+    # F&O refuses every create of a Worker: this worker can never be written.
+    refuse = {"kind": "refuse", "share": 1.0, "path_prefix": "/data/Workers", "method": "POST"}
+    with dg.instance_for_test() as instance:
+        context = dg.build_sensor_context(instance=instance, resources=env["resources"])
+        faults(
+            [
+                {
+                    "kind": "server_error",
+                    "share": 1.0,
+                    "path_prefix": "/data/Workers",
+                    "method": "POST",
+                    "status": 503,
+                }
+            ]
+        )
+        request = workforce_webhook_sensor(context)
+        assert not _sync(instance, env, run_config=request.run_config, raise_on_error=False).success
+        assert audit.webhooks([event["id"]])[0]["refused_syncs"] == 0  # an outage counts nothing
+        faults([refuse])
+        for n in range(1, MAX_REFUSED_SYNCS):
+            result = _sync(instance, env, run_config=request.run_config, raise_on_error=False)
+            assert not result.success
+            [row] = audit.webhooks([event["id"]])
+            assert row["refused_syncs"] == n and row["processed_at"] is None  # still pending
+        # The last refused sync also carries another worker's event (an employee F&O already
+        # has), which is answered: the refusal holds back only its own worker's events.
+        other = next(
+            w for w in env["sandbox"].company["rippling"]["workers"] if w["status"] == "ACTIVE"
+        )
+        audit.enqueue_webhook(company_id, "employee.updated", other["id"])
+        [_, other_event] = audit.pending_webhooks()
+        request = workforce_webhook_sensor(context)
+        assert not _sync(instance, env, run_config=request.run_config, raise_on_error=False).success
+        assert audit.pending_webhooks() == []
+        [answered] = audit.webhooks([other_event["id"]])
+        assert answered["processed_at"] is not None and answered["dead_letter_reason"] is None
+        [dead] = audit.dead_webhooks()
+        assert dead["id"] == event["id"]
+        assert (
+            f"refused this worker's write in {MAX_REFUSED_SYNCS} syncs"
+            in (dead["dead_letter_reason"])
+        )
+        assert "create-worker" in dead["dead_letter_reason"]
+        assert "refused (sandbox fault)" in dead["dead_letter_reason"]
+        assert isinstance(workforce_webhook_sensor(context), dg.SkipReason)  # nothing rides on

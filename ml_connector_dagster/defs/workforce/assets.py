@@ -35,6 +35,7 @@ from ml_connector_dagster.defs import tables
 from ml_connector_dagster.defs.pools import DYNAMICS_POOL
 from ml_connector_dagster.defs.resources import ConnectorResource
 from ml_connector_dagster.workforce.apply import ApplyResult, apply_plan
+from ml_connector_dagster.workforce.apply import Outcome as ApplyOutcome
 from ml_connector_dagster.workforce.current import load_identities
 from ml_connector_dagster.workforce.plan import Plan
 from ml_connector_dagster.workforce.resolve import Resolution, resolve_employees
@@ -213,7 +214,11 @@ def workforce_sync(
             connection=mapping.connection,
             dagster_run_id=context.run.run_id,
         )
-        store.mark_webhooks_processed(_answered(plan, result))
+        answered = _answered(plan, result)
+        store.mark_webhooks_processed(answered)
+        dead = store.note_refused_syncs(_refused(plan, result, answered))
+        for inbox_id, reason in sorted(dead.items()):
+            context.log.warning(f"Dead-lettered webhook event #{inbox_id}: {reason}")
         with connector.rippling() as rippling:
             headcount = read_headcount(
                 rippling=rippling,
@@ -317,6 +322,27 @@ def _answered(planned: PlannedSync, result: ApplyResult) -> list[int]:
         for inbox_id in planned.inbox_ids
         if inbox_id in planned.inbox_people and not held & set(planned.inbox_people[inbox_id])
     ]
+
+
+def _refused(planned: PlannedSync, result: ApplyResult, answered: list[int]) -> dict[int, str]:
+    """The inbox rows held back because Dynamics refused a write of their own people (not an
+    outage, not an unknown outcome), each with the refusal: what ``note_refused_syncs``
+    counts towards dead-lettering."""
+    refusals: dict[str, str] = {}
+    for failure in result.failed:
+        worker_id = failure.action.rippling_worker_id
+        if failure.outcome is not ApplyOutcome.FAILED or not worker_id:
+            continue
+        reason = f"{failure.action.kind.value}: {failure.error or 'refused'}"
+        refusals.setdefault(f"worker:{worker_id}", reason)
+        if failure.action.personnel_number:
+            refusals.setdefault(failure.action.personnel_number, reason)
+    held = set(planned.inbox_ids) - set(answered)
+    return {
+        inbox_id: next(refusals[p] for p in people if p in refusals)
+        for inbox_id, people in planned.inbox_people.items()
+        if inbox_id in held and any(p in refusals for p in people)
+    }
 
 
 def _answer(answer: object) -> str:
