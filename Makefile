@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint audit clean
+.PHONY: setup demo test lint audit fault-matrix fault-matrix-fast clean
 
 # The product and, beside it, the sandbox (its own package: not part of the product's wheel).
 $(STAMP): pyproject.toml sandbox/pyproject.toml
@@ -35,6 +35,14 @@ lint: setup
 # Supply chain: pip-audit over the installed versions (its own tool venv, .venv-audit).
 audit: setup
 	$(PYTHON) scripts/audit-deps.py
+
+# Every fault at every stage against the sandbox, then replay, then F&O read back (README
+# "Fault matrix"); the full run writes docs/fault-matrix.md.
+fault-matrix: setup
+	$(BIN)/python -m faultmatrix --output docs/fault-matrix.md
+
+fault-matrix-fast: setup
+	$(BIN)/python -m faultmatrix --fast
 
 clean:
 	rm -rf $(VENV) .venv-audit .dagster_home .sandbox .pytest_cache .ruff_cache

@@ -1,0 +1,3 @@
+from faultmatrix.cli import main
+
+main()
