@@ -6,7 +6,6 @@ cell run holds.
 """
 
 import datetime as dt
-import logging
 import shutil
 import subprocess
 import tempfile
@@ -69,9 +68,6 @@ def main(
         pairs = [p for p in pairs if p in FAST_CELLS]
     if not pairs:
         raise click.UsageError("that selection has no cell to run")
-    # The sandbox logs the connections its faults cut; the table says what matters.
-    logging.getLogger("uvicorn.error").setLevel(logging.CRITICAL)
-    logging.getLogger("ml_connector_sandbox").setLevel(logging.CRITICAL)
     root = keep or Path(tempfile.mkdtemp(prefix="fault-matrix-"))
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("cells", total=len(pairs))

@@ -1,6 +1,7 @@
 """Runs a list of cells on one sandbox, one after another (each cell resets it)."""
 
 import datetime as dt
+import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -31,6 +32,10 @@ def run_cells(
     )
     results = []
     with running_sandbox(config) as sandbox:
+        # The sandbox logs the connections its faults cut (uvicorn sets its loggers' levels
+        # when it starts, so this comes after); the table says what matters.
+        for name in ("uvicorn.error", "ml_connector_sandbox"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
         scenario = payroll_scenario(sandbox)
         for fault_name, stage_name in pairs:
             f, s = fault(fault_name), stage(stage_name)

@@ -67,6 +67,25 @@ class PartitionFilesIOManager(dg.ConfigurableIOManager):
         path = values.path(*self._parts(asset_key, None))
         return self._read(values, path) if values.exists(path) else None
 
+    def load_partitions(
+        self, asset_key: dg.AssetKey, partition_keys: list[str]
+    ) -> tuple[dict[str, Any], list[str]]:
+        """The stored values of those partitions that have one, and the keys whose file could
+        not be read (tampered with, or sealed with a key no longer in the ring): a caller
+        that only looks back (the plausibility history) goes on without them and says so."""
+        values = self._values()
+        found: dict[str, Any] = {}
+        unreadable: list[str] = []
+        for key in partition_keys:
+            path = values.path(*self._parts(asset_key, key))
+            if not values.exists(path):
+                continue
+            try:
+                found[key] = values.read(path)
+            except StorageError:
+                unreadable.append(key)
+        return found, unreadable
+
     @staticmethod
     def _read(values: SealedValues, path: Path) -> Any:
         try:

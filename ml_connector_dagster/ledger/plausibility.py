@@ -11,10 +11,11 @@ The rules, per record:
 - **negative net pay**: the worker would owe money for the period;
 - **gross far above history**: gross pay more than ``factor`` (3) times the median gross of the
   same worker's *earlier* records. The history used is what the caller passes in ``history``
-  (earlier gross amounts per worker, oldest first) followed by the worker's records that come
-  before this one in ``records`` (the snapshot's runs in check-date order). The pipeline passes
-  the snapshot of one pay period x company only, so in practice a worker's history is their
-  earlier runs of the same period (a regular run before an off-cycle one); a worker with no
+  (earlier gross amounts per worker, oldest first; ``gross_history`` builds it from earlier
+  pay periods' records) followed by the worker's records that come before this one in
+  ``records`` (the snapshot's runs in check-date order). The pipeline passes the gross of up to
+  ``HISTORY_PERIODS`` earlier pay periods of the same company that this deployment stored
+  (``defs/payroll/history.py``), so a new deployment starts with no history; a worker with no
   earlier record, or whose median is not positive, is not judged by this rule;
 - **a huge amount**: any amount of the record (gross, net, every summary total and item) with
   12 or more digits before the decimal point, i.e. at least 100,000,000,000 in absolute value:
@@ -29,6 +30,7 @@ from ml_connector_dagster.ledger.checks import Finding
 from ml_connector_dagster.ledger.inputs import PayrollRecord
 
 FACTOR = Decimal(3)
+HISTORY_PERIODS = 3  # earlier pay periods a worker's gross is compared with
 HUGE = Decimal(10) ** 11  # the smallest amount with 12 digits before the decimal point
 HUGE_DIGITS = 12
 
@@ -69,6 +71,19 @@ def is_huge(amount: Decimal) -> bool:
     """12 or more digits before the decimal point (a non-finite amount is not judged here:
     the conversion already reports it as missing)."""
     return amount.is_finite() and abs(amount) >= HUGE
+
+
+def gross_history(periods: Iterable[Iterable[PayrollRecord]]) -> dict[str, list[Decimal]]:
+    """Each worker's gross pay over earlier pay periods (given oldest first, each period's
+    records in check-date order): the ``history`` of ``plausibility_findings``. A record whose
+    gross is missing or not a number tells nothing and is left out."""
+    history: dict[str, list[Decimal]] = defaultdict(list)
+    for records in periods:
+        for record in records:
+            missing = {gap.field for gap in record.missing}
+            if record.gross_pay.is_finite() and "gross_pay" not in missing:
+                history[record.worker_id].append(record.gross_pay)
+    return dict(history)
 
 
 def plausibility_findings(

@@ -12,6 +12,7 @@ from ml_connector_dagster.ledger.checks import WITHHELD, withhold_amounts
 from ml_connector_dagster.ledger.inputs import MissingAmount
 from ml_connector_dagster.ledger.plausibility import (
     HUGE,
+    gross_history,
     is_huge,
     median,
     plausibility_findings,
@@ -183,3 +184,20 @@ def test_every_warning_names_a_real_field_and_the_rules_never_raise(
     huge = [name for name, amount in amounts if abs(amount) >= HUGE]
     negative = ["net_pay"] if r.net_pay < 0 else []
     assert [f.item for f in plausibility_findings([r])] == negative + huge
+
+
+def test_gross_history_keeps_period_order_and_leaves_out_a_missing_gross() -> None:
+    first = [record("a1", "w", [("SALARY", "1000.00")]), record("b1", "v", [("SALARY", "7.00")])]
+    second = [
+        record("a2", "w", [("SALARY", "1100.00")]),
+        replace(
+            record("b2", "v", [("SALARY", "9.00")]),
+            missing=(MissingAmount("gross_pay", "null"),),
+        ),
+    ]
+    history = gross_history([first, second])
+    assert history == {"w": [Decimal("1000.00"), Decimal("1100.00")], "v": [Decimal("7.00")]}
+    # Fed to the rule: a gross more than 3 x the median of the earlier periods is named.
+    [finding] = plausibility_findings([record("a3", "w", [("SALARY", "3500.00")])], history)
+    assert finding.subject.startswith("record a3") and finding.item == "gross_pay"
+    assert plausibility_findings([record("a3", "w", [("SALARY", "3100.00")])], history) == []

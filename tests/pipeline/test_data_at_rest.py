@@ -233,3 +233,21 @@ def test_check_metadata_carries_no_per_person_pay_at_the_summary_level(materiali
         for record in records:
             personal = {record.gross_pay, record.net_pay} & shown
             assert not personal, f"{check.check_name} shows {record.worker_id}'s {personal}"
+
+
+def test_history_reads_skip_an_unreadable_partition_and_name_it(materialized) -> None:
+    """The plausibility history looks back only: a stored snapshot that cannot be read (tampered
+    with, or sealed with a retired key) is named, not fatal to the journals of today."""
+    from ml_connector_dagster.defs.io_manager import PartitionFilesIOManager
+
+    manager = PartitionFilesIOManager(base_dir=str(materialized["root"]))
+    key = f"{COMPANY}|{materialized['period']}"
+    found, unreadable = manager.load_partitions(
+        payroll_cost_snapshot.key, [key, f"{COMPANY}|2026-01-15"]
+    )
+    assert list(found) == [key] and unreadable == []  # a partition never stored is just absent
+    assert found[key].all_records() == materialized["snapshot"].all_records()
+    path = _stored(materialized["root"], "rippling", "payroll_cost_snapshot")
+    path.write_bytes(path.read_bytes()[:-8] + b"tampered")
+    found, unreadable = manager.load_partitions(payroll_cost_snapshot.key, [key])
+    assert found == {} and unreadable == [key]

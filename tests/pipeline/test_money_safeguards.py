@@ -1,14 +1,23 @@
 """Money that would post wrong without a word is stopped by name (issue 11), through the real
 Dagster assets against the sandbox: a record in another currency than its company's, and an
-employer tax Rippling sent as null or left out. Nothing reaches F&O in either case."""
+employer tax Rippling sent as null or left out. Nothing reaches F&O in either case. And the
+plausibility warnings, which never block."""
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import pytest
 from ledger_factories import record
-from pipeline_support import admin, materialize, pipeline_env, sandbox_writes, table_text
+from pipeline_support import (
+    admin,
+    materialize,
+    pipeline_env,
+    resources,
+    sandbox_writes,
+    table_text,
+)
 
 from ml_connector_dagster.defs.payroll.assets import posted_journals
 from ml_connector_dagster.defs.payroll.checks import PLAUSIBILITY_CHECKS, plausible
@@ -128,3 +137,97 @@ def test_the_plausibility_check_is_a_non_blocking_warning() -> None:
     assert "record r2" in details and "gross_pay" in details and "record r3" in details
     quiet = plausible({key: _snapshot([regular])}, {key: []})
     assert quiet.passed and quiet.severity is dg.AssetCheckSeverity.WARN
+
+
+def test_a_gross_far_above_the_worker_s_earlier_periods_is_a_warning_naming_them(
+    env, tmp_path
+) -> None:
+    """Issue 11: "a worker's gross far above their history". The history is the worker's gross
+    in earlier pay periods this deployment stored; without it the same record passes."""
+    sandbox = env["sandbox"]
+    ids = {r["id"] for r in env["runs"]}
+    rippling = sandbox.company["rippling"]
+    counts: dict[str, int] = {}
+    for r in rippling["worker_payroll_records"]:
+        if r["run_id"] in ids:
+            counts[r["worker_id"]] = counts.get(r["worker_id"], 0) + 1
+    paid_periods = sorted(
+        {
+            run["pay_period"]["end_date"]
+            for run in rippling["payroll_runs"]
+            if run["run_state"] == "PAID"
+            and run["company_entity_id"] == env["runs"][0]["company_entity_id"]
+        }
+    )
+    earlier = paid_periods[-2]
+    assert earlier < env["period"]
+    earlier_runs = {
+        run["id"]
+        for run in rippling["payroll_runs"]
+        if run["pay_period"]["end_date"] == earlier
+        and run["company_entity_id"] == env["runs"][0]["company_entity_id"]
+    }
+    paid_before = {
+        r["worker_id"]
+        for r in rippling["worker_payroll_records"]
+        if r["run_id"] in earlier_runs and Decimal(r["gross_pay"]) > 0
+    }
+    source = next(
+        dict(r)
+        for r in rippling["worker_payroll_records"]
+        if r["run_id"] in ids
+        and counts[r["worker_id"]] == 1  # no earlier run of this period to compare with
+        and r["worker_id"] in paid_before  # but a gross in the earlier period
+        and Decimal(r["gross_pay"]) > 0
+    )
+    before = max(
+        Decimal(r["gross_pay"])
+        for r in rippling["worker_payroll_records"]
+        if r["run_id"] in earlier_runs and r["worker_id"] == source["worker_id"]
+    )
+    extra = before * 4  # the new gross is more than 3 x the earlier period's
+    raised = {
+        **source,
+        "earnings": [
+            *source["earnings"],
+            {
+                "earning_code": "BONUS",
+                "earning_category": "BONUS",
+                "display_name": "Bonus keyed wrong",
+                "amount": str(extra),
+                "hours": None,
+                "rate": None,
+                "time_labels": [],
+            },
+        ],
+        "gross_pay": str(Decimal(source["gross_pay"]) + extra),
+        "net_pay": str(Decimal(source["net_pay"]) + extra),
+    }
+    _put(env, raised)
+
+    def plausibility(instance) -> Any:
+        result = materialize(instance, env["resources"], env["period"], COMPANY)
+        assert result.success  # a warning never blocks
+        return _evaluation(result, "plausible")
+
+    # Without history: nothing earlier to compare with, no warning for this record.
+    with dg.instance_for_test() as instance:
+        alone = plausibility(instance)
+    assert alone.metadata["history_periods"].value == []
+    assert source["id"] not in table_text(alone.metadata["details"])
+
+    # With the earlier period materialized (its snapshot stored), the record is named.
+    sandbox.reset()
+    _put(env, raised)
+    (tmp_path / "second").mkdir()
+    fresh = resources(tmp_path / "second", env["mapping"])
+    with dg.instance_for_test() as instance:
+        assert materialize(instance, fresh, earlier, COMPANY).success
+        result = materialize(instance, fresh, env["period"], COMPANY)
+        assert result.success
+        warned = _evaluation(result, "plausible")
+    assert warned.metadata["history_periods"].value == [earlier]
+    assert not warned.passed and warned.severity is dg.AssetCheckSeverity.WARN
+    details = table_text(warned.metadata["details"])
+    assert source["id"] in details and "gross_pay" in details
+    assert str(extra) not in details  # summary detail level: the amount is withheld

@@ -23,6 +23,7 @@ import dagster as dg
 from ml_connector_dagster.audit.store import Outcome
 from ml_connector_dagster.config.mapping import PayrollMapping
 from ml_connector_dagster.defs import tables
+from ml_connector_dagster.defs.io_manager import PartitionFilesIOManager
 from ml_connector_dagster.defs.payroll.checks import (
     JOURNAL_CHECKS,
     MIN_WORKERS_PER_ROW,
@@ -37,6 +38,7 @@ from ml_connector_dagster.defs.payroll.checks import (
     plausible,
     source_sane,
 )
+from ml_connector_dagster.defs.payroll.history import earlier_gross
 from ml_connector_dagster.defs.payroll.partitions import payroll_partitions, split_key
 from ml_connector_dagster.defs.pools import DYNAMICS_POOL
 from ml_connector_dagster.defs.resources import ConnectorResource
@@ -172,6 +174,7 @@ def payroll_cost_snapshot(context: dg.AssetExecutionContext, connector: Connecto
 def labor_cost_journals(
     context: dg.AssetExecutionContext,
     connector: ConnectorResource,
+    io_manager: dg.ResourceParam[PartitionFilesIOManager],
     snapshots: dict[str, PeriodSnapshot],
 ):
     key, pay_period, company = _partition(context)
@@ -200,7 +203,12 @@ def labor_cost_journals(
     }
     with connector.dynamics() as dynamics:
         checks = [*journal_checks(dynamics, mapping, result, snapshots)]
-    checks.append(plausible(snapshots, result, detail_level=mapping.journal.detail_level))
+    history = earlier_gross(
+        context.instance, io_manager, payroll_cost_snapshot.key, pay_period, company
+    )
+    checks.append(
+        plausible(snapshots, result, detail_level=mapping.journal.detail_level, history=history)
+    )
     yield from checks
     # Only ERROR checks block; the plausibility warnings (WARN) are for finance to read.
     failed = [

@@ -22,6 +22,7 @@ import dagster as dg
 
 from ml_connector_dagster.config.mapping import PayrollMapping
 from ml_connector_dagster.defs import tables
+from ml_connector_dagster.defs.payroll.history import GrossHistory
 from ml_connector_dagster.defs.payroll.partitions import payroll_partitions
 from ml_connector_dagster.dynamics.client import DynamicsClient
 from ml_connector_dagster.ledger.checks import (
@@ -262,16 +263,20 @@ def plausible(
     journals: dict[str, list[JournalBuild]],
     *,
     detail_level: str = SUMMARY,
+    history: GrossHistory | None = None,
 ) -> dg.AssetCheckResult:
     """The plausibility warnings (``ledger/plausibility.py``) of the partitions built here.
 
     Severity WARN: finance sees each one in the check's table before posting in F&O, and the
     journals still go on (a negative net pay or a large bonus can be right). The history of a
-    worker's gross is their earlier records in the same snapshot (runs in check-date order).
-    Each warning is about one record: its amounts are shown at ``detail_level`` worker only.
+    worker's gross is ``history`` (earlier pay periods this deployment stored,
+    ``defs/payroll/history.py``) followed by their earlier records in the same snapshot (runs
+    in check-date order). Each warning is about one record: its amounts are shown at
+    ``detail_level`` worker only.
     """
+    history = history or GrossHistory()
     records = [r for key in journals for r in snapshots[key].all_records()]
-    found = plausibility_findings(records)
+    found = plausibility_findings(records, history.by_worker)
     return _result(
         JOURNALS_KEY,
         "plausible",
@@ -280,6 +285,8 @@ def plausible(
         " median, no amount of 12+ digits",
         detail_level=detail_level,
         severity=dg.AssetCheckSeverity.WARN,
+        history_periods=dg.MetadataValue.json(list(history.periods)),
+        history_unreadable=dg.MetadataValue.json(list(history.unreadable)),
     )
 
 
