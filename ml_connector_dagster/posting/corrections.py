@@ -201,7 +201,9 @@ class JournalCorrector(JournalPoster):
                 return proposal
             preflight = self._preflight(build)
             if not preflight.passed:
-                message = "nothing was written to Dynamics; " + preflight.summary()
+                message = "nothing was written to Dynamics; " + preflight.summary(
+                    detail_level=self.mapping.journal.detail_level
+                )
                 self.audit.record_attempt(
                     **common,
                     outcome=Outcome.BLOCKED_BY_CHECK,

@@ -23,6 +23,7 @@ from ml_connector_dagster.ledger.checks import (
     check_format,
     check_reconciled,
     check_source,
+    withhold_amounts,
 )
 from ml_connector_dagster.ledger.inputs import PayrollRecord
 from ml_connector_dagster.ledger.journal import JournalBuild
@@ -45,11 +46,15 @@ class Verdict:
     def failed_checks(self) -> list[str]:
         return [name for name, found in self.findings.items() if found]
 
-    def summary(self, limit: int = 3) -> str:
-        """One line per failed check with its first findings, for the trail and the CLI."""
+    def summary(self, limit: int = 3, *, detail_level: str = "summary") -> str:
+        """One line per failed check with its first findings, for the trail, the CLI and the
+        posted journals' table in the UI. A finding about one record or worker shows no
+        amount unless ``detail_level`` is ``worker`` (``ledger.checks.withhold_amounts``)."""
         parts = []
         for name in self.failed_checks:
             found = self.findings[name]
+            if detail_level != "worker":
+                found = [withhold_amounts(f) for f in found]
             shown = "; ".join(
                 f"{f.subject} {f.item}: {f.message or f'expected {f.expected}, got {f.actual}'}"
                 for f in found[:limit]

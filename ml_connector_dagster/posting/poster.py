@@ -389,7 +389,9 @@ class JournalPoster:
     # --- the gate -----------------------------------------------------------------------------
     def _blocked(self, result: PostResult, verdict: Verdict, common: dict[str, Any]) -> PostResult:
         result.outcome = Outcome.BLOCKED_BY_CHECK
-        result.message = "nothing was written to Dynamics; " + verdict.summary()
+        result.message = "nothing was written to Dynamics; " + verdict.summary(
+            detail_level=self.mapping.journal.detail_level
+        )
         self.audit.record_attempt(**common, outcome=result.outcome, dynamics_answer=result.message)
         return result
 
