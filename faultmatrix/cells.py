@@ -106,6 +106,15 @@ def _faulted_run(
     return "killed"
 
 
+def _fresh_cell(sandbox: Sandbox, workdir: Path) -> tuple[dict[str, str], Product]:
+    """The sandbox back at its seed, an empty working directory, the product's environment."""
+    sandbox.reset()
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    env = product_env(sandbox, workdir)
+    return env, Product(env, workdir)
+
+
 def _judge(result: CellResult, product: Product) -> None:
     """The verdict from the fault's firing and the problems found (``KNOWN_LIMITS``: a break
     that is the real service's limit, and that the product named as such)."""
@@ -129,11 +138,7 @@ def run_payroll_cell(
 ) -> CellResult:
     """The payroll flow (``ml-connector run``) under the fault, then ``replay``."""
     started = time.monotonic()
-    sandbox.reset()
-    shutil.rmtree(workdir, ignore_errors=True)
-    workdir.mkdir(parents=True)
-    env = product_env(sandbox, workdir)
-    product = Product(env, workdir)
+    env, product = _fresh_cell(sandbox, workdir)
     rule = sandbox_rule(fault, stage)
     sandbox.faults.load({stage.service: [rule]})
     args = ("run", "--pay-period", scenario.period, "--legal-entity", scenario.company)
@@ -197,11 +202,7 @@ def sandbox_today(sandbox: Sandbox) -> dt.date:
 def run_workforce_cell(sandbox: Sandbox, fault: Fault, stage: Stage, workdir: Path) -> CellResult:
     """The workforce sync (``ml-connector workforce sync``) under the fault, then once more."""
     started = time.monotonic()
-    sandbox.reset()
-    shutil.rmtree(workdir, ignore_errors=True)
-    workdir.mkdir(parents=True)
-    env = product_env(sandbox, workdir)
-    product = Product(env, workdir)
+    env, product = _fresh_cell(sandbox, workdir)
     hires = _hire(sandbox)
     today = sandbox_today(sandbox)
     args = ("workforce", "sync", "--today", today.isoformat())

@@ -7,8 +7,6 @@ gives up at once (no backoff to sleep through) and the run fails before any jour
 claimed, which is exactly what the audit trail cannot see.
 """
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,7 +15,7 @@ import dagster as dg
 import pytest
 from click.testing import CliRunner
 from dagster._core.test_utils import create_run_for_test
-from pipeline_support import latest_paid_period, materialize, pipeline_env
+from pipeline_support import materialize, pipeline_env
 
 from ml_connector_dagster.audit.store import AuditStore
 from ml_connector_dagster.cli import main
@@ -29,9 +27,6 @@ from ml_connector_dagster.defs.payroll.unfinished import (
     failed_run_partitions,
     unfinished_partitions,
 )
-from ml_connector_dagster.defs.stale_runs import process_tags
-from ml_connector_dagster.instance import prepare_dagster_home
-from ml_connector_sandbox.mapping import write_sandbox_mapping
 from ml_connector_sandbox.server import Sandbox
 
 COMPANY = "USMF"
@@ -80,14 +75,8 @@ def _journal_headers() -> list[dict]:
 
 
 @pytest.fixture
-def env(fresh_sandbox: Sandbox, sandbox_env, tmp_path: Path, monkeypatch) -> dict:
-    home = prepare_dagster_home(tmp_path / "home", kind="sqlite")
-    mapping = write_sandbox_mapping(fresh_sandbox.company, tmp_path / "mapping.yaml")
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
-    monkeypatch.setenv("ML_CONNECTOR_MAPPING", str(mapping))
-    monkeypatch.delenv("ML_CONNECTOR_AUDIT_URL", raising=False)
-    period, runs = latest_paid_period(fresh_sandbox)
-    return {"sandbox": fresh_sandbox, "period": period, "runs": runs}
+def env(home_env: dict) -> dict:
+    return home_env
 
 
 def _invoke(*args: str):
@@ -132,18 +121,6 @@ def test_a_run_failed_at_the_rippling_snapshot_is_replayed_and_posted(env) -> No
     again = _invoke("replay")
     assert again.exit_code == 0 and "Nothing to replay" in again.output
     assert len(_journal_headers()) == len(headers)
-
-
-@pytest.fixture
-def dead_pid_tags() -> dict[str, str]:
-    """The tags of a process that ran and was reaped: its pid no longer exists."""
-    child = subprocess.Popen(
-        [sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE
-    )
-    tags = process_tags(child.pid)
-    child.stdin.close()
-    child.wait()
-    return tags
 
 
 def test_a_run_left_started_by_a_dead_process_is_freed_then_replayed(env, dead_pid_tags) -> None:

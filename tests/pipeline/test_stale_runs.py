@@ -26,7 +26,7 @@ import dagster as dg
 import pytest
 from click.testing import CliRunner
 from dagster._core.test_utils import create_run_for_test
-from pipeline_support import admin, latest_paid_period
+from pipeline_support import admin
 
 from ml_connector_dagster.cli import main
 from ml_connector_dagster.connections import Connection
@@ -45,8 +45,6 @@ from ml_connector_dagster.defs.stale_runs import (
     slot_uses,
 )
 from ml_connector_dagster.instance import prepare_dagster_home
-from ml_connector_sandbox.mapping import write_sandbox_mapping
-from ml_connector_sandbox.server import Sandbox
 
 COMPANY = "USMF"
 GONE = "The process running this run is gone"
@@ -56,14 +54,8 @@ GONE = "The process running this run is gone"
 
 
 @pytest.fixture
-def env(fresh_sandbox: Sandbox, sandbox_env, tmp_path: Path, monkeypatch) -> dict:
-    home = prepare_dagster_home(tmp_path / "home", kind="sqlite")
-    mapping = write_sandbox_mapping(fresh_sandbox.company, tmp_path / "mapping.yaml")
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
-    monkeypatch.setenv("ML_CONNECTOR_MAPPING", str(mapping))
-    monkeypatch.delenv("ML_CONNECTOR_AUDIT_URL", raising=False)
-    period, _ = latest_paid_period(fresh_sandbox)
-    return {"sandbox": fresh_sandbox, "home": home, "period": period}
+def env(home_env: dict) -> dict:
+    return home_env
 
 
 def _cli(env: dict, log: Path) -> subprocess.Popen:
@@ -224,18 +216,6 @@ def _run(
 def _claim(instance: dg.DagsterInstance, pool: str, run_id: str) -> None:
     status = instance.event_log_storage.claim_concurrency_slot(pool, run_id, "posting_step")
     assert status.is_claimed
-
-
-@pytest.fixture
-def dead_pid_tags() -> dict[str, str]:
-    """The tags of a process that ran and was reaped: its pid no longer exists."""
-    child = subprocess.Popen(
-        [sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE
-    )
-    tags = process_tags(child.pid)
-    child.stdin.close()
-    child.wait()
-    return tags
 
 
 def _status(instance: dg.DagsterInstance, run_id: str) -> dg.DagsterRunStatus:
