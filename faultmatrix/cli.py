@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from faultmatrix.catalogue import FAST_CELLS, FAULTS, NOT_APPLICABLE, STAGES
-from faultmatrix.report import markdown, print_matrix
+from faultmatrix.report import markdown, print_matrix, tally
 from faultmatrix.runner import run_cells
 
 # The matrix has nine columns: never squeeze it into a pipe's default 80.
@@ -85,6 +85,6 @@ def main(
     broken = [r for r in results if not r.holds]
     console.print(f"cell files: {root}")
     if broken:
-        console.print(f"[bold red]{len(broken)} of {len(results)} cells do not hold[/bold red]")
+        console.print(f"[bold red]{tally(results)}[/bold red]")
         raise SystemExit(1)
-    console.print(f"[green]all {len(results)} cells hold[/green] ({dt.datetime.now():%H:%M})")
+    console.print(f"[green]{tally(results)}[/green] ({dt.datetime.now():%H:%M})")

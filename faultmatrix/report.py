@@ -62,15 +62,27 @@ def print_matrix(console: Console, results: Sequence[CellResult]) -> None:
     console.print(details)
 
 
+def tally(results: Sequence[CellResult]) -> str:
+    """ "55 of 58 cells hold, 1 is a known limit, 2 do not hold"."""
+    held = sum(r.verdict == "holds" for r in results)
+    limits = sum(r.verdict == "known limit" for r in results)
+    broken = len(results) - held - limits
+    text = f"{held} of {len(results)} cells hold"
+    if limits:
+        text += f", {limits} {'is a known limit' if limits == 1 else 'are known limits'}"
+    if broken:
+        text += f", {broken} {'does' if broken == 1 else 'do'} not hold"
+    return text
+
+
 def markdown(results: Sequence[CellResult], *, command: str, commit: str) -> str:
     """The page ``docs/fault-matrix.md``: the matrix, what each fault and stage is, each cell."""
     grid = _grid(results)
-    held = sum(r.holds for r in results)
     lines = [
         "# Fault matrix",
         "",
         f"Made by `{command}` on {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC at commit"
-        f" `{commit}`: {held} of {len(results)} cells hold.",
+        f" `{commit}`: {tally(results)}.",
         "",
         "Each cell: the sandbox reset to its seed; the fault armed at the stage; the product's"
         " own command run as its own process (`ml-connector run`, `workforce sync`, or"
