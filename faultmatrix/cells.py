@@ -15,7 +15,7 @@ import httpx
 
 from faultmatrix import readback
 from faultmatrix.catalogue import KILL_HOLD_MS, KNOWN_LIMITS, Fault, Stage, sandbox_rule
-from faultmatrix.product import Finished, Product, kill, product_env
+from faultmatrix.product import Finished, Product, kill, pause, product_env
 from ml_connector_sandbox.server import Sandbox
 
 # Waiting for a fault to fire (the product reaching the stage) gives up after this long.
@@ -74,12 +74,12 @@ def _fired(sandbox: Sandbox, service: str) -> int:
 def _settle(sandbox: Sandbox, service: str, hold_ms: int) -> None:
     """Let what the fault set in motion land before the faults are cleared (clearing drops
     late commits still waiting): pending late commits, and a request still being held."""
-    time.sleep(hold_ms / 1000 + 0.5)
+    pause(hold_ms / 1000 + 0.5)
     deadline = time.monotonic() + 30
     while sandbox.faults.describe(service)["late_commits"]["pending"] and (
         time.monotonic() < deadline
     ):
-        time.sleep(0.1)
+        pause(0.1)
 
 
 def _outcome(finished: Finished) -> str:
@@ -98,10 +98,10 @@ def _faulted_run(
     while not _fired(sandbox, stage.service) and process.poll() is None:
         if time.monotonic() > deadline:
             break
-        time.sleep(0.05)
+        pause(0.05)
     if process.poll() is not None:
         return f"exit {process.returncode} before the stage"
-    time.sleep(0.2)  # the request is being held at the service now
+    pause(0.2)  # the request is being held at the service now
     kill(process)
     return "killed"
 

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 import httpx
 
 from faultmatrix.cells import CellResult
-from faultmatrix.product import Product, kill, product_env
+from faultmatrix.product import Product, kill, pause, product_env
 from ml_connector_dagster.audit.store import AuditStore
 from ml_connector_dagster.workforce.webhooks import WEBHOOK_PATH
 from ml_connector_sandbox.rippling.employees import webhook
@@ -55,7 +55,7 @@ class Receiver:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=1):
                     return
             except OSError:
-                time.sleep(0.1)
+                pause(0.1)
         raise RuntimeError("the webhook receiver did not start listening")
 
     def kill(self) -> None:
@@ -82,7 +82,7 @@ def _raw_request(port: int, body: bytes, send: int | None) -> None:
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         sock.sendall(head + (body if send is None else body[:send]))
         if send is None:
-            time.sleep(0.05)  # the receiver has the whole request; its answer goes nowhere
+            pause(0.05)  # the receiver has the whole request; its answer goes nowhere
 
 
 def _deliver(client: httpx.Client, url: str, form: dict[str, str]) -> bool:
@@ -105,7 +105,7 @@ def _until_acknowledged(client: httpx.Client, receiver: Receiver, form: dict[str
     for _ in range(REDELIVERIES):
         if _deliver(client, receiver.url, form):
             return True
-        time.sleep(0.2)
+        pause(0.2)
     return False
 
 
