@@ -19,6 +19,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from ml_connector_sandbox.company.catalog import MAX_LEGAL_ENTITIES
+
 console = Console(stderr=True)
 
 DEFAULT_SANDBOX_DIR = Path(os.environ.get("ML_CONNECTOR_SANDBOX_DIR", ".sandbox"))
@@ -43,7 +45,14 @@ def _sandbox_options(func: Any) -> Any:
             help="Serve this company (JSON; docs/sandbox-dataset.md) instead of generating one.",
         ),
         click.option("--workers", type=int, default=400, show_default=True),
-        click.option("--legal-entities", type=int, default=3, show_default=True),
+        click.option(
+            "--legal-entities",
+            type=click.IntRange(1, MAX_LEGAL_ENTITIES),
+            default=3,
+            show_default=True,
+            help="Legal entities (F&O companies): USMF, GBSI, DEMF, then US02, GB02, DE02, "
+            "US03... cycling over their countries and currencies.",
+        ),
         click.option("--departments", type=int, default=12, show_default=True),
         click.option("--pay-periods", type=int, default=13, show_default=True),
         click.option("--seed", type=int, default=20261120, show_default=True),

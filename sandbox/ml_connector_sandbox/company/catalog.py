@@ -6,7 +6,7 @@ like, and so the payroll rules (rates per country) are data rather than code pat
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 COMPANY_NAME = "Northwind Advisory"
@@ -79,6 +79,54 @@ ENTITIES: tuple[EntitySpec, ...] = (
         (55, 140),
     ),
 )
+
+# More legal entities than ENTITIES cycle over its countries and currencies. Each added one is
+# a company of its own: ``us02``, ``gb02``, ``de02``, ``us03``... (F&O company ids have at most
+# four characters, so two digits), business unit ``004``, ``005``..., a numbered legal name
+# ("Northwind Advisory 2 Inc.") and its own tax identifier. 99 keeps the entities' registration
+# dates (30 days apart from the founding) years before the payroll window.
+MAX_LEGAL_ENTITIES = 99
+_TAX_ID_STEP = 7919  # prime, coprime to 10: cycles 1..10**9 - 1 give distinct identifiers
+
+
+def entity_specs(count: int) -> list[EntitySpec]:
+    """The first ``count`` legal entities: ENTITIES, then copies cycling over it."""
+    if not 1 <= count <= MAX_LEGAL_ENTITIES:
+        raise ValueError(f"legal_entities must be 1..{MAX_LEGAL_ENTITIES}, got {count}")
+    return [entity_spec(n) for n in range(count)]
+
+
+def entity_spec(n: int) -> EntitySpec:
+    """Legal entity number ``n`` (0-based); the first len(ENTITIES) are ENTITIES themselves."""
+    base = ENTITIES[n % len(ENTITIES)]
+    cycle = n // len(ENTITIES)
+    if cycle == 0:
+        return base
+    number = cycle + 1
+    suffix = base.legal_name.removeprefix(COMPANY_NAME)
+    return replace(
+        base,
+        legal_name=f"{COMPANY_NAME} {number}{suffix}",
+        data_area_id=f"{base.data_area_id[:2]}{number:02d}",
+        business_unit=f"{n + 1:03d}",
+        tax_identifier=_numbered_tax_identifier(base.tax_identifier, cycle),
+    )
+
+
+def _numbered_tax_identifier(template: str, cycle: int) -> str:
+    """``template`` with its digits replaced by another number of as many digits."""
+    digits = [c for c in template if c.isdigit()]
+    width = len(digits)
+    value = f"{(int(''.join(digits)) + _TAX_ID_STEP * cycle) % 10**width:0{width}d}"
+    out, k = [], 0
+    for c in template:
+        if c.isdigit():
+            out.append(value[k])
+            k += 1
+        else:
+            out.append(c)
+    return "".join(out)
+
 
 # (name, reference code, short code for job codes, headcount weight, commission eligible)
 DEPARTMENTS: tuple[tuple[str, str, str, int, bool], ...] = (

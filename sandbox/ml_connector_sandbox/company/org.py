@@ -44,12 +44,11 @@ def _department_specs(count: int) -> list[tuple[str, str, str, int, bool]]:
 
 
 def build_org(ids: IdFactory, *, legal_entities: int, departments: int, founded: dt.date) -> Org:
-    if not 1 <= legal_entities <= len(catalog.ENTITIES):
-        raise ValueError(f"legal_entities must be 1..{len(catalog.ENTITIES)}, got {legal_entities}")
+    specs = catalog.entity_specs(legal_entities)  # ValueError outside 1..MAX_LEGAL_ENTITIES
     if departments < 1:
         raise ValueError(f"departments must be at least 1, got {departments}")
     rng = ids.rng
-    org = Org(company_id=ids.new(), entities=list(catalog.ENTITIES[:legal_entities]))
+    org = Org(company_id=ids.new(), entities=specs)
 
     def stamp(days: int = 0) -> str:
         return timestamp(founded + dt.timedelta(days=days), 9 * 3600 + rng.randint(0, 28000))

@@ -123,8 +123,33 @@ def draw_people(
                 team=rng.randrange(len(org.teams)) if rng.random() < 0.6 else None,
             )
         )
+    if len(org.entities) > len(catalog.ENTITIES):
+        _staff_every_entity(people, len(org.entities))
     _force_roles(people, window_start, as_of, tenure_start)
     return people
+
+
+def _staff_every_entity(people: list[Person], entities: int) -> None:
+    """Move one person into each legal entity the draw left empty, from the largest one.
+
+    Only for companies with more entities than the catalog (a company of up to three keeps the
+    plain draw, byte for byte). Draws no random numbers; the people moved are past the few
+    whose roles ``_force_roles`` sets, and the last drawn of their entity. People 4 and 5 may
+    be offers starting after as-of, so they do not count as staffing an entity. With fewer
+    people than entities, some entities stay empty.
+    """
+    members: list[list[Person]] = [[] for _ in range(entities)]
+    for p in people[6:]:
+        members[p.entity].append(p)
+    for entity in range(entities):
+        if members[entity] or any(p.entity == entity for p in people[:4]):
+            continue
+        donor = max(range(entities), key=lambda e: (len(members[e]), -e))
+        if len(members[donor]) < 2:
+            return
+        moved = members[donor].pop()
+        moved.entity = entity
+        members[entity].append(moved)
 
 
 def _force_roles(

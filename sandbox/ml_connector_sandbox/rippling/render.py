@@ -1,7 +1,8 @@
 """From stored records to what goes on the wire: expansions, redactions, number types.
 
 Expansion fetches each relation for the whole page in one query and puts the object under the
-relation name, keeping ``<relation>_id``. Redaction removes a field the caller may not read and
+relation name, keeping ``<relation>_id``; the fetched records are parsed for this page only, so
+they are attached without a copy. Redaction removes a field the caller may not read and
 reports it once per page in ``__meta.redacted_fields``. Compensation money is stored as decimal
 strings in the company file; the spec types ``Currency.value`` as a JSON number, so it is turned
 into one here, at the boundary only.
@@ -9,7 +10,6 @@ into one here, at the boundary only.
 
 from __future__ import annotations
 
-import copy
 from decimal import Decimal
 from typing import Any
 
@@ -54,8 +54,10 @@ def expand(store: Store, kind: str, records: list[dict[str, Any]], paths: list[l
                 wanted.extend(value or [])
             elif value:
                 wanted.append(value)
+        # Freshly parsed for this page, so attached as they are (no copy): one object per
+        # target id, shared by the page's records that point to it.
         targets = store.get_many(relation.target, wanted)
-        expanded = {k: to_wire(relation.target, copy.deepcopy(v)) for k, v in targets.items()}
+        expanded = {k: to_wire(relation.target, v) for k, v in targets.items()}
         if rest:
             expand(store, relation.target, list(expanded.values()), rest)
         for record in records:
