@@ -138,3 +138,15 @@ def test_admin_paths_are_never_faulted_and_reset_clears_faults(
         assert client.post(fresh_sandbox.urls["dynamics"] + "/_sandbox/reset").status_code == 200
         described = client.get(fresh_sandbox.urls["dynamics"] + "/_sandbox/faults").json()
     assert described["dynamics"]["rules"] == []
+
+
+def test_listening_sockets_say_tcp_so_answers_are_not_held_for_a_delayed_ack(
+    sandbox: Sandbox,
+) -> None:
+    """asyncio sets TCP_NODELAY on an accepted connection only when its socket's protocol is
+    IPPROTO_TCP (inherited from the listener); a listener made without it held every small
+    answer ~40 ms (Nagle meeting the client's delayed ACK), which no real service adds."""
+    import socket
+
+    for name, listener in sandbox.sockets.items():
+        assert listener.proto == socket.IPPROTO_TCP, name
