@@ -11,10 +11,13 @@ audit database (the one store all of them share): the holder re-reads the stored
 with it and stores the rotated one before letting go (``StoreRefreshCoordinator``).
 """
 
+import hashlib
 import logging
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 from pydantic import SecretStr
@@ -23,9 +26,10 @@ from ml_connector_dagster.audit import locks
 from ml_connector_dagster.config.settings import ENVIRONMENT, ConnectorSettings
 from ml_connector_dagster.credentials.errors import MissingKeyError
 from ml_connector_dagster.credentials.locate import existing_store, open_store
-from ml_connector_dagster.credentials.models import ConnectionCredentials
+from ml_connector_dagster.credentials.models import ConnectionCredentials, DynamicsCredentials
 from ml_connector_dagster.credentials.resolve import resolve_credentials, side_settings
 from ml_connector_dagster.credentials.store import StoredCredentials
+from ml_connector_dagster.dynamics.auth import EntraTokenProvider
 from ml_connector_dagster.dynamics.client import DynamicsClient
 from ml_connector_dagster.rippling.auth import RipplingAuth, auth_from_credentials
 from ml_connector_dagster.rippling.client import RipplingClient
@@ -77,6 +81,37 @@ def configured_refresh_token(env: Mapping[str, str] = ENVIRONMENT) -> SecretStr 
     stored = store.load() if store is not None else StoredCredentials()
     value = side_settings("rippling", env, stored)["oauth_refresh_token"].value
     return value if isinstance(value, SecretStr) else None
+
+
+# One Entra token source per app registration, CA bundle and timeout in this process: every
+# Dynamics client of a run (checks, poster, matches_rippling) and of a sensor's ticks shares
+# MSAL's token cache, so a process asks Entra once per token lifetime (discovery + token),
+# not twice per client. Clients built with ``tokens=`` or directly are not affected.
+_ENTRA_TOKENS: dict[tuple[str, ...], EntraTokenProvider] = {}
+_ENTRA_TOKENS_LOCK = threading.Lock()
+
+
+def shared_entra_tokens(
+    credentials: DynamicsCredentials, ca_bundle: Path | None, timeout: float
+) -> EntraTokenProvider:
+    """This process's token source for the app registration (created on first use)."""
+    secret = hashlib.sha256(credentials.client_secret.get_secret_value().encode()).hexdigest()
+    key = (
+        credentials.authority,
+        credentials.client_id,
+        secret,  # a rotated secret is another source: the old one's tokens may be revoked
+        credentials.environment_url,
+        str(ca_bundle or ""),
+        repr(timeout),
+    )
+    with _ENTRA_TOKENS_LOCK:
+        provider = _ENTRA_TOKENS.get(key)
+        if provider is None:
+            provider = EntraTokenProvider(
+                credentials, build_ssl_context(ca_bundle), timeout=timeout
+            )
+            _ENTRA_TOKENS[key] = provider
+        return provider
 
 
 @dataclass
@@ -137,7 +172,16 @@ class Connection:
 
     def dynamics(self, **kwargs: object) -> DynamicsClient:
         """A client with the environment's changeset size and timeouts (requests, ``$batch``,
-        Entra tokens); each is overridable in kwargs."""
+        Entra tokens), each overridable in kwargs, and this process's shared Entra token
+        source (``shared_entra_tokens``; ``tokens=`` overrides, and ``retry=`` gets a token
+        source of its own, governed by that policy)."""
+        if "tokens" not in kwargs and "retry" not in kwargs:
+            # A caller's own retry policy governs its token requests too: not shared then.
+            kwargs["tokens"] = shared_entra_tokens(
+                self.credentials.dynamics,
+                self.credentials.ca_bundle,
+                float(kwargs.get("token_timeout", self.settings.token_timeout_seconds)),  # type: ignore[arg-type]
+            )
         return DynamicsClient(
             self.credentials.dynamics,
             ssl_context=build_ssl_context(self.credentials.ca_bundle),
