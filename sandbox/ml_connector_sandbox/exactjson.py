@@ -13,18 +13,16 @@ _MARK = "\u0000dec:"
 _MARKED = re.compile(r'"\\u0000dec:(-?[0-9]+(?:\.[0-9]+)?)"')
 
 
-def _mark(value: Any) -> Any:
+def _mark(value: Any) -> str:
+    """``json.dumps``'s ``default``: called for what JSON cannot write itself, so the payload is
+    not walked twice in Python (a large page spent ~40% of its time in such a walk)."""
     if isinstance(value, Decimal):
         if not value.is_finite():
             raise ValueError(f"cannot write a non-finite amount ({value})")
         return f"{_MARK}{value:f}"
-    if isinstance(value, dict):
-        return {k: _mark(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_mark(v) for v in value]
-    return value
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 def dumps(payload: Any) -> str:
     """JSON text in which every Decimal is a bare number with exactly its digits."""
-    return _MARKED.sub(r"\1", json.dumps(_mark(payload), ensure_ascii=False))
+    return _MARKED.sub(r"\1", json.dumps(payload, ensure_ascii=False, default=_mark))
