@@ -31,7 +31,6 @@ class Stage:
     flow: str  # "payroll", "workforce" or "webhooks": which product command drives it
     path_prefix: str = ""
     method: str = ""  # "" any; else "POST|PATCH"
-    writes: bool = False  # the stage's requests change something at the service
 
     @property
     def timeout_ms(self) -> int:
@@ -51,31 +50,14 @@ STAGES: tuple[Stage, ...] = (
         "payroll",
         "/data/LedgerJournalHeaders",
         "POST",
-        writes=True,
     ),
-    Stage(
-        "lines-batch",
-        "journal lines $batch",
-        "dynamics",
-        "payroll",
-        "/data/$batch",
-        "POST",
-        writes=True,
-    ),
+    Stage("lines-batch", "journal lines $batch", "dynamics", "payroll", "/data/$batch", "POST"),
     Stage(
         "read-back", "journal read-back", "dynamics", "payroll", "/data/LedgerJournalLines", "GET"
     ),
     # Creates: the writes a lost answer could double (a worker, an employment, a vendor).
-    Stage(
-        "worker-writes",
-        "worker sync creates",
-        "dynamics",
-        "workforce",
-        "/data/",
-        "POST",
-        writes=True,
-    ),
-    Stage("webhook-intake", "webhook intake", "receiver", "webhooks", writes=True),
+    Stage("worker-writes", "worker sync creates", "dynamics", "workforce", "/data/", "POST"),
+    Stage("webhook-intake", "webhook intake", "receiver", "webhooks"),
 )
 
 

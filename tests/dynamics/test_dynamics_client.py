@@ -6,6 +6,7 @@ from decimal import Decimal
 import httpx
 import pytest
 from pydantic import SecretStr
+from recording_sleeper import RecordingSleeper
 
 from ml_connector_dagster.credentials.models import DynamicsCredentials
 from ml_connector_dagster.dynamics import readers
@@ -20,14 +21,6 @@ from ml_connector_dagster.dynamics.errors import (
 from ml_connector_dagster.dynamics.odata import eq
 from ml_connector_dagster.transport.retry import RetryPolicy
 from ml_connector_sandbox.server import Sandbox
-
-
-class RecordingSleeper:
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
 
 
 def _credentials(

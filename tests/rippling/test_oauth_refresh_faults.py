@@ -8,6 +8,7 @@ the install.
 
 import pytest
 from pydantic import SecretStr
+from recording_sleeper import RecordingSleeper
 
 from ml_connector_dagster.credentials.models import RipplingCredentials
 from ml_connector_dagster.rippling.auth import OAuthAuth
@@ -17,15 +18,7 @@ from ml_connector_dagster.transport.retry import RetryPolicy
 from ml_connector_sandbox.server import Sandbox
 
 
-class Waits:
-    def __init__(self) -> None:
-        self.seconds: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.seconds.append(seconds)
-
-
-def _client(sandbox: Sandbox, waits: Waits, rotated: list[SecretStr]) -> RipplingClient:
+def _client(sandbox: Sandbox, waits: RecordingSleeper, rotated: list[SecretStr]) -> RipplingClient:
     info = sandbox.rippling.credentials()
     oauth = info["oauth_clients"][0]
     auth = OAuthAuth(
@@ -52,12 +45,12 @@ def _token_requests(sandbox: Sandbox) -> int:
 
 def test_a_throttled_refresh_backs_off_and_gets_its_token(fresh_sandbox: Sandbox) -> None:
     _token_fault(fresh_sandbox, kind="throttle", times=2)
-    waits, rotated = Waits(), []
+    waits, rotated = RecordingSleeper(), []
     with _client(fresh_sandbox, waits, rotated) as client:
         assert list(client.departments())
     assert _token_requests(fresh_sandbox) == 2
-    assert len(waits.seconds) == 2  # Rippling sends no Retry-After: jittered backoff
-    assert 0 <= waits.seconds[0] <= 1.0 and 0 <= waits.seconds[1] <= 2.0
+    assert len(waits.waits) == 2  # Rippling sends no Retry-After: jittered backoff
+    assert 0 <= waits.waits[0] <= 1.0 and 0 <= waits.waits[1] <= 2.0
     assert len(rotated) == 1  # the third try got the token, and its rotated refresh token
 
 
@@ -65,7 +58,7 @@ def test_a_token_endpoint_that_stays_down_is_named_unavailable_not_a_removed_ins
     fresh_sandbox: Sandbox,
 ) -> None:
     _token_fault(fresh_sandbox, kind="server_error", status=503)
-    waits, rotated = Waits(), []
+    waits, rotated = RecordingSleeper(), []
     with (
         _client(fresh_sandbox, waits, rotated) as client,
         pytest.raises(RipplingUnavailableError) as raised,
@@ -74,13 +67,13 @@ def test_a_token_endpoint_that_stays_down_is_named_unavailable_not_a_removed_ins
     message = str(raised.value)
     assert "did not give a token in 4 tries (last: HTTP 503)" in message
     assert "install" not in message
-    assert len(waits.seconds) == 3 and rotated == []
+    assert len(waits.waits) == 3 and rotated == []
 
 
 def test_a_refresh_whose_answer_was_lost_after_rotation_says_so(fresh_sandbox: Sandbox) -> None:
     """Processed (rotated) and then the connection cut: the retry's token is dead."""
     _token_fault(fresh_sandbox, kind="drop", when="after", times=1)
-    waits, rotated = Waits(), []
+    waits, rotated = RecordingSleeper(), []
     with (
         _client(fresh_sandbox, waits, rotated) as client,
         pytest.raises(RipplingAuthError) as raised,
@@ -89,17 +82,17 @@ def test_a_refresh_whose_answer_was_lost_after_rotation_says_so(fresh_sandbox: S
     message = str(raised.value)
     assert "after an earlier refresh whose answer was lost" in message
     assert "credentials set rippling" in message
-    assert rotated == [] and len(waits.seconds) == 1
+    assert rotated == [] and len(waits.waits) == 1
 
 
 def test_a_refresh_cut_before_it_reached_rippling_is_simply_sent_again(
     fresh_sandbox: Sandbox,
 ) -> None:
     _token_fault(fresh_sandbox, kind="drop", times=1)  # before: Rippling never saw it
-    waits, rotated = Waits(), []
+    waits, rotated = RecordingSleeper(), []
     with _client(fresh_sandbox, waits, rotated) as client:
         assert list(client.departments())
-    assert len(rotated) == 1 and len(waits.seconds) == 1
+    assert len(rotated) == 1 and len(waits.waits) == 1
 
 
 def test_a_refused_refresh_token_still_points_at_the_install(fresh_sandbox: Sandbox) -> None:
@@ -110,7 +103,7 @@ def test_a_refused_refresh_token_still_points_at_the_install(fresh_sandbox: Sand
         SecretStr(oauth["client_secret"]),
         SecretStr("not-the-refresh-token"),
         info["token_url"],
-        retry=RetryPolicy(attempts=4, sleep=Waits()),
+        retry=RetryPolicy(attempts=4, sleep=RecordingSleeper()),
     )
     credentials = RipplingCredentials(
         base_url=fresh_sandbox.urls["rippling"], api_token=SecretStr("x")

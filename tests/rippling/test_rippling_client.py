@@ -10,6 +10,7 @@ from decimal import Decimal
 import httpx
 import pytest
 from pydantic import SecretStr
+from recording_sleeper import RecordingSleeper
 
 from ml_connector_dagster.credentials.models import RipplingCredentials
 from ml_connector_dagster.rippling.client import RipplingClient, _permission_error
@@ -52,14 +53,6 @@ def _oauth_client(sandbox: Sandbox, on_refresh=None) -> RipplingClient:
     return RipplingClient(
         creds, ssl_context=sandbox.client_ssl_context(), on_refresh_token=on_refresh
     )
-
-
-class RecordingSleeper:
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
 
 
 def _faults(sandbox: Sandbox, config: dict) -> None:

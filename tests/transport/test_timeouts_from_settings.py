@@ -10,6 +10,7 @@ import time
 
 import httpx
 import pytest
+from recording_sleeper import RecordingSleeper
 
 from ml_connector_dagster.connections import Connection
 from ml_connector_dagster.dynamics.auth import TIMEOUT_ATTEMPTS
@@ -17,14 +18,6 @@ from ml_connector_dagster.dynamics.errors import DynamicsTimeoutError, DynamicsU
 from ml_connector_dagster.rippling.errors import RipplingUnavailableError
 from ml_connector_dagster.transport.retry import RetryPolicy
 from ml_connector_sandbox.server import Sandbox
-
-
-class RecordingSleeper:
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
 
 
 def _fired(sandbox: Sandbox, service: str) -> int:
