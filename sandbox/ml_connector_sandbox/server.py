@@ -44,6 +44,11 @@ from ml_connector_sandbox.company.fileio import write_private_text
 from ml_connector_sandbox.entra import DEFAULT_TOKEN_LIFETIME_SECONDS, EntraService
 from ml_connector_sandbox.fault_middleware import FaultMiddleware
 from ml_connector_sandbox.faults import ADMIN_PREFIX, FaultBoard, FaultConfigError
+from ml_connector_sandbox.request_counts import (
+    EndpointNames,
+    RequestCountMiddleware,
+    RequestCounts,
+)
 
 log = logging.getLogger(__name__)
 
@@ -186,6 +191,8 @@ class Sandbox:
         if config.faults:
             self.faults.load(config.faults)
         self.clock = SandboxClock(self.clock_start)
+        # Requests per service and endpoint (GET/DELETE /_sandbox/requests; benchmarks).
+        self.request_counts = RequestCounts()
 
         self.entra = EntraService(
             config.data_dir,
@@ -229,16 +236,27 @@ class Sandbox:
             Route(f"{ADMIN_PREFIX}/reset", self._admin_reset, methods=["POST"]),
             Route(f"{ADMIN_PREFIX}/clock", self._admin_clock, methods=["GET", "PUT"]),
             Route(f"{ADMIN_PREFIX}/tokens/expire", _expire_endpoint(expire), methods=["POST"]),
+            Route(f"{ADMIN_PREFIX}/requests", self._admin_requests, methods=["GET", "DELETE"]),
             Mount("/", app=app),
         ]
         outer = Starlette(routes=admin_routes)
-        return FaultMiddleware(
+        faulted = FaultMiddleware(
             outer,
             service=name,
             board=self.faults,
             throttle_sends_retry_after=retry_after,
             expire_tokens=expire,
         )
+        # Outermost: a request answered by a fault was still sent, and is counted.
+        return RequestCountMiddleware(
+            faulted, service=name, counts=self.request_counts, endpoints=EndpointNames(app)
+        )
+
+    async def _admin_requests(self, request: Request) -> JSONResponse:
+        """GET: requests per service and endpoint since the last reset; DELETE: reset them."""
+        if request.method == "DELETE":
+            self.request_counts.clear()
+        return JSONResponse(self.request_counts.describe())
 
     async def _admin_info(self, request: Request) -> JSONResponse:
         return JSONResponse(self.info())
@@ -281,8 +299,10 @@ class Sandbox:
         return JSONResponse({"reset": True})
 
     def reset(self) -> None:
-        """Back to the seeded company, no faults, no tokens, the clock at its start."""
+        """Back to the seeded company, no faults, no tokens, the clock at its start, no
+        requests counted."""
         self.faults.clear()
+        self.request_counts.clear()
         self.clock.set(self.clock_start, frozen=False)
         self.entra.reset(self.company)
         self.rippling.reset(self.company)

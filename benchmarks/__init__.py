@@ -1,0 +1,1 @@
+"""Scripts that print figures against the sandbox (README.md here); not tests, not shipped."""
