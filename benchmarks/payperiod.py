@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
 import functools
 import json
 import os
@@ -89,10 +90,11 @@ from ml_connector_dagster.defs.payroll.checks import (
 )
 from ml_connector_dagster.defs.payroll.partitions import PayrollPartition
 from ml_connector_dagster.defs.payroll.sensors import pay_run_sensor
+from ml_connector_dagster.defs.payroll.workforce import shared_workforce
 from ml_connector_dagster.defs.resources import ConnectorResource
 from ml_connector_dagster.dynamics.errors import DynamicsError
 from ml_connector_dagster.payroll.journals import journals_for
-from ml_connector_dagster.payroll.snapshot import read_snapshots
+from ml_connector_dagster.payroll.snapshot import PeriodWorkforce, read_snapshots
 from ml_connector_dagster.posting.poster import JournalPoster, PostingError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -446,17 +448,32 @@ def measure_dagster(
 
 # --- without Dagster ------------------------------------------------------------------------------
 def direct_partition(
-    pay_period: str, company: str, audit_url: str, measurement: Measurement
+    pay_period: str,
+    company: str,
+    audit_url: str,
+    store: PartitionFilesIOManager,
+    measurement: Measurement,
 ) -> None:
-    """One partition as the three assets do it, calling the product's functions directly."""
-    mapping = load_mapping(current_settings(), None)
+    """One partition as the three assets do it, calling the product's functions directly
+    (the period's workforce shared through ``store`` as the snapshot asset shares it)."""
+    settings = current_settings()
+    mapping = load_mapping(settings, None)
+    max_age = dt.timedelta(seconds=settings.workforce_max_age_seconds)
     connection = Connection.from_environment()
     key = str(PayrollPartition(pay_period, company).key())
     detail = mapping.journal.detail_level
     phases = measurement.phases
     started = time.perf_counter()
     with connection.rippling() as rippling:
-        snapshot = read_snapshots(rippling, mapping, [(pay_period, company)])[(pay_period, company)]
+
+        def workforce(needed: set[str]) -> PeriodWorkforce:
+            return shared_workforce(
+                store, rippling, pay_period, needed, max_age, settings.rippling_concurrency
+            )[0]
+
+        snapshot = read_snapshots(rippling, mapping, [(pay_period, company)], workforce)[
+            (pay_period, company)
+        ]
     checks = [source_sane({key: snapshot}, detail_level=detail)]
     extracted = time.perf_counter()
     builds = journals_for(snapshot, mapping)
@@ -495,16 +512,17 @@ def measure_direct(
     sandbox: RunningSandbox, shape: CompanyShape, root: Path, period: str, backfill: list[str]
 ) -> tuple[Measurement, Measurement | None]:
     audit_url = f"sqlite:///{root / 'audit.sqlite'}"
+    store = PartitionFilesIOManager(base_dir=str(root / "direct-storage"))
     main = Measurement([period])
     with measuring(sandbox, main):
         for pay_period, company in shape.partitions([period]):
-            direct_partition(pay_period, company, audit_url, main)
+            direct_partition(pay_period, company, audit_url, store, main)
     filled: Measurement | None = None
     if backfill:
         filled = Measurement(list(backfill))
         with measuring(sandbox, filled):
             for pay_period, company in shape.partitions(backfill):
-                direct_partition(pay_period, company, audit_url, filled)
+                direct_partition(pay_period, company, audit_url, store, filled)
     return main, filled
 
 

@@ -20,6 +20,7 @@ from ml_connector_dagster.defs.payroll.assets import (
     posted_journals,
 )
 from ml_connector_dagster.defs.payroll.partitions import legal_entities, partition_key, pay_periods
+from ml_connector_dagster.defs.payroll.workforce import WORKFORCE_KEY
 from ml_connector_dagster.defs.resources import ConnectorResource
 from ml_connector_dagster.defs.workforce.assets import PlannedSync, workforce_plan, workforce_sync
 from ml_connector_sandbox.mapping import write_sandbox_mapping
@@ -51,6 +52,16 @@ def materialize(
         raise_on_error=False,
         **kwargs,
     )
+
+
+def payroll_materializations(result: dg.ExecuteInProcessResult) -> list[dg.DagsterEvent]:
+    """The run's materializations of the payroll assets: the period's workforce read, which a
+    snapshot step records even when its checks then block, left out."""
+    return [
+        event
+        for event in result.get_asset_materialization_events()
+        if event.asset_key != WORKFORCE_KEY
+    ]
 
 
 def sync_workforce(

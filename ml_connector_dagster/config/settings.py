@@ -88,6 +88,15 @@ class ConnectorSettings(BaseSettings):
     # The first pay period the pay-run sensor considers (default: the newest paid one).
     sync_from: dt.date | None = None
 
+    # How long one read of the company-wide Rippling workforce (workers, job assignments, job
+    # codes) is shared by the company runs of a pay period and the periods of a backfill
+    # (seconds; 0: every run reads its own). ``defs/payroll/workforce.py``.
+    workforce_max_age_seconds: Annotated[float, Field(ge=0)] = 3600.0
+    # Rippling requests one step may have in flight at once (independent lists read side by
+    # side; each list's pages still follow each other). Rippling publishes no rate limit: its
+    # 429s are backed off, so a cap that is too high costs time, not data.
+    rippling_concurrency: int = Field(default=3, ge=1, le=16)
+
     # Posting: waits and leases (seconds).
     claim_wait_seconds: Seconds = 600.0
     claim_lease_seconds: Annotated[float, Field(ge=30)] = 900.0

@@ -13,15 +13,18 @@ without ``ML_CONNECTOR_CREDENTIALS_KEY`` or a key file a run fails before writin
 naming those settings.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
 from ml_connector_dagster.config.settings import current_settings
+from ml_connector_dagster.credentials.files import locked
 from ml_connector_dagster.defs.workforce.assets import PlannedSync
 from ml_connector_dagster.ledger.entries import JournalBuild
-from ml_connector_dagster.payroll.snapshot import PeriodSnapshot
+from ml_connector_dagster.payroll.snapshot import PeriodSnapshot, PeriodWorkforce
 from ml_connector_dagster.storage.codec import Codec
 from ml_connector_dagster.storage.sealed import (
     SealedValues,
@@ -33,7 +36,7 @@ from ml_connector_dagster.storage.sealed import (
 # The classes a stored value may be built from: these and every dataclass, model and enum
 # their field annotations reach (the codec's allowlist). Reference assets store plain JSON
 # data (``model_dump(mode="json")``), which needs no class.
-STORED_ROOTS: tuple[type, ...] = (PeriodSnapshot, JournalBuild, PlannedSync)
+STORED_ROOTS: tuple[type, ...] = (PeriodSnapshot, PeriodWorkforce, JournalBuild, PlannedSync)
 CODEC = Codec(STORED_ROOTS)
 
 
@@ -85,6 +88,31 @@ class PartitionFilesIOManager(dg.ConfigurableIOManager):
             except StorageError:
                 unreadable.append(key)
         return found, unreadable
+
+    def load_value(self, asset_key: dg.AssetKey, partition_key: str | None) -> Any | None:
+        """The stored value of one partition (None: the unpartitioned value), or None when
+        there is none or it cannot be read: for a caller that can read the source again."""
+        values = self._values()
+        path = values.path(*self._parts(asset_key, partition_key))
+        if not values.exists(path):
+            return None
+        try:
+            return values.read(path)
+        except StorageError:
+            return None
+
+    def store_value(self, asset_key: dg.AssetKey, partition_key: str | None, value: Any) -> None:
+        """Store one partition's value (None: the unpartitioned value) outside an output."""
+        values = self._values()
+        self._write(values, values.path(*self._parts(asset_key, partition_key)), value)
+
+    @contextmanager
+    def exclusive(self, asset_key: dg.AssetKey) -> Iterator[None]:
+        """One process (or thread) at a time for a read-the-source-then-store of ``asset_key``:
+        a file lock beside its values, which the OS releases if the holder dies."""
+        values = self._values()
+        with locked(values.root.joinpath(*asset_key.path, ".exclusive")):
+            yield
 
     @staticmethod
     def _read(values: SealedValues, path: Path) -> Any:

@@ -8,19 +8,27 @@ these decisions into run requests; the rules live here, tested without Dagster:
   CLOSED) run. Earlier history is posted only by an explicit backfill.
 - **which partitions**: the runs of (pay period, company) in a trigger state, exactly as
   ``selection.trigger_groups`` (and so the snapshot) says.
-- **run key**: the period, the company, the run ids and a hash of each run's state and records.
-  A corrected run (new records or state) gets a new key; an unchanged group is never requested
-  twice. The records digest of a (run, state) is computed once and remembered in the cursor.
+- **run key**: the period, the company, the run ids and a hash of each run's id and state. A
+  run that moves to another state (PAID -> CLOSED, or back through DRAFT) gets a new key; an
+  unchanged group is never requested twice.
+
+The sensor reads no payroll records. Until issue 12 it read every new run's records to hash
+them into the key, and the run then read them all again (517 pages at 50,000 workers). The
+hash was taken once per (run, state) and remembered, so records corrected within one state
+never changed a key anyway: a correction after posting is the ``correct_ledger`` job's
+(``defs/payroll/corrections.py``), not the sensor's. Digests remembered by an earlier release stay
+in the cursor and still go into the keys of their (run, state), so an upgrade requests no
+partition again.
 """
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 from ml_connector_dagster.config.mapping import PayrollMapping
 from ml_connector_dagster.payroll.selection import SETTLED_STATES, run_period, trigger_groups
-from ml_connector_dagster.rippling.models import PayrollRun, WorkerPayrollRecord
+from ml_connector_dagster.rippling.models import PayrollRun
 
 # Run keys remembered in the cursor (Dagster also refuses a key it launched before).
 REQUESTED_KEPT = 5000
@@ -31,7 +39,8 @@ class WatchState:
     """The sensor's cursor: its sync-from date, known digests, requested keys, retry state."""
 
     sync_from: str | None = None
-    digests: dict[str, str] = field(default_factory=dict)  # "run_id:state" -> records digest
+    # "run_id:state" -> records digest, as earlier releases hashed them (kept for their keys)
+    digests: dict[str, str] = field(default_factory=dict)
     requested: tuple[str, ...] = ()  # run keys already requested, oldest first
     retries: dict = field(default_factory=dict)  # defs/payroll/retries.py's own state
 
@@ -82,18 +91,13 @@ def choose_sync_from(
     return max(settled) if settled else None
 
 
-def records_digest(records: Iterable[WorkerPayrollRecord]) -> str:
-    """A short hash of a run's records as Rippling returns them (redaction notes left out)."""
-    digest = hashlib.sha256()
-    for record in records:
-        digest.update(record.model_dump_json(exclude={"redacted"}).encode())
-    return digest.hexdigest()[:16]
-
-
 def run_key(period: str, company: str, group: list[PayrollRun], digests: dict[str, str]) -> str:
-    """``period:company:run+run:hash`` of the runs' ids, states and record digests."""
+    """``period:company:run+run:hash`` of the runs' ids and states (and the records digest an
+    earlier release remembered for a (run, state), so its keys stay as they were)."""
     payload = hashlib.sha256(
-        "|".join(f"{r.id}:{r.run_state}:{digests[f'{r.id}:{r.run_state}']}" for r in group).encode()
+        "|".join(
+            f"{r.id}:{r.run_state}:{digests.get(f'{r.id}:{r.run_state}', '')}" for r in group
+        ).encode()
     ).hexdigest()[:12]
     return f"{period}:{company}:{'+'.join(r.id for r in group)}:{payload}"
 
@@ -104,23 +108,16 @@ def new_requests(
     state: WatchState,
     *,
     since: str,
-    digest_of: Callable[[str], str],
 ) -> tuple[list[PartitionRequest], WatchState]:
     """The partitions whose trigger-state runs changed since they were last requested, and the
-    state with their digests and keys remembered. ``digest_of(run_id)`` is asked only for a
-    (run, state) not digested before (it reads the run's records from Rippling)."""
-    digests = dict(state.digests)
+    state with their keys remembered. Reads nothing: the runs list says it all."""
     requested = list(state.requested)
     found: list[PartitionRequest] = []
     for (period, company), group in trigger_groups(runs, mapping, since=since).items():
         group = sorted(group, key=lambda r: r.id)  # the run key names runs by id
-        for run in group:
-            known = f"{run.id}:{run.run_state}"
-            if known not in digests:
-                digests[known] = digest_of(run.id)
-        key = run_key(period, company, group, digests)
+        key = run_key(period, company, group, state.digests)
         if key in requested:
             continue
         found.append(PartitionRequest(period, company, key))
         requested.append(key)
-    return found, replace(state, digests=digests, requested=tuple(requested))
+    return found, replace(state, requested=tuple(requested))

@@ -9,9 +9,12 @@ turned into the ledger's inputs as they are read, so every consumer of the snaps
 checks, the poster's gate) reads the same values the pure rules take.
 """
 
-from collections.abc import Iterable
+import datetime as dt
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from ml_connector_dagster import clock
 from ml_connector_dagster.config.mapping import PayrollMapping
 from ml_connector_dagster.ledger.inputs import PayrollRecord, WorkerContext
 from ml_connector_dagster.payroll.selection import (
@@ -78,28 +81,71 @@ def worker_contexts(
     return contexts, redacted
 
 
-def read_workforce(
-    client: RipplingClient,
-) -> tuple[dict[str, WorkerContext], dict[str, tuple[str, ...]]]:
-    """All workers with department, job codes and redactions, in ceil(N/100)-style paging."""
-    job_codes = {code.id: code.external_id or code.id for code in client.job_codes()}
+@dataclass
+class PeriodWorkforce:
+    """Every worker's ledger context (department, job codes, redactions) as Rippling listed
+    them at ``read_at``.
+
+    Workers, job assignments and job codes are company-wide lists in Rippling (the v2 workers
+    list cannot be filtered by legal entity), so the company runs of one pay period share one
+    read instead of each reading all of them (``defs/payroll/workforce.py`` keeps it).
+    """
+
+    read_at: dt.datetime
+    workers: dict[str, WorkerContext] = field(default_factory=dict)
+    redacted: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def missing(self, worker_ids: Iterable[str]) -> set[str]:
+        """The ids among ``worker_ids`` this read does not know (hired after it, say)."""
+        return {worker_id for worker_id in worker_ids if worker_id not in self.workers}
+
+
+# What a snapshot asks for the workers behind its records: given the ids it needs, a workforce
+# (read now, or a shared earlier read that knows them all).
+WorkforceSource = Callable[[set[str]], PeriodWorkforce]
+
+
+def read_workforce(client: RipplingClient, concurrency: int = 1) -> PeriodWorkforce:
+    """All workers with department, job codes and redactions, in ceil(N/100)-style paging.
+
+    The three lists are independent cursor chains: with ``concurrency`` above 1 they are read
+    at the same time (at most that many at once), so the read takes as long as the longest
+    list (the workers) rather than the sum. Each list's own pages still follow each other.
+    """
+    read_at = clock.now()
+    lists: dict[str, Callable[[], list]] = {
+        "job_codes": lambda: list(client.job_codes()),
+        "job_assignments": lambda: list(client.job_assignments()),
+        "workers": lambda: list(client.workers(expand=("department",))),
+    }
+    if concurrency > 1:
+        with ThreadPoolExecutor(max_workers=min(concurrency, len(lists))) as pool:
+            futures = {name: pool.submit(read) for name, read in lists.items()}
+            read = {name: future.result() for name, future in futures.items()}
+    else:
+        read = {name: reader() for name, reader in lists.items()}
+    job_codes = {code.id: code.external_id or code.id for code in read["job_codes"]}
     assignments: dict[str, list[str]] = {}
-    for assignment in client.job_assignments():
+    for assignment in read["job_assignments"]:
         if assignment.job_code_id:
             assignments.setdefault(assignment.worker_id, []).append(assignment.job_code_id)
-    workers = client.workers(expand=("department",))
-    return worker_contexts(workers, job_codes, assignments)
+    contexts, redacted = worker_contexts(read["workers"], job_codes, assignments)
+    return PeriodWorkforce(read_at=read_at, workers=contexts, redacted=redacted)
 
 
 def read_snapshots(
     client: RipplingClient,
     mapping: PayrollMapping,
     keys: Iterable[tuple[str, str]],
+    workforce: WorkforceSource | None = None,
 ) -> dict[tuple[str, str], PeriodSnapshot]:
-    """Snapshots for (pay_period, company) keys, reading runs and workers once for all of them."""
+    """Snapshots for (pay_period, company) keys, reading the runs list once for all of them.
+
+    The runs' records come first, then the workers behind them from ``workforce`` (default:
+    read from Rippling now), asked once with every worker id the records name.
+    """
     keys = list(keys)
     all_runs = list(client.payroll_runs())
-    contexts, redacted = read_workforce(client)
     result = {}
     for pay_period, company in keys:
         snapshot = PeriodSnapshot(pay_period=pay_period, company=company)
@@ -111,12 +157,14 @@ def read_snapshots(
             if run.id not in chosen
         ]
         for run in snapshot.runs:
-            records = ledger_records(client.worker_payroll_records(run.id))
-            snapshot.records[run.id] = records
-            for record in records:
-                if record.worker_id in contexts:
-                    snapshot.workers[record.worker_id] = contexts[record.worker_id]
-                if record.worker_id in redacted:
-                    snapshot.redacted[record.worker_id] = redacted[record.worker_id]
+            snapshot.records[run.id] = ledger_records(client.worker_payroll_records(run.id))
         result[(pay_period, company)] = snapshot
+    needed = {record.worker_id for snapshot in result.values() for record in snapshot.all_records()}
+    known = (workforce or (lambda _needed: read_workforce(client)))(needed)
+    for snapshot in result.values():
+        for record in snapshot.all_records():
+            if record.worker_id in known.workers:
+                snapshot.workers[record.worker_id] = known.workers[record.worker_id]
+            if record.worker_id in known.redacted:
+                snapshot.redacted[record.worker_id] = known.redacted[record.worker_id]
     return result

@@ -2,14 +2,13 @@
 
 import datetime as dt
 
-from ledger_factories import mapping, rippling_record
+from ledger_factories import mapping
 
 from ml_connector_dagster.payroll.pay_run_watch import (
     REQUESTED_KEPT,
     WatchState,
     choose_sync_from,
     new_requests,
-    records_digest,
     run_key,
 )
 from ml_connector_dagster.rippling.models import PayrollRun
@@ -33,18 +32,6 @@ def _run(run_id: str, period: str, state: str = "PAID", entity: str = "cle_us") 
     )
 
 
-class Digests:
-    """``digest_of`` as the sensor passes it, counting how often Rippling would be read."""
-
-    def __init__(self, values: dict[str, str] | None = None) -> None:
-        self.values = values or {}
-        self.asked: list[str] = []
-
-    def __call__(self, run_id: str) -> str:
-        self.asked.append(run_id)
-        return self.values.get(run_id, f"digest-{run_id}")
-
-
 def test_sync_from_is_the_cursors_then_the_setting_then_the_newest_settled_period() -> None:
     runs = [
         _run("r1", "2026-10-31", "PAID"),
@@ -65,51 +52,54 @@ def test_one_request_per_partition_then_none_while_nothing_changes() -> None:
         _run("r4", "2026-10-31"),  # before sync-from
         _run("r5", "2026-11-28", entity="cle_unknown"),  # not in the mapping
     ]
-    digests = Digests()
-    found, state = new_requests(runs, M, WatchState(), since="2026-11-14", digest_of=digests)
+    found, state = new_requests(runs, M, WatchState(), since="2026-11-14")
     assert [(f.pay_period, f.company) for f in found] == [
         ("2026-11-14", "USMF"),
         ("2026-11-28", "USMF"),
     ]
     assert found[0].run_key.startswith("2026-11-14:USMF:r1+r2:")  # runs named by id, sorted
-    assert sorted(digests.asked) == ["r1", "r2", "r3"]
     assert state.requested == tuple(f.run_key for f in found)
 
-    again, state2 = new_requests(runs, M, state, since="2026-11-14", digest_of=digests)
+    again, state2 = new_requests(runs, M, state, since="2026-11-14")
     assert again == []
-    assert len(digests.asked) == 3  # a (run, state) is digested once
     assert state2 == state
 
 
-def test_corrected_records_or_a_new_state_get_a_new_run_key() -> None:
+def test_a_new_state_gets_a_new_run_key_and_the_same_state_back_does_not() -> None:
     runs = [_run("r1", "2026-11-14")]
-    first, state = new_requests(runs, M, WatchState(), since="2026-11-14", digest_of=Digests())
-    # The digest is remembered per (run, state): a new state reads the records again, and
-    # records that changed with it give the partition a new key.
+    first, state = new_requests(runs, M, WatchState(), since="2026-11-14")
     closed = [_run("r1", "2026-11-14", "CLOSED")]
-    changed = Digests({"r1": "other"})
-    second, state = new_requests(closed, M, state, since="2026-11-14", digest_of=changed)
-    assert changed.asked == ["r1"]
+    second, state = new_requests(closed, M, state, since="2026-11-14")
     assert len(second) == 1 and second[0].run_key != first[0].run_key
     assert second[0].run_key.startswith("2026-11-14:USMF:r1:")
+    third, _ = new_requests(runs, M, state, since="2026-11-14")  # PAID again: requested before
+    assert third == []
 
 
-def test_the_run_key_hashes_ids_states_and_digests() -> None:
+def test_the_run_key_hashes_ids_and_states() -> None:
     group = [_run("r1", "2026-11-14"), _run("r2", "2026-11-14")]
-    digests = {"r1:PAID": "a", "r2:PAID": "b"}
-    key = run_key("2026-11-14", "USMF", group, digests)
+    key = run_key("2026-11-14", "USMF", group, {})
     assert key.rsplit(":", 1)[0] == "2026-11-14:USMF:r1+r2"
-    assert key == run_key("2026-11-14", "USMF", group, dict(digests))
-    assert key != run_key("2026-11-14", "USMF", group, {**digests, "r2:PAID": "c"})
+    assert key == run_key("2026-11-14", "USMF", list(group), {})
+    other_state = [group[0], _run("r2", "2026-11-14", "CLOSED")]
+    assert key != run_key("2026-11-14", "USMF", other_state, {})
+    other_run = [group[0], _run("r9", "2026-11-14")]
+    assert key != run_key("2026-11-14", "USMF", other_run, {})
 
 
-def test_the_records_digest_ignores_redaction_notes_but_not_amounts() -> None:
-    record = rippling_record("rec_1", "wkr_1", [("SALARY", "1000.00")], ee_taxes=["100.00"])
-    noted = record.model_copy(update={"redacted": ("compensation",)})
-    raised = rippling_record("rec_1", "wkr_1", [("SALARY", "1000.01")], ee_taxes=["100.00"])
-    assert records_digest([record]) == records_digest([noted])
-    assert records_digest([record]) != records_digest([raised])
-    assert len(records_digest([])) == 16
+def test_digests_remembered_by_an_earlier_release_keep_their_keys() -> None:
+    """A cursor written when the sensor hashed records: its (run, state) keep the key they had,
+    so the upgrade asks for no partition again; a new (run, state) needs no digest."""
+    runs = [_run("r1", "2026-11-14"), _run("r2", "2026-11-28")]
+    remembered = {"r1:PAID": "d41d8cd98f00b204"}
+    old_key = run_key("2026-11-14", "USMF", [runs[0]], remembered)
+    assert old_key != run_key("2026-11-14", "USMF", [runs[0]], {})
+    state = WatchState(sync_from="2026-11-14", digests=remembered, requested=(old_key,))
+    found, after = new_requests(runs, M, state, since="2026-11-14")
+    assert [(f.pay_period, f.run_key) for f in found] == [
+        ("2026-11-28", run_key("2026-11-28", "USMF", [runs[1]], {}))
+    ]
+    assert after.digests == remembered
 
 
 def test_the_cursor_round_trips_and_keeps_the_newest_run_keys() -> None:

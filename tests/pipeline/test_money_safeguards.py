@@ -13,6 +13,7 @@ from ledger_factories import record
 from pipeline_support import (
     admin,
     materialize,
+    payroll_materializations,
     pipeline_env,
     resources,
     sandbox_writes,
@@ -97,7 +98,7 @@ def test_an_employer_tax_summary_left_out_blocks_naming_record_and_field(env) ->
     details = table_text(sane.metadata["details"])
     assert source["id"] in details and "summary.employer_taxes" in details
     assert "absent" in details and "a missing amount is not zero" in details
-    assert result.get_asset_materialization_events() == []
+    assert payroll_materializations(result) == []
     assert sandbox_writes(env["sandbox"]) == before
 
 
@@ -114,7 +115,7 @@ def test_a_null_employer_tax_blocks_naming_record_and_field(env) -> None:
     assert not sane.passed
     details = table_text(sane.metadata["details"])
     assert source["id"] in details
-    assert result.get_asset_materialization_events() == []
+    assert payroll_materializations(result) == []
     assert sandbox_writes(env["sandbox"]) == before
     assert f"taxes[{position}].amount" in details and "null" in details
 

@@ -15,11 +15,13 @@ summary level a review row, a run's total or the partition's totals that would s
 checks withhold the amounts of a finding about one record (``defs/payroll/checks.py``).
 """
 
+import datetime as dt
 from collections import Counter, defaultdict
 from decimal import Decimal
 
 import dagster as dg
 
+from ml_connector_dagster import clock
 from ml_connector_dagster.audit.store import Outcome
 from ml_connector_dagster.config.mapping import PayrollMapping
 from ml_connector_dagster.defs import tables
@@ -40,6 +42,12 @@ from ml_connector_dagster.defs.payroll.checks import (
 )
 from ml_connector_dagster.defs.payroll.history import earlier_gross
 from ml_connector_dagster.defs.payroll.partitions import payroll_partitions, split_key
+from ml_connector_dagster.defs.payroll.workforce import (
+    WORKFORCE_KEY,
+    WorkforceUse,
+    shared_workforce,
+    workforce_metadata,
+)
 from ml_connector_dagster.defs.pools import DYNAMICS_POOL
 from ml_connector_dagster.defs.resources import ConnectorResource
 from ml_connector_dagster.dynamics.errors import DynamicsError
@@ -47,7 +55,7 @@ from ml_connector_dagster.ledger.checks import mask_amounts, rippling_totals
 from ml_connector_dagster.ledger.inputs import PayrollRecord
 from ml_connector_dagster.ledger.journal import Journal, JournalBuild, JournalIdentity
 from ml_connector_dagster.payroll.journals import journals_for
-from ml_connector_dagster.payroll.snapshot import PeriodSnapshot, read_snapshots
+from ml_connector_dagster.payroll.snapshot import PeriodSnapshot, PeriodWorkforce, read_snapshots
 from ml_connector_dagster.posting.poster import JournalPoster, PostingError, PostResult
 from ml_connector_dagster.posting.status import JournalStatus, journal_status, partition_status
 
@@ -112,16 +120,49 @@ def _partition(context: dg.AssetExecutionContext) -> tuple[str, str, str]:
     backfill_policy=POLICY,
     group_name=GROUP,
     kinds={"rippling"},
-    deps=[dg.AssetKey(["rippling", "workers"]), dg.AssetKey(["rippling", "job_codes"])],
+    deps=[
+        dg.AssetDep(
+            WORKFORCE_KEY,
+            partition_mapping=dg.MultiToSingleDimensionPartitionMapping(
+                partition_dimension_name="pay_period"
+            ),
+        )
+    ],
     check_specs=SNAPSHOT_CHECKS,
     description="Every worker payroll record of every run whose pay period ends on the partition's"
     " date, for the partition's legal entity, with the workers' departments and job codes.",
 )
-def payroll_cost_snapshot(context: dg.AssetExecutionContext, connector: ConnectorResource):
+def payroll_cost_snapshot(
+    context: dg.AssetExecutionContext,
+    connector: ConnectorResource,
+    io_manager: dg.ResourceParam[PartitionFilesIOManager],
+):
     key, pay_period, company = _partition(context)
     mapping = connector.mapping()
+    max_age = dt.timedelta(seconds=connector.settings().workforce_max_age_seconds)
+    concurrency = connector.settings().rippling_concurrency
+    used: list[WorkforceUse] = []
     with connector.rippling() as rippling:
-        snapshot = read_snapshots(rippling, mapping, [(pay_period, company)])[(pay_period, company)]
+
+        def workforce(needed: set[str]) -> PeriodWorkforce:
+            value, use = shared_workforce(
+                io_manager, rippling, pay_period, needed, max_age, concurrency
+            )
+            used.append(use)
+            if use.how == "read":  # the period's workforce partition is this read now
+                context.log_event(
+                    dg.AssetMaterialization(
+                        asset_key=WORKFORCE_KEY,
+                        partition=pay_period,
+                        description=f"read by the run of {key}",
+                        metadata=workforce_metadata(value, use),
+                    )
+                )
+            return value
+
+        snapshot = read_snapshots(rippling, mapping, [(pay_period, company)], workforce)[
+            (pay_period, company)
+        ]
     records = snapshot.all_records()
     totals = _rippling_totals(records)
     withheld = _withhold_totals(snapshot, mapping)
@@ -145,6 +186,7 @@ def payroll_cost_snapshot(context: dg.AssetExecutionContext, connector: Connecto
         "totals_exact": dg.MetadataValue.json(
             {f"{c} {category}": withheld or str(a) for c, category, a in totals}
         ),
+        "workforce": used[0].describe(clock.now()) if used else "",
         "redacted_workers": len(snapshot.redacted),
         "redactions": dg.MetadataValue.json(
             {w: list(f) for w, f in sorted(snapshot.redacted.items())[:200]}

@@ -10,9 +10,16 @@ from ml_connector_dagster.defs.payroll.assets import (
 from ml_connector_dagster.defs.payroll.corrections import correction_job, ledger_corrections
 from ml_connector_dagster.defs.payroll.jobs import payroll_job
 from ml_connector_dagster.defs.payroll.sensors import pay_run_sensor
+from ml_connector_dagster.defs.payroll.workforce import workforce_snapshot
 
 defs = dg.Definitions(
-    assets=[payroll_cost_snapshot, labor_cost_journals, posted_journals, ledger_corrections],
+    assets=[
+        workforce_snapshot,
+        payroll_cost_snapshot,
+        labor_cost_journals,
+        posted_journals,
+        ledger_corrections,
+    ],
     jobs=[payroll_job, correction_job],
     sensors=[pay_run_sensor],
 )

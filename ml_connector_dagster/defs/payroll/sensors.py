@@ -3,8 +3,9 @@
 The sensor polls ``GET /payroll-runs/`` (ordered by check date) and hands the decisions to
 ``payroll/pay_run_watch.py`` (pure, tested without Dagster): the "sync from" date, the
 partitions whose runs reached the trigger state, and run keys carrying the run ids, the company
-and a hash of the records, so a corrected run gets a new key while an unchanged one is never
-requested twice. History before the "sync from" date is posted only by an explicit backfill.
+and a hash of the runs' states, so a run in a new state gets a new key while an unchanged one is
+never requested twice. It reads the runs list only, never the records (the runs read those).
+History before the "sync from" date is posted only by an explicit backfill.
 
 Each tick also asks again for partitions whose last posting attempt did not finish, when the
 cause may be gone (``retries.py``: failed or interrupted, a bounded number of times; blocked,
@@ -31,7 +32,6 @@ from ml_connector_dagster.payroll.pay_run_watch import (
     WatchState,
     choose_sync_from,
     new_requests,
-    records_digest,
 )
 
 _SETTINGS = current_settings()
@@ -57,13 +57,7 @@ def pay_run_sensor(context: dg.SensorEvaluationContext, connector: ConnectorReso
         )
         if sync_from is None:
             return dg.SkipReason("no paid pay run yet; nothing to sync from")
-        found, state = new_requests(
-            runs,
-            mapping,
-            state,
-            since=sync_from,
-            digest_of=lambda run_id: records_digest(rippling.worker_payroll_records(run_id)),
-        )
+        found, state = new_requests(runs, mapping, state, since=sync_from)
     requests = [
         dg.RunRequest(
             run_key=item.run_key,
