@@ -7,8 +7,10 @@ import argparse
 import time
 
 from ml_connector_dagster.config.mapping import PayrollMapping
+from ml_connector_dagster.ledger.inputs import PayrollRecord
 from ml_connector_dagster.ledger.journal import build_journal
 from ml_connector_dagster.payroll.snapshot import worker_contexts
+from ml_connector_dagster.payroll.to_ledger import ledger_records, ledger_run
 from ml_connector_dagster.rippling.models import (
     JobAssignment,
     PayrollRun,
@@ -43,9 +45,13 @@ def main() -> None:
     for a in (JobAssignment.model_validate(a) for a in rippling["job_assignments"]):
         assignments.setdefault(a.worker_id, []).append(a.job_code_id or "")
     contexts, _ = worker_contexts(workers, codes, assignments)
-    records: dict[str, list[WorkerPayrollRecord]] = {}
+    by_run: dict[str, list[WorkerPayrollRecord]] = {}
     for raw in rippling["worker_payroll_records"]:
-        records.setdefault(raw["run_id"], []).append(WorkerPayrollRecord.model_validate(raw))
+        by_run.setdefault(raw["run_id"], []).append(WorkerPayrollRecord.model_validate(raw))
+    # The ledger's own inputs, as the snapshot turns Rippling's records into them.
+    records: dict[str, list[PayrollRecord]] = {
+        run_id: ledger_records(items) for run_id, items in by_run.items()
+    }
     parsed = time.perf_counter()
 
     lines = journals = record_count = 0
@@ -54,7 +60,7 @@ def main() -> None:
         entity = mapping.company_for_company_entity(run.company_entity_id)
         if entity is None or run.run_state != "PAID":
             continue
-        build = build_journal(run, records.get(run.id, []), contexts, mapping, entity)
+        build = build_journal(ledger_run(run), records.get(run.id, []), contexts, mapping, entity)
         journals += 1
         lines += len(build.journal.lines)
         record_count += len(build.journal.source_record_ids)

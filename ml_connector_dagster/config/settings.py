@@ -97,6 +97,11 @@ class ConnectorSettings(BaseSettings):
     # 429s are backed off, so a cap that is too high costs time, not data.
     rippling_concurrency: int = Field(default=3, ge=1, le=16)
 
+    # How old a read of F&O's reference data (accounts, dimension values, formats, journal
+    # names) the checks of a run may take from another run (seconds; 0: each reads its own).
+    # The write itself never uses one older than a minute (``posting/reference.py``).
+    dynamics_reference_max_age_seconds: Annotated[float, Field(ge=0)] = 300.0
+
     # Posting: waits and leases (seconds).
     claim_wait_seconds: Seconds = 600.0
     claim_lease_seconds: Annotated[float, Field(ge=30)] = 900.0

@@ -25,6 +25,7 @@ from ml_connector_dagster.credentials.files import locked
 from ml_connector_dagster.defs.workforce.assets import PlannedSync
 from ml_connector_dagster.ledger.entries import JournalBuild
 from ml_connector_dagster.payroll.snapshot import PeriodSnapshot, PeriodWorkforce
+from ml_connector_dagster.posting.reference import ReferenceRead
 from ml_connector_dagster.storage.codec import Codec
 from ml_connector_dagster.storage.sealed import (
     SealedValues,
@@ -36,7 +37,13 @@ from ml_connector_dagster.storage.sealed import (
 # The classes a stored value may be built from: these and every dataclass, model and enum
 # their field annotations reach (the codec's allowlist). Reference assets store plain JSON
 # data (``model_dump(mode="json")``), which needs no class.
-STORED_ROOTS: tuple[type, ...] = (PeriodSnapshot, PeriodWorkforce, JournalBuild, PlannedSync)
+STORED_ROOTS: tuple[type, ...] = (
+    PeriodSnapshot,
+    PeriodWorkforce,
+    ReferenceRead,
+    JournalBuild,
+    PlannedSync,
+)
 CODEC = Codec(STORED_ROOTS)
 
 

@@ -9,8 +9,9 @@ Order of work, so that every crash point is recoverable and no write can duplica
    local database and does not depend on description, check date or split) and ``plan.py``
    decides the next step from what F&O holds: nothing (present, or posted by finance), a
    difference to report (never overwritten), or a write;
-4. before the first write, the F&O facts the checks rely on are read again (preflight; the
-   read serves the poster's further journals for a minute, ``PREFLIGHT_FRESH_SECONDS``);
+4. before the first write, the F&O facts the checks rely on are read again (preflight: a read
+   at most a minute old, ``PREFLIGHT_MAX_AGE``, so journals written within a minute of one
+   another share it);
 5. writes carry fixed line numbers, so a resent changeset collides instead of duplicating;
    after a header create F&O is read again, so two writers that raced converge on the
    lowest-numbered journal and the other deletes its own while still empty; after a write
@@ -39,7 +40,7 @@ from ml_connector_dagster.dynamics.errors import (
     DynamicsRequestError,
 )
 from ml_connector_dagster.dynamics.readers import ReferenceDataError
-from ml_connector_dagster.ledger.checks import DynamicsReference, Finding
+from ml_connector_dagster.ledger.checks import Finding
 from ml_connector_dagster.ledger.inputs import PayrollRecord
 from ml_connector_dagster.ledger.journal import Journal, JournalBuild, JournalIdentity
 from ml_connector_dagster.posting.gate import Verdict, dynamics_verdict, pure_verdict
@@ -56,7 +57,10 @@ from ml_connector_dagster.posting.payloads import (
     split_parts,
 )
 from ml_connector_dagster.posting.plan import Plan, PlanKind, Step, batch_order, plan_next
-from ml_connector_dagster.posting.reference import read_references
+from ml_connector_dagster.posting.reference import (
+    PREFLIGHT_MAX_AGE,
+    remembered_reads,
+)
 from ml_connector_dagster.posting.settings import PostingSettings
 from ml_connector_dagster.posting.vouchers import (
     VoucherSettings,
@@ -69,8 +73,6 @@ log = logging.getLogger(__name__)
 # A write that leaves F&O unchanged this often in a row (each time re-read until settled) is a
 # persistent failure, not a race: stop and say so rather than keep sending.
 MAX_STALLED_ROUNDS = 3
-# How long the preflight's read of F&O's reference data serves further journals (``_preflight``).
-PREFLIGHT_FRESH_SECONDS = 60.0
 MAX_CORRECTIONS = 99  # correcting journals per journal; far above any real case
 
 
@@ -164,8 +166,9 @@ class JournalPoster:
         self._last_ambiguity = "none"  # F&O's answer to the latest write of unknown outcome
         # (company, journal name) -> its voucher settings (None: the name is missing there)
         self._voucher_settings: dict[tuple[str, str], VoucherSettings | None] = {}
-        # company -> (monotonic time of the read, its reference): the preflight's last read
-        self._references: dict[str, tuple[float, DynamicsReference]] = {}
+        # F&O's reference data for the preflight, read by this poster: never another run's or
+        # the checks' read, which may predate a change the write must see.
+        self.references = remembered_reads(client, mapping)
 
     def supplies_vouchers(self, journal: Journal) -> bool:
         """Whether this journal's lines carry the connector's vouchers: only where the journal
@@ -401,26 +404,16 @@ class JournalPoster:
         return result
 
     def _preflight(self, build: JournalBuild) -> Verdict:
-        """valid_in_dynamics against F&O as it is now, read right before the first write.
-
-        One read serves the journals this poster writes within ``PREFLIGHT_FRESH_SECONDS`` of
-        it (a posting step's journals of one company, written one after another): eight entity
-        sets per journal were a tenth of a 12-company pay period's requests (issue 12), while
-        the window a format switch or a suspension could slip through stays a minute at most.
-        """
+        """valid_in_dynamics against F&O as it is now: read by this poster right before its
+        first write, and again before a later journal's once ``PREFLIGHT_MAX_AGE`` (a minute)
+        has passed; journals written within that minute share the read."""
         company = build.journal.company.upper()
-        cached = self._references.get(company)
-        if cached is None or time.monotonic() - cached[0] > PREFLIGHT_FRESH_SECONDS:
-            try:
-                _, references = read_references(self.client, self.mapping, [company])
-            except ReferenceDataError as exc:
-                finding = Finding(
-                    "ledger dimension format", "active format", "one", "none", str(exc)
-                )
-                return Verdict({"valid_in_dynamics": [finding]})
-            cached = (time.monotonic(), references[company])
-            self._references[company] = cached
-        return dynamics_verdict(build, self.mapping, cached[1])
+        try:
+            read = self.references({company}, PREFLIGHT_MAX_AGE)
+        except ReferenceDataError as exc:
+            finding = Finding("ledger dimension format", "active format", "one", "none", str(exc))
+            return Verdict({"valid_in_dynamics": [finding]})
+        return dynamics_verdict(build, self.mapping, read.references[company])
 
     def _changed(self, result: PostResult, plan: Plan, common: dict[str, Any]) -> PostResult:
         journal_key = common["journal_key"]

@@ -4,14 +4,24 @@ Per company: a value or account suspended (or out of its dates) for one legal en
 resolved for that entity (``ledger.company_reference``), and dates are checked against the
 journal date by the check itself.
 
-Shared by the ``valid_in_dynamics`` check and by the poster, which reads it again immediately
-before the first write of each journal: the active format or a suspension can change between
-the check and the write, and a format switch would otherwise post segments into the wrong
-dimensions without an error.
+Shared by the ``valid_in_dynamics`` check and by the poster, which reads it again right
+before it writes: the active format or a suspension can change between the check and the write,
+and a format switch would otherwise post segments into the wrong dimensions without an error.
+
+Both ask a ``ReferenceSource`` for a read no older than they accept. The checks take one up to
+a few minutes old (``ML_CONNECTOR_DYNAMICS_REFERENCE_MAX_AGE_SECONDS``): one read names every
+company of the mapping (F&O filters several in one request), so a 12-company pay period's runs
+share it (``defs/payroll/fo_reference.py`` keeps it between processes) instead of each reading
+eight entity sets (issue 12). The poster reads its own, right before its first write, and reads
+again before a later journal once ``PREFLIGHT_MAX_AGE`` (a minute) has passed: a read made by
+the checks or by another run may predate the change the write must see.
 """
 
-from collections.abc import Iterable
+import datetime as dt
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 
+from ml_connector_dagster import clock
 from ml_connector_dagster.config.mapping import PayrollMapping
 from ml_connector_dagster.dynamics import readers
 from ml_connector_dagster.dynamics.client import DynamicsClient
@@ -57,3 +67,59 @@ def read_references(
         for company in sorted(wanted)
     }
     return active, references
+
+
+# How old a read the poster accepts right before a write: the longest a format switch or a
+# suspension can go unseen by the write (the checks accept older reads; the write does not).
+PREFLIGHT_MAX_AGE = dt.timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class ReferenceRead:
+    """One read of F&O's reference data for some companies, with when and for which mapping
+    (the dimension values kept depend on the mapping's financial dimensions)."""
+
+    read_at: dt.datetime
+    mapping_hash: str
+    active: readers.DimensionFormat
+    references: dict[str, DynamicsReference] = field(default_factory=dict)  # by company
+
+    def serves(
+        self, companies: Iterable[str], mapping: PayrollMapping, max_age: dt.timedelta
+    ) -> bool:
+        """Whether this read may answer for ``companies`` under ``mapping`` now."""
+        age = clock.now() - self.read_at
+        return (
+            self.mapping_hash == mapping.content_hash
+            and dt.timedelta(0) <= age <= max_age
+            and all(company.upper() in self.references for company in companies)
+        )
+
+
+# What the checks and the poster call for F&O's reference data: the companies they need and the
+# oldest read they accept; the answer covers at least those companies.
+ReferenceSource = Callable[[set[str], dt.timedelta], ReferenceRead]
+
+
+def read_reference_set(
+    client: DynamicsClient, mapping: PayrollMapping, companies: Iterable[str]
+) -> ReferenceRead:
+    """F&O's reference data for ``companies`` and every company of the mapping, read now."""
+    read_at = clock.now()
+    wanted = {c.upper() for c in companies} | {c.upper() for c in mapping.companies}
+    active, references = read_references(client, mapping, wanted)
+    return ReferenceRead(read_at, mapping.content_hash, active, references)
+
+
+def remembered_reads(client: DynamicsClient, mapping: PayrollMapping) -> ReferenceSource:
+    """A source that keeps its last read in memory (one poster, one process)."""
+    last: list[ReferenceRead] = []
+
+    def source(companies: set[str], max_age: dt.timedelta) -> ReferenceRead:
+        if last and last[0].serves(companies, mapping, max_age):
+            return last[0]
+        fresh = read_reference_set(client, mapping, companies)
+        last[:] = [fresh]
+        return fresh
+
+    return source

@@ -1,13 +1,16 @@
-"""F&O's reference data: read by the checks, then once more right before the first write of a
-posting step, not again for every journal (issue 12). Counted at the sandbox."""
+"""F&O's reference data: the checks' read shared by the runs of a pay period, the posting step's
+own read right before its first write, not again for every journal (issue 12). Counted at the
+sandbox."""
 
+import datetime as dt
 from pathlib import Path
 
 import dagster as dg
 import httpx
 import pytest
-from pipeline_support import materialize, pipeline_env
+from pipeline_support import admin, materialize, pipeline_env, sandbox_writes
 
+from ml_connector_dagster.defs.failures import step_failure_messages
 from ml_connector_dagster.posting import poster
 from ml_connector_sandbox.server import Sandbox
 
@@ -42,7 +45,74 @@ def test_one_preflight_read_serves_the_journals_of_a_posting_step(env) -> None:
 
 
 def test_a_stale_preflight_read_is_read_again_before_the_next_journal(env, monkeypatch) -> None:
-    monkeypatch.setattr(poster, "PREFLIGHT_FRESH_SECONDS", -1.0)  # every read is already stale
+    # every read is already stale
+    monkeypatch.setattr(poster, "PREFLIGHT_MAX_AGE", dt.timedelta(seconds=-1))
     counts = _post(env)
     assert counts[HEADERS] == len(env["runs"])
     assert counts[FORMATS] == 1 + len(env["runs"])  # the checks', then one per journal
+
+
+def _period_companies(env) -> list[str]:
+    sandbox, period = env["sandbox"], env["period"]
+    rippling, dynamics = sandbox.company["rippling"], sandbox.company["dynamics"]
+    names = {e["id"]: e["legal_name"] for e in rippling["company_legal_entities"]}
+    by_name = {le["Name"]: le["LegalEntityId"].upper() for le in dynamics["LegalEntities"]}
+    return sorted(
+        {
+            by_name[names[run["company_entity_id"]]]
+            for run in rippling["payroll_runs"]
+            if run["run_state"] == "PAID" and run["pay_period"]["end_date"] == period
+        }
+    )
+
+
+def _post_companies(env, companies: list[str]) -> dict[str, int]:
+    with dg.instance_for_test() as instance:
+        for company in companies:
+            assert materialize(instance, env["resources"], env["period"], company).success
+    return _dynamics_counts(env["sandbox"])
+
+
+def test_the_runs_of_a_period_share_the_checks_read_but_not_the_preflight(env) -> None:
+    companies = _period_companies(env)
+    assert len(companies) >= 2
+    counts = _post_companies(env, companies)
+    # one checks' read for every company, then each posting step's own preflight
+    assert counts[FORMATS] == 1 + len(companies)
+    assert counts[HEADERS] >= len(companies)
+
+
+def test_without_sharing_each_runs_checks_read_their_own(env, monkeypatch) -> None:
+    monkeypatch.setenv("ML_CONNECTOR_DYNAMICS_REFERENCE_MAX_AGE_SECONDS", "0")
+    companies = _period_companies(env)
+    counts = _post_companies(env, companies)
+    assert counts[FORMATS] == 2 * len(companies)
+
+
+def test_a_format_switched_after_a_shared_read_still_stops_the_next_write(env) -> None:
+    """Company A's checks read (and share) F&O; the active format changes; company B's checks
+    take the shared read and pass, but B's posting step reads again and writes nothing."""
+    first, second = _period_companies(env)[:2]
+    with dg.instance_for_test() as instance:
+        assert materialize(instance, env["resources"], env["period"], first).success
+        with admin(env["sandbox"], "dynamics") as fo:
+            for name, active in (("PayrollLedgerFormat", "No"), ("LegacyLedgerFormat", "Yes")):
+                answer = fo.patch(
+                    "/_sandbox/entities/DimensionIntegrationFormats",
+                    json={
+                        "key": {
+                            "DimensionFormatName": name,
+                            "DimensionFormatType": "DataEntityLedgerDimensionFormat",
+                        },
+                        "values": {"IsActive": active},
+                    },
+                )
+                assert answer.status_code in (200, 204), answer.text
+        before = sandbox_writes(env["sandbox"])
+        refused = materialize(instance, env["resources"], env["period"], second)
+    assert not refused.success
+    checks = {c.check_name: c.passed for c in refused.get_asset_check_evaluations()}
+    assert checks["valid_in_dynamics"] is True  # the shared read, made before the switch
+    reasons = " ".join(step_failure_messages(refused.all_events))
+    assert "valid_in_dynamics" in reasons and "active F&O ledger format" in reasons
+    assert sandbox_writes(env["sandbox"]) == before

@@ -40,6 +40,7 @@ from ml_connector_dagster.defs.payroll.checks import (
     plausible,
     source_sane,
 )
+from ml_connector_dagster.defs.payroll.fo_reference import shared_reads
 from ml_connector_dagster.defs.payroll.history import earlier_gross
 from ml_connector_dagster.defs.payroll.partitions import payroll_partitions, split_key
 from ml_connector_dagster.defs.payroll.workforce import (
@@ -244,7 +245,9 @@ def labor_cost_journals(
         "mapping_problems": sum(len(b.problems) for b in result[key]),
     }
     with connector.dynamics() as dynamics:
-        checks = [*journal_checks(dynamics, mapping, result, snapshots)]
+        references = shared_reads(io_manager, dynamics, mapping)
+        max_age = dt.timedelta(seconds=connector.settings().dynamics_reference_max_age_seconds)
+        checks = [*journal_checks(dynamics, mapping, result, snapshots, references, max_age)]
     history = earlier_gross(
         context.instance, io_manager, payroll_cost_snapshot.key, pay_period, company
     )

@@ -15,6 +15,7 @@ worker still names the record, the worker and the field, with its amounts withhe
 person's pay.
 """
 
+import datetime as dt
 from collections.abc import Iterable
 from dataclasses import replace
 
@@ -38,7 +39,7 @@ from ml_connector_dagster.ledger.plausibility import plausibility_findings
 from ml_connector_dagster.payroll.snapshot import PeriodSnapshot
 from ml_connector_dagster.posting.gate import dynamics_verdict, pure_verdict
 from ml_connector_dagster.posting.lines import Difference
-from ml_connector_dagster.posting.reference import read_references
+from ml_connector_dagster.posting.reference import ReferenceSource, remembered_reads
 
 SNAPSHOT_KEY = dg.AssetKey(["rippling", "payroll_cost_snapshot"])
 # At the summary detail level no amount shown sums fewer workers than this: below it, a row or
@@ -212,14 +213,22 @@ def pure_findings(
     return found
 
 
+NO_SHARING = dt.timedelta(0)  # journal_checks' default: a read made now
+
+
 def journal_checks(
     dynamics: DynamicsClient,
     mapping: PayrollMapping,
     journals: dict[str, list[JournalBuild]],
     snapshots: dict[str, PeriodSnapshot],
+    references: ReferenceSource | None = None,
+    max_age: dt.timedelta = NO_SHARING,
 ) -> list[dg.AssetCheckResult]:
     """The four journal checks, by the same rules (posting/gate.py) the poster applies again
-    right before it writes: what finance reviews here is what the gate enforces there."""
+    right before it writes: what finance reviews here is what the gate enforces there.
+
+    F&O's reference data comes from ``references`` (a read up to ``max_age`` old, perhaps
+    another run's), else is read here."""
     detail_level = mapping.journal.detail_level
     found: dict[str, list[Finding]] = {
         **pure_findings(mapping, journals, snapshots),
@@ -227,16 +236,17 @@ def journal_checks(
     }
     warnings: list[Finding] = []
     builds = [(key, build) for key, bs in journals.items() for build in bs]
-    active, references = read_references(
-        dynamics, mapping, {build.journal.company for _, build in builds} or mapping.companies
-    )
+    companies = {build.journal.company.upper() for _, build in builds} or set(mapping.companies)
+    source = references or remembered_reads(dynamics, mapping)
+    read = source(companies, max_age)
+    active, by_company = read.active, read.references
     found["valid_in_dynamics"] += check_format(
         mapping.dimension_format,
         DynamicsReference(active.dimensions, active.delimiter, {}, {}, frozenset()),
     )
     for _, build in builds:
         verdict = dynamics_verdict(
-            build, mapping, references[build.journal.company.upper()], with_format=False
+            build, mapping, by_company[build.journal.company.upper()], with_format=False
         )
         found["valid_in_dynamics"] += verdict.findings["valid_in_dynamics"]
         warnings += verdict.warnings
