@@ -33,7 +33,7 @@ from ml_connector_dagster.dynamics.auth import EntraTokenProvider
 from ml_connector_dagster.dynamics.client import DynamicsClient
 from ml_connector_dagster.rippling.auth import RipplingAuth, auth_from_credentials
 from ml_connector_dagster.rippling.client import RipplingClient
-from ml_connector_dagster.transport.tls import build_ssl_context
+from ml_connector_dagster.transport.tls import shared_ssl_context
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ def shared_entra_tokens(
         provider = _ENTRA_TOKENS.get(key)
         if provider is None:
             provider = EntraTokenProvider(
-                credentials, build_ssl_context(ca_bundle), timeout=timeout
+                credentials, shared_ssl_context(ca_bundle), timeout=timeout
             )
             _ENTRA_TOKENS[key] = provider
         return provider
@@ -166,7 +166,7 @@ class Connection:
             kwargs["timeout"] = http_timeout(self.settings.rippling_timeout_seconds)
         return RipplingClient(
             self.credentials.rippling,
-            ssl_context=build_ssl_context(self.credentials.ca_bundle),
+            ssl_context=shared_ssl_context(self.credentials.ca_bundle),
             **kwargs,  # type: ignore[arg-type]
         )
 
@@ -184,7 +184,7 @@ class Connection:
             )
         return DynamicsClient(
             self.credentials.dynamics,
-            ssl_context=build_ssl_context(self.credentials.ca_bundle),
+            ssl_context=shared_ssl_context(self.credentials.ca_bundle),
             **{
                 "changeset_size": self.settings.dynamics_changeset_size,
                 "timeout": http_timeout(self.settings.dynamics_timeout_seconds),

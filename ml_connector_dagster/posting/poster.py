@@ -59,13 +59,13 @@ from ml_connector_dagster.posting.payloads import (
 from ml_connector_dagster.posting.plan import Plan, PlanKind, Step, batch_order, plan_next
 from ml_connector_dagster.posting.reference import (
     PREFLIGHT_MAX_AGE,
+    ReferenceRead,
     remembered_reads,
 )
 from ml_connector_dagster.posting.settings import PostingSettings
 from ml_connector_dagster.posting.vouchers import (
     VoucherSettings,
     VoucherSource,
-    read_voucher_settings,
 )
 
 log = logging.getLogger(__name__)
@@ -169,13 +169,20 @@ class JournalPoster:
         # F&O's reference data for the preflight, read by this poster: never another run's or
         # the checks' read, which may predate a change the write must see.
         self.references = remembered_reads(client, mapping)
+        self._preflight_read: ReferenceRead | None = None  # the latest, for voucher settings
 
     def supplies_vouchers(self, journal: Journal) -> bool:
         """Whether this journal's lines carry the connector's vouchers: only where the journal
-        name numbers none itself (``posting.vouchers``); read from F&O once per poster."""
+        name numbers none itself (``posting.vouchers``); taken from F&O once per poster."""
         key = (journal.company.upper(), journal.journal_name)
         if key not in self._voucher_settings:
-            settings = read_voucher_settings(self.client, journal.journal_name, journal.company)
+            # From the preflight's JournalNames rows (read right before the first write, so
+            # usually no request here); kept for the poster's life so one journal's lines are
+            # never written under two settings.
+            read = self._preflight_read
+            if read is None or key[0] not in read.references:
+                read = self.references({key[0]}, PREFLIGHT_MAX_AGE)
+            settings = read.vouchers.get(key)
             if settings is not None:
                 log.info("vouchers: %s", settings.describe())
             self._voucher_settings[key] = settings
@@ -409,7 +416,7 @@ class JournalPoster:
         has passed; journals written within that minute share the read."""
         company = build.journal.company.upper()
         try:
-            read = self.references({company}, PREFLIGHT_MAX_AGE)
+            read = self._preflight_read = self.references({company}, PREFLIGHT_MAX_AGE)
         except ReferenceDataError as exc:
             finding = Finding("ledger dimension format", "active format", "one", "none", str(exc))
             return Verdict({"valid_in_dynamics": [finding]})

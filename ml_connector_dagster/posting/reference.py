@@ -27,12 +27,14 @@ from ml_connector_dagster.dynamics import readers
 from ml_connector_dagster.dynamics.client import DynamicsClient
 from ml_connector_dagster.ledger.checks import DynamicsReference
 from ml_connector_dagster.ledger.company_reference import dimension_values_for, main_accounts_for
+from ml_connector_dagster.posting.vouchers import VoucherSettings
 
 
 def read_references(
     client: DynamicsClient, mapping: PayrollMapping, companies: Iterable[str]
-) -> tuple[readers.DimensionFormat, dict[str, DynamicsReference]]:
-    """The active ledger format and, per company (dataAreaId, upper case), its reference."""
+) -> tuple[readers.DimensionFormat, dict[str, DynamicsReference], list[VoucherSettings]]:
+    """The active ledger format and, per company (dataAreaId, upper case), its reference; and
+    the voucher settings of every journal name read (the same JournalNames rows)."""
     wanted = {company.upper() for company in companies}
     active = readers.active_format(client)
     charts = {
@@ -66,7 +68,10 @@ def read_references(
         )
         for company in sorted(wanted)
     }
-    return active, references
+    vouchers = [
+        VoucherSettings.from_row(n) for n in names if str(n.get("dataAreaId", "")).upper() in wanted
+    ]
+    return active, references, vouchers
 
 
 # How old a read the poster accepts right before a write: the longest a format switch or a
@@ -83,6 +88,9 @@ class ReferenceRead:
     mapping_hash: str
     active: readers.DimensionFormat
     references: dict[str, DynamicsReference] = field(default_factory=dict)  # by company
+    # (company, journal name) -> its voucher settings: the poster takes them from its
+    # preflight read instead of reading JournalNames once more per run.
+    vouchers: dict[tuple[str, str], VoucherSettings] = field(default_factory=dict)
 
     def serves(
         self, companies: Iterable[str], mapping: PayrollMapping, max_age: dt.timedelta
@@ -107,8 +115,9 @@ def read_reference_set(
     """F&O's reference data for ``companies`` and every company of the mapping, read now."""
     read_at = clock.now()
     wanted = {c.upper() for c in companies} | {c.upper() for c in mapping.companies}
-    active, references = read_references(client, mapping, wanted)
-    return ReferenceRead(read_at, mapping.content_hash, active, references)
+    active, references, vouchers = read_references(client, mapping, wanted)
+    by_name = {(v.company, v.journal_name): v for v in vouchers}
+    return ReferenceRead(read_at, mapping.content_hash, active, references, by_name)
 
 
 def remembered_reads(client: DynamicsClient, mapping: PayrollMapping) -> ReferenceSource:

@@ -5,7 +5,9 @@ httpx 0.28 deprecates ``verify=<path>``, and requests ignores ``verify`` wheneve
 and hands the same one to httpx and to the requests session it gives MSAL.
 """
 
+import hashlib
 import ssl
+import threading
 from pathlib import Path
 
 import requests
@@ -30,6 +32,34 @@ def build_ssl_context(ca_bundle: str | Path | None = None) -> ssl.SSLContext:
                 f"ML_CONNECTOR_CA_BUNDLE {path} holds no usable PEM certificate"
             ) from exc
     return context
+
+
+_SHARED: dict[str, ssl.SSLContext] = {}  # by the CA file's SHA-256 ('' for none)
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_ssl_context(ca_bundle: str | Path | None = None) -> ssl.SSLContext:
+    """``build_ssl_context``'s context, built once per process and CA file.
+
+    Loading the system trust store costs about 25 ms of CPU, and every client a run opens asked
+    for it again (41 times in a 12-company pay period: issue 12). A context is safe to share
+    between clients and threads once built. The CA file's content (its SHA-256) is the key, so
+    a replaced bundle is loaded anew; a file that cannot be used raises as
+    ``build_ssl_context`` does, every time, and is never kept.
+    """
+    key = ""
+    if ca_bundle:
+        path = Path(ca_bundle)
+        try:
+            key = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError:
+            return build_ssl_context(path)  # raises CaBundleError naming the file
+    with _SHARED_LOCK:
+        context = _SHARED.get(key)
+        if context is None:
+            context = build_ssl_context(ca_bundle)
+            _SHARED[key] = context
+        return context
 
 
 class _SSLContextAdapter(HTTPAdapter):

@@ -17,6 +17,7 @@ from ml_connector_sandbox.server import Sandbox
 COMPANY = "USMF"
 FORMATS = "GET /data/DimensionIntegrationFormats"
 HEADERS = "POST /data/LedgerJournalHeaders"
+JOURNAL_NAMES = "GET /data/JournalNames"
 
 
 @pytest.fixture
@@ -42,6 +43,8 @@ def test_one_preflight_read_serves_the_journals_of_a_posting_step(env) -> None:
     counts = _post(env)
     assert counts[HEADERS] == len(env["runs"])  # one header per journal: all were written
     assert counts[FORMATS] == 2  # the checks' read and the preflight's, whatever the journals
+    # the voucher settings come from the preflight's JournalNames rows: no read of their own
+    assert counts[JOURNAL_NAMES] == 2
 
 
 def test_a_stale_preflight_read_is_read_again_before_the_next_journal(env, monkeypatch) -> None:
@@ -79,6 +82,7 @@ def test_the_runs_of_a_period_share_the_checks_read_but_not_the_preflight(env) -
     counts = _post_companies(env, companies)
     # one checks' read for every company, then each posting step's own preflight
     assert counts[FORMATS] == 1 + len(companies)
+    assert counts[JOURNAL_NAMES] == 1 + len(companies)
     assert counts[HEADERS] >= len(companies)
 
 

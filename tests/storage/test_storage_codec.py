@@ -84,6 +84,64 @@ def test_another_codec_version_is_refused() -> None:
         Codec(()).loads(data)
 
 
+def test_nested_values_round_trip_with_every_tag() -> None:
+    """Tags inside tags (a tuple of tuples in a dict keyed by tuples, a set in a list, a
+    plain dict holding the tag's own key) come back equal and of the same types: the reader
+    rebuilds innermost first, so each level must see its members already rebuilt."""
+    value = [
+        {("a", ("b", 1)): (RECORD, (Decimal("0.10"), Decimal("-0.00")))},
+        {"$t": "decimal", "value": "not a tag: a plain dict with the tag's key"},
+        {frozenset({"x"}), "y"},
+        (dt.date(2026, 1, 1), [LineRole.EARNINGS, None, True, 1.5, 7]),
+        {"nested": {"deeper": {"worker": WorkerContext("w", department_key="D")}}},
+    ]
+    back = CODEC.loads(CODEC.dumps(value))
+    assert back == value
+    assert repr(back) == repr(value)
+    assert type(back[0]) is dict and type(next(iter(back[0]))) is tuple
+    assert type(back[3]) is tuple and type(back[3][1][0]) is LineRole
+
+
+def test_an_amount_stored_as_a_json_number_is_refused_not_rounded() -> None:
+    """A decimal whose value is a JSON number (a hand edit, another writer) would come back
+    through a float; the reader refuses it and names the tag."""
+    data = CODEC.dumps(RECORD).replace(b'"value":"1200.10"', b'"value":1200.1')
+    with pytest.raises(CodecError, match="decimal"):
+        CODEC.loads(data)
+
+
+@pytest.mark.parametrize(
+    ("original", "tampered", "named"),
+    [
+        (b'"type":"PayrollRecord"', b'"type":"Payroll"', "Payroll"),
+        (b'"$t":"tuple","items":[', b'"$t":"tuple","items":{"a":[', "tuple"),
+        (b'"$t":"decimal"', b'"$t":"money"', "money"),
+    ],
+)
+def test_a_tampered_tag_is_a_codec_error_naming_it(
+    original: bytes, tampered: bytes, named: str
+) -> None:
+    data = CODEC.dumps({"r": RECORD})
+    assert original in data
+    broken = data.replace(original, tampered, 1)
+    if tampered.endswith(b"["):
+        broken = broken.replace(b"]", b"]}", 1)
+    with pytest.raises(CodecError, match=named):
+        CODEC.loads(broken)
+
+
+def test_a_value_of_another_version_is_named_even_if_its_tags_are_unknown() -> None:
+    data = json.dumps({"codec": 2, "value": {"$t": "future", "x": 1}}).encode()
+    with pytest.raises(CodecError, match="codec version 2"):
+        CODEC.loads(data)
+
+
+def test_text_that_is_no_stored_value_is_refused() -> None:
+    for data in (b"", b"[1, 2]", b'{"value": 1}', b"\xff\xfe"):
+        with pytest.raises(CodecError, match="not a stored value"):
+            CODEC.loads(data)
+
+
 def test_sealed_files_are_owner_only_encrypted_and_tighten_an_old_tree(tmp_path: Path) -> None:
     root = tmp_path / "values"
     (root / "rippling").mkdir(parents=True)
