@@ -160,3 +160,34 @@ def pipeline_env(sandbox: Sandbox, tmp_path: Path, monkeypatch: Any) -> dict[str
         "runs": period_runs,
         "resources": resources(tmp_path, mapping),
     }
+
+
+def switch_active_ledger_format(sandbox: Sandbox) -> None:
+    """Make F&O's active ledger format another one (Department before BusinessUnit)."""
+    with admin(sandbox, "dynamics") as fo:
+        for name, active in (("PayrollLedgerFormat", "No"), ("LegacyLedgerFormat", "Yes")):
+            answer = fo.patch(
+                "/_sandbox/entities/DimensionIntegrationFormats",
+                json={
+                    "key": {
+                        "DimensionFormatName": name,
+                        "DimensionFormatType": "DataEntityLedgerDimensionFormat",
+                    },
+                    "values": {"IsActive": active},
+                },
+            )
+            assert answer.status_code in (200, 204), answer.text
+
+
+def period_companies(sandbox: Sandbox, period: str) -> list[str]:
+    """The F&O companies with a PAID run ending on ``period``, from the seed."""
+    rippling, dynamics = sandbox.company["rippling"], sandbox.company["dynamics"]
+    names = {e["id"]: e["legal_name"] for e in rippling["company_legal_entities"]}
+    by_name = {le["Name"]: le["LegalEntityId"].upper() for le in dynamics["LegalEntities"]}
+    return sorted(
+        {
+            by_name[names[run["company_entity_id"]]]
+            for run in rippling["payroll_runs"]
+            if run["run_state"] == "PAID" and run["pay_period"]["end_date"] == period
+        }
+    )

@@ -13,7 +13,13 @@ from pathlib import Path
 import dagster as dg
 import pytest
 import yaml
-from pipeline_support import PAYROLL, admin, latest_paid_period, resources, sandbox_writes
+from pipeline_support import (
+    PAYROLL,
+    latest_paid_period,
+    resources,
+    sandbox_writes,
+    switch_active_ledger_format,
+)
 
 from ml_connector_dagster.connections import Connection
 from ml_connector_dagster.defs.failures import step_failure_messages
@@ -87,23 +93,6 @@ def _drop_a_used_department(env) -> None:
     env["mapping"].write_text(yaml.safe_dump(data, sort_keys=False))
 
 
-def _switch_active_ledger_format(sandbox: Sandbox) -> None:
-    """Make F&O's active ledger format another one (Department before BusinessUnit)."""
-    with admin(sandbox, "dynamics") as fo:
-        for name, active in (("PayrollLedgerFormat", "No"), ("LegacyLedgerFormat", "Yes")):
-            answer = fo.patch(
-                "/_sandbox/entities/DimensionIntegrationFormats",
-                json={
-                    "key": {
-                        "DimensionFormatName": name,
-                        "DimensionFormatType": "DataEntityLedgerDimensionFormat",
-                    },
-                    "values": {"IsActive": active},
-                },
-            )
-            assert answer.status_code in (200, 204), answer.text
-
-
 def test_posting_alone_after_a_blocked_run_writes_nothing(env) -> None:
     _drop_a_used_department(env)
     with dg.DagsterInstance.get() as instance:
@@ -142,7 +131,7 @@ def test_posting_alone_refuses_journals_built_with_another_mapping(env) -> None:
 def test_a_format_switched_after_the_checks_stops_the_write(env) -> None:
     with dg.DagsterInstance.get() as instance:
         assert _materialize(instance, env, [payroll_cost_snapshot, labor_cost_journals]).success
-        _switch_active_ledger_format(env["sandbox"])
+        switch_active_ledger_format(env["sandbox"])
         before = sandbox_writes(env["sandbox"])
         refused = _materialize(instance, env, [posted_journals])
     assert not refused.success

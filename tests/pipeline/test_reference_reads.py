@@ -8,7 +8,13 @@ from pathlib import Path
 import dagster as dg
 import httpx
 import pytest
-from pipeline_support import admin, materialize, pipeline_env, sandbox_writes
+from pipeline_support import (
+    materialize,
+    period_companies,
+    pipeline_env,
+    sandbox_writes,
+    switch_active_ledger_format,
+)
 
 from ml_connector_dagster.defs.failures import step_failure_messages
 from ml_connector_dagster.posting import poster
@@ -55,20 +61,6 @@ def test_a_stale_preflight_read_is_read_again_before_the_next_journal(env, monke
     assert counts[FORMATS] == 1 + len(env["runs"])  # the checks', then one per journal
 
 
-def _period_companies(env) -> list[str]:
-    sandbox, period = env["sandbox"], env["period"]
-    rippling, dynamics = sandbox.company["rippling"], sandbox.company["dynamics"]
-    names = {e["id"]: e["legal_name"] for e in rippling["company_legal_entities"]}
-    by_name = {le["Name"]: le["LegalEntityId"].upper() for le in dynamics["LegalEntities"]}
-    return sorted(
-        {
-            by_name[names[run["company_entity_id"]]]
-            for run in rippling["payroll_runs"]
-            if run["run_state"] == "PAID" and run["pay_period"]["end_date"] == period
-        }
-    )
-
-
 def _post_companies(env, companies: list[str]) -> dict[str, int]:
     with dg.instance_for_test() as instance:
         for company in companies:
@@ -77,7 +69,7 @@ def _post_companies(env, companies: list[str]) -> dict[str, int]:
 
 
 def test_the_runs_of_a_period_share_the_checks_read_but_not_the_preflight(env) -> None:
-    companies = _period_companies(env)
+    companies = period_companies(env["sandbox"], env["period"])
     assert len(companies) >= 2
     counts = _post_companies(env, companies)
     # one checks' read for every company, then each posting step's own preflight
@@ -88,7 +80,7 @@ def test_the_runs_of_a_period_share_the_checks_read_but_not_the_preflight(env) -
 
 def test_without_sharing_each_runs_checks_read_their_own(env, monkeypatch) -> None:
     monkeypatch.setenv("ML_CONNECTOR_DYNAMICS_REFERENCE_MAX_AGE_SECONDS", "0")
-    companies = _period_companies(env)
+    companies = period_companies(env["sandbox"], env["period"])
     counts = _post_companies(env, companies)
     assert counts[FORMATS] == 2 * len(companies)
 
@@ -96,22 +88,10 @@ def test_without_sharing_each_runs_checks_read_their_own(env, monkeypatch) -> No
 def test_a_format_switched_after_a_shared_read_still_stops_the_next_write(env) -> None:
     """Company A's checks read (and share) F&O; the active format changes; company B's checks
     take the shared read and pass, but B's posting step reads again and writes nothing."""
-    first, second = _period_companies(env)[:2]
+    first, second = period_companies(env["sandbox"], env["period"])[:2]
     with dg.instance_for_test() as instance:
         assert materialize(instance, env["resources"], env["period"], first).success
-        with admin(env["sandbox"], "dynamics") as fo:
-            for name, active in (("PayrollLedgerFormat", "No"), ("LegacyLedgerFormat", "Yes")):
-                answer = fo.patch(
-                    "/_sandbox/entities/DimensionIntegrationFormats",
-                    json={
-                        "key": {
-                            "DimensionFormatName": name,
-                            "DimensionFormatType": "DataEntityLedgerDimensionFormat",
-                        },
-                        "values": {"IsActive": active},
-                    },
-                )
-                assert answer.status_code in (200, 204), answer.text
+        switch_active_ledger_format(env["sandbox"])
         before = sandbox_writes(env["sandbox"])
         refused = materialize(instance, env["resources"], env["period"], second)
     assert not refused.success

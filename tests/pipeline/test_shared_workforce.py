@@ -18,7 +18,7 @@ from pathlib import Path
 import dagster as dg
 import httpx
 import pytest
-from pipeline_support import materialize, pipeline_env
+from pipeline_support import materialize, period_companies, pipeline_env
 
 from ml_connector_dagster import clock
 from ml_connector_dagster.defs.io_manager import PartitionFilesIOManager
@@ -38,20 +38,6 @@ def _rippling_counts(sandbox: Sandbox) -> dict[str, int]:
         answer = admin.get(sandbox.urls["rippling"] + "/_sandbox/requests")
     answer.raise_for_status()
     return answer.json()["requests"].get("rippling", {})
-
-
-def _period_companies(sandbox: Sandbox, period: str) -> list[str]:
-    """The F&O companies with a PAID run ending on ``period``, from the seed."""
-    rippling, dynamics = sandbox.company["rippling"], sandbox.company["dynamics"]
-    names = {e["id"]: e["legal_name"] for e in rippling["company_legal_entities"]}
-    by_name = {le["Name"]: le["LegalEntityId"].upper() for le in dynamics["LegalEntities"]}
-    return sorted(
-        {
-            by_name[names[run["company_entity_id"]]]
-            for run in rippling["payroll_runs"]
-            if run["run_state"] == "PAID" and run["pay_period"]["end_date"] == period
-        }
-    )
 
 
 @pytest.fixture
@@ -82,7 +68,7 @@ def test_the_sensor_reads_the_runs_list_and_no_record(env) -> None:
 
 def test_a_periods_company_runs_read_the_company_wide_lists_once(env) -> None:
     sandbox, period = env["sandbox"], env["period"]
-    companies = _period_companies(sandbox, period)
+    companies = period_companies(sandbox, period)
     assert len(companies) >= 2, "the sandbox's newest period must have two companies"
     with dg.instance_for_test() as first, dg.instance_for_test() as second:
         results = [
