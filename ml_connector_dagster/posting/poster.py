@@ -48,6 +48,7 @@ from ml_connector_dagster.posting.ledger_view import (
     WITHOUT_INTEGRATION_KEY,
     LedgerView,
     refuses_integration_key,
+    reload_together,
 )
 from ml_connector_dagster.posting.lines import Difference, LedgerLine, expected_lines
 from ml_connector_dagster.posting.payloads import (
@@ -235,7 +236,9 @@ class JournalPoster:
                 return landed_number
             return None
         batch_number = str(row["JournalBatchNumber"])
-        view.refresh_headers()  # look again: another writer may have raced us to the identity
+        # Look again: another writer may have raced us to the identity (its lines are read;
+        # ours, created just now, has none).
+        view.refresh_headers(created=batch_number)
         return batch_number
 
     def _add_lines(self, journal: Journal, step: Step, view: LedgerView) -> None:
@@ -387,14 +390,21 @@ class JournalPoster:
             )
         return results
 
-    def correction_lines(self, identity: JournalIdentity) -> list[LedgerLine]:
-        """Lines of the identity's correcting journals in F&O (correction 1, 2, ... until none)."""
+    def correction_lines(
+        self, identity: JournalIdentity, first: LedgerView | None = None
+    ) -> list[LedgerLine]:
+        """Lines of the identity's correcting journals in F&O (correction 1, 2, ... until none).
+
+        ``first``: correction 1's view, already read (with the identity's own headers)."""
         lines: list[LedgerLine] = []
         for n in range(1, MAX_CORRECTIONS + 1):
-            view = LedgerView(
-                self.client, identity.corrected_by(n), integration_key=self._integration_key
-            )
-            view.reload()
+            if n == 1 and first is not None:
+                view = first
+            else:
+                view = LedgerView(
+                    self.client, identity.corrected_by(n), integration_key=self._integration_key
+                )
+                view.reload()
             states = view.states()
             if not states:
                 break
@@ -515,9 +525,12 @@ class JournalPoster:
                 wait_seconds=self.settings.claim_wait_seconds,
             ):
                 view = LedgerView(self.client, identity, integration_key=self._integration_key)
-                view.reload()
+                first = LedgerView(
+                    self.client, identity.corrected_by(1), integration_key=view.integration_key
+                )
+                reload_together(self.client, [view, first])  # one header read for both
                 self._integration_key = view.integration_key
-                corrections = self.correction_lines(identity)
+                corrections = self.correction_lines(identity, first)
                 plan = plan_next(expected, parts, view.states(), corrections)
                 if plan.kind is PlanKind.CHANGED:
                     return self._changed(result, plan, common)

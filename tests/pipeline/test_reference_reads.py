@@ -3,12 +3,14 @@ own read right before its first write, not again for every journal (issue 12). C
 sandbox."""
 
 import datetime as dt
+import math
 from pathlib import Path
 
 import dagster as dg
 import httpx
 import pytest
 from pipeline_support import (
+    lines_by_batch,
     materialize,
     period_companies,
     pipeline_env,
@@ -16,6 +18,7 @@ from pipeline_support import (
     switch_active_ledger_format,
 )
 
+from ml_connector_dagster.connections import Connection
 from ml_connector_dagster.defs.failures import step_failure_messages
 from ml_connector_dagster.posting import poster
 from ml_connector_sandbox.server import Sandbox
@@ -100,3 +103,36 @@ def test_a_format_switched_after_a_shared_read_still_stops_the_next_write(env) -
     reasons = " ".join(step_failure_messages(refused.all_events))
     assert "valid_in_dynamics" in reasons and "active F&O ledger format" in reasons
     assert sandbox_writes(env["sandbox"]) == before
+
+
+HEADER_READS = "GET /data/LedgerJournalHeaders"
+LINE_READS = "GET /data/LedgerJournalLines"
+
+
+def _line_pages(sandbox: Sandbox) -> tuple[int, int]:
+    """(F&O journals, pages of their lines): the tests' F&O serves small pages, so reading one
+    journal's lines costs ceil(lines / page size) requests."""
+    page = sandbox.config.dynamics_page_size
+    assert page
+    with Connection.from_environment().dynamics() as client:
+        grouped = lines_by_batch(client)
+    return len(grouped), sum(math.ceil(len(lines) / page) for lines in grouped.values())
+
+
+def test_a_new_journal_costs_three_header_reads_and_one_read_of_its_lines(env) -> None:
+    """Per new journal: one read for the identity and its first correction together, the race
+    read after creating the header (its own, empty lines are not read) and the read-back."""
+    counts = _post(env)
+    journals, pages = _line_pages(env["sandbox"])
+    assert journals == counts[HEADERS] == len(env["runs"])
+    assert counts[HEADER_READS] == 3 * journals
+    assert counts[LINE_READS] == pages  # the read-back only
+
+
+def test_a_journal_already_in_fo_costs_one_header_read_and_one_read_of_its_lines(env) -> None:
+    first = _post(env)
+    again = _post(env)  # a second materialization: every journal is present
+    journals, pages = _line_pages(env["sandbox"])
+    assert again[HEADERS] == first[HEADERS] == journals  # nothing created the second time
+    assert again[HEADER_READS] - first[HEADER_READS] == journals
+    assert again[LINE_READS] - first[LINE_READS] == pages
