@@ -24,6 +24,7 @@ from ml_connector_dagster.config.settings import current_settings
 from ml_connector_dagster.credentials.files import locked
 from ml_connector_dagster.defs.workforce.assets import PlannedSync
 from ml_connector_dagster.ledger.entries import JournalBuild
+from ml_connector_dagster.payroll.runs_seen import RunsListRead
 from ml_connector_dagster.payroll.snapshot import PeriodSnapshot, PeriodWorkforce
 from ml_connector_dagster.posting.reference import ReferenceRead
 from ml_connector_dagster.storage.codec import Codec
@@ -40,6 +41,7 @@ from ml_connector_dagster.storage.sealed import (
 STORED_ROOTS: tuple[type, ...] = (
     PeriodSnapshot,
     PeriodWorkforce,
+    RunsListRead,
     ReferenceRead,
     JournalBuild,
     PlannedSync,

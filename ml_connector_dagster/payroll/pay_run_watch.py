@@ -27,6 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 from ml_connector_dagster.config.mapping import PayrollMapping
+from ml_connector_dagster.payroll.runs_seen import runs_seen_tag
 from ml_connector_dagster.payroll.selection import SETTLED_STATES, run_period, trigger_groups
 from ml_connector_dagster.rippling.models import PayrollRun
 
@@ -72,6 +73,7 @@ class PartitionRequest:
     pay_period: str
     company: str
     run_key: str
+    runs_seen: str = ""  # the runs it posts and their states (``runs_seen.RUNS_SEEN_TAG``)
 
 
 def choose_sync_from(
@@ -118,6 +120,6 @@ def new_requests(
         key = run_key(period, company, group, state.digests)
         if key in requested:
             continue
-        found.append(PartitionRequest(period, company, key))
+        found.append(PartitionRequest(period, company, key, runs_seen_tag(group)))
         requested.append(key)
     return found, replace(state, requested=tuple(requested))

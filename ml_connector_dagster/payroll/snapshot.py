@@ -138,14 +138,17 @@ def read_snapshots(
     mapping: PayrollMapping,
     keys: Iterable[tuple[str, str]],
     workforce: WorkforceSource | None = None,
+    runs_list: Callable[[], list[PayrollRun]] | None = None,
 ) -> dict[tuple[str, str], PeriodSnapshot]:
     """Snapshots for (pay_period, company) keys, reading the runs list once for all of them.
 
-    The runs' records come first, then the workers behind them from ``workforce`` (default:
-    read from Rippling now), asked once with every worker id the records name.
+    The runs list comes from ``runs_list`` (default: read from Rippling now; the snapshot asset
+    may share another run's read, ``payroll/runs_seen.py``). The runs' records come next, then
+    the workers behind them from ``workforce`` (default: read from Rippling now), asked once
+    with every worker id the records name.
     """
     keys = list(keys)
-    all_runs = list(client.payroll_runs())
+    all_runs = runs_list() if runs_list is not None else list(client.payroll_runs())
     result = {}
     for pay_period, company in keys:
         snapshot = PeriodSnapshot(pay_period=pay_period, company=company)

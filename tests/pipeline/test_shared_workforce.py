@@ -23,9 +23,11 @@ from pipeline_support import materialize, period_companies, pipeline_env
 from ml_connector_dagster import clock
 from ml_connector_dagster.defs.io_manager import PartitionFilesIOManager
 from ml_connector_dagster.defs.payroll.assets import payroll_cost_snapshot
+from ml_connector_dagster.defs.payroll.partitions import PayrollPartition
 from ml_connector_dagster.defs.payroll.sensors import pay_run_sensor
 from ml_connector_dagster.defs.payroll.workforce import WORKFORCE_KEY, shared_workforce
 from ml_connector_dagster.ledger.inputs import WorkerContext
+from ml_connector_dagster.payroll.runs_seen import RUNS_SEEN_TAG
 from ml_connector_dagster.rippling.models import JobAssignment, JobCode, Worker
 from ml_connector_sandbox.server import Sandbox
 
@@ -103,6 +105,58 @@ def test_a_periods_company_runs_read_the_company_wide_lists_once(env) -> None:
     after = _rippling_counts(sandbox)
     assert {e: after[e] for e in COMPANY_WIDE} == {e: 2 * n for e, n in read_once.items()}
     assert str(_snapshot_metadata(again)["workforce"].value).endswith("by this run")
+
+
+RUNS_LIST = "GET /payroll-runs/"
+
+
+def test_the_runs_a_sensor_tick_asks_for_share_one_read_of_the_runs_list(env) -> None:
+    """The sensor reads the runs list, the first run it asks for reads it again, the others
+    take that read: it shows the runs and states the sensor saw for each of them."""
+    sandbox = env["sandbox"]
+    with dg.instance_for_test() as instance, dg.instance_for_test() as other:
+        result = pay_run_sensor(
+            dg.build_sensor_context(instance=instance, resources=env["resources"])
+        )
+        assert isinstance(result, dg.SensorResult)
+        requests = [r for r in result.run_requests if r.tags.get(RUNS_SEEN_TAG)]
+        assert len(requests) >= 2 and len(requests) == len(result.run_requests)
+        assert _rippling_counts(sandbox)[RUNS_LIST] == 1  # the sensor's
+        results = []
+        for n, request in enumerate(requests):
+            partition = PayrollPartition.parse(str(request.partition_key))
+            results.append(
+                materialize(
+                    instance if n % 2 == 0 else other,  # shared across instances too
+                    env["resources"],
+                    partition.pay_period,
+                    partition.company,
+                    tags=dict(request.tags),
+                )
+            )
+        assert all(r.success for r in results)
+        assert _rippling_counts(sandbox)[RUNS_LIST] == 2  # the sensor's and the first run's
+        sources = [str(_snapshot_metadata(r)["runs_list"].value) for r in results]
+        assert sources[0].endswith("by this run")
+        assert all("by an earlier run" in s for s in sources[1:])
+
+        # A run the sensor did not ask for (the UI, a backfill, a retry) reads it itself.
+        partition = PayrollPartition.parse(str(requests[0].partition_key))
+        ui = materialize(instance, env["resources"], partition.pay_period, partition.company)
+        assert ui.success
+        assert _rippling_counts(sandbox)[RUNS_LIST] == 3
+        assert str(_snapshot_metadata(ui)["runs_list"].value).endswith("by this run")
+
+        # A sensor's run whose runs the stored read shows in other states reads it again.
+        tags = dict(requests[1].tags)
+        tags[RUNS_SEEN_TAG] = tags[RUNS_SEEN_TAG].replace(":PAID", ":CLOSED")
+        partition = PayrollPartition.parse(str(requests[1].partition_key))
+        moved = materialize(
+            instance, env["resources"], partition.pay_period, partition.company, tags=tags
+        )
+        assert moved.success
+        assert _rippling_counts(sandbox)[RUNS_LIST] == 4
+        assert str(_snapshot_metadata(moved)["runs_list"].value).endswith("by this run")
 
 
 # --- the sharing rules, against a counting stand-in for the Rippling client ---------------------

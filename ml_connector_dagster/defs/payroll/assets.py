@@ -43,6 +43,7 @@ from ml_connector_dagster.defs.payroll.checks import (
 from ml_connector_dagster.defs.payroll.fo_reference import shared_reads
 from ml_connector_dagster.defs.payroll.history import earlier_gross
 from ml_connector_dagster.defs.payroll.partitions import payroll_partitions, split_key
+from ml_connector_dagster.defs.payroll.runs_list import shared_runs_list
 from ml_connector_dagster.defs.payroll.workforce import (
     WORKFORCE_KEY,
     WorkforceUse,
@@ -56,9 +57,11 @@ from ml_connector_dagster.ledger.checks import mask_amounts, rippling_totals
 from ml_connector_dagster.ledger.inputs import PayrollRecord
 from ml_connector_dagster.ledger.journal import Journal, JournalBuild, JournalIdentity
 from ml_connector_dagster.payroll.journals import journals_for
+from ml_connector_dagster.payroll.runs_seen import RUNS_SEEN_TAG, parse_runs_seen
 from ml_connector_dagster.payroll.snapshot import PeriodSnapshot, PeriodWorkforce, read_snapshots
 from ml_connector_dagster.posting.poster import JournalPoster, PostingError, PostResult
 from ml_connector_dagster.posting.status import JournalStatus, journal_status, partition_status
+from ml_connector_dagster.rippling.models import PayrollRun
 
 POLICY = dg.BackfillPolicy.multi_run(1)
 ZERO = Decimal("0.00")
@@ -161,7 +164,23 @@ def payroll_cost_snapshot(
                 )
             return value
 
-        snapshot = read_snapshots(rippling, mapping, [(pay_period, company)], workforce)[
+        seen = parse_runs_seen(context.run.tags.get(RUNS_SEEN_TAG))
+        runs_read: list[str] = []
+
+        def runs_list() -> list[PayrollRun]:
+            read, how = shared_runs_list(io_manager, rippling, mapping, pay_period, company, seen)
+            runs_read.append(
+                f"read from Rippling at {read.read_at.isoformat(timespec='seconds')}"
+                + (
+                    " by this run"
+                    if how == "read"
+                    else " by an earlier run of the sensor's"
+                    " tick, showing the runs it saw in the same states"
+                )
+            )
+            return read.runs
+
+        snapshot = read_snapshots(rippling, mapping, [(pay_period, company)], workforce, runs_list)[
             (pay_period, company)
         ]
     records = snapshot.all_records()
@@ -188,6 +207,7 @@ def payroll_cost_snapshot(
             {f"{c} {category}": withheld or str(a) for c, category, a in totals}
         ),
         "workforce": used[0].describe(clock.now()) if used else "",
+        "runs_list": runs_read[0] if runs_read else "",
         "redacted_workers": len(snapshot.redacted),
         "redactions": dg.MetadataValue.json(
             {w: list(f) for w, f in sorted(snapshot.redacted.items())[:200]}

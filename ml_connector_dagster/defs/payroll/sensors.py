@@ -33,6 +33,7 @@ from ml_connector_dagster.payroll.pay_run_watch import (
     choose_sync_from,
     new_requests,
 )
+from ml_connector_dagster.payroll.runs_seen import RUNS_SEEN_TAG
 
 _SETTINGS = current_settings()
 
@@ -62,7 +63,9 @@ def pay_run_sensor(context: dg.SensorEvaluationContext, connector: ConnectorReso
         dg.RunRequest(
             run_key=item.run_key,
             partition_key=PayrollPartition(item.pay_period, item.company).key(),
-            tags={TRIGGER_TAG: "pay_run_sensor"},
+            # the runs and states it saw, so the run may take a shared read of the runs list
+            # that shows the same (``payroll/runs_seen.py``)
+            tags={TRIGGER_TAG: "pay_run_sensor", RUNS_SEEN_TAG: item.runs_seen},
         )
         for item in found
     ]
