@@ -10,6 +10,7 @@ into ``PayRun`` here, the boundary between the two.
 """
 
 from ml_connector_dagster.config.mapping import PayrollMapping
+from ml_connector_dagster.ledger.builder import LineWorkers
 from ml_connector_dagster.ledger.journal import JournalBuild, JournalType, build_journal
 from ml_connector_dagster.payroll.selection import SETTLED_STATES
 from ml_connector_dagster.payroll.snapshot import PeriodSnapshot
@@ -20,7 +21,13 @@ def accruals_enabled(mapping: PayrollMapping) -> bool:
     return mapping.journal.accrual or mapping.journal.trigger_state == "APPROVED"
 
 
-def journals_for(snapshot: PeriodSnapshot, mapping: PayrollMapping) -> list[JournalBuild]:
+def journals_for(
+    snapshot: PeriodSnapshot,
+    mapping: PayrollMapping,
+    line_workers: dict[str, LineWorkers] | None = None,
+) -> list[JournalBuild]:
+    """One build per run that yields a journal; ``line_workers`` (when given) receives, per
+    run id, the workers behind each line's place (``ledger.builder.LineWorkers``)."""
     company = mapping.company(snapshot.company)
     if company is None:
         raise ValueError(f"legal entity {snapshot.company} is not in the mapping")
@@ -35,7 +42,13 @@ def journals_for(snapshot: PeriodSnapshot, mapping: PayrollMapping) -> list[Jour
             continue
         builds.append(
             build_journal(
-                ledger_run(run), records, snapshot.workers, mapping, company, journal_type
+                ledger_run(run),
+                records,
+                snapshot.workers,
+                mapping,
+                company,
+                journal_type,
+                None if line_workers is None else line_workers.setdefault(run.id, {}),
             )
         )
     return builds

@@ -53,6 +53,7 @@ from ml_connector_dagster.defs.payroll.workforce import (
 from ml_connector_dagster.defs.pools import DYNAMICS_POOL
 from ml_connector_dagster.defs.resources import ConnectorResource
 from ml_connector_dagster.dynamics.errors import DynamicsError
+from ml_connector_dagster.ledger.builder import LineWorkers
 from ml_connector_dagster.ledger.checks import mask_amounts, rippling_totals
 from ml_connector_dagster.ledger.inputs import PayrollRecord
 from ml_connector_dagster.ledger.journal import Journal, JournalBuild, JournalIdentity
@@ -242,7 +243,8 @@ def labor_cost_journals(
 ):
     key, pay_period, company = _partition(context)
     mapping = connector.mapping()
-    result = {key: journals_for(snapshots[key], mapping)}
+    line_workers: dict[str, LineWorkers] = {}  # for the summary's worker counts
+    result = {key: journals_for(snapshots[key], mapping, line_workers)}
     journals = [b.journal for b in result[key]]
     debits = _debits_by_currency(journals)
     withheld = _withhold_totals(snapshots[key], mapping)
@@ -256,7 +258,7 @@ def labor_cost_journals(
             {currency: withheld or str(amount) for currency, amount in debits.items()}
         ),
         "journal_summary": tables.table(
-            JOURNAL_COLUMNS, _journal_rows(snapshots[key], mapping, journals)
+            JOURNAL_COLUMNS, _journal_rows(mapping, journals, line_workers)
         ),
         "payload_hashes": dg.MetadataValue.json(
             {f"{j.identity.run_id} {j.identity.journal_type}": j.payload_hash() for j in journals}
@@ -351,7 +353,7 @@ def _debits_by_currency(journals: list[Journal]) -> dict[str, Decimal]:
 
 
 def _journal_rows(
-    snapshot: PeriodSnapshot, mapping: PayrollMapping, journals: list[Journal]
+    mapping: PayrollMapping, journals: list[Journal], line_workers: dict[str, LineWorkers]
 ) -> list[tuple]:
     """Journals summed by run, currency, account and department, with how many workers each
     row sums.
@@ -362,14 +364,12 @@ def _journal_rows(
     same snapshot and rows of fewer than ``MIN_WORKERS_PER_ROW`` workers are folded into one
     row per run and currency; when that row still sums one worker it is folded into the
     smallest other row. Every row then sums two workers or more, and the rows still add up to
-    the journal's totals, so none can be recovered by subtraction either.
+    the journal's totals, so none can be recovered by subtraction either. The workers of a row
+    are those the build saw with an amount on its lines (``line_workers``, by run id).
     """
     if mapping.journal.detail_level == "worker":
-        return _grouped(journals, by_worker=False)
-    per_worker = mapping.model_copy(
-        update={"journal": mapping.journal.model_copy(update={"detail_level": "worker"})}
-    )
-    rows = _grouped([b.journal for b in journals_for(snapshot, per_worker)], by_worker=True)
+        return _grouped(journals)
+    rows = _grouped_with_workers(journals, line_workers)
     shown: list[list] = []
     folded: dict[tuple, list] = {}
     for run, currency, account, department, workers, debit, credit in rows:
@@ -398,12 +398,32 @@ def _journal_rows(
     return [(r[0], r[1], r[2], r[3], len(r[4]), r[5], r[6]) for r in shown]
 
 
-def _grouped(journals: list[Journal], *, by_worker: bool) -> list[tuple]:
-    """(run, currency, account, department, workers, debit, credit), sorted.
+def _department(dimensions: tuple[tuple[str, str], ...]) -> str:
+    return dict(dimensions).get("Department", "")
 
-    ``workers`` is the set of vouchers of a worker-level build (one per worker and currency),
-    or their count read from the journal when it is itself worker-level.
-    """
+
+def _grouped_with_workers(
+    journals: list[Journal], line_workers: dict[str, LineWorkers]
+) -> list[tuple]:
+    """(run, currency, account, department, workers, debit, credit), sorted: the journals'
+    own sums, and the set of workers behind each row as the build recorded them."""
+    sums: dict[tuple, list] = defaultdict(lambda: [set(), ZERO, ZERO])
+    for journal in journals:
+        run = journal.identity.run_id
+        for line in journal.lines:
+            key = (run[-8:], line.currency, line.account, _department(line.dimensions))
+            sums[key][1] += line.debit
+            sums[key][2] += line.credit
+        for (currency, account, dimensions), workers in line_workers.get(run, {}).items():
+            key = (run[-8:], currency, account, _department(dimensions))
+            if key in sums:  # a place whose amounts all summed to zero has no line
+                sums[key][0] |= workers
+    return [(*key, ws, debit, credit) for key, (ws, debit, credit) in sorted(sums.items())]
+
+
+def _grouped(journals: list[Journal]) -> list[tuple]:
+    """(run, currency, account, department, workers, debit, credit), sorted, of worker-level
+    journals: ``workers`` counts the row's vouchers (one per worker and currency)."""
     sums: dict[tuple, list] = defaultdict(lambda: [set(), ZERO, ZERO])
     for journal in journals:
         for line in journal.lines:
@@ -411,13 +431,11 @@ def _grouped(journals: list[Journal], *, by_worker: bool) -> list[tuple]:
                 journal.identity.run_id[-8:],
                 line.currency,
                 line.account,
-                dict(line.dimensions).get("Department", ""),
+                _department(line.dimensions),
             )
             sums[key][0].add(line.voucher)
             sums[key][1] += line.debit
             sums[key][2] += line.credit
-    if by_worker:
-        return [(*key, ws, debit, credit) for key, (ws, debit, credit) in sorted(sums.items())]
     return [(*key, len(ws), debit, credit) for key, (ws, debit, credit) in sorted(sums.items())]
 
 
