@@ -68,6 +68,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks.concurrent_runs import postgres_instance, run_concurrently
 from benchmarks.minimal_requests import (
     CompanyShape,
     JournalShape,
@@ -253,6 +254,7 @@ class Measurement:
     inside: dict[str, float] = field(default_factory=dict)
     counts: dict[str, Any] = field(default_factory=dict)
     journals: list[JournalShape] = field(default_factory=list)
+    runs_peak_rss_mb: float = 0.0  # the largest run process's (concurrent runs only)
 
 
 class Timers:
@@ -394,6 +396,38 @@ def dagster_runs(
             )
 
 
+def concurrent_dagster_runs(
+    instance: dg.DagsterInstance,
+    storage: Path,
+    audit_url: str,
+    concurrency: int,
+    measurement: Measurement,
+    requests: list[tuple[str, str, dict[str, str]]],
+) -> None:
+    """The runs at the same time, each in its own process (``concurrent_runs.py``); phases
+    from the instance's step statistics (the wrapped timers live in the runs' processes)."""
+    results = run_concurrently(requests, storage, audit_url, concurrency)
+    phases = measurement.phases
+    for result in results:
+        steps = _step_seconds(instance, result.run_id)
+
+        def step(name: str, steps: dict[str, float] = steps) -> float:
+            return sum(seconds for key, seconds in steps.items() if key.endswith(name))
+
+        phases["extract_s"] += step("payroll_cost_snapshot")
+        phases["build_s"] += step("labor_cost_journals")  # the checks included
+        phases["post_s"] += step("posted_journals")
+        run = instance.get_run_record_by_id(result.run_id)
+        if run is not None and run.start_time and run.end_time:
+            phases["dagster_overhead_s"] += run.end_time - run.start_time - sum(steps.values())
+        measurement.partitions.append((result.pay_period, result.company))
+        measurement.runs_peak_rss_mb = max(measurement.runs_peak_rss_mb, result.peak_rss_mb)
+        if not result.success:
+            measurement.failures.append(
+                f"{result.company} {result.pay_period}: {result.error or result.failed_checks}"
+            )
+
+
 def sensor_tick(
     instance: dg.DagsterInstance, connector: ConnectorResource, sandbox: RunningSandbox
 ) -> tuple[list[tuple[str, str, dict[str, str]]], dict[str, Any]]:
@@ -416,16 +450,52 @@ def measure_dagster(
     period: str,
     backfill: list[str],
     use_sensor: bool,
+    concurrency: int = 1,
 ) -> tuple[Measurement, Measurement | None]:
-    connector = ConnectorResource(audit_url=f"sqlite:///{root / 'audit.sqlite'}")
-    resources = {
-        "connector": connector,
-        "io_manager": PartitionFilesIOManager(base_dir=str(root / "storage")),
-    }
-    timers = Timers()
+    """Sequential runs in this process on a test instance; with ``concurrency`` above 1, runs
+    in processes of their own on PostgreSQL, that many at a time."""
+    storage = root / "storage"
+    with contextlib.ExitStack() as stack:
+        if concurrency > 1:
+            pg = stack.enter_context(postgres_instance(root / "pg_home"))
+            instance, audit_url = pg.instance, pg.audit_url
+        else:
+            instance = stack.enter_context(dg.instance_for_test())
+            audit_url = f"sqlite:///{root / 'audit.sqlite'}"
+        connector = ConnectorResource(audit_url=audit_url)
+        resources = {
+            "connector": connector,
+            "io_manager": PartitionFilesIOManager(base_dir=str(storage)),
+        }
+
+        def runs(measurement: Measurement, asked: list[tuple[str, str, dict[str, str]]]) -> None:
+            if concurrency > 1:
+                concurrent_dagster_runs(
+                    instance, storage, audit_url, concurrency, measurement, asked
+                )
+            else:
+                dagster_runs(instance, resources, timers, measurement, asked)
+
+        timers = Timers()
+        return _measure_dagster(
+            sandbox, shape, instance, connector, timers, runs, period, backfill, use_sensor
+        )
+
+
+def _measure_dagster(
+    sandbox: RunningSandbox,
+    shape: CompanyShape,
+    instance: dg.DagsterInstance,
+    connector: ConnectorResource,
+    timers: Timers,
+    runs: Callable[[Measurement, list[tuple[str, str, dict[str, str]]]], None],
+    period: str,
+    backfill: list[str],
+    use_sensor: bool,
+) -> tuple[Measurement, Measurement | None]:
     main = Measurement([period])
     filled: Measurement | None = None
-    with dg.instance_for_test() as instance, timers.wrapped(assets, TIMED):
+    with timers.wrapped(assets, TIMED):
         with measuring(sandbox, main), timers.into(main):
             if use_sensor:
                 started = time.perf_counter()
@@ -434,7 +504,7 @@ def measure_dagster(
                 main.sensor_partitions = [(p, c) for p, c, _ in asked]
             else:
                 asked = [(p, c, {}) for p, c in shape.partitions([period])]
-            dagster_runs(instance, resources, timers, main, asked)
+            runs(main, asked)
         if backfill:
             filled = Measurement(list(backfill))
             with measuring(sandbox, filled), timers.into(filled):
@@ -442,7 +512,7 @@ def measure_dagster(
                     (p, c, {"ml_connector/benchmark": "backfill"})
                     for p, c in shape.partitions(backfill)
                 ]
-                dagster_runs(instance, resources, timers, filled, asked)
+                runs(filled, asked)
     return main, filled
 
 
@@ -566,6 +636,7 @@ def report(
         "cpu_s": round(measurement.cpu_s + measurement.children_cpu_s, 2),
         "sandbox_cpu_s": _round(measurement.sandbox_cpu_s),
         "peak_rss_mb": round(measurement.peak_rss_mb, 1),
+        "runs_peak_rss_mb": _round(measurement.runs_peak_rss_mb or None, 1),
         "sandbox_peak_rss_mb": _round(measurement.sandbox_peak_rss_mb, 1),
         "phases": {name: round(seconds, 2) for name, seconds in measurement.phases.items()},
         "inside_steps": measurement.inside,
@@ -658,6 +729,13 @@ def main() -> None:
     )
     parser.add_argument("--seed", type=int, default=20261120)
     parser.add_argument("--no-dagster", action="store_true", help="the same work without Dagster")
+    parser.add_argument(
+        "--concurrent-runs",
+        type=int,
+        default=1,
+        help="company runs at the same time, each in its own process, on PostgreSQL"
+        " (benchmarks/concurrent_runs.py); 1: one after another in this process",
+    )
     parser.add_argument("--no-sensor", action="store_true", help="skip the pay-run sensor tick")
     parser.add_argument(
         "--sandbox-in-process",
@@ -698,7 +776,13 @@ def main() -> None:
                 main_m, backfill_m = measure_direct(sandbox, shape, root, period, backfill)
             else:
                 main_m, backfill_m = measure_dagster(
-                    sandbox, shape, root, period, backfill, use_sensor=not args.no_sensor
+                    sandbox,
+                    shape,
+                    root,
+                    period,
+                    backfill,
+                    use_sensor=not args.no_sensor,
+                    concurrency=args.concurrent_runs,
                 )
             sandbox.set_latency(0)
         changeset = current_settings().dynamics_changeset_size
@@ -707,6 +791,7 @@ def main() -> None:
             "legal_entities": args.legal_entities,
             "latency_ms": args.latency_ms,
             "mode": "no-dagster" if args.no_dagster else "dagster",
+            "concurrent_runs": 1 if args.no_dagster else args.concurrent_runs,
             "sandbox": "in-process" if args.sandbox_in_process else "process",
             "sandbox_ready_s": sandbox.ready_s,
             **report(main_m, shape, args.latency_ms, changeset, sandbox.dynamics_page_size),
