@@ -322,10 +322,11 @@ class RecordPosting:
         voucher balances whenever the record itself balances."""
         owed = record_liabilities(self.builder.mapping.accounts, self.record)
         shares = [spread(liability.amount, self.weights) for liability in owed]
-        credits = [sum(column, ZERO) for column in zip(*shares, strict=True)]
-        drift = [debit - credit for debit, credit in zip(self.debits, credits, strict=True)]
-        if len(self.pieces) > 1 and sum(drift, ZERO) == 0:
-            shares[-1] = [share + cents for share, cents in zip(shares[-1], drift, strict=True)]
+        if len(self.pieces) > 1:  # one piece takes every amount whole: no cents to move
+            credits = [sum(column, ZERO) for column in zip(*shares, strict=True)]
+            drift = [debit - credit for debit, credit in zip(self.debits, credits, strict=True)]
+            if sum(drift, ZERO) == 0:
+                shares[-1] = [share + cents for share, cents in zip(shares[-1], drift, strict=True)]
         dimensions = self.builder.liability_dimensions
         for liability, split in zip(owed, shares, strict=True):
             for index, share in enumerate(split):
@@ -349,6 +350,8 @@ class RecordPosting:
         item: str,
         what: str,
     ) -> None:
+        if amount == 0:  # no line, so no text to make (most records have some zero items)
+            return
         self.builder.add_line(
             self.record,
             self.vouchers[index],
@@ -357,7 +360,7 @@ class RecordPosting:
             role,
             amount,
             item,
-            line_text(self.label, what),
+            line_text(self.label, what) if self.label else what.strip()[:TEXT_LIMIT],
         )
 
 

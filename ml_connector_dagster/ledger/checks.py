@@ -200,18 +200,21 @@ def _summary_against_items(
     item_fields: tuple[str, ...],
     what: str,
     item: str | None = None,
+    gaps: set[str] | None = None,
 ) -> Finding | None:
     """One summary total against its items, both ways: a summary with no items behind it, items
     whose summary is missing, or two amounts that differ.
 
     ``item_fields`` are the source paths the items came from (a missing one is already its own
-    finding, and then the comparison against a placeholder would say nothing more).
+    finding, and then the comparison against a placeholder would say nothing more). ``gaps``:
+    the record's missing fields, when the caller has them already.
     """
     subject = f"record {record.id} (worker {record.worker_id})"
     item = item or field
-    gaps = {gap.field for gap in record.missing}
+    if gaps is None:
+        gaps = {gap.field for gap in record.missing}
     summary_missing = field in gaps
-    items_missing = any(path in gaps for path in item_fields)
+    items_missing = bool(gaps) and any(path in gaps for path in item_fields)
     total = sum(items, ZERO)
     if summary_missing and items:
         return Finding(
@@ -273,8 +276,11 @@ def check_source_record(record: PayrollRecord) -> list[Finding]:
                     personal=True,
                 )
             )
-    earning_paths = tuple(f"earnings[{n}].amount" for n in range(len(record.earnings)))
-    tax_paths = tuple(f"taxes[{n}].amount" for n in range(len(record.taxes)))
+    # The item paths only matter when something is missing (most records: nothing).
+    earning_paths = (
+        tuple(f"earnings[{n}].amount" for n in range(len(record.earnings))) if gaps else ()
+    )
+    tax_paths = tuple(f"taxes[{n}].amount" for n in range(len(record.taxes))) if gaps else ()
     comparisons = [
         _summary_against_items(
             record,
@@ -284,6 +290,7 @@ def check_source_record(record: PayrollRecord) -> list[Finding]:
             earning_paths,
             "earning",
             item="earnings",
+            gaps=gaps,
         ),
         _summary_against_items(
             record,
@@ -292,6 +299,7 @@ def check_source_record(record: PayrollRecord) -> list[Finding]:
             [t.amount for t in record.taxes if not t.employer_paid],
             tax_paths,
             "employee tax",
+            gaps=gaps,
         ),
         _summary_against_items(
             record,
@@ -300,30 +308,40 @@ def check_source_record(record: PayrollRecord) -> list[Finding]:
             [t.amount for t in record.taxes if t.employer_paid],
             tax_paths,
             "employer tax",
+            gaps=gaps,
         ),
         _summary_against_items(
             record,
             "summary.employee_deductions",
             s.employee_deductions,
             [d.employee_amount for d in record.deductions],
-            tuple(f"deductions[{n}].employee_amount" for n in range(len(record.deductions))),
+            tuple(f"deductions[{n}].employee_amount" for n in range(len(record.deductions)))
+            if gaps
+            else (),
             "deduction",
+            gaps=gaps,
         ),
         _summary_against_items(
             record,
             "summary.employer_contributions",
             s.employer_contributions,
             [d.employer_amount for d in record.deductions],
-            tuple(f"deductions[{n}].employer_amount" for n in range(len(record.deductions))),
+            tuple(f"deductions[{n}].employer_amount" for n in range(len(record.deductions)))
+            if gaps
+            else (),
             "employer contribution",
+            gaps=gaps,
         ),
         _summary_against_items(
             record,
             "summary.total_garnishments",
             s.total_garnishments,
             list(record.garnishments),
-            tuple(f"garnishments[{n}].amount" for n in range(len(record.garnishments))),
+            tuple(f"garnishments[{n}].amount" for n in range(len(record.garnishments)))
+            if gaps
+            else (),
             "garnishment",
+            gaps=gaps,
         ),
     ]
     found.extend(finding for finding in comparisons if finding is not None)
