@@ -33,6 +33,7 @@ from ml_connector_dagster.dynamics.auth import EntraTokenProvider
 from ml_connector_dagster.dynamics.client import DynamicsClient
 from ml_connector_dagster.rippling.auth import RipplingAuth, auth_from_credentials
 from ml_connector_dagster.rippling.client import RipplingClient
+from ml_connector_dagster.transport.inflight import InFlightCap
 from ml_connector_dagster.transport.tls import shared_ssl_context
 
 log = logging.getLogger(__name__)
@@ -153,6 +154,12 @@ class Connection:
     def from_environment(cls, env: Mapping[str, str] = ENVIRONMENT) -> "Connection":
         return cls(resolve_credentials(env), env, ConnectorSettings.from_env(env))
 
+    def in_flight(self, service: str, limit: int) -> InFlightCap:
+        """The machine-wide cap on ``service``'s requests in flight, under DAGSTER_HOME."""
+        return InFlightCap(
+            self.settings.dagster_home / "ml-connector" / "in-flight", service, limit
+        )
+
     def rippling_auth(self) -> RipplingAuth:
         """Rippling's token source; an OAuth refresh is serialized across processes."""
         coordinator = StoreRefreshCoordinator(self.env, self.settings.audit_database_url)
@@ -164,6 +171,8 @@ class Connection:
             kwargs["auth"] = self.rippling_auth()
         if "timeout" not in kwargs:
             kwargs["timeout"] = http_timeout(self.settings.rippling_timeout_seconds)
+        if "in_flight" not in kwargs:
+            kwargs["in_flight"] = self.in_flight("rippling", self.settings.rippling_max_in_flight)
         return RipplingClient(
             self.credentials.rippling,
             ssl_context=shared_ssl_context(self.credentials.ca_bundle),
@@ -191,6 +200,7 @@ class Connection:
                 "token_timeout": self.settings.token_timeout_seconds,
                 # F&O answers a $batch only after the whole changeset is validated and committed.
                 "batch_timeout": http_timeout(self.settings.dynamics_batch_timeout_seconds),
+                "in_flight": self.in_flight("dynamics", self.settings.dynamics_max_in_flight),
                 **kwargs,
             },  # type: ignore[arg-type]
         )

@@ -96,6 +96,10 @@ class ConnectorSettings(BaseSettings):
     # side; each list's pages still follow each other). Rippling publishes no rate limit: its
     # 429s are backed off, so a cap that is too high costs time, not data.
     rippling_concurrency: int = Field(default=3, ge=1, le=16)
+    # Requests in flight at once per service across every process of this machine (every run,
+    # the daemon, the CLI; ``transport/inflight.py``); 0: no cap.
+    rippling_max_in_flight: int = Field(default=6, ge=0, le=64)
+    dynamics_max_in_flight: int = Field(default=6, ge=0, le=64)
 
     # How old a read of F&O's reference data (accounts, dimension values, formats, journal
     # names) the checks of a run may take from another run (seconds; 0: each reads its own).

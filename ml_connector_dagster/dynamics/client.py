@@ -37,6 +37,7 @@ from ml_connector_dagster.dynamics.errors import (
 from ml_connector_dagster.dynamics.odata import Literal, key_segment
 from ml_connector_dagster.transport import jsonmoney
 from ml_connector_dagster.transport.auth import RefreshingBearerAuth
+from ml_connector_dagster.transport.inflight import InFlightCap
 from ml_connector_dagster.transport.retry import ANY_SERVER_ERROR, RetryPolicy
 from ml_connector_dagster.transport.send import Sender
 from ml_connector_dagster.transport.tls import build_ssl_context, describe_connection_failure
@@ -67,6 +68,7 @@ class DynamicsClient:
         batch_timeout: httpx.Timeout = DEFAULT_BATCH_TIMEOUT,
         tokens: EntraTokenProvider | None = None,
         token_timeout: float = DEFAULT_TOKEN_TIMEOUT_SECONDS,
+        in_flight: InFlightCap | None = None,
     ) -> None:
         """``timeout``: every request but ``$batch`` (``batch_timeout``). ``token_timeout``: the
         read timeout of each request to Entra ID, in seconds (unused with ``tokens``)."""
@@ -104,6 +106,7 @@ class DynamicsClient:
             ambiguous=AmbiguousWriteError,
             server_errors=ANY_SERVER_ERROR,  # a read is worth another try on any 5xx
             log=log,
+            cap=in_flight,
         )
 
     def __repr__(self) -> str:

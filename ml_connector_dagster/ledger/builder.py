@@ -202,7 +202,11 @@ class JournalBuilder:
         key = LineKey(voucher, account, dimensions, role, side)
         if self.line_workers is not None:
             place = (voucher.currency, account, dimensions)
-            self.line_workers.setdefault(place, set()).add(record.worker_id)
+            known = self.line_workers.get(place)
+            if known is None:
+                self.line_workers[place] = {record.worker_id}
+            else:
+                known.add(record.worker_id)
         summed = self.amounts.get(key)
         if summed is None:
             self.amounts[key] = amount

@@ -38,6 +38,7 @@ from ml_connector_dagster.rippling.errors import (
 from ml_connector_dagster.rippling.ids import path_segment
 from ml_connector_dagster.rippling.paging import PageWalk, resolve_next_link
 from ml_connector_dagster.transport.auth import RefreshingBearerAuth
+from ml_connector_dagster.transport.inflight import InFlightCap
 from ml_connector_dagster.transport.retry import TRANSIENT_SERVER_ERRORS, RetryPolicy
 from ml_connector_dagster.transport.send import Sender
 from ml_connector_dagster.transport.tls import build_ssl_context
@@ -105,6 +106,7 @@ class RipplingClient:
         page_size: int = PAGE_SIZE,
         on_refresh_token: Callable[[SecretStr], None] | None = None,
         auth: RipplingAuth | None = None,
+        in_flight: InFlightCap | None = None,
     ) -> None:
         if not 1 <= page_size <= PAGE_SIZE:
             raise ValueError(f"page_size must be 1..{PAGE_SIZE}")
@@ -130,6 +132,7 @@ class RipplingClient:
             unavailable=RipplingUnavailableError,  # read-only: nothing is ever ambiguous
             server_errors=TRANSIENT_SERVER_ERRORS,
             log=log,
+            cap=in_flight,
         )
 
     def __repr__(self) -> str:

@@ -11,10 +11,12 @@ naming the host and ``ML_CONNECTOR_CA_BUNDLE``.
 
 import logging
 from collections.abc import Callable, Container
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import httpx
 
+from ml_connector_dagster.transport.inflight import InFlightCap
 from ml_connector_dagster.transport.retry import (
     RETRYABLE_ERRORS,
     TRANSIENT_SERVER_ERRORS,
@@ -43,6 +45,9 @@ class Sender:
     ambiguous: ErrorFactory | None = None
     server_errors: Container[int] = TRANSIENT_SERVER_ERRORS
     log: logging.Logger = field(default_factory=lambda: logging.getLogger(__name__))
+    # The machine-wide cap on this service's requests in flight (``inflight.py``): held while
+    # a request is sent and its answer read, never during a retry's wait.
+    cap: InFlightCap | None = None
 
     def send(
         self,
@@ -63,7 +68,8 @@ class Sender:
         attempt = 0
         while True:
             try:
-                response = http.send(request, auth=self.auth)
+                with self.cap.slot() if self.cap is not None else nullcontext():
+                    response = http.send(request, auth=self.auth)
             except RETRYABLE_ERRORS as exc:
                 untrusted = untrusted_certificate(exc)
                 if untrusted is not None:

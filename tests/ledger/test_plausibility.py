@@ -12,6 +12,7 @@ from ml_connector_dagster.ledger.checks import WITHHELD, withhold_amounts
 from ml_connector_dagster.ledger.inputs import MissingAmount
 from ml_connector_dagster.ledger.plausibility import (
     HUGE,
+    _amount_values,
     gross_history,
     is_huge,
     median,
@@ -201,3 +202,18 @@ def test_gross_history_keeps_period_order_and_leaves_out_a_missing_gross() -> No
     [finding] = plausibility_findings([record("a3", "w", [("SALARY", "3500.00")])], history)
     assert finding.subject.startswith("record a3") and finding.item == "gross_pay"
     assert plausibility_findings([record("a3", "w", [("SALARY", "3100.00")])], history) == []
+
+
+def test_the_unnamed_amounts_are_the_named_ones_in_the_same_order() -> None:
+    """The huge-amount rule judges every amount unnamed first; they must be exactly the ones
+    it names when one is huge."""
+    r = record(
+        "p1",
+        "w1",
+        [("SALARY", "100.00"), ("BONUS", "7.00")],
+        ee_taxes=["10.00", "1.00"],
+        er_taxes=["8.00"],
+        deductions=[("5.00", "2.50"), ("1.00", "0.00")],
+        garnishments=["3.00", "4.00"],
+    )
+    assert list(_amount_values(r)) == [amount for _, amount in record_amounts(r)]
