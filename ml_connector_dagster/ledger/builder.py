@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
+from ml_connector_dagster.bulk import collector_paused
 from ml_connector_dagster.config.mapping import AccountMap, LegalEntityMap, PayrollMapping
 from ml_connector_dagster.ledger.allocation import allocate
 from ml_connector_dagster.ledger.dimensions import (
@@ -382,5 +383,6 @@ def build_journal(
     ``line_workers``, when given, is filled with the workers behind each line's place."""
     builder = JournalBuilder(run, mapping, company, workers, journal_type)
     builder.line_workers = line_workers
-    builder.add_records(records)
-    return builder.build()
+    with collector_paused():  # many objects, no cycles: see ``bulk.py``
+        builder.add_records(records)
+        return builder.build()

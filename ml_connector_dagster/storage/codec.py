@@ -36,6 +36,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from ml_connector_dagster.bulk import collector_paused
+
 CODEC_VERSION = 1
 TAG = "$t"
 
@@ -123,8 +125,9 @@ class Codec:
     # --- writing ---------------------------------------------------------------------------
     def dumps(self, value: Any) -> bytes:
         """The value as compact UTF-8 JSON of this codec's version."""
-        body = {"codec": CODEC_VERSION, "value": self.encode(value)}
-        return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        with collector_paused():  # a large value is many objects, none in a cycle (bulk.py)
+            body = {"codec": CODEC_VERSION, "value": self.encode(value)}
+            return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
     def _known(self, value: Any) -> str:
         name = type(value).__qualname__
@@ -208,7 +211,8 @@ class Codec:
         at 50,000 workers: issue 12.)
         """
         try:
-            body = json.loads(data, object_hook=self._rebuild)
+            with collector_paused():  # many objects, none in a cycle (bulk.py)
+                body = json.loads(data, object_hook=self._rebuild)
         except CodecError:
             version = _stored_version(data)
             if version is not None and version != CODEC_VERSION:
