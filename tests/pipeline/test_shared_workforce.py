@@ -19,6 +19,7 @@ import dagster as dg
 import httpx
 import pytest
 from pipeline_support import materialize, period_companies, pipeline_env
+from processes import wait_for_exit
 
 from ml_connector_dagster import clock
 from ml_connector_dagster.defs.io_manager import PartitionFilesIOManager
@@ -303,7 +304,7 @@ def test_a_process_killed_while_reading_leaves_no_lock_behind(store, tmp_path: P
         waiter.start()
         assert not done.wait(0.5)  # held by the other process: this run waits
         os.kill(holder.pid, signal.SIGKILL)
-        holder.wait(10)
+        wait_for_exit(holder, 10)
         assert done.wait(20)  # and goes on once the holder is gone
         waiter.join(5)
     finally:

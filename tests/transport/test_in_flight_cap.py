@@ -12,7 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
+from processes import wait_for_exit
 
+from ml_connector_dagster import clock
 from ml_connector_dagster.connections import Connection
 from ml_connector_dagster.payroll.snapshot import read_workforce
 from ml_connector_dagster.transport.inflight import InFlightCap
@@ -37,7 +39,7 @@ def test_threads_never_hold_more_slots_than_the_limit(tmp_path: Path) -> None:
         thread.start()
     deadline = time.monotonic() + 10
     while inside[0] < 2 and time.monotonic() < deadline:
-        time.sleep(0.01)
+        clock.sleep(0.01)
     assert inside[0] == 2  # two got in; four wait, whatever the scheduling
     release.set()
     for thread in threads:
@@ -48,14 +50,14 @@ def test_threads_never_hold_more_slots_than_the_limit(tmp_path: Path) -> None:
 
 HOLDER = textwrap.dedent(
     """
-    import sys, time
+    import sys, threading
     from pathlib import Path
     from ml_connector_dagster.transport.inflight import InFlightCap
     cap = InFlightCap(Path(sys.argv[1]), "dynamics", 1)
     with cap.slot():
         Path(sys.argv[2]).write_text("held")
         while not Path(sys.argv[3]).exists():
-            time.sleep(0.01)
+            threading.Event().wait(0.01)  # time.sleep fails under libfaketime
     """
 )
 
@@ -68,7 +70,7 @@ def _holder(tmp_path: Path) -> tuple[subprocess.Popen, Path, Path]:
     deadline = time.monotonic() + 30
     while not held.exists():
         assert process.poll() is None and time.monotonic() < deadline, "the holder did not start"
-        time.sleep(0.02)
+        clock.sleep(0.02)
     return process, held, go
 
 
@@ -89,7 +91,7 @@ def test_another_process_holding_the_only_slot_makes_a_request_wait(tmp_path: Pa
     thread, got = _waiting_request(InFlightCap(tmp_path / "slots", "dynamics", 1))
     assert not got.wait(0.5)  # cannot get in while the other process holds the slot
     go.write_text("")
-    assert process.wait(30) == 0
+    assert wait_for_exit(process) == 0
     assert got.wait(10)
     thread.join(10)
 
@@ -100,7 +102,7 @@ def test_a_killed_process_frees_its_slot(tmp_path: Path) -> None:
     thread, got = _waiting_request(InFlightCap(tmp_path / "slots", "dynamics", 1))
     assert not got.wait(0.5)
     process.send_signal(signal.SIGKILL)  # our own child, by its handle
-    process.wait(30)
+    wait_for_exit(process)
     assert got.wait(10)  # the OS released the dead holder's lock
     thread.join(10)
 
