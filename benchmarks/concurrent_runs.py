@@ -29,6 +29,7 @@ from typing import Any
 import dagster as dg
 import sqlalchemy as sa
 
+from ml_connector_dagster import clock
 from ml_connector_dagster.defs.pools import DYNAMICS_POOL
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,10 +86,25 @@ def postgres_instance(home: Path) -> Iterator[PostgresRuns]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-        with admin.connect() as db:
-            for name in names:
-                db.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        for name in names:
+            drop_database(admin, name)
         admin.dispose()
+
+
+def drop_database(admin: sa.Engine, name: str, attempts: int = 40) -> None:
+    """DROP ... WITH (FORCE), again while it is refused: FORCE ends a child process's backend
+    that has not noticed yet that it is gone, but not an autovacuum worker that PostgreSQL
+    started on the new database (superuser-owned: "must be a member of the role whose process
+    is being terminated"); that one finishes within moments. The tests' databases too."""
+    for attempt in range(attempts):
+        try:
+            with admin.connect() as db:
+                db.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            return
+        except (sa.exc.ProgrammingError, sa.exc.OperationalError):
+            if attempt + 1 == attempts:
+                raise
+            clock.sleep(0.25)
 
 
 @dataclass

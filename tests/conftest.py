@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 import pytest
 import sqlalchemy as sa
 
+from benchmarks.concurrent_runs import drop_database
+
 if TYPE_CHECKING:
     from ml_connector_sandbox.server import Sandbox
 
@@ -121,9 +123,7 @@ def empty_database(
         try:
             yield settings["url"].rsplit("/", 1)[0] + f"/{name}"
         finally:
-            with admin.connect() as db:
-                # FORCE: a child process's backend may not have noticed yet that it is gone.
-                db.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            drop_database(admin, name)
             admin.dispose()
 
     return make
