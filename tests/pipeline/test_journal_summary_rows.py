@@ -65,7 +65,7 @@ def _oracle(snapshot: PeriodSnapshot) -> dict[tuple, tuple[int, Decimal, Decimal
     for build in journals_for(snapshot, PER_WORKER):
         for line in build.journal.lines:
             department = dict(line.dimensions).get("Department", "")
-            key = (build.journal.identity.run_id[-8:], line.currency, line.account, department)
+            key = (build.journal.identity.run_id, line.currency, line.account, department)
             rows[key][0].add(line.voucher)
             rows[key][1] += line.debit
             rows[key][2] += line.credit
@@ -100,5 +100,6 @@ def test_no_row_shows_one_worker_and_the_rows_add_up(data, workers) -> None:
         assert [(row[2], row[5], row[6]) for row in rows] == [(ONE_WORKER, None, None)]
         return
     assert all(row[4] >= 2 for row in rows), rows
+    assert {row[0] for row in rows} == {"run_000001"}  # the whole pay run id, as elsewhere
     assert sum((row[5] for row in rows), Decimal(0)) == sum(j.total_debit for j in journals)
     assert sum((row[6] for row in rows), Decimal(0)) == sum(j.total_credit for j in journals)

@@ -126,12 +126,12 @@ def test_differences_and_posted_totals_of_a_withheld_run_show_no_amount() -> Non
         PostResult("k1", "run_1", COMPANY, Outcome.CREATED, [part], message),
         PostResult("k2", "run_2", COMPANY, Outcome.CREATED, [part], message),
     ]
-    hidden, shown = _rows(results, {"run_1"})
+    hidden, shown = _rows(results, {"run_1"}, "USD")
     assert (hidden[0], shown[0]) == ("run_1", "run_2")
-    assert hidden[1:4] == shown[1:4] == (JournalStatus.CREATED.value, "USMF-000007", 8)
-    assert hidden[4:6] == (None, None) and shown[4:6] == (Decimal("1101.50"),) * 2
-    assert "1000.00" not in hidden[6] and "1010.00" not in hidden[6] and ONE_WORKER in hidden[6]
-    assert shown[6] == message
+    assert hidden[1:5] == shown[1:5] == (JournalStatus.CREATED.value, "USMF-000007", 8, "USD")
+    assert hidden[5:7] == (None, None) and shown[5:7] == (Decimal("1101.50"),) * 2
+    assert "1000.00" not in hidden[7] and "1010.00" not in hidden[7] and ONE_WORKER in hidden[7]
+    assert shown[7] == message
 
 
 # --- through the real assets -------------------------------------------------------------------
@@ -324,12 +324,14 @@ def test_a_partition_of_one_worker_shows_counts_and_journal_numbers_not_their_pa
     journals = _metadata(result, labor_cost_journals)
     assert journals["journals"].value == 1 and journals["line_count"].value > 0
     assert journals["total_debit_exact"].value == {"USD": ONE_WORKER}
+    assert "total_debit_USD" not in journals  # no plot of one person's pay either
     posted = _metadata(result, posted_journals)
     [numbers] = posted["journal_batch_numbers"].value.values()
     assert numbers and posted["created"].value == 1
     rows = table_rows(posted["journals"])
     assert [r["JournalBatchNumber"] for r in rows] == numbers
     assert all(r["run"] == run_id and r["lines"] > 0 for r in rows)
+    assert all(r["currency"] == "USD" for r in rows)  # the company's, even with amounts hidden
     assert all(r["debit (Dynamics)"] is None and ONE_WORKER in r["why"] for r in rows)
 
 
@@ -362,6 +364,8 @@ def test_a_partition_of_two_workers_shows_its_totals(env) -> None:
     assert {r["note"] for r in table_rows(snap["totals_by_category"])} == {""}
     journals = _metadata(result, labor_cost_journals)
     assert journals["total_debit_exact"].value == {"USD": str(build.journal.total_debit)}
+    # a number per currency, so the asset's plots show the totals over pay periods
+    assert journals["total_debit_USD"].value == float(build.journal.total_debit)
     [row] = table_rows(_metadata(result, posted_journals)["journals"])
     assert row["debit (Dynamics)"] == float(build.journal.total_debit)
     # and still no single worker's own gross or net
@@ -395,6 +399,7 @@ def test_a_run_of_one_worker_beside_larger_runs_withholds_it_and_the_partition_t
     assert set(snap["totals_exact"].value.values()) == {ONE_WORKER_RUN}
     journals = _metadata(result, labor_cost_journals)
     assert set(journals["total_debit_exact"].value.values()) == {ONE_WORKER_RUN}
+    assert "total_debit_USD" not in journals
     rows = table_rows(_metadata(result, posted_journals)["journals"])
     hidden = [r for r in rows if r["run"] == alone]
     assert hidden and all(r["debit (Dynamics)"] is None for r in hidden)

@@ -71,6 +71,7 @@ POSTED_COLUMNS = (
     tables.text("status"),
     tables.text("JournalBatchNumber"),
     tables.count("lines"),
+    tables.currency("the company's accounting currency, of the debit and credit"),
     tables.money("debit (Dynamics)", "as Dynamics reports it back"),
     tables.money("credit (Dynamics)", "as Dynamics reports it back"),
     tables.text("why"),
@@ -90,7 +91,7 @@ TOTAL_COLUMNS = (
 )
 DEBIT_COLUMNS = (tables.currency(), tables.money("debit"), tables.text("note"))
 JOURNAL_COLUMNS = (
-    tables.text("run", "the last 8 characters of the payroll run id"),
+    tables.text("run", "the Rippling payroll run"),
     tables.currency(),
     tables.text("account"),
     tables.text("department"),
@@ -257,6 +258,7 @@ def labor_cost_journals(
         "total_debit_exact": dg.MetadataValue.json(
             {currency: withheld or str(amount) for currency, amount in debits.items()}
         ),
+        **_plotted_debits(debits, withheld),
         "journal_summary": tables.table(
             JOURNAL_COLUMNS, _journal_rows(mapping, journals, line_workers)
         ),
@@ -319,6 +321,18 @@ def _withheld_runs(snapshot: PeriodSnapshot, mapping: PayrollMapping) -> set[str
     if mapping.journal.detail_level == WORKER:
         return set()
     return {run.id for run in snapshot.runs if few_workers(snapshot.records.get(run.id, []))}
+
+
+def _plotted_debits(debits: dict[str, Decimal], withheld: str) -> dict[str, dg.MetadataValue]:
+    """``total_debit_<CUR>`` as numbers, one entry per currency, so the asset's plots show the
+    totals over pay periods (display only, like the tables: ``total_debit_exact`` is exact).
+    None while the totals are withheld: a plot would show one person's pay."""
+    if withheld:
+        return {}
+    return {
+        f"total_debit_{currency}": dg.MetadataValue.float(float(amount))
+        for currency, amount in sorted(debits.items())
+    }
 
 
 def _withhold_totals(snapshot: PeriodSnapshot, mapping: PayrollMapping) -> str:
@@ -411,11 +425,11 @@ def _grouped_with_workers(
     for journal in journals:
         run = journal.identity.run_id
         for line in journal.lines:
-            key = (run[-8:], line.currency, line.account, _department(line.dimensions))
+            key = (run, line.currency, line.account, _department(line.dimensions))
             sums[key][1] += line.debit
             sums[key][2] += line.credit
         for (currency, account, dimensions), workers in line_workers.get(run, {}).items():
-            key = (run[-8:], currency, account, _department(dimensions))
+            key = (run, currency, account, _department(dimensions))
             if key in sums:  # a place whose amounts all summed to zero has no line
                 sums[key][0] |= workers
     return [(*key, ws, debit, credit) for key, (ws, debit, credit) in sorted(sums.items())]
@@ -428,7 +442,7 @@ def _grouped(journals: list[Journal]) -> list[tuple]:
     for journal in journals:
         for line in journal.lines:
             key = (
-                journal.identity.run_id[-8:],
+                journal.identity.run_id,
                 line.currency,
                 line.account,
                 _department(line.dimensions),
@@ -447,15 +461,21 @@ def _message(result: PostResult, withheld: set[str]) -> str:
     return f"{mask_amounts(message, keep=[result.run_id])} {ONE_WORKER}".strip()
 
 
-def _rows(results: list[PostResult], withheld: set[str]) -> list[tuple]:
-    """One row per journal part: status, JournalBatchNumber, lines and the totals Dynamics
-    reports; a run of ``withheld`` (one worker) keeps all but its totals."""
+def _currency(mapping: PayrollMapping, company: str) -> str:
+    """The company's accounting currency (every journal of a partition is in it)."""
+    entity = mapping.company(company)
+    return entity.currency if entity is not None else ""
+
+
+def _rows(results: list[PostResult], withheld: set[str], currency: str) -> list[tuple]:
+    """One row per journal part: status, JournalBatchNumber, lines, ``currency`` and the totals
+    Dynamics reports; a run of ``withheld`` (one worker) keeps all but its totals."""
     rows = []
     for r in results:
         status = journal_status(r)
         why = _message(r, withheld)
         if not r.parts:
-            rows.append((r.run_id, status.value, None, None, None, None, why))
+            rows.append((r.run_id, status.value, None, None, currency, None, None, why))
         hide = r.run_id in withheld
         for part in r.parts:
             rows.append(
@@ -464,6 +484,7 @@ def _rows(results: list[PostResult], withheld: set[str]) -> list[tuple]:
                     status.value,
                     part.batch_number,
                     part.lines,
+                    currency,
                     None if hide else part.total_debit,
                     None if hide else part.total_credit,
                     why,
@@ -538,7 +559,9 @@ def posted_journals(
         yield matches_rippling(differences, len(compared), withheld)
     metadata = {
         "status": status.value,
-        "journals": tables.table(POSTED_COLUMNS, _rows(results, withheld)),
+        "journals": tables.table(
+            POSTED_COLUMNS, _rows(results, withheld, _currency(mapping, company))
+        ),
         "journal_batch_numbers": dg.MetadataValue.json(
             {r.run_id: r.batch_numbers for r in results}
         ),
