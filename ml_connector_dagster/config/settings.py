@@ -18,6 +18,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, TypeAdapter, ValidationError, field_validator
 from pydantic_settings import (
@@ -85,6 +86,8 @@ class ConnectorSettings(BaseSettings):
     sensor_interval: int = Field(default=60, ge=1)
     reference_cron: str = "0 5 * * *"
     workforce_cron: str = "30 5 * * *"
+    # The IANA time zone the schedules' cron times are in: finance's, set on purpose.
+    schedule_timezone: str = "UTC"
     # The first pay period the pay-run sensor considers (default: the newest paid one).
     sync_from: dt.date | None = None
 
@@ -133,6 +136,18 @@ class ConnectorSettings(BaseSettings):
     webhook_token: SecretStr | None = None
     webhook_path_secret: SecretStr | None = None
     rippling_company_ids: str | None = None
+
+    @field_validator("schedule_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        """An IANA name this machine knows (``Europe/Berlin``), not an offset or a typo."""
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"{value!r} is not an IANA time zone name known here (e.g. America/Chicago)"
+            ) from None
+        return value
 
     @field_validator("*", mode="before")
     @classmethod

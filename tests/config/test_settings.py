@@ -78,6 +78,10 @@ def test_the_process_environment_is_read_the_same_way(monkeypatch: pytest.Monkey
         ("ML_CONNECTOR_TOKEN_TIMEOUT_SECONDS", "0"),
         ("ML_CONNECTOR_TOKEN_TIMEOUT_SECONDS", "inf"),  # no timeout at all is the bug itself
         ("ML_CONNECTOR_TOKEN_TIMEOUT_SECONDS", "nan"),
+        ("ML_CONNECTOR_RIPPLING_MAX_IN_FLIGHT", "-1"),
+        ("ML_CONNECTOR_DYNAMICS_MAX_IN_FLIGHT", "65"),
+        ("ML_CONNECTOR_SCHEDULE_TIMEZONE", "Mars/Olympus_Mons"),
+        ("ML_CONNECTOR_SCHEDULE_TIMEZONE", "+02:00"),
     ],
 )
 def test_a_bad_value_names_its_variable(name: str, value: str) -> None:
@@ -147,3 +151,9 @@ def test_every_field_has_the_variable_name_the_readme_documents() -> None:
         if variable_name(field) not in readme
     ]
     assert missing == []
+
+
+def test_the_schedule_time_zone_is_utc_unless_finance_names_theirs() -> None:
+    assert ConnectorSettings.from_env({}).schedule_timezone == "UTC"
+    chosen = {"ML_CONNECTOR_SCHEDULE_TIMEZONE": " America/Chicago "}
+    assert ConnectorSettings.from_env(chosen).schedule_timezone == "America/Chicago"

@@ -27,7 +27,8 @@ sensors = {s.name: [s.default_status.value, s.minimum_interval_seconds]
            for s in defs.sensors}
 schedules = {s.name: [s.default_status.value, s.cron_schedule]
              for s in defs.schedules}
-print(json.dumps({"sensors": sensors, "schedules": schedules,
+zones = {s.name: s.execution_timezone for s in defs.schedules}
+print(json.dumps({"sensors": sensors, "schedules": schedules, "zones": zones,
                   "partitions": pay_periods.name, "pool": DYNAMICS_POOL}))
 """
 
@@ -75,6 +76,7 @@ def test_automation_is_off_by_default_with_the_default_schedules() -> None:
         "workforce_sync_schedule": ["STOPPED", "30 5 * * *"],
     }
     assert (loaded["partitions"], loaded["pool"]) == ("default__pay_period", "dynamics__default")
+    assert set(loaded["zones"].values()) == {"UTC"}
 
 
 def test_the_environment_switches_automation_on_and_names_the_connection() -> None:
@@ -84,6 +86,7 @@ def test_the_environment_switches_automation_on_and_names_the_connection() -> No
         ML_CONNECTOR_SENSOR_INTERVAL="17",
         ML_CONNECTOR_REFERENCE_CRON="0 6 * * *",
         ML_CONNECTOR_CONNECTION="acme",
+        ML_CONNECTOR_SCHEDULE_TIMEZONE="America/Chicago",
     )
     assert loaded["sensors"] == {
         "pay_run_sensor": ["RUNNING", 17],
@@ -92,6 +95,11 @@ def test_the_environment_switches_automation_on_and_names_the_connection() -> No
     }
     assert loaded["schedules"]["refresh_reference_data_schedule"] == ["RUNNING", "0 6 * * *"]
     assert (loaded["partitions"], loaded["pool"]) == ("acme__pay_period", "dynamics__acme")
+    # both schedules fire at finance's wall-clock time
+    assert loaded["zones"] == {
+        "refresh_reference_data_schedule": "America/Chicago",
+        "workforce_sync_schedule": "America/Chicago",
+    }
 
 
 def test_dg_check_defs_passes_from_the_repository_root() -> None:

@@ -10,6 +10,7 @@ _SETTINGS = current_settings()
 reference_schedule = dg.ScheduleDefinition(
     job=reference_job,
     cron_schedule=_SETTINGS.reference_cron,
+    execution_timezone=_SETTINGS.schedule_timezone,  # finance's, not UTC by accident
     default_status=dg.DefaultScheduleStatus.RUNNING
     if _SETTINGS.automation_on
     else dg.DefaultScheduleStatus.STOPPED,

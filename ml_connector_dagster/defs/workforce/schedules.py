@@ -13,6 +13,7 @@ _SETTINGS = current_settings()
 workforce_schedule = dg.ScheduleDefinition(
     job=workforce_job,
     cron_schedule=_SETTINGS.workforce_cron,
+    execution_timezone=_SETTINGS.schedule_timezone,  # finance's, not UTC by accident
     default_status=dg.DefaultScheduleStatus.RUNNING
     if _SETTINGS.automation_on
     else dg.DefaultScheduleStatus.STOPPED,
