@@ -35,8 +35,9 @@ from ml_connector_dagster.defs.pools import DYNAMICS_POOL
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _postgres() -> dict[str, str]:
-    """The PostgreSQL the tests use (``scripts/ensure-postgres.sh``), from the same settings."""
+def postgres_env() -> dict[str, str]:
+    """The ``DAGSTER_PG_*`` settings of the PostgreSQL the tests use too
+    (``scripts/ensure-postgres.sh``'s role and database unless the environment says others)."""
     return {
         "DAGSTER_PG_HOST": os.environ.get("DAGSTER_PG_HOST", "127.0.0.1"),
         "DAGSTER_PG_PORT": os.environ.get("DAGSTER_PG_PORT", "5432"),
@@ -61,7 +62,7 @@ def postgres_instance(home: Path) -> Iterator[PostgresRuns]:
     "database is locked"). The Dynamics pool's limit is set explicitly first (dagster-postgres
     0.29.27 crashes runs that race to initialise a default limit). Both databases are dropped
     afterwards."""
-    settings = _postgres()
+    settings = postgres_env()
     names = [f"bench_{uuid.uuid4().hex[:10]}", f"bench_audit_{uuid.uuid4().hex[:10]}"]
     server = (
         f"postgresql+psycopg2://{settings['DAGSTER_PG_USERNAME']}:"

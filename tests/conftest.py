@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import pytest
 import sqlalchemy as sa
 
-from benchmarks.concurrent_runs import drop_database
+from benchmarks.concurrent_runs import drop_database, postgres_env
 
 if TYPE_CHECKING:
     from ml_connector_sandbox.server import Sandbox
@@ -73,12 +73,13 @@ def sandbox_env(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> dict[str, 
 
 
 def _postgres_settings() -> dict[str, str]:
+    env = postgres_env()
     return {
-        "host": os.environ.get("DAGSTER_PG_HOST", "127.0.0.1"),
-        "port": os.environ.get("DAGSTER_PG_PORT", "5432"),
-        "username": os.environ.get("DAGSTER_PG_USERNAME", "ml_connector"),
-        "password": os.environ.get("DAGSTER_PG_PASSWORD", "ml_connector"),
-        "db": os.environ.get("DAGSTER_PG_DB", "ml_connector"),
+        "host": env["DAGSTER_PG_HOST"],
+        "port": env["DAGSTER_PG_PORT"],
+        "username": env["DAGSTER_PG_USERNAME"],
+        "password": env["DAGSTER_PG_PASSWORD"],
+        "db": env["DAGSTER_PG_DB"],
     }
 
 

@@ -78,6 +78,24 @@ def rippling_run(run_id: str = "run_1", check: dt.date = dt.date(2026, 11, 20)) 
     )
 
 
+def period_run(run_id: str, period: str, state: str = "PAID", entity: str = "cle_us") -> PayrollRun:
+    """A run as Rippling lists it, of the pay period ending ``period`` (check date 5 days
+    later) for the company entity ``entity``, in ``state``: for the sensor's rules."""
+    end = dt.date.fromisoformat(period)
+    return PayrollRun.model_validate(
+        {
+            "id": run_id,
+            "run_state": state,
+            "check_date": (end + dt.timedelta(days=5)).isoformat(),
+            "company_entity_id": entity,
+            "pay_period": {
+                "start_date": (end - dt.timedelta(days=13)).isoformat(),
+                "end_date": period,
+            },
+        }
+    )
+
+
 def run(run_id: str = "run_1", check: dt.date = dt.date(2026, 11, 20)) -> PayRun:
     """The same run as the ledger reads it."""
     return PayRun(id=run_id, check_date=check, period_end=dt.date(2026, 11, 15))

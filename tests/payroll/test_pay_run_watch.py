@@ -1,8 +1,6 @@
 """The pay-run sensor's rules without Dagster: sync-from, run keys, digests, its cursor."""
 
-import datetime as dt
-
-from ledger_factories import mapping
+from ledger_factories import mapping, period_run
 
 from ml_connector_dagster.payroll.pay_run_watch import (
     REQUESTED_KEPT,
@@ -11,25 +9,11 @@ from ml_connector_dagster.payroll.pay_run_watch import (
     new_requests,
     run_key,
 )
-from ml_connector_dagster.rippling.models import PayrollRun
 
 M = mapping()
 
 
-def _run(run_id: str, period: str, state: str = "PAID", entity: str = "cle_us") -> PayrollRun:
-    end = dt.date.fromisoformat(period)
-    return PayrollRun.model_validate(
-        {
-            "id": run_id,
-            "run_state": state,
-            "check_date": (end + dt.timedelta(days=5)).isoformat(),
-            "company_entity_id": entity,
-            "pay_period": {
-                "start_date": (end - dt.timedelta(days=13)).isoformat(),
-                "end_date": period,
-            },
-        }
-    )
+_run = period_run  # (run id, period, state, company entity)
 
 
 def test_sync_from_is_the_cursors_then_the_setting_then_the_newest_settled_period() -> None:

@@ -4,7 +4,7 @@ that shows exactly the runs and states the sensor saw for its partition (issue 1
 import datetime as dt
 
 import pytest
-from ledger_factories import mapping
+from ledger_factories import mapping, period_run
 
 from ml_connector_dagster.payroll.pay_run_watch import WatchState, new_requests
 from ml_connector_dagster.payroll.runs_seen import (
@@ -21,19 +21,7 @@ NOON = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
 
 
 def _run(run_id: str, state: str = "PAID", period: str = PERIOD, entity: str = "cle_us"):
-    end = dt.date.fromisoformat(period)
-    return PayrollRun.model_validate(
-        {
-            "id": run_id,
-            "run_state": state,
-            "check_date": (end + dt.timedelta(days=5)).isoformat(),
-            "company_entity_id": entity,
-            "pay_period": {
-                "start_date": (end - dt.timedelta(days=13)).isoformat(),
-                "end_date": period,
-            },
-        }
-    )
+    return period_run(run_id, period, state, entity)
 
 
 def test_the_sensors_request_names_its_partitions_runs_and_states() -> None:

@@ -7,6 +7,7 @@ import httpx
 import pytest
 
 from ml_connector_dagster.transport.auth import RefreshingBearerAuth
+from ml_connector_dagster.transport.inflight import InFlightCap
 from ml_connector_dagster.transport.retry import ANY_SERVER_ERROR, RetryPolicy
 from ml_connector_dagster.transport.send import Sender
 
@@ -200,3 +201,37 @@ def test_a_refused_connection_still_retries_and_names_the_host() -> None:
     with pytest.raises(Unavailable, match=r"last: ConnectError from api\.test"):
         _send(_sender(waits, attempts=3), script)
     assert len(waits) == 2
+
+
+def test_the_in_flight_slot_is_held_while_sending_and_free_while_waiting(tmp_path) -> None:
+    """A throttled request gives its slot back before its Retry-After wait, so waiting
+    requests never hold the machine's cap (``transport/inflight.py``)."""
+    cap = InFlightCap(tmp_path, "svc", 1)
+    free_when: list[tuple[str, bool]] = []
+
+    def slot_free() -> bool:
+        lock = cap._take()
+        if lock is None:
+            return False
+        lock.release()
+        return True
+
+    def wait(seconds: float) -> None:
+        free_when.append(("waiting", slot_free()))
+
+    class Answer(Script):
+        def __call__(self, request: httpx.Request) -> httpx.Response:
+            free_when.append(("sending", slot_free()))
+            return super().__call__(request)
+
+    tokens = Tokens()
+    sender = Sender(
+        service="Svc",
+        policy=RetryPolicy(attempts=3, sleep=wait, rng=random.Random(7)),
+        auth=RefreshingBearerAuth(tokens.token, tokens.invalidate),
+        unavailable=Unavailable,
+        cap=cap,
+    )
+    assert _send(sender, Answer((429, {"Retry-After": "2"}), 200)).status_code == 200
+    assert free_when == [("sending", False), ("waiting", True), ("sending", False)]
+    assert slot_free()  # and given back after the answer
