@@ -15,6 +15,7 @@ the same pydantic-settings source parses it, so there is no second parser to dri
 
 import datetime as dt
 import os
+import string
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -88,6 +89,11 @@ class ConnectorSettings(BaseSettings):
     workforce_cron: str = "30 5 * * *"
     # The IANA time zone the schedules' cron times are in: finance's, set on purpose.
     schedule_timezone: str = "UTC"
+    # Links in the UI (``defs/payroll/links.py``): the F&O page a created journal is opened
+    # from ({environment}: DYNAMICS_ENVIRONMENT_URL, {company}, {journal}: JournalBatchNumber)
+    # and a Rippling pay run's page ({run_id}); empty: no link.
+    fo_journal_url: str = "{environment}/?cmp={company}&mi=LedgerJournalTable5"
+    rippling_pay_run_url: str = ""
     # The first pay period the pay-run sensor considers (default: the newest paid one).
     sync_from: dt.date | None = None
 
@@ -147,6 +153,29 @@ class ConnectorSettings(BaseSettings):
             raise ValueError(
                 f"{value!r} is not an IANA time zone name known here (e.g. America/Chicago)"
             ) from None
+        return value
+
+    @field_validator("fo_journal_url", "rippling_pay_run_url")
+    @classmethod
+    def _link_template(cls, value: str, info: Any) -> str:
+        """An https link template with only the placeholders its link fills."""
+        allowed = (
+            {"environment", "company", "journal"}
+            if info.field_name == "fo_journal_url"
+            else {"run_id"}
+        )
+        if not value:
+            return value
+        try:
+            names = {n for _, n, _, _ in string.Formatter().parse(value) if n is not None}
+        except ValueError as exc:
+            raise ValueError(f"not a link template ({exc})") from None
+        if not names <= allowed:
+            unknown = ", ".join(sorted(names - allowed))
+            known = ", ".join("{" + n + "}" for n in sorted(allowed))
+            raise ValueError(f"unknown placeholder(s) {unknown}; this link knows {known}")
+        if not (value.startswith("https://") or value.startswith("{environment}")):
+            raise ValueError("a link must start with https:// (or {environment})")
         return value
 
     @field_validator("*", mode="before")

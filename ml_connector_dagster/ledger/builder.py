@@ -23,6 +23,7 @@ from ml_connector_dagster.ledger.entries import (
     JournalIdentity,
     JournalLine,
     MappingProblem,
+    account_cause,
     unmapped_to_problems,
 )
 from ml_connector_dagster.ledger.inputs import PayrollRecord, PayRun, WorkerContext
@@ -195,7 +196,11 @@ class JournalBuilder:
         if amount == 0:
             return
         if account is None:
-            self.problems.append(MappingProblem(record.worker_id, record.id, item, "main account"))
+            self.problems.append(
+                MappingProblem(
+                    record.worker_id, record.id, item, "main account", account_cause(item)
+                )
+            )
             return
         side = Side.natural(role)
         if amount < 0:

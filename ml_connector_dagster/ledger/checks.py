@@ -37,6 +37,11 @@ class Finding:
     actual: str
     message: str = ""
     personal: bool = False
+    # The root cause in finance's words, shared by every finding it explains, and the payroll
+    # records whose money the finding holds back: the checks group findings by cause and say
+    # how much each holds back (``ledger/causes.py``). Empty: the finding is its own cause.
+    cause: str = ""
+    records: tuple[str, ...] = ()
 
 
 # A number standing on its own: not part of an id (wpr_12ab), a path (earnings[0].amount), a
@@ -187,6 +192,8 @@ def missing_findings(record: PayrollRecord) -> list[Finding]:
             f"record {record.id}: {gap.field} is missing ({gap.reason}); a missing amount is"
             " not zero, so the worker's cost would post incomplete",
             personal=True,
+            cause=f"Rippling did not give some amounts ({gap.reason})",
+            records=(record.id,),
         )
         for gap in record.missing
     ]
@@ -349,7 +356,12 @@ def check_source_record(record: PayrollRecord) -> list[Finding]:
 
 
 def check_source(records: Iterable[PayrollRecord]) -> list[Finding]:
-    return [finding for record in records for finding in check_source_record(record)]
+    """Every record's findings, each naming the record whose money it holds back."""
+    return [
+        finding if finding.records else replace(finding, records=(record.id,))
+        for record in records
+        for finding in check_source_record(record)
+    ]
 
 
 # --- currency (part of fully_mapped) -------------------------------------------------------
@@ -375,6 +387,9 @@ def check_currency(records: Iterable[PayrollRecord], company: LegalEntityMap) ->
                     f" {company.company} books in {company.currency}; foreign-currency payroll"
                     " needs exchange rates the connector does not have, so it is not posted",
                     personal=True,
+                    cause=f"Payroll in {record.currency or 'no currency'} for"
+                    f" {company.company}, which books in {company.currency}",
+                    records=(record.id,),
                 )
             )
     return findings

@@ -29,6 +29,11 @@ class Unmapped:
     worker_id: str
     dimension: str
     looked_for: str
+    # The worker's department (key and Rippling's name): the usual root cause, a department
+    # the mapping file does not list, is told to finance by it (``ledger/causes.py``).
+    department_key: str | None = None
+    department_name: str | None = None
+    department_listed: bool = False  # the mapping file lists the department (for other values)
 
 
 def resolve_expense_dimensions(
@@ -59,7 +64,16 @@ def resolve_expense_dimensions(
                     if worker.department_key
                     else "no department"
                 )
-                missing.append(Unmapped(worker.worker_id, dimension, ", ".join(sources)))
+                missing.append(
+                    Unmapped(
+                        worker.worker_id,
+                        dimension,
+                        ", ".join(sources),
+                        worker.department_key,
+                        worker.department_name,
+                        (worker.department_key or "") in mapping.departments,
+                    )
+                )
             value = ""
         values[dimension] = value
     return values, missing

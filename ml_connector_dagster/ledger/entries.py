@@ -86,6 +86,9 @@ class MappingProblem:
     record_id: str
     item: str
     missing: str
+    # The root cause in finance's words, the same for every problem it explains ("Department
+    # D110 is not in the mapping file"): the checks group problems by it (``ledger/causes.py``).
+    cause: str = ""
 
 
 @dataclass
@@ -143,10 +146,35 @@ def line_display_value(mapping: PayrollMapping, line: JournalLine) -> str:
     return display_value(mapping.dimension_format, line.account, dict(line.dimensions))
 
 
+def unmapped_cause(gap: Unmapped) -> str:
+    """Why no mapping level gave ``gap``'s dimension, as finance fixes it: almost always a
+    department the mapping file does not list (every worker of it has the same gap)."""
+    if gap.department_key:
+        department = f"Department {gap.department_key}" + (
+            f" ({gap.department_name})" if gap.department_name else ""
+        )
+        if not gap.department_listed:
+            return f"{department} is not in the mapping file (departments:)"
+        return f"{department} has no {gap.dimension} in the mapping file (departments:)"
+    return (
+        f"Workers without a department in Rippling have no {gap.dimension}: give them one in"
+        " Rippling, or a value per worker, job code or default in the mapping file"
+    )
+
+
+def account_cause(item: str) -> str:
+    """Why an item has no line: the mapping file gives its kind of pay no main account."""
+    return f"{item[:1].upper()}{item[1:]} has no main account in the mapping file (accounts:)"
+
+
 def unmapped_to_problems(record_id: str, gaps: Iterable[Unmapped]) -> list[MappingProblem]:
     return [
         MappingProblem(
-            g.worker_id, record_id, f"dimension {g.dimension}", f"no value from {g.looked_for}"
+            g.worker_id,
+            record_id,
+            f"dimension {g.dimension}",
+            f"no value from {g.looked_for}",
+            unmapped_cause(g),
         )
         for g in gaps
     ]

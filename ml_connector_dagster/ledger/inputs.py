@@ -105,3 +105,6 @@ class WorkerContext:
     legal_entity_id: str | None = None
     department_key: str | None = None  # reference_code, else the Rippling id
     job_codes: tuple[tuple[str, int], ...] = ()  # (external_id or id, weight)
+    # Rippling's name of the department, for finance's eyes only (review tables, check causes):
+    # the mapping keys on ``department_key``.
+    department_name: str | None = None

@@ -130,6 +130,8 @@ def plausibility_findings(
                     str(record.net_pay),
                     "negative net pay: the worker would owe money for this run",
                     personal=True,
+                    cause="Negative net pay",
+                    records=(record.id,),
                 )
             )
         past = earlier[record.worker_id]
@@ -148,6 +150,8 @@ def plausibility_findings(
                         f"gross pay is {record.gross_pay / typical:.1f} times the worker's"
                         " median of earlier records",
                         personal=True,
+                        cause=f"Gross pay above {factor}x the worker's earlier median",
+                        records=(record.id,),
                     )
                 )
         huge = any(is_huge(amount) for amount in _amount_values(record))
@@ -161,6 +165,8 @@ def plausibility_findings(
                         str(amount),
                         "an amount this large is almost certainly a keying or unit error",
                         personal=True,
+                        cause=f"Amounts of {HUGE_DIGITS} or more digits (a keying or unit error)",
+                        records=(record.id,),
                     )
                 )
         if gross_known:

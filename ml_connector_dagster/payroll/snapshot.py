@@ -75,6 +75,7 @@ def worker_contexts(
             legal_entity_id=worker.legal_entity_id,
             department_key=department,
             job_codes=codes,
+            department_name=worker.department.name if worker.department else None,
         )
         if worker.redacted:
             redacted[worker.id] = worker.redacted

@@ -68,7 +68,15 @@ def mapping_findings(build: JournalBuild, mapping: PayrollMapping) -> list[Findi
     """fully_mapped: every worker and item placed, with the mapping held now."""
     journal = build.journal
     findings = [
-        Finding(f"worker {p.worker_id}", p.item, "mapped", p.missing, f"record {p.record_id}")
+        Finding(
+            f"worker {p.worker_id}",
+            p.item,
+            "mapped",
+            p.missing,
+            f"record {p.record_id}",
+            cause=p.cause,
+            records=(p.record_id,),
+        )
         for p in build.problems
     ]
     if journal.mapping_hash != mapping.content_hash:

@@ -82,6 +82,10 @@ def test_the_process_environment_is_read_the_same_way(monkeypatch: pytest.Monkey
         ("ML_CONNECTOR_DYNAMICS_MAX_IN_FLIGHT", "65"),
         ("ML_CONNECTOR_SCHEDULE_TIMEZONE", "Mars/Olympus_Mons"),
         ("ML_CONNECTOR_SCHEDULE_TIMEZONE", "+02:00"),
+        ("ML_CONNECTOR_FO_JOURNAL_URL", "{environment}/?cmp={company}&batch={batch}"),
+        ("ML_CONNECTOR_FO_JOURNAL_URL", "http://fo.example/?cmp={company}"),
+        ("ML_CONNECTOR_RIPPLING_PAY_RUN_URL", "https://app.rippling.com/runs/{company}"),
+        ("ML_CONNECTOR_RIPPLING_PAY_RUN_URL", "https://app.rippling.com/runs/{run_id"),
     ],
 )
 def test_a_bad_value_names_its_variable(name: str, value: str) -> None:
@@ -157,3 +161,11 @@ def test_the_schedule_time_zone_is_utc_unless_finance_names_theirs() -> None:
     assert ConnectorSettings.from_env({}).schedule_timezone == "UTC"
     chosen = {"ML_CONNECTOR_SCHEDULE_TIMEZONE": " America/Chicago "}
     assert ConnectorSettings.from_env(chosen).schedule_timezone == "America/Chicago"
+
+
+def test_link_templates_default_to_the_fo_journals_and_no_rippling_link() -> None:
+    defaults = ConnectorSettings.from_env({})
+    assert defaults.fo_journal_url.startswith("{environment}/?cmp={company}&mi=")
+    assert defaults.rippling_pay_run_url == ""
+    chosen = {"ML_CONNECTOR_RIPPLING_PAY_RUN_URL": "https://app.rippling.com/x/{run_id}"}
+    assert ConnectorSettings.from_env(chosen).rippling_pay_run_url.endswith("/x/{run_id}")

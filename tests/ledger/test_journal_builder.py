@@ -12,7 +12,6 @@ from ml_connector_dagster.ledger.checks import check_balanced
 from ml_connector_dagster.ledger.inputs import PayRun, WorkerContext
 from ml_connector_dagster.ledger.journal import (
     JournalBuilder,
-    MappingProblem,
     build_journal,
     earning_account,
     journal_dates,
@@ -93,7 +92,15 @@ def test_an_amount_without_an_account_is_a_problem_not_a_line() -> None:
     rec = record("p", "w", [("SALARY", "1.00")])
     builder.add_line(rec, VoucherKey("USD"), None, (), LineRole.EARNINGS, Decimal("1"), "x", "t")
     assert builder.amounts == {}
-    assert builder.problems == [MappingProblem("w", "p", "x", "main account")]
+    [problem] = builder.problems
+    assert (problem.worker_id, problem.record_id, problem.item, problem.missing) == (
+        "w",
+        "p",
+        "x",
+        "main account",
+    )
+    # The cause finance reads names the item and what the mapping file lacks for it.
+    assert problem.cause.startswith("X ") and "no main account" in problem.cause
 
 
 def test_records_can_be_added_one_at_a_time_with_the_same_result() -> None:

@@ -77,6 +77,37 @@ def test_unmapped_department_blocks_and_nothing_is_written(env) -> None:
     ]
     assert "dimension Department" in table_text(evaluation.metadata["details"])
     assert _posted(result) == [] and sandbox_writes(env["sandbox"]) == before
+    # One line for finance: the department (code and Rippling's name), its workers and the
+    # labor cost it holds back, computed here from Rippling's raw records.
+    [department] = [
+        d for d in env["sandbox"].company["rippling"]["departments"] if d["reference_code"] == used
+    ]
+    behind = [
+        r
+        for r in _records_of_period(env)
+        if workers[r["worker_id"]]["department_id"] == department["id"]
+    ]
+    cost = sum(
+        Decimal(r["gross_pay"])
+        + Decimal(r["summary"]["employer_taxes"])
+        + Decimal(r["summary"]["employer_contributions"])
+        for r in behind
+    )
+    staff = len({r["worker_id"] for r in behind})
+    assert staff >= 2  # else the amount is withheld (one person's pay)
+    assert evaluation.description.startswith(
+        f"Department {used} ({department['name']}) is not in the mapping file"
+    )
+    assert f": {staff} workers, {cost:,.2f} USD;" in evaluation.description
+    assert "nothing was written to Dynamics" in evaluation.description
+    [cause] = table_rows(evaluation.metadata["causes"])
+    assert (cause["workers"], cause["held back"]) == (staff, float(cost))
+    # Every row of the details is grouped under that one cause.
+    assert {row["cause"] for row in table_rows(evaluation.metadata["details"])} == {cause["cause"]}
+    # reconciled fails too: the unmapped records are not on the journal. It says so.
+    [reconciled] = [c for c in result.get_asset_check_evaluations() if c.check_name == "reconciled"]
+    assert not reconciled.passed
+    assert reconciled.description.startswith("Follows from fully_mapped")
 
 
 def test_suspended_dimension_value_blocks_before_any_write(env) -> None:

@@ -26,6 +26,7 @@ from ml_connector_dagster.audit.store import Outcome
 from ml_connector_dagster.config.mapping import PayrollMapping
 from ml_connector_dagster.defs import tables
 from ml_connector_dagster.defs.io_manager import PartitionFilesIOManager
+from ml_connector_dagster.defs.payroll.audit_table import audit_table
 from ml_connector_dagster.defs.payroll.checks import (
     JOURNAL_CHECKS,
     MIN_WORKERS_PER_ROW,
@@ -42,6 +43,7 @@ from ml_connector_dagster.defs.payroll.checks import (
 )
 from ml_connector_dagster.defs.payroll.fo_reference import shared_reads
 from ml_connector_dagster.defs.payroll.history import earlier_gross
+from ml_connector_dagster.defs.payroll.links import fo_journal_url, link_metadata, rippling_run_url
 from ml_connector_dagster.defs.payroll.partitions import payroll_partitions, split_key
 from ml_connector_dagster.defs.payroll.runs_list import shared_runs_list
 from ml_connector_dagster.defs.payroll.workforce import (
@@ -54,13 +56,16 @@ from ml_connector_dagster.defs.pools import DYNAMICS_POOL
 from ml_connector_dagster.defs.resources import ConnectorResource
 from ml_connector_dagster.dynamics.errors import DynamicsError
 from ml_connector_dagster.ledger.builder import LineWorkers
+from ml_connector_dagster.ledger.causes import KNOCK_ON_FULLY_MAPPED
 from ml_connector_dagster.ledger.checks import mask_amounts, rippling_totals
 from ml_connector_dagster.ledger.inputs import PayrollRecord
 from ml_connector_dagster.ledger.journal import Journal, JournalBuild, JournalIdentity
 from ml_connector_dagster.payroll.journals import journals_for
+from ml_connector_dagster.payroll.names import DEPARTMENT, Names, names_for
 from ml_connector_dagster.payroll.runs_seen import RUNS_SEEN_TAG, parse_runs_seen
 from ml_connector_dagster.payroll.snapshot import PeriodSnapshot, PeriodWorkforce, read_snapshots
 from ml_connector_dagster.posting.poster import JournalPoster, PostingError, PostResult
+from ml_connector_dagster.posting.reference import ReferenceRead
 from ml_connector_dagster.posting.status import JournalStatus, journal_status, partition_status
 from ml_connector_dagster.rippling.models import PayrollRun
 
@@ -93,8 +98,10 @@ DEBIT_COLUMNS = (tables.currency(), tables.money("debit"), tables.text("note"))
 JOURNAL_COLUMNS = (
     tables.text("run", "the Rippling payroll run"),
     tables.currency(),
-    tables.text("account"),
-    tables.text("department"),
+    tables.text("account", "the F&O main account"),
+    tables.text("account name", "MainAccounts.Name in F&O"),
+    tables.text("department", "the Department dimension value"),
+    tables.text("department name", "the Rippling departments mapped to it (else F&O's name)"),
     tables.count("workers", "how many workers the row sums"),
     tables.money("debit"),
     tables.money("credit"),
@@ -218,9 +225,11 @@ def payroll_cost_snapshot(
     check = source_sane({key: snapshot}, detail_level=mapping.journal.detail_level)
     yield check
     if not check.passed:
-        why = f"{company} {pay_period}: blocked by source_sane; {NOTHING_WRITTEN}"
+        why = f"{company} {pay_period}: blocked by source_sane. {check.description}"
         identities = [b.journal.identity for b in journals_for(snapshot, mapping)]
         _record_blocks(context, connector, key, pay_period, identities, why)
+        withheld_runs = _withheld_runs(snapshot, mapping)
+        metadata["audit_trail"] = _audit_trail(connector, pay_period, company, withheld_runs)
         raise dg.Failure(description=why, metadata=metadata)
     yield dg.Output({key: snapshot}, metadata=metadata)
 
@@ -249,6 +258,21 @@ def labor_cost_journals(
     journals = [b.journal for b in result[key]]
     debits = _debits_by_currency(journals)
     withheld = _withhold_totals(snapshots[key], mapping)
+    reads: list[ReferenceRead] = []  # the F&O read the checks used: it names the accounts
+    with connector.dynamics() as dynamics:
+        shared = shared_reads(io_manager, dynamics, mapping)
+
+        def references(companies: set[str], max_age: dt.timedelta) -> ReferenceRead:
+            reads.append(shared(companies, max_age))
+            return reads[-1]
+
+        max_age = dt.timedelta(seconds=connector.settings().dynamics_reference_max_age_seconds)
+        checks = [*journal_checks(dynamics, mapping, result, snapshots, references, max_age)]
+    names = names_for(
+        mapping,
+        snapshots[key].workers.values(),
+        reads[-1].references.get(company.upper()) if reads else None,
+    )
     metadata = {
         "journals": len(journals),
         "line_count": sum(len(j.lines) for j in journals),
@@ -260,7 +284,7 @@ def labor_cost_journals(
         ),
         **_plotted_debits(debits, withheld),
         "journal_summary": tables.table(
-            JOURNAL_COLUMNS, _journal_rows(mapping, journals, line_workers)
+            JOURNAL_COLUMNS, _named(_journal_rows(mapping, journals, line_workers), names)
         ),
         "payload_hashes": dg.MetadataValue.json(
             {f"{j.identity.run_id} {j.identity.journal_type}": j.payload_hash() for j in journals}
@@ -268,10 +292,6 @@ def labor_cost_journals(
         "mapping_hash": mapping.content_hash[:12],
         "mapping_problems": sum(len(b.problems) for b in result[key]),
     }
-    with connector.dynamics() as dynamics:
-        references = shared_reads(io_manager, dynamics, mapping)
-        max_age = dt.timedelta(seconds=connector.settings().dynamics_reference_max_age_seconds)
-        checks = [*journal_checks(dynamics, mapping, result, snapshots, references, max_age)]
     history = earlier_gross(
         context.instance, io_manager, payroll_cost_snapshot.key, pay_period, company
     )
@@ -284,10 +304,29 @@ def labor_cost_journals(
         c.check_name for c in checks if not c.passed and c.severity is dg.AssetCheckSeverity.ERROR
     ]
     if failed:
-        why = f"{company} {pay_period}: blocked by {', '.join(failed)}; {NOTHING_WRITTEN}"
+        why = f"{company} {pay_period}: blocked by {', '.join(failed)}. {_first_cause(checks)}"
         _record_blocks(context, connector, key, pay_period, [j.identity for j in journals], why)
+        withheld_runs = _withheld_runs(snapshots[key], mapping)
+        metadata["audit_trail"] = _audit_trail(connector, pay_period, company, withheld_runs)
         raise dg.Failure(description=why, metadata=metadata)
     yield dg.Output(result, metadata=metadata)
+
+
+def _audit_trail(
+    connector: ConnectorResource, pay_period: str, company: str, withheld: set[str]
+) -> dg.TableMetadataValue:
+    """Every attempt of the partition, as ``ml-connector audit`` lists them."""
+    with connector.audit() as audit:
+        return audit_table(audit, pay_period, company, withheld)
+
+
+def _first_cause(checks: list[dg.AssetCheckResult]) -> str:
+    """The line of the first blocking check that failed on its own (not as a knock-on of
+    another): what finance fixes first. Each line ends by saying nothing was written."""
+    failed = [c for c in checks if not c.passed and c.severity is dg.AssetCheckSeverity.ERROR]
+    own = [c for c in failed if not (c.description or "").startswith(KNOCK_ON_FULLY_MAPPED)]
+    first = (own or failed)[0]
+    return first.description or NOTHING_WRITTEN
 
 
 def _record_blocks(
@@ -412,6 +451,23 @@ def _journal_rows(
     return [(r[0], r[1], r[2], r[3], len(r[4]), r[5], r[6]) for r in shown]
 
 
+def _named(rows: list[tuple], names: Names) -> list[tuple]:
+    """(run, currency, account, department, ...) rows with the account's and the
+    department's names after their codes."""
+    return [
+        (
+            run,
+            currency,
+            account,
+            names.account_name(account),
+            department,
+            names.dimension_name(DEPARTMENT, department) if department else "",
+            *rest,
+        )
+        for run, currency, account, department, *rest in rows
+    ]
+
+
 def _department(dimensions: tuple[tuple[str, str], ...]) -> str:
     return dict(dimensions).get("Department", "")
 
@@ -465,6 +521,25 @@ def _currency(mapping: PayrollMapping, company: str) -> str:
     """The company's accounting currency (every journal of a partition is in it)."""
     entity = mapping.company(company)
     return entity.currency if entity is not None else ""
+
+
+def _links(
+    connector: ConnectorResource, company: str, results: list[PostResult]
+) -> dict[str, dg.MetadataValue]:
+    """Clickable links to each journal in F&O and each pay run in Rippling (``links.py``)."""
+    settings = connector.settings()
+    environment = connector.connection().credentials.dynamics.environment_url
+    links: dict[str, str] = {}
+    for result in results:
+        for part in result.parts:
+            if part.batch_number:
+                links[f"F&O journal {part.batch_number}"] = fo_journal_url(
+                    settings.fo_journal_url, environment, company, part.batch_number
+                )
+        links[f"Rippling pay run {result.run_id}"] = rippling_run_url(
+            settings.rippling_pay_run_url, result.run_id
+        )
+    return link_metadata(links)
 
 
 def _rows(results: list[PostResult], withheld: set[str], currency: str) -> list[tuple]:
@@ -570,7 +645,8 @@ def posted_journals(
         "posted_by_finance": sum(
             1 for r in results if journal_status(r) is JournalStatus.POSTED_BY_FINANCE
         ),
-        "audit_trail": f"ml-connector audit --pay-period {pay_period} shows every attempt",
+        "audit_trail": _audit_trail(connector, pay_period, company, withheld),
+        **_links(connector, company, results),
     }
     if not status.is_success:
         reasons = "; ".join(

@@ -16,7 +16,7 @@ person's pay.
 """
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
 import dagster as dg
@@ -26,6 +26,14 @@ from ml_connector_dagster.defs import tables
 from ml_connector_dagster.defs.payroll.history import GrossHistory
 from ml_connector_dagster.defs.payroll.partitions import payroll_partitions
 from ml_connector_dagster.dynamics.client import DynamicsClient
+from ml_connector_dagster.ledger.causes import (
+    KNOCK_ON_FULLY_MAPPED,
+    Cause,
+    amounts_text,
+    cause_of,
+    group_causes,
+    labor_cost,
+)
 from ml_connector_dagster.ledger.checks import (
     DynamicsReference,
     Finding,
@@ -115,12 +123,23 @@ PLAUSIBILITY_CHECKS = [
 ]
 
 FINDING_COLUMNS = (
+    tables.text("cause", "the root cause the row follows from (see causes)"),
     tables.text("subject", "the record, worker, journal or account concerned"),
     tables.text("item", "the field, category or dimension"),
     tables.text("expected"),
     tables.text("actual"),
     tables.text("why"),
 )
+CAUSE_COLUMNS = (
+    tables.text("cause", "what to fix"),
+    tables.count("findings", "rows of details it explains"),
+    tables.count("workers", "workers of the payroll records behind it"),
+    tables.currency(),
+    tables.money("held back", "labor cost of those records (Rippling's debit side)"),
+)
+# What a failed blocking check means for Dynamics, and what a warning means.
+BLOCKED_TAIL = "nothing was written to Dynamics"
+WARNING_TAIL = "a warning only: the journals go on"
 
 
 def few_workers(records: Iterable[PayrollRecord]) -> bool:
@@ -130,14 +149,80 @@ def few_workers(records: Iterable[PayrollRecord]) -> bool:
     return 0 < len(workers) < MIN_WORKERS_PER_ROW
 
 
-def findings_table(findings: list[Finding], detail_level: str) -> dg.TableMetadataValue:
-    """The findings as a table; below the worker detail level a finding about one record or
-    worker keeps its record, worker and field but not its amounts."""
-    if detail_level != WORKER:
-        findings = [withhold_amounts(f) for f in findings]
-    return tables.table(
-        FINDING_COLUMNS, ((f.subject, f.item, f.expected, f.actual, f.message) for f in findings)
+def _shows_amount(cause: Cause, detail_level: str) -> bool:
+    """A cause's amount is shown at the worker detail level, or when it sums enough workers
+    to be no one's pay."""
+    return detail_level == WORKER or cause.workers >= MIN_WORKERS_PER_ROW
+
+
+def findings_table(
+    findings: list[Finding], detail_level: str, causes: list[Cause] | None = None
+) -> dg.TableMetadataValue:
+    """The findings as a table, grouped by cause (``causes``' order); below the worker detail
+    level a finding about one record or worker keeps its record, worker and field but not its
+    amounts."""
+    order = {cause.label: n for n, cause in enumerate(causes or [])}
+    shown = _shown(findings, detail_level)
+    rows = sorted(
+        ((cause_of(f), f) for f in shown), key=lambda pair: order.get(pair[0], len(order))
     )
+    return tables.table(
+        FINDING_COLUMNS,
+        ((label, f.subject, f.item, f.expected, f.actual, f.message) for label, f in rows),
+    )
+
+
+def _shown(findings: list[Finding], detail_level: str) -> list[Finding]:
+    """``findings`` as they may be shown: below the worker detail level a finding about one
+    record keeps its record, worker and field but not its amounts (nor its cause's text)."""
+    if detail_level == WORKER:
+        return findings
+    return [withhold_amounts(f) for f in findings]
+
+
+def causes_table(causes: list[Cause], detail_level: str) -> dg.TableMetadataValue:
+    rows = []
+    for cause in causes:
+        shown = _shows_amount(cause, detail_level)
+        for currency, amount in cause.amounts or (("", None),):
+            rows.append(
+                (
+                    cause.label,
+                    cause.findings,
+                    cause.workers,
+                    currency or None,
+                    amount if shown else None,
+                )
+            )
+    return tables.table(CAUSE_COLUMNS, rows)
+
+
+def cause_line(cause: Cause, detail_level: str) -> str:
+    """``Department D110 (Field Ops) has no Department in the mapping file (departments:):
+    45 workers, 175,772.44 USD``; one worker's amount is withheld below the worker level."""
+    if not cause.workers:
+        return cause.label
+    who = f"{cause.workers} worker{'s' if cause.workers != 1 else ''}"
+    if not cause.amounts:
+        return f"{cause.label}: {who}"
+    amount = amounts_text(cause.amounts) if _shows_amount(cause, detail_level) else ONE_WORKER
+    return f"{cause.label}: {who}, {amount}"
+
+
+def describe_failure(causes: list[Cause], detail_level: str, tail: str) -> str:
+    """One line: the biggest cause with its workers and money, how many more there are, and
+    what the failure means (``tail``). A check whose every cause is a knock-on says so first."""
+    if not causes:
+        return tail
+    first = causes[0]
+    if all(cause.knock_on for cause in causes):
+        return f"{first.label}; {tail}"
+    own = [cause for cause in causes if not cause.knock_on]
+    line = cause_line(own[0], detail_level)
+    more = len(own) - 1
+    if more:
+        line += f"; and {more} more cause{'s' if more != 1 else ''} (see causes)"
+    return f"{line}; {tail}"
 
 
 def _result(
@@ -148,12 +233,25 @@ def _result(
     *,
     detail_level: str,
     severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR,
+    records_by_id: Mapping[str, PayrollRecord] | None = None,
+    held_back: str = "",
     **extra: object,
 ) -> dg.AssetCheckResult:
+    """A check result whose description is one line finance acts on: the cause, the workers
+    and the money it holds back, and that nothing was written (or that it is a warning).
+    ``held_back``: the partition's labor cost, told with a blocking failure ("" to leave out:
+    withheld, or unknown)."""
+    causes = group_causes(_shown(findings, detail_level), records_by_id or {})
+    if severity is dg.AssetCheckSeverity.ERROR:
+        tail = BLOCKED_TAIL + (f" ({held_back} of labor cost waits)" if held_back else "")
+    else:
+        tail = WARNING_TAIL
+    description = passed_text if not findings else describe_failure(causes, detail_level, tail)
     metadata = {
         "failures": len(findings),
-        "summary": passed_text if not findings else f"{len(findings)} finding(s); see details",
-        "details": findings_table(findings, detail_level),
+        "summary": description,
+        "causes": causes_table(causes, detail_level),
+        "details": findings_table(findings, detail_level, causes),
         **extra,
     }
     return dg.AssetCheckResult(
@@ -161,8 +259,27 @@ def _result(
         check_name=name,
         passed=not findings,
         severity=severity,
+        description=description,
         metadata=metadata,
     )
+
+
+def records_index(snapshots: dict[str, PeriodSnapshot]) -> dict[str, PayrollRecord]:
+    """Every record of ``snapshots`` by id: what a finding's ``records`` name."""
+    return {r.id: r for s in snapshots.values() for r in s.all_records()}
+
+
+def held_back_text(snapshots: dict[str, PeriodSnapshot], detail_level: str) -> str:
+    """The labor cost of ``snapshots`` as finance reads it, or "" when it is one person's pay
+    (below the worker detail level, records of fewer than ``MIN_WORKERS_PER_ROW`` workers)."""
+    records = [r for s in snapshots.values() for r in s.all_records()]
+    if detail_level != WORKER and (few_workers(records) or not records):
+        return ""
+    if detail_level != WORKER and any(
+        few_workers(s.records.get(run.id, [])) for s in snapshots.values() for run in s.runs
+    ):
+        return ""  # a run of one worker: its pay is the partition's minus the others'
+    return amounts_text(labor_cost(records).items())
 
 
 def source_sane(
@@ -178,6 +295,8 @@ def source_sane(
         check_source(records),
         f"{len(records)} records satisfy Rippling's identities",
         detail_level=detail_level,
+        records_by_id=records_index(snapshots),
+        held_back=held_back_text(snapshots, detail_level),
         redacted_workers=dg.MetadataValue.json(redacted[:200]),
     )
 
@@ -204,9 +323,16 @@ def pure_findings(
         for build in builds:
             records = snapshots[key].records.get(build.journal.identity.run_id, [])
             personal = few_workers(records)
+            # Records the mapping cannot place are left off the journal: its balanced and
+            # reconciled findings follow from them, and finance is told to fix those first.
+            unplaced = tuple(dict.fromkeys(p.record_id for p in build.problems))
             for name, findings in pure_verdict(build, records, mapping).findings.items():
                 if name not in PASSED_TEXT:
                     continue
+                if unplaced and name in ("balanced", "reconciled"):
+                    findings = [
+                        replace(f, cause=KNOCK_ON_FULLY_MAPPED, records=unplaced) for f in findings
+                    ]
                 if personal and name in ("balanced", "reconciled"):
                     findings = [replace(f, personal=True) for f in findings]
                 found[name] += findings
@@ -250,8 +376,18 @@ def journal_checks(
         )
         found["valid_in_dynamics"] += verdict.findings["valid_in_dynamics"]
         warnings += verdict.warnings
+    by_id = records_index(snapshots)
+    held_back = held_back_text(snapshots, detail_level)
     results = [
-        _result(JOURNALS_KEY, name, found[name], text, detail_level=detail_level)
+        _result(
+            JOURNALS_KEY,
+            name,
+            found[name],
+            text,
+            detail_level=detail_level,
+            records_by_id=by_id,
+            held_back=held_back,
+        )
         for name, text in PASSED_TEXT.items()
     ]
     results.append(
@@ -261,6 +397,8 @@ def journal_checks(
             found["valid_in_dynamics"],
             f"format {active.display} matches; accounts and values usable",
             detail_level=detail_level,
+            records_by_id=by_id,
+            held_back=held_back,
             active_format=active.display,
             warnings=findings_table(warnings, detail_level),
         )
@@ -295,6 +433,7 @@ def plausible(
         " median, no amount of 12+ digits",
         detail_level=detail_level,
         severity=dg.AssetCheckSeverity.WARN,
+        records_by_id=records_index({key: snapshots[key] for key in journals}),
         history_periods=dg.MetadataValue.json(list(history.periods)),
         history_unreadable=dg.MetadataValue.json(list(history.unreadable)),
     )
