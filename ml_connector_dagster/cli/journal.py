@@ -23,6 +23,7 @@ from ml_connector_dagster.config.mapping import PayrollMapping
 from ml_connector_dagster.export.journal import NO_NAMES, JournalExport, Names, journal_export
 from ml_connector_dagster.export.writers import ExportError, ExportFormat, write_export
 from ml_connector_dagster.ledger.journal import JournalBuild
+from ml_connector_dagster.payroll.snapshot import PeriodSnapshot
 
 console = Console()
 
@@ -60,7 +61,7 @@ def names_for(mapping: PayrollMapping, company: str) -> Names:
     return NO_NAMES
 
 
-def _stored(instance, pay_period: str, company: str) -> tuple[list[JournalBuild], object]:
+def _stored(instance, pay_period: str, company: str) -> tuple[list[JournalBuild], PeriodSnapshot]:
     """The partition's stored journals and snapshot, or ``NotStored`` saying why and what to
     do. Current means: the journals step's latest attempt for the partition materialized."""
     import dagster as dg
@@ -152,7 +153,7 @@ def print_totals(export: JournalExport) -> None:
         cells = []
         for kind, value in zip(kinds, row, strict=True):
             if kind == "money":
-                cells.append(_money(value))  # type: ignore[arg-type]
+                cells.append(_money(value if isinstance(value, Decimal) else None))
             elif value == "no":
                 cells.append("[red]no[/red]")
             else:
@@ -199,14 +200,14 @@ def export_command(pay_period: str, legal_entity: str, format_: str, output: Pat
     if not builds:
         console.print(
             f"[yellow]{company} {pay_period}: no journal to export:"
-            f" {escape(snapshot.nothing_to_post_reason())}[/yellow]"  # type: ignore[attr-defined]
+            f" {escape(snapshot.nothing_to_post_reason())}[/yellow]"
         )
         raise SystemExit(EXIT_NOTHING_TO_POST)
     export = journal_export(
         pay_period,
         company,
         builds,
-        snapshot,  # type: ignore[arg-type]
+        snapshot,
         mapping,
         names_for(mapping, company),
         _batch_numbers(builds),

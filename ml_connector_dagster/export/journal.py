@@ -31,6 +31,7 @@ the lines are already sums per dimension combination (per worker only when finan
 ``detail_level: worker``).
 """
 
+import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -60,8 +61,8 @@ CATEGORY_MEANING: dict[LineRole, str] = {
     LineRole.NET_PAY: "net pay clearing (Rippling net pay)",
 }
 
-Kind = Literal["text", "money", "count"]
-Cell = str | Decimal | int | None
+Kind = Literal["text", "money", "count", "date"]
+Cell = str | Decimal | int | dt.date | None
 
 
 class Names(Protocol):
@@ -94,7 +95,8 @@ NO_NAMES = JournalNames()
 @dataclass(frozen=True)
 class Column:
     name: str
-    kind: Kind = "text"  # money: Decimal cells (a number format with 2 decimals); count: int
+    # money: Decimal (a number format with 2 decimals); count: int; date: datetime.date
+    kind: Kind = "text"
 
 
 @dataclass(frozen=True)
@@ -207,8 +209,8 @@ def lines_table(
     columns = (
         Column("run"),
         Column("journal type"),
-        Column("date"),
-        Column("reverse date"),
+        Column("date", "date"),
+        Column("reverse date", "date"),
         Column("F&O journal"),
         Column("JournalBatchNumber"),
         Column("line number", "count"),
@@ -234,8 +236,8 @@ def lines_table(
                     (
                         journal.identity.run_id,
                         journal.identity.journal_type.value,
-                        journal.trans_date.isoformat(),
-                        journal.reverse_date.isoformat() if journal.reverse_date else "",
+                        journal.trans_date,
+                        journal.reverse_date,
                         f"{part.index}/{part.count}",
                         _batch_number(numbers, part),
                         number,

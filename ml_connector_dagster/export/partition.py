@@ -5,7 +5,8 @@ default SQLite file: the labor-cost journals step writes it after its checks pas
 path in the materialization's metadata (``MetadataValue.path``), so the UI says where the file
 finance opens is. Each materialization replaces the file (atomically); the directories are
 0700 and the file 0600, like the stored values (it holds the same journal, in clear: Excel
-cannot open a sealed value).
+cannot open a sealed value). A step that blocks removes the file (``remove_partition_export``),
+so what sits there is always the journal of the partition's latest materialization.
 """
 
 import datetime as dt
@@ -63,3 +64,14 @@ def write_partition_export(
     private_dirs(exports_root(dagster_home), path.parent)
     export = journal_export(pay_period, company, builds, snapshot, mapping, names, batch_numbers)
     return write_xlsx(export, path)
+
+
+def remove_partition_export(dagster_home: Path, partition_key: str) -> bool:
+    """Delete the partition's workbook, if any (True when there was one): for a journals step
+    that blocks, so no earlier preview sits there looking current."""
+    pay_period, company = split_partition_key(partition_key)
+    try:
+        partition_export_path(dagster_home, pay_period, company).unlink()
+    except FileNotFoundError:
+        return False
+    return True

@@ -1,6 +1,7 @@
 """Write a ``JournalExport`` as an Excel workbook or as two CSV files, atomically, owner-only.
 
-**xlsx** (openpyxl): a "Lines" and a "Totals" sheet, a bold frozen header with filters. Amounts
+**xlsx** (openpyxl): a "Lines" and a "Totals" sheet, a bold frozen header with filters; dates
+are date cells (``yyyy-mm-dd``). Amounts
 are numeric cells with the ``#,##0.00`` format, so Excel sums, sorts and filters them; Excel
 holds numbers as binary doubles, exact to 15 significant digits, so an amount with more digits
 is refused (naming the sheet, row and column) rather than written rounded: use csv for it.
@@ -11,8 +12,9 @@ Texts are always text cells, never formulas: an account name or department begin
 spreadsheet tools and scripts read without knowing about sections), UTF-8 with a byte order
 mark (Excel then reads names with accents right), comma-separated, the header first. Amounts
 are plain decimal strings (``1234.50``, ``-12.00``), exactly the journal's ``Decimal``; an empty
-cell is no amount. A text cell that Excel would run as a formula (beginning with ``=``, ``+``,
-``-``, ``@``, tab or carriage return) is written with a leading ``'``; amounts never are.
+cell is no amount; dates are ISO (``2026-11-20``). A text cell that Excel would run as a
+formula (beginning with ``=``, ``+``, ``-``, ``@``, tab or carriage return) is written with a
+leading ``'``; amounts never are.
 
 Every file is written to a temporary file in its directory (created 0600 by ``mkstemp``),
 flushed to disk and renamed over the target: a crash or a failing writer leaves the previous
@@ -21,6 +23,7 @@ file or none, never half of one, and no temporary file behind.
 
 import contextlib
 import csv
+import datetime as dt
 import io
 import os
 import tempfile
@@ -38,6 +41,7 @@ from openpyxl.utils import get_column_letter
 from ml_connector_dagster.export.journal import Cell, JournalExport, Table
 
 MONEY_FORMAT = "#,##0.00"
+DATE_FORMAT = "yyyy-mm-dd"
 EXCEL_DIGITS = 15  # significant digits a double holds exactly
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _MAX_WIDTH = 60
@@ -95,6 +99,9 @@ def _sheet(workbook: Workbook, table: Table, first: bool) -> None:
                 assert isinstance(value, Decimal), (column.name, value)
                 cell.value = _excel_amount(value, f"{table.title} row {number} {column.name}")
                 cell.number_format = MONEY_FORMAT
+            elif column.kind == "date":
+                cell.value = value
+                cell.number_format = DATE_FORMAT
             elif column.kind == "count":
                 cell.value = value
             else:
@@ -127,6 +134,8 @@ def write_xlsx(export: JournalExport, path: Path) -> Path:
 def _csv_cell(kind: str, value: Cell) -> str:
     if value is None:
         return ""
+    if isinstance(value, dt.date):
+        return value.isoformat()
     if kind != "text":
         return str(value)
     text = str(value)

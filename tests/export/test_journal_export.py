@@ -28,6 +28,7 @@ from ml_connector_dagster.export.journal import (
 )
 from ml_connector_dagster.export.partition import (
     partition_export_path,
+    remove_partition_export,
     split_partition_key,
     write_partition_export,
 )
@@ -154,6 +155,8 @@ def test_lines_are_the_journals_lines_with_every_dimension_and_the_names() -> No
     assert all(r["account name"] == "" for r in rows if r["account"] == "600200")
     assert {r["run"] for r in rows} == {"run_1", "run_2"}
     assert all(r["F&O journal"] == "1/1" and r["JournalBatchNumber"] == "" for r in rows)
+    assert {r["date"] for r in rows} == {b.journal.trans_date for b in builds}
+    assert {r["reverse date"] for r in rows} == {None}  # settlements do not reverse
 
 
 def test_without_names_the_department_name_column_is_there_and_blank() -> None:
@@ -257,6 +260,8 @@ def test_xlsx_lines_sum_to_the_journals_and_amounts_are_exact_numbers(tmp_path: 
     ]
     assert amount_cells and all(c.data_type == "n" for c in amount_cells)
     assert all(c.number_format == "#,##0.00" for c in amount_cells)
+    dates = {r["date"].date() for r in rows}  # a date cell: openpyxl reads a datetime
+    assert dates == {b.journal.trans_date for b in builds}
     # In the file's XML every amount is the journal's decimal text, not a rounded float.
     with zipfile.ZipFile(path) as archive:
         xml = archive.read("xl/worksheets/sheet1.xml").decode()
@@ -309,6 +314,7 @@ def test_csv_round_trips_every_amount_as_decimal(tmp_path: Path) -> None:
         (line.debit, line.credit) for line in journal_lines
     ]
     assert all(re.fullmatch(r"-?\d+\.\d\d", r["debit"] or r["credit"]) for r in lines)
+    assert {r["date"] for r in lines} == {b.journal.trans_date.isoformat() for b in builds}
     totals = _read_csv(paths[1])
     assert {
         r["category"]: Decimal(r["Rippling"])
@@ -386,6 +392,8 @@ def test_the_partition_file_is_written_owner_only_under_dagster_home(tmp_path: P
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     assert stat.S_IMODE(path.parent.parent.stat().st_mode) == 0o700
     assert load_workbook(path)["Lines"].max_row == 1 + sum(len(b.journal.lines) for b in builds)
+    assert remove_partition_export(tmp_path, "USMF|2026-11-15") and not path.exists()
+    assert not remove_partition_export(tmp_path, "USMF|2026-11-15")
 
 
 @pytest.mark.parametrize(

@@ -146,3 +146,32 @@ def test_a_bad_pay_period_is_a_usage_error(home_env) -> None:
         main, ["journal", "export", "--pay-period", "2026-11-31", "--legal-entity", "USMF"]
     )
     assert result.exit_code == 2 and "not a calendar date" in result.output
+
+
+def test_a_partition_with_nothing_to_post_says_why_and_writes_nothing(
+    home_env, tmp_path: Path
+) -> None:
+    sandbox = home_env["sandbox"]
+    rippling = sandbox.company["rippling"]
+    usmf = next(
+        e["id"]
+        for e in rippling["company_legal_entities"]
+        if e["legal_name"] == "Northwind Advisory Inc."
+    )
+    runs = [r for r in rippling["payroll_runs"] if r["company_entity_id"] == usmf]
+    period = next(r for r in runs if r["run_state"] == "APPROVED")["pay_period"]["end_date"]
+    assert _invoke("run", "--pay-period", period, "--legal-entity", "USMF").exit_code == 3
+    target = tmp_path / "none.xlsx"
+    result = _invoke(
+        "journal",
+        "export",
+        "--pay-period",
+        period,
+        "--legal-entity",
+        "USMF",
+        "--output",
+        str(target),
+    )
+    assert result.exit_code == 3, result.output
+    assert "no journal to export" in result.output and "APPROVED" in result.output
+    assert not target.exists()
