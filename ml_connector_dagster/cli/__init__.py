@@ -10,6 +10,7 @@ import click
 from ml_connector_dagster.cli.corrections import correct
 from ml_connector_dagster.cli.credentials import credentials
 from ml_connector_dagster.cli.home import home
+from ml_connector_dagster.cli.journal import journal
 from ml_connector_dagster.cli.payroll import audit, replay, run_command
 from ml_connector_dagster.cli.ping import ping
 from ml_connector_dagster.cli.runs import runs
@@ -36,3 +37,4 @@ main.add_command(replay)
 main.add_command(audit)
 main.add_command(correct)
 main.add_command(runs)
+main.add_command(journal)
