@@ -20,9 +20,15 @@ from rich.table import Table
 from ml_connector_dagster.audit.store import IdentityState
 from ml_connector_dagster.cli import context
 from ml_connector_dagster.config.mapping import PayrollMapping
-from ml_connector_dagster.export.journal import NO_NAMES, JournalExport, Names, journal_export
+from ml_connector_dagster.export.journal import (
+    JournalExport,
+    Names,
+    company_names,
+    journal_export,
+)
 from ml_connector_dagster.export.writers import ExportError, ExportFormat, write_export
 from ml_connector_dagster.ledger.journal import JournalBuild
+from ml_connector_dagster.payroll.names import names_for as payroll_names
 from ml_connector_dagster.payroll.snapshot import PeriodSnapshot
 
 console = Console()
@@ -55,10 +61,25 @@ def _validated(pay_period: str, legal_entity: str) -> tuple[str, str]:
     return partition.pay_period, partition.company
 
 
-def names_for(mapping: PayrollMapping, company: str) -> Names:
-    """The account and department names shown next to the codes (none yet: the columns are
-    there and blank)."""
-    return NO_NAMES
+def names_for(mapping: PayrollMapping, company: str, snapshot: PeriodSnapshot) -> Names:
+    """The names shown next to the codes, as the journals step showed them: F&O's account
+    names from the reference read the checks stored (no request to F&O; blank when none is
+    stored, or when it was made under another mapping) and Rippling's department names from
+    the stored snapshot."""
+    import dagster as dg
+
+    from ml_connector_dagster.defs.io_manager import PartitionFilesIOManager
+    from ml_connector_dagster.defs.payroll.fo_reference import REFERENCE_KEY
+    from ml_connector_dagster.posting.reference import ReferenceRead
+
+    try:  # an unreadable read is None already; no storage key configured is a Failure
+        read = PartitionFilesIOManager().load_value(REFERENCE_KEY, None)
+    except dg.Failure:
+        read = None
+    reference = None
+    if isinstance(read, ReferenceRead) and read.mapping_hash == mapping.content_hash:
+        reference = read.references.get(company.upper())
+    return company_names(company, payroll_names(mapping, snapshot.workers.values(), reference))
 
 
 def _stored(instance, pay_period: str, company: str) -> tuple[list[JournalBuild], PeriodSnapshot]:
@@ -209,7 +230,7 @@ def export_command(pay_period: str, legal_entity: str, format_: str, output: Pat
         builds,
         snapshot,
         mapping,
-        names_for(mapping, company),
+        names_for(mapping, company, snapshot),
         _batch_numbers(builds),
     )
     target = output or default_output(pay_period, company, format)

@@ -40,6 +40,7 @@ from typing import Literal, Protocol
 from ml_connector_dagster.config.mapping import PayrollMapping
 from ml_connector_dagster.ledger.checks import journal_totals, rippling_totals
 from ml_connector_dagster.ledger.journal import ZERO, Journal, JournalBuild, LineRole
+from ml_connector_dagster.payroll.names import Names as CompanyNames
 from ml_connector_dagster.payroll.snapshot import PeriodSnapshot
 from ml_connector_dagster.posting.payloads import JournalPart, split_parts
 
@@ -90,6 +91,15 @@ class JournalNames:
 
 
 NO_NAMES = JournalNames()
+
+
+def company_names(company: str, names: CompanyNames) -> JournalNames:
+    """One company's names (``payroll.names``: F&O's account names, Rippling's department
+    names) in the shape the export asks for."""
+    return JournalNames(
+        accounts={(company.upper(), account): name for account, name in names.accounts.items()},
+        dimensions=dict(names.values),
+    )
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 import yaml
+from openpyxl import load_workbook
 from pipeline_support import materialize, pipeline_env, table_rows
 
 from ml_connector_dagster.defs.payroll.assets import labor_cost_journals, posted_journals
@@ -31,8 +32,11 @@ def _metadata(result: dg.ExecuteInProcessResult, key: dg.AssetKey) -> dict:
 
 
 def test_a_posted_partition_names_accounts_departments_links_and_its_audit_trail(env) -> None:
-    with dg.instance_for_test() as instance:
+    with dg.instance_for_test() as instance:  # the preview lives under its DAGSTER_HOME
         result = materialize(instance, env["resources"], env["period"], COMPANY)
+        preview = _metadata(result, labor_cost_journals.key)["journal_preview"]
+        assert isinstance(preview, dg.PathMetadataValue)
+        lines = list(load_workbook(preview.path)["Lines"].iter_rows(values_only=True))
     assert result.success
     seed = env["sandbox"].company
     account_names = {
@@ -73,3 +77,22 @@ def test_a_posted_partition_names_accounts_departments_links_and_its_audit_trail
     created = [r for r in trail if r["outcome"] == "created"]
     assert {r["JournalBatchNumber"] for r in created} == batches
     assert all(r["Dagster run"] == result.run_id for r in created)
+
+    # The journal preview finance opens in Excel, with the same names beside the codes.
+    header = lines[0]
+    shown = {(row[header.index("account")], row[header.index("account name")]) for row in lines[1:]}
+    assert {(a, n) for a, n in shown if a in account_names} <= set(account_names.items())
+    assert any(a in account_names for a, _ in shown)
+
+
+def test_a_blocked_partition_leaves_no_preview_that_looks_current(env) -> None:
+    with dg.instance_for_test() as instance:
+        first = materialize(instance, env["resources"], env["period"], COMPANY)
+        preview = Path(_metadata(first, labor_cost_journals.key)["journal_preview"].path)
+        assert preview.exists()
+        mapping = yaml.safe_load(env["mapping"].read_text())
+        mapping["departments"] = {}
+        env["mapping"].write_text(yaml.safe_dump(mapping, sort_keys=False))
+        blocked = materialize(instance, env["resources"], env["period"], COMPANY)
+        assert not blocked.success
+        assert not preview.exists()

@@ -55,6 +55,9 @@ from ml_connector_dagster.defs.payroll.workforce import (
 from ml_connector_dagster.defs.pools import DYNAMICS_POOL
 from ml_connector_dagster.defs.resources import ConnectorResource
 from ml_connector_dagster.dynamics.errors import DynamicsError
+from ml_connector_dagster.export.journal import company_names
+from ml_connector_dagster.export.partition import remove_partition_export, write_partition_export
+from ml_connector_dagster.export.writers import ExportError
 from ml_connector_dagster.ledger.builder import LineWorkers
 from ml_connector_dagster.ledger.causes import KNOCK_ON_FULLY_MAPPED
 from ml_connector_dagster.ledger.checks import mask_amounts, rippling_totals
@@ -308,8 +311,38 @@ def labor_cost_journals(
         _record_blocks(context, connector, key, pay_period, [j.identity for j in journals], why)
         withheld_runs = _withheld_runs(snapshots[key], mapping)
         metadata["audit_trail"] = _audit_trail(connector, pay_period, company, withheld_runs)
+        # No preview may sit there looking current for journals that did not pass.
+        remove_partition_export(connector.settings().dagster_home, key)
         raise dg.Failure(description=why, metadata=metadata)
+    metadata["journal_preview"] = _preview(
+        context, connector, key, result[key], snapshots[key], mapping, names, company
+    )
     yield dg.Output(result, metadata=metadata)
+
+
+def _preview(
+    context: dg.AssetExecutionContext,
+    connector: ConnectorResource,
+    key: str,
+    builds: list[JournalBuild],
+    snapshot: PeriodSnapshot,
+    mapping: PayrollMapping,
+    names: Names,
+    company: str,
+) -> dg.MetadataValue:
+    """The journals as a workbook finance opens in Excel (``export/``), written beside the
+    stored values; its path goes in the metadata. A preview that cannot be written is told,
+    not fatal: the journals passed their checks and the file is a copy of them."""
+    home = connector.settings().dagster_home
+    try:
+        path = write_partition_export(
+            home, key, builds, snapshot, mapping, company_names(company, names)
+        )
+    except (ExportError, OSError) as exc:
+        remove_partition_export(home, key)
+        context.log.warning(f"{key}: the journal preview was not written: {exc}")
+        return dg.MetadataValue.text(f"not written: {exc}")
+    return dg.MetadataValue.path(str(path))
 
 
 def _audit_trail(
