@@ -39,9 +39,11 @@ def failure_summary(context: dg.RunFailureSensorContext) -> str:
     reason = ""
     for event in context.get_step_failure_events():
         error = getattr(event.event_specific_data, "error", None)
-        if error is not None and error.message:
+        while error is not None and error.cause is not None:
+            error = error.cause  # Dagster wraps the step's own error: tell that one
+        if error is not None and error.message.strip():
             step = event.step_key or "a step"
-            reason = f"step {step}: {error.message.strip().splitlines()[0]}"
+            reason = f"Step {step}: {error.message.strip().splitlines()[0]}"
             break
     if not reason:
         reason = (context.failure_event.message or "no reason recorded").strip()
