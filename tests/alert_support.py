@@ -8,6 +8,7 @@ AUTH, so the client is tried against the protocol as servers speak it, not again
 written next to the client.
 """
 
+import datetime as dt
 import json
 import socket
 import ssl
@@ -24,6 +25,8 @@ from aiosmtpd.smtp import AuthResult, Envelope
 
 from ml_connector_dagster.alerts import Alert, AlertKind
 from ml_connector_sandbox.tls import TlsFiles
+
+T0 = dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.UTC)  # the tests' pinned "now"
 
 
 def blocked_alert(**changes: object) -> Alert:

@@ -6,11 +6,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from alert_support import T0
 
 from ml_connector_dagster import clock
 from ml_connector_sandbox.tls import TlsFiles, generate
-
-T0 = dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from alert_support import blocked_alert, smtp_server, webhook_receiver
+from alert_support import T0, blocked_alert, smtp_server, webhook_receiver
 from processes import wait_for_exit
 from pydantic import SecretStr
 
@@ -20,8 +20,6 @@ from ml_connector_dagster.alerts.outbox import Deliverer, outbox_rows
 from ml_connector_dagster.alerts.smtp import EmailChannel
 from ml_connector_dagster.alerts.teams import TeamsChannel
 from ml_connector_dagster.audit.store import AuditStore
-
-from .conftest import T0
 
 BACKENDS = ["sqlite", "postgres"]
 SIG = "sig=Hd7Gf2Ks9Lp4Qw6Er1Ty8Ui3Mn5Bv8Cx"
@@ -79,8 +77,10 @@ def test_both_channels_receive_each_alert_once(store: AuditStore, tls, pinned) -
     assert sorted(first.sent) == [(1, "email"), (1, "teams"), (2, "email"), (2, "teams")]
     assert again.sent == again.failed == [] and deliverer.due() == []
     assert len(hook.posts) == 2 and len(box.mails) == 2
-    assert "175,772.44 USD" in str(hook.posts[0]) and "175,772.44 USD" in box.mails[0].content.decode()
-    assert all(r["teams_delivered_at"] == T0 and r["email_attempts"] == 1 for r in outbox_rows(store))
+    assert "175,772.44 USD" in str(hook.posts[0])
+    assert "175,772.44 USD" in box.mails[0].content.decode()
+    rows = outbox_rows(store)
+    assert all(r["teams_delivered_at"] == T0 and r["email_attempts"] == 1 for r in rows)
 
 
 @pytest.mark.parametrize("failure", ["http-500", "connection-refused"])
@@ -186,9 +186,11 @@ def test_two_processes_raising_one_alert_keep_one_row(backend, empty_database) -
         children = [
             subprocess.Popen(
                 [sys.executable, "-c", _ENQUEUER, url],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
                 text=True,
-            )  # fmt: skip
+            )
             for _ in range(2)
         ]
         try:
