@@ -18,9 +18,13 @@ source:
 
 The sender here trusts exactly the connector's context, ignores proxy and CA variables
 (``trust_env=False``, as the MSAL session does), follows no redirect (a redirect would carry
-the signed URL elsewhere), and reports host and status, never the URL.
+the signed URL elsewhere), and reports host and status, never the URL. httpx itself logs every
+request's full URL at INFO ("HTTP Request: POST https://..."); a filter on its logger scrubs
+the webhook URL from the records our own sends produce (a context variable says which).
 """
 
+import logging
+from contextvars import ContextVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -32,6 +36,23 @@ from ml_connector_dagster.alerts.render import teams_payload
 from ml_connector_dagster.transport.tls import describe_connection_failure, shared_ssl_context
 
 _ANSWER_MAX = 200
+
+# The secrets of the webhook being posted to, set only while this thread posts to it.
+_POSTING: ContextVar[tuple[str, ...]] = ContextVar("teams_webhook_secrets", default=())
+
+
+class _ScrubWebhookUrl(logging.Filter):
+    """Rewrites httpx's log records made during our POST without the webhook's secrets."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        secrets = _POSTING.get()
+        if secrets:
+            record.msg, record.args = scrub(record.getMessage(), secrets), ()
+        return True
+
+
+_FILTER = _ScrubWebhookUrl()
+logging.getLogger("httpx").addFilter(_FILTER)  # the same object: added once per process
 
 
 class TeamsChannel:
@@ -57,6 +78,7 @@ class TeamsChannel:
 
     def send(self, alert: Alert) -> None:
         url = self._url.get_secret_value()
+        posting = _POSTING.set(tuple(self._secrets()))
         try:
             with httpx.Client(
                 verify=shared_ssl_context(self._ca_bundle),
@@ -69,6 +91,8 @@ class TeamsChannel:
             raise DeliveryError(
                 scrub(f"Teams: {describe_connection_failure(exc, self.host)}", self._secrets())
             ) from None
+        finally:
+            _POSTING.reset(posting)
         legacy = self.host.endswith(".webhook.office.com")
         # The Office 365 connector webhooks answer 200 "1"; anything else there is a refusal
         # carried in a 200 (e.g. "Webhook message delivery failed with error: ...").
