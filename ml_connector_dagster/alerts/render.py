@@ -17,8 +17,8 @@ PRODUCT = "ml-connector"
 def facts(alert: Alert) -> list[tuple[str, str]]:
     """The lines every channel shows, label and value, in finance's order."""
     lines = [
-        ("Company", alert.company or "(all companies)"),
-        ("Pay period", alert.pay_period or "(no pay period)"),
+        ("Company", alert.company or "(not one company: see the run)"),
+        ("Pay period", alert.pay_period or "(not one pay period: see the run)"),
         ("What happened", alert.summary),
     ]
     if alert.amount is not None and alert.currency is not None:

@@ -85,4 +85,4 @@ def test_an_alert_without_amount_or_partition_still_reads() -> None:
         kind=AlertKind.RUN_FAILED, amount=None, currency=None, company=None, pay_period=None
     )
     body = email_message(alert, "a@acme.test", ("b@acme.test",)).get_content()
-    assert "Amount" not in body and "(all companies)" in body
+    assert "Amount" not in body and "(not one company: see the run)" in body

@@ -73,6 +73,18 @@ def test_a_run_without_a_partition_still_raises_one(audit_url: str) -> None:
     assert row["company"] is None and row["pay_period"] is None
 
 
+def test_a_single_run_backfill_of_one_partition_names_it(audit_url: str) -> None:
+    key = str(partition_key("2026-11-15", "USMF"))
+    tags = {"dagster/asset_partition_range_start": key, "dagster/asset_partition_range_end": key}
+    with dg.instance_for_test() as instance:
+        result = payroll_like.execute_in_process(instance=instance, raise_on_error=False, tags=tags)
+        alert_on_run_failure(_sensor_context(instance, result, audit_url))
+    store = AuditStore(audit_url)
+    [row] = outbox_rows(store)
+    store.dispose()
+    assert (row["company"], row["pay_period"]) == ("USMF", "2026-11-15")
+
+
 def test_a_run_that_already_said_it_was_blocked_is_not_told_again(audit_url: str) -> None:
     with dg.instance_for_test() as instance:
         result = _failed_run(instance, str(partition_key("2026-11-15", "USMF")))

@@ -23,8 +23,12 @@ _REASON_MAX = 400
 
 
 def _partition(run: dg.DagsterRun) -> tuple[str | None, str | None]:
-    """(company, pay period) of a payroll run; (None, None) for runs of other jobs."""
+    """(company, pay period) of a payroll run; (None, None) for runs of other jobs and for a
+    backfill run over several partitions (its range tags name more than one)."""
     key = run.tags.get("dagster/partition")
+    start = run.tags.get("dagster/asset_partition_range_start")
+    if not key and start and start == run.tags.get("dagster/asset_partition_range_end"):
+        key = start
     if not key:
         return None, None
     try:
