@@ -7,6 +7,7 @@ so that ``workspace.yaml``, ``[tool.dagster]``, ``[tool.dg]`` (``dg check defs``
 
 import dagster as dg
 
+from ml_connector_dagster.defs.alerts import definitions as alerts
 from ml_connector_dagster.defs.io_manager import PartitionFilesIOManager
 from ml_connector_dagster.defs.payroll import definitions as payroll
 from ml_connector_dagster.defs.reference import definitions as reference
@@ -18,6 +19,7 @@ defs = dg.Definitions.merge(
     reference.defs,
     payroll.defs,
     workforce.defs,
+    alerts.defs,
     dg.Definitions(
         resources={"connector": ConnectorResource(), "io_manager": PartitionFilesIOManager()},
         executor=dg.in_process_executor,

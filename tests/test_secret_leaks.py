@@ -1,11 +1,18 @@
-"""A whole client session at DEBUG: no secret or bearer token anywhere in what it printed."""
+"""A whole client session at DEBUG, then alerts failing on both channels: no secret or bearer
+token anywhere in what it printed or stored."""
 
 import logging
 import re
+import socket
 
 import httpx
 import pytest
 
+from ml_connector_dagster.alerts import Alert, AlertKind, enqueue
+from ml_connector_dagster.alerts.configure import configured_channels
+from ml_connector_dagster.alerts.outbox import Deliverer, outbox_rows
+from ml_connector_dagster.audit.store import AuditStore
+from ml_connector_dagster.config.settings import ConnectorSettings
 from ml_connector_dagster.connections import Connection
 from ml_connector_dagster.dynamics import readers
 from ml_connector_sandbox.server import Sandbox
@@ -42,6 +49,32 @@ def test_no_secret_in_logs_reprs_or_errors(
             rippling.get_json("/no-such-endpoint/")
         except Exception as exc:  # an error message is output too
             seen.append(str(exc))
+    # The alert channels' secrets: a Teams webhook URL and an SMTP password, both failing
+    # (nothing listens on either port), the errors stored in the outbox and logged.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    hook_url = f"https://127.0.0.1:{closed}/workflows/ab12/invoke?sig=Lk5Jh2Gf4Po9Iu6Yt3Re8Wq1"
+    smtp_password = "smtp-Nm1As6Df9Gh2Jk5LXc4Vb7"
+    for name, value in {
+        "ML_CONNECTOR_TEAMS_WEBHOOK_URL": hook_url,
+        "ML_CONNECTOR_SMTP_HOST": "127.0.0.1",
+        "ML_CONNECTOR_SMTP_PORT": str(closed),
+        "ML_CONNECTOR_SMTP_FROM": "connector@acme.test",
+        "ML_CONNECTOR_SMTP_TO": "finance@acme.test",
+        "ML_CONNECTOR_SMTP_USER": "alerts@acme.test",
+        "ML_CONNECTOR_SMTP_PASSWORD": smtp_password,
+    }.items():
+        monkeypatch.setenv(name, value)
+    secrets |= {hook_url, "sig=Lk5Jh2Gf4Po9Iu6Yt3Re8Wq1", smtp_password}
+    audit = AuditStore(f"sqlite:///{tmp_path / 'audit.sqlite'}")
+    enqueue(audit, Alert(kind=AlertKind.RUN_FAILED, summary="a run failed", reference="r-1"))
+    channels = configured_channels(ConnectorSettings.from_env())
+    report = Deliverer(audit, channels).deliver()
+    seen += [repr(channels), str(report), str(outbox_rows(audit))]
+    audit.dispose()
+    assert [name for _, name, _ in report.failed] == ["teams", "email"]
+
     captured = capsys.readouterr()
     seen += [caplog.text, captured.out, captured.err]
     seen += [str(record.args) for record in caplog.records]

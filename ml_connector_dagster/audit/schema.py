@@ -118,3 +118,35 @@ workforce_actions = sa.Table(
     sa.Column("outcome", sa.String(30), nullable=False),
     sa.Column("dynamics_answer", sa.Text),
 )
+
+# The alert outbox (``alerts/outbox.py``, migration 0006): an alert is a row here before any
+# channel is tried, so none is lost; ``dedupe_key`` is unique, so the same alert raised twice
+# (two processes, a retried step) is one row. Each channel has its own delivery columns, so a
+# Teams post that went out is never repeated because the e-mail failed. ``claimed_by`` /
+# ``claimed_until`` are the delivery lease: a conditional UPDATE takes it, so two delivering
+# processes never send the same row.
+alert_outbox = sa.Table(
+    "alert_outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("dedupe_key", sa.String(300), nullable=False, unique=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("connection", sa.String(100), nullable=False),
+    sa.Column("kind", sa.String(30), nullable=False),
+    sa.Column("company", sa.String(20)),
+    sa.Column("pay_period", sa.String(10)),
+    sa.Column("summary", sa.Text, nullable=False),
+    sa.Column("amount", sa.String(40)),  # a Decimal as text, never a float
+    sa.Column("currency", sa.String(3)),
+    sa.Column("dagster_run_id", sa.String(64), index=True),
+    sa.Column("run_url", sa.String(500)),
+    sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("claimed_by", sa.String(200)),
+    sa.Column("claimed_until", sa.DateTime(timezone=True)),
+    sa.Column("teams_delivered_at", sa.DateTime(timezone=True)),
+    sa.Column("teams_attempts", sa.Integer, nullable=False, default=0, server_default="0"),
+    sa.Column("teams_last_error", sa.Text),
+    sa.Column("email_delivered_at", sa.DateTime(timezone=True)),
+    sa.Column("email_attempts", sa.Integer, nullable=False, default=0, server_default="0"),
+    sa.Column("email_last_error", sa.Text),
+)

@@ -48,7 +48,7 @@ from ml_connector_dagster.storage.sealed import legacy_files, reencrypt_tree, va
 MASK = "••••••••"
 # Shorter secrets show nothing at all: four characters of an 8-character secret is half of it.
 MASK_MIN_LENGTH = 12
-SIDE_TITLES = {"rippling": "Rippling", "dynamics": "Dynamics 365 F&O"}
+SIDE_TITLES = {"rippling": "Rippling", "dynamics": "Dynamics 365 F&O", "alerts": "Alerts"}
 
 
 def mask(secret: str) -> str:
@@ -124,7 +124,17 @@ def _prompt_missing(side: Side, fields: Mapping[str, Any]) -> dict[str, Any]:
     """Ask for what the side still lacks: hidden for secrets, visible for identifiers.
 
     For Rippling, a partial OAuth set asks for the rest of it, otherwise for an API token.
+    Alerts need neither secret; with none given or stored, both are asked for (hidden), and an
+    empty answer leaves that channel's secret unset.
     """
+    if side == "alerts":
+        if any(fields.get(name) is not None for name in envvars.ALERTS):
+            return {}
+        answers = {
+            name: click.prompt(var, hide_input=True, type=str, default="", show_default=False)
+            for name, var in envvars.ALERTS.items()
+        }
+        return {name: SecretStr(value) for name, value in answers.items() if value}
     if side == "dynamics":
         needed = ("environment_url", "tenant_id", "client_id", "client_secret")
         return {name: _prompt(side, name) for name in needed if fields.get(name) is None}
@@ -219,6 +229,18 @@ def set_dynamics(from_env: bool, ca_bundle: str | None, **given: Any) -> None:
     _set_side("dynamics", given, from_env, ca_bundle)
 
 
+@set_.command("alerts")
+@_common_set_options
+@_secret_option("--teams-webhook-url", "Teams incoming webhook URL (the whole URL is secret)")
+@_secret_option("--smtp-password", "Password of ML_CONNECTOR_SMTP_USER on the SMTP server")
+@_reports_errors
+def set_alerts(from_env: bool, ca_bundle: str | None, **given: Any) -> None:
+    """Store the alert channels' secrets: the Teams webhook URL and/or the SMTP password."""
+    for name in envvars.ALERTS:
+        given[name] = _as_secret(given[name])
+    _set_side("alerts", given, from_env, ca_bundle)
+
+
 # --- show --------------------------------------------------------------------------------------
 def _display(setting: Setting) -> Text:
     if setting.value is None:
@@ -251,7 +273,7 @@ def show() -> None:
     store = existing_store(env)
     stored = store.load() if store is not None else StoredCredentials()
     side: Side
-    for side in ("rippling", "dynamics"):
+    for side in ("rippling", "dynamics", "alerts"):
         settings = side_settings(side, env, stored)
         table = Table(title=SIDE_TITLES[side], title_justify="left")
         table.add_column("setting", no_wrap=True)
@@ -351,7 +373,7 @@ def rotate_key(print_new_key: bool, values_dir: Path | None) -> None:
 
 # --- delete ------------------------------------------------------------------------------------
 @credentials.command()
-@click.argument("side", type=click.Choice(["rippling", "dynamics", "all"]))
+@click.argument("side", type=click.Choice(["rippling", "dynamics", "alerts", "all"]))
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @_reports_errors
 def delete(side: str, yes: bool) -> None:

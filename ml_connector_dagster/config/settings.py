@@ -15,6 +15,7 @@ the same pydantic-settings source parses it, so there is no second parser to dri
 
 import datetime as dt
 import os
+import re
 import string
 from collections.abc import Mapping
 from pathlib import Path
@@ -142,6 +143,51 @@ class ConnectorSettings(BaseSettings):
     webhook_token: SecretStr | None = None
     webhook_path_secret: SecretStr | None = None
     rippling_company_ids: str | None = None
+
+    # Alerts (``alerts/``). Teams is on when its webhook credential is set
+    # (ML_CONNECTOR_TEAMS_WEBHOOK_URL or the store); e-mail when a host, a sender and recipients
+    # are. The SMTP password is a credential too (ML_CONNECTOR_SMTP_PASSWORD), never a setting.
+    # The Dagster webserver finance can open: messages link to ``<dagster_url>/runs/<run id>``.
+    dagster_url: str = Field(default="http://127.0.0.1:3000", pattern=r"^https?://[^\s]+$")
+    smtp_host: str | None = None
+    smtp_port: int | None = Field(default=None, ge=1, le=65535)  # default by smtp_security
+    # STARTTLS on a plain port (587) or TLS from the first byte (465); never plain text.
+    smtp_security: Literal["starttls", "tls"] = "starttls"
+    smtp_from: str | None = Field(default=None, pattern=r"^[^@\s,]+@[^@\s,]+$")
+    smtp_to: str | None = None  # comma-separated addresses
+    smtp_user: str | None = None  # log in only when set (the password is a credential)
+    # A journal the connector created and finance has not posted in F&O this many days after
+    # its pay date raises an UNPOSTED alert.
+    alert_unposted_days: int = Field(default=5, ge=1, le=365)
+    # Per channel: a failed send is tried again later (backing off), at most this many times.
+    alert_max_attempts: int = Field(default=10, ge=1, le=100)
+    alert_timeout_seconds: TimeoutSeconds = 30.0  # one Teams POST or one SMTP session
+
+    @field_validator("smtp_to")
+    @classmethod
+    def _addresses(cls, value: str | None) -> str | None:
+        """Comma-separated mail addresses, each ``name@domain`` (no display names)."""
+        if value is None:
+            return None
+        addresses = [part.strip() for part in value.split(",") if part.strip()]
+        bad = [a for a in addresses if not re.fullmatch(r"[^@\s]+@[^@\s]+", a)]
+        if bad:
+            raise ValueError(f"not a mail address: {', '.join(repr(a) for a in bad)}")
+        return ",".join(addresses) or None
+
+    def smtp_recipients(self) -> tuple[str, ...]:
+        """``ML_CONNECTOR_SMTP_TO`` as addresses (empty when unset)."""
+        return tuple(self.smtp_to.split(",")) if self.smtp_to else ()
+
+    def smtp_port_or_default(self) -> int:
+        """The configured port, else 587 for STARTTLS and 465 for implicit TLS."""
+        if self.smtp_port is not None:
+            return self.smtp_port
+        return 465 if self.smtp_security == "tls" else 587
+
+    def email_configured(self) -> bool:
+        """Whether alerts go out by e-mail: a host, a sender and at least one recipient."""
+        return bool(self.smtp_host and self.smtp_from and self.smtp_recipients())
 
     @field_validator("schedule_timezone")
     @classmethod

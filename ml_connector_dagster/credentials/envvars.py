@@ -35,8 +35,14 @@ DYNAMICS = {
     "authority_host": "DYNAMICS_AUTHORITY_HOST",
     "allow_any_host": "DYNAMICS_ALLOW_ANY_HOST",
 }
+# The alert channels' secrets (``alerts/``): the Teams incoming webhook URL carries its own
+# signature, so the whole URL is the secret; the SMTP password goes with ML_CONNECTOR_SMTP_USER.
+ALERTS = {
+    "teams_webhook_url": "ML_CONNECTOR_TEAMS_WEBHOOK_URL",
+    "smtp_password": "ML_CONNECTOR_SMTP_PASSWORD",
+}
 CA_BUNDLE = "ML_CONNECTOR_CA_BUNDLE"
-SIDES = {"rippling": RIPPLING, "dynamics": DYNAMICS}
+SIDES = {"rippling": RIPPLING, "dynamics": DYNAMICS, "alerts": ALERTS}
 
 
 def env_value(env: Mapping[str, str], name: str) -> str | None:

@@ -100,6 +100,31 @@ class DynamicsCredentials(BaseModel):
         return f"{self.authority_host}/{self.tenant_id}"
 
 
+class AlertCredentials(BaseModel):
+    """The alert channels' secrets; both optional: a channel without its secret stays off.
+
+    The Teams incoming webhook URL is a secret as a whole (its path and query hold the
+    signature that lets anyone post to the channel), so it is a ``SecretStr`` like a password,
+    and an invalid one is described without its value.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
+    teams_webhook_url: SecretStr | None = None
+    smtp_password: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _https_webhook(self) -> "AlertCredentials":
+        if self.teams_webhook_url is not None:
+            parts = urlsplit(self.teams_webhook_url.get_secret_value())
+            if parts.scheme != "https" or not parts.hostname:
+                raise CredentialsError(
+                    "ML_CONNECTOR_TEAMS_WEBHOOK_URL must be an https URL with a host"
+                    " (the incoming webhook URL Teams or Power Automate shows)"
+                )
+        return self
+
+
 class ConnectionCredentials(BaseModel):
     """Both sides of one connection, plus an extra CA file trusted by both clients."""
 

@@ -24,6 +24,7 @@ from ml_connector_dagster.credentials import envvars
 from ml_connector_dagster.credentials.errors import MissingCredentialsError
 from ml_connector_dagster.credentials.locate import existing_store
 from ml_connector_dagster.credentials.models import (
+    AlertCredentials,
     ConnectionCredentials,
     CredentialsError,
     DynamicsCredentials,
@@ -40,6 +41,7 @@ Source = Literal["env", "store", "default", "unset", "missing"]
 MODELS: dict[str, type[BaseModel]] = {
     "rippling": RipplingCredentials,
     "dynamics": DynamicsCredentials,
+    "alerts": AlertCredentials,
 }
 RIPPLING_OAUTH = ("oauth_client_id", "oauth_client_secret", "oauth_refresh_token")
 
@@ -117,6 +119,8 @@ def ca_bundle_setting(env: Mapping[str, str], stored: StoredCredentials) -> Sett
 
 def missing_names(side: Side, settings: Mapping[str, Setting]) -> list[str]:
     """Environment variable names of required settings that no source provides."""
+    if side == "alerts":
+        return []  # each alert secret is optional: without it, its channel is off
     if side == "dynamics":
         return [s.env_var for s in settings.values() if s.source == "missing"]
     if settings["api_token"].value is not None:
@@ -191,6 +195,14 @@ def resolve_dynamics(
 ) -> DynamicsCredentials:
     """The Dynamics side alone. ``store=None`` opens the configured store if it exists."""
     return _resolve_side("dynamics", env, store)
+
+
+def resolve_alerts(
+    env: Mapping[str, str] = ENVIRONMENT, store: CredentialStore | None = None
+) -> AlertCredentials:
+    """The alert channels' secrets (each may be absent). ``store=None`` opens the configured
+    store if it exists."""
+    return _resolve_side("alerts", env, store)
 
 
 def resolve_ca_bundle(

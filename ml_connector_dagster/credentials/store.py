@@ -4,11 +4,12 @@ File format (``ml-connector-credentials/1``)::
 
     {"format": "ml-connector-credentials/1", "token": "<Fernet token>"}
 
-The token decrypts to UTF-8 JSON ``{"rippling": {...}, "dynamics": {...}, "ca_bundle": ...}``
-whose side objects hold any subset of the fields of ``RipplingCredentials`` /
-``DynamicsCredentials`` (plus ``refresh_token_rotated_at``, ISO 8601, on the Rippling side),
-secrets in clear: that is the point of encrypting. Nothing secret is outside the token; a
-Fernet token does carry its creation time in clear.
+The token decrypts to UTF-8 JSON ``{"rippling": {...}, "dynamics": {...}, "alerts": {...},
+"ca_bundle": ...}`` whose side objects hold any subset of the fields of
+``RipplingCredentials`` / ``DynamicsCredentials`` / ``AlertCredentials`` (plus
+``refresh_token_rotated_at``, ISO 8601, on the Rippling side), secrets in clear: that is the
+point of encrypting. Nothing secret is outside the token; a Fernet token does carry its
+creation time in clear.
 
 Partial sides are allowed because the store is one of two sources: a deployment may keep URLs
 in the environment and only secrets here. Completeness is checked when credentials are
@@ -41,7 +42,7 @@ STORE_FORMAT = "ml-connector-credentials/1"
 DEFAULT_DAGSTER_HOME = Path(".dagster_home")
 STORE_RELATIVE_PATH = Path("ml-connector") / "credentials.enc"
 
-Side = Literal["rippling", "dynamics"]
+Side = Literal["rippling", "dynamics", "alerts"]
 
 _PARTIAL = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
@@ -94,7 +95,18 @@ class StoredDynamics(_Partial):
     allow_any_host: bool | None = None
 
 
-SIDE_MODELS: dict[str, type[_Partial]] = {"rippling": StoredRippling, "dynamics": StoredDynamics}
+class StoredAlerts(_Partial):
+    """Any subset of ``AlertCredentials`` fields."""
+
+    teams_webhook_url: SecretStr | None = None
+    smtp_password: SecretStr | None = None
+
+
+SIDE_MODELS: dict[str, type[_Partial]] = {
+    "rippling": StoredRippling,
+    "dynamics": StoredDynamics,
+    "alerts": StoredAlerts,
+}
 
 
 class StoredCredentials(BaseModel):
@@ -104,6 +116,7 @@ class StoredCredentials(BaseModel):
 
     rippling: StoredRippling | None = None
     dynamics: StoredDynamics | None = None
+    alerts: StoredAlerts | None = None
     ca_bundle: str | None = None
 
     def side(self, side: Side) -> dict[str, Any]:

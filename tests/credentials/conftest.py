@@ -21,6 +21,11 @@ class Secrets:
     oauth_secret: str = "osec-Mn5Bv8Cx2Zl7Ak4Sj9Dh3Fg6"
     refresh_token: str = "rfsh-Po9Iu6Yt3Re8Wq1Lk5Jh2Gf4"
     rotated_refresh_token: str = "rfsh2-Xc4Vb7Nm1As6Df9Gh2Jk5L"
+    # The Teams webhook URL is secret as a whole: its path and query carry the signature.
+    teams_webhook_url: str = (
+        "https://acme.webhook.office.com/webhookb2/9f1c-Wq1Lk5Jh2Gf4/IncomingWebhook/Ty8Ui3Mn5Bv8"
+    )
+    smtp_password: str = "smtp-Bv8Cx2Zl7Ak4Sj9Dh3Fg6Mn5"
 
     def all(self) -> list[str]:
         return list(vars(self).values())

@@ -9,10 +9,16 @@ from click.testing import CliRunner
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
+from ml_connector_dagster.alerts.configure import configured_channels
 from ml_connector_dagster.cli import main
+from ml_connector_dagster.config.settings import ConnectorSettings
 from ml_connector_dagster.credentials.keys import parse_key_text
 from ml_connector_dagster.credentials.locate import open_store
-from ml_connector_dagster.credentials.resolve import resolve_credentials, side_settings
+from ml_connector_dagster.credentials.resolve import (
+    resolve_alerts,
+    resolve_credentials,
+    side_settings,
+)
 
 
 def test_full_round_trip_leaks_nothing_at_debug(
@@ -49,6 +55,8 @@ def test_full_round_trip_leaks_nothing_at_debug(
         "--tenant-id", "t", "--client-id", "c",
         "--client-secret", secrets.dynamics_secret)  # fmt: skip
     cli("set", "dynamics", "--environment-url", "https://bad.example.com", ok=False)
+    cli("set", "alerts", input=f"{secrets.teams_webhook_url}\n{secrets.smtp_password}\n")
+    cli("set", "alerts", "--teams-webhook-url", "http://" + secrets.smtp_password, ok=False)
     cli("show")
     cli("rotate-key")
     cli("show")
@@ -60,6 +68,14 @@ def test_full_round_trip_leaks_nothing_at_debug(
     logging.getLogger("test").debug("resolved %r %s from %r: %r", creds, creds, store, stored)
     seen += [repr(creds), str(creds), creds.model_dump_json(), repr(stored), repr(store)]
     seen += [repr(store.keyring), str(side_settings("rippling", os.environ, stored))]
+    alerts = resolve_alerts(os.environ, store)
+    assert alerts.teams_webhook_url.get_secret_value() == secrets.teams_webhook_url
+    seen += [
+        repr(alerts),
+        str(alerts.model_dump()),
+        str(side_settings("alerts", os.environ, stored)),
+    ]
+    seen += [repr(configured_channels(ConnectorSettings.from_env({}), os.environ))]
 
     # the connector's refresh token rotation, then resolve again
     store.write_rotated_refresh_token(SecretStr(secrets.rotated_refresh_token))

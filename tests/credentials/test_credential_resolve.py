@@ -10,6 +10,7 @@ from ml_connector_dagster.credentials.errors import MissingCredentialsError, Mis
 from ml_connector_dagster.credentials.locate import open_store
 from ml_connector_dagster.credentials.models import CredentialsError
 from ml_connector_dagster.credentials.resolve import (
+    resolve_alerts,
     resolve_ca_bundle,
     resolve_credentials,
     resolve_dynamics,
@@ -18,6 +19,7 @@ from ml_connector_dagster.credentials.resolve import (
 )
 from ml_connector_dagster.credentials.store import (
     CredentialStore,
+    StoredAlerts,
     StoredCredentials,
     StoredDynamics,
     StoredRippling,
@@ -166,3 +168,32 @@ def test_default_store_is_found_from_the_environment(
     del full_env["ML_CONNECTOR_CREDENTIALS_KEY"]
     with pytest.raises(MissingKeyError):
         resolve_credentials(full_env)
+
+
+def test_alert_secrets_are_optional_and_resolve_like_the_others(
+    store: CredentialStore, secrets
+) -> None:
+    """Nothing set: both channels' secrets are absent (not an error). Stored: read from the
+    store; the environment wins per field."""
+    assert resolve_alerts({}, store) == resolve_alerts({}, None)
+    assert resolve_alerts({}, store).teams_webhook_url is None
+    store.save(
+        StoredCredentials(
+            alerts=StoredAlerts(
+                teams_webhook_url=secrets.teams_webhook_url, smtp_password="stored-password"
+            )
+        )
+    )
+    stored = resolve_alerts({}, store)
+    assert stored.teams_webhook_url.get_secret_value() == secrets.teams_webhook_url
+    from_env = resolve_alerts({"ML_CONNECTOR_SMTP_PASSWORD": secrets.smtp_password}, store)
+    assert from_env.smtp_password.get_secret_value() == secrets.smtp_password
+    assert from_env.teams_webhook_url == stored.teams_webhook_url
+    assert secrets.teams_webhook_url not in repr(stored) + str(stored.model_dump())
+
+
+def test_a_webhook_url_that_is_not_https_is_refused_without_showing_it(store) -> None:
+    url = "http://acme.webhook.office.com/webhookb2/secret-part-Zq8yW3"
+    with pytest.raises(CredentialsError, match="ML_CONNECTOR_TEAMS_WEBHOOK_URL") as caught:
+        resolve_alerts({"ML_CONNECTOR_TEAMS_WEBHOOK_URL": url}, store)
+    assert "secret-part-Zq8yW3" not in str(caught.value)

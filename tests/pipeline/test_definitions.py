@@ -70,6 +70,8 @@ def test_automation_is_off_by_default_with_the_default_schedules() -> None:
         "pay_run_sensor": ["STOPPED", 60],
         "workforce_webhook_sensor": ["STOPPED", 60],
         "workforce_poll_sensor": ["STOPPED", 300],
+        "alert_on_run_failure": ["STOPPED", 30],
+        "deliver_alerts": ["STOPPED", 30],
     }
     assert loaded["schedules"] == {
         "refresh_reference_data_schedule": ["STOPPED", "0 5 * * *"],
@@ -92,6 +94,8 @@ def test_the_environment_switches_automation_on_and_names_the_connection() -> No
         "pay_run_sensor": ["RUNNING", 17],
         "workforce_webhook_sensor": ["RUNNING", 60],
         "workforce_poll_sensor": ["RUNNING", 300],  # the safety-net poll stays on
+        "alert_on_run_failure": ["RUNNING", 30],
+        "deliver_alerts": ["RUNNING", 30],
     }
     assert loaded["schedules"]["refresh_reference_data_schedule"] == ["RUNNING", "0 6 * * *"]
     assert (loaded["partitions"], loaded["pool"]) == ("acme__pay_period", "dynamics__acme")

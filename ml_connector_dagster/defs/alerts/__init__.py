@@ -1,0 +1,1 @@
+"""The alerts flow: a run-failure sensor that raises alerts, a sensor that delivers them."""
