@@ -17,6 +17,7 @@ from pipeline_support import (
     table_text,
 )
 
+from ml_connector_dagster.alerts.outbox import outbox_rows
 from ml_connector_dagster.audit.store import AuditStore, Outcome
 from ml_connector_dagster.connections import Connection
 from ml_connector_dagster.defs.payroll.assets import posted_journals
@@ -50,6 +51,15 @@ def _rewrite_mapping(env, change) -> None:
     data = sandbox_mapping(env["sandbox"].company)
     change(data)
     env["mapping"].write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def _alerts(env) -> list[dict]:
+    """The alerts the runs put in the outbox (the audit database of the test's resources)."""
+    store = AuditStore(env["resources"]["connector"].audit_url)
+    try:
+        return outbox_rows(store)
+    finally:
+        store.dispose()
 
 
 def _records_of_period(env) -> list[dict]:
@@ -100,6 +110,22 @@ def test_unmapped_department_blocks_and_nothing_is_written(env) -> None:
     )
     assert f": {staff} workers, {cost:,.2f} USD;" in evaluation.description
     assert "nothing was written to Dynamics" in evaluation.description
+    # Finance is told without opening Dagster: a blocked alert naming the partition, the cause
+    # and the partition's labor cost.
+    [alert] = _alerts(env)
+    assert (alert["kind"], alert["company"], alert["pay_period"]) == (
+        "blocked",
+        COMPANY,
+        env["period"],
+    )
+    assert evaluation.description in alert["summary"]
+    period_cost = sum(
+        Decimal(r["gross_pay"])
+        + Decimal(r["summary"]["employer_taxes"])
+        + Decimal(r["summary"]["employer_contributions"])
+        for r in _records_of_period(env)
+    )
+    assert (Decimal(alert["amount"]), alert["currency"]) == (period_cost, "USD")
     [cause] = table_rows(evaluation.metadata["causes"])
     assert (cause["workers"], cause["held back"]) == (staff, float(cost))
     # Every row of the details is grouped under that one cause.
@@ -344,3 +370,11 @@ def test_a_posted_journal_is_never_touched_and_changed_data_is_reported(env) -> 
     assert 10.0 in [row["difference"] for row in table_rows(check.metadata["details"])]
     exact = check.metadata["differences_exact"].value
     assert Decimal("10.00") in [Decimal(d["difference"]) for d in exact]  # to the cent
+    # Finance is told: one correction alert for the journal, with the 10.00 it moves.
+    [alert] = [a for a in _alerts(env) if a["kind"] == "correction-needed"]
+    assert (alert["company"], alert["pay_period"]) == (COMPANY, env["period"])
+    assert Decimal(alert["amount"]) == ten and alert["currency"] == "USD"
+    assert record["run_id"] in alert["summary"] and "ml-connector correct" in alert["summary"]
+    # A later run that sees the same change does not tell finance again.
+    _run(env)
+    assert len([a for a in _alerts(env) if a["kind"] == "correction-needed"]) == 1

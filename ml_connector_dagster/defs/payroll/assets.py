@@ -16,12 +16,14 @@ checks withhold the amounts of a finding about one record (``defs/payroll/checks
 """
 
 import datetime as dt
+import hashlib
 from collections import Counter, defaultdict
 from decimal import Decimal
 
 import dagster as dg
 
 from ml_connector_dagster import clock
+from ml_connector_dagster.alerts import AlertKind, alert_for_run, enqueue
 from ml_connector_dagster.audit.store import Outcome
 from ml_connector_dagster.config.mapping import PayrollMapping
 from ml_connector_dagster.defs import tables
@@ -59,7 +61,7 @@ from ml_connector_dagster.export.journal import company_names
 from ml_connector_dagster.export.partition import remove_partition_export, write_partition_export
 from ml_connector_dagster.export.writers import ExportError
 from ml_connector_dagster.ledger.builder import LineWorkers
-from ml_connector_dagster.ledger.causes import KNOCK_ON_FULLY_MAPPED
+from ml_connector_dagster.ledger.causes import KNOCK_ON_FULLY_MAPPED, labor_cost
 from ml_connector_dagster.ledger.checks import mask_amounts, rippling_totals
 from ml_connector_dagster.ledger.inputs import PayrollRecord
 from ml_connector_dagster.ledger.journal import Journal, JournalBuild, JournalIdentity
@@ -230,7 +232,9 @@ def payroll_cost_snapshot(
     if not check.passed:
         why = f"{company} {pay_period}: blocked by source_sane. {check.description}"
         identities = [b.journal.identity for b in journals_for(snapshot, mapping)]
-        _record_blocks(context, connector, key, pay_period, identities, why)
+        _record_blocks(
+            context, connector, key, pay_period, identities, why, _held_back(snapshot, withheld)
+        )
         withheld_runs = _withheld_runs(snapshot, mapping)
         metadata["audit_trail"] = _audit_trail(connector, pay_period, company, withheld_runs)
         raise dg.Failure(description=why, metadata=metadata)
@@ -308,7 +312,15 @@ def labor_cost_journals(
     ]
     if failed:
         why = f"{company} {pay_period}: blocked by {', '.join(failed)}. {_first_cause(checks)}"
-        _record_blocks(context, connector, key, pay_period, [j.identity for j in journals], why)
+        _record_blocks(
+            context,
+            connector,
+            key,
+            pay_period,
+            [j.identity for j in journals],
+            why,
+            _held_back(snapshots[key], withheld),
+        )
         withheld_runs = _withheld_runs(snapshots[key], mapping)
         metadata["audit_trail"] = _audit_trail(connector, pay_period, company, withheld_runs)
         # No preview may sit there looking current for journals that did not pass.
@@ -369,9 +381,24 @@ def _record_blocks(
     pay_period: str,
     identities: list[JournalIdentity],
     why: str,
+    held_back: tuple[str, Decimal] | None = None,
 ) -> None:
-    """A block is an attempt in the trail, so ``audit`` lists it and ``replay`` offers it."""
+    """A block is an attempt in the trail, so ``audit`` lists it and ``replay`` offers it; and
+    an alert (``alerts/``), so finance hears of it without opening Dagster."""
     with connector.audit() as audit:
+        enqueue(
+            audit,
+            alert_for_run(
+                connector.settings(),
+                AlertKind.BLOCKED,
+                run_id=context.run.run_id,
+                company=split_key(partition)[1],
+                pay_period=pay_period,
+                summary=why,
+                amount=held_back[1] if held_back else None,
+                currency=held_back[0] if held_back else None,
+            ),
+        )
         for identity in identities:
             audit.record_attempt(
                 connection=identity.connection,
@@ -385,6 +412,15 @@ def _record_blocks(
                 outcome=Outcome.BLOCKED_BY_CHECK,
                 dynamics_answer=why,
             )
+
+
+def _held_back(snapshot: PeriodSnapshot, withheld: str) -> tuple[str, Decimal] | None:
+    """The partition's labor cost (currency, amount) a block holds back, for the alert; None
+    when its totals are withheld (one person's pay) or span several currencies."""
+    cost = labor_cost(snapshot.all_records())
+    if withheld or len(cost) != 1:
+        return None
+    return next(iter(cost.items()))
 
 
 def _withheld_runs(snapshot: PeriodSnapshot, mapping: PayrollMapping) -> set[str]:
@@ -556,6 +592,50 @@ def _currency(mapping: PayrollMapping, company: str) -> str:
     return entity.currency if entity is not None else ""
 
 
+def _alert_corrections(
+    context: dg.AssetExecutionContext,
+    connector: ConnectorResource,
+    pay_period: str,
+    company: str,
+    results: list[PostResult],
+    withheld: set[str],
+) -> None:
+    """Tell finance of each journal F&O holds that Rippling has since changed: once per
+    journal and content (the alert's reference is the journal key and the differences' hash,
+    so a later run that sees the same change does not tell again; a further change does).
+
+    The amount is half the sum of the absolute differences: a balanced change moves each
+    amount once on the debit side and once on the credit side."""
+    with connector.audit() as audit:
+        for result in results:
+            if not result.differences:
+                continue
+            currencies = {d.currency for d in result.differences}
+            moved = sum((abs(d.difference) for d in result.differences), ZERO) / 2
+            show = len(currencies) == 1 and result.run_id not in withheld
+            digest = hashlib.sha256(
+                repr(sorted((d.account, d.currency, str(d.now)) for d in result.differences))
+                .encode()
+            ).hexdigest()[:12]
+            enqueue(
+                audit,
+                alert_for_run(
+                    connector.settings(),
+                    AlertKind.CORRECTION_NEEDED,
+                    run_id=context.run.run_id,
+                    company=company,
+                    pay_period=pay_period,
+                    summary=f"Rippling pay run {result.run_id} changed after its journal was"
+                    f" created in F&O: {len(result.differences)} account(s) differ;"
+                    f" `ml-connector correct --pay-period {pay_period}` shows and applies the"
+                    " correction",
+                    amount=moved.quantize(Decimal("0.01")) if show else None,
+                    currency=next(iter(currencies)) if show else None,
+                    reference=f"{result.journal_key}:{digest}",
+                ),
+            )
+
+
 def _links(
     connector: ConnectorResource, company: str, results: list[PostResult]
 ) -> dict[str, dg.MetadataValue]:
@@ -665,6 +745,7 @@ def posted_journals(
         compared = [r for r in results if r.parts or r.differences]
         differences = {r.run_id: r.differences for r in results if r.differences}
         yield matches_rippling(differences, len(compared), withheld)
+        _alert_corrections(context, connector, pay_period, company, results, withheld)
     metadata = {
         "status": status.value,
         "journals": tables.table(
