@@ -86,8 +86,15 @@ class ConnectorSettings(BaseSettings):
     sensor_interval: int = Field(default=60, ge=1)
     reference_cron: str = "0 5 * * *"
     workforce_cron: str = "30 5 * * *"
+    # How often the mapping file is observed (its content hash is its data version) and F&O is
+    # read back for the journals the connector created (posted by finance? totals unchanged?).
+    mapping_cron: str = "0 * * * *"
+    fo_observation_cron: str = "0 7 * * *"
     # The IANA time zone the schedules' cron times are in: finance's, set on purpose.
     schedule_timezone: str = "UTC"
+    # A journal the connector created and finance has not posted this many days after its pay
+    # date is listed for an alert (``posting/fo_observation.py``, ``unposted_too_long``).
+    alert_unposted_days: int = Field(default=5, ge=1, le=365)
     # The first pay period the pay-run sensor considers (default: the newest paid one).
     sync_from: dt.date | None = None
 
