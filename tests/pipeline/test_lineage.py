@@ -302,3 +302,50 @@ def test_journals_unposted_n_days_after_their_pay_date_are_listed(env, monkeypat
     assert {j.pay_date for j in late.unposted} == pay_dates
     assert len(late.unposted) == len(_created_headers())
     assert all(j.days_unposted >= 5 and j.company == COMPANY for j in late.unposted)
+
+
+def test_a_journal_whose_lines_a_correction_replaced_is_compared_with_the_correction(
+    env,
+) -> None:
+    """The connector's own correction is not a change by someone else in F&O."""
+    from click.testing import CliRunner
+
+    from ml_connector_dagster.cli import main
+    from ml_connector_dagster.defs.payroll.fo_observation import observe_fo
+
+    def cli(*args: str) -> None:
+        done = CliRunner().invoke(main, list(args), catch_exceptions=False)
+        assert done.exit_code == 0, done.output
+
+    period = env["period"]
+    cli("run", "--pay-period", period, "--legal-entity", COMPANY)
+    before = observe_fo(ConnectorResource())
+    [partition] = before.partitions
+    assert partition.changed == ()
+    run_id = partition.journals[0].created.payroll_run_id
+    record = next(
+        dict(r)
+        for r in env["sandbox"].company["rippling"]["worker_payroll_records"]
+        if r["run_id"] == run_id
+    )
+    first = record["earnings"][0]
+    record["earnings"] = [
+        {**first, "amount": str(Decimal(first["amount"]) + Decimal("48.75"))},
+        *record["earnings"][1:],
+    ]
+    for field in ("gross_pay", "net_pay"):
+        record[field] = str(Decimal(record[field]) + Decimal("48.75"))
+    with admin(env["sandbox"], "rippling") as rippling:
+        answer = rippling.put(
+            f"/_sandbox/payroll-runs/{run_id}/worker-payroll-records/{record['id']}", json=record
+        )
+        assert answer.status_code in (200, 201), answer.text
+    cli("correct", "--pay-period", period, "--legal-entity", COMPANY, "--apply")
+
+    after = observe_fo(ConnectorResource())
+    [partition] = after.partitions
+    assert partition.changed == ()  # compared with what the correction wrote
+    corrected = next(j for j in partition.journals if j.created.payroll_run_id == run_id)
+    old = next(j for j in before.partitions[0].journals if j.created.payroll_run_id == run_id)
+    assert corrected.fo_debit == old.fo_debit + Decimal("48.75")
+    assert corrected.created.total_debit == corrected.fo_debit

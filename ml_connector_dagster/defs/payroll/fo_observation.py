@@ -94,6 +94,11 @@ class FoObservation:
     def withheld(self, observation: JournalObservation) -> bool:
         return not self.worker_detail and observation.created.records < MIN_WORKERS_PER_ROW
 
+    def unposted_messages(self) -> list[str]:
+        """One line per journal unposted too long, for an alert: the amount left out of a
+        journal of one worker at the summary detail level."""
+        return [u.describe(show_amount=not _one_worker(self, u)) for u in self.unposted]
+
 
 def finance_today(settings: ConnectorSettings) -> dt.date:
     """Today in finance's time zone (``ML_CONNECTOR_SCHEDULE_TIMEZONE``): the day the
@@ -282,8 +287,8 @@ def observe_posted_journals_in_fo(
             continue
         context.log_event(partition_observation(result, partition))
         context.log_event(check_evaluation(result, partition))
-    for journal in result.unposted:
-        context.log.warning(journal.describe(show_amount=not _one_worker(result, journal)))
+    for message in result.unposted_messages():
+        context.log.warning(message)
     context.log.info(
         f"observed {sum(len(p.journals) for p in result.partitions)} journal(s) in"
         f" {len(result.partitions)} partition(s); {len(result.unposted)} unposted"
