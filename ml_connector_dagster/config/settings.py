@@ -88,6 +88,10 @@ class ConnectorSettings(BaseSettings):
     sensor_interval: int = Field(default=60, ge=1)
     reference_cron: str = "0 5 * * *"
     workforce_cron: str = "30 5 * * *"
+    # How often the mapping file is observed (its content hash is its data version) and F&O is
+    # read back for the journals the connector created (posted by finance? totals unchanged?).
+    mapping_cron: str = "0 * * * *"
+    fo_observation_cron: str = "0 7 * * *"
     # The IANA time zone the schedules' cron times are in: finance's, set on purpose.
     schedule_timezone: str = "UTC"
     # Links in the UI (``defs/payroll/links.py``): the F&O page a created journal is opened

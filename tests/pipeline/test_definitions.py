@@ -48,11 +48,15 @@ def _load(**env: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def _keys(asset: dg.AssetsDefinition | dg.SourceAsset) -> set[dg.AssetKey]:
+    return {asset.key} if isinstance(asset, dg.SourceAsset) else set(asset.keys)
+
+
 def test_each_flow_brings_its_own_definitions_and_the_merge_holds_them_all() -> None:
     dg.Definitions.validate_loadable(defs)
     graph = defs.resolve_asset_graph()
     for flow in (payroll, reference, workforce):  # resources are shared: only the merge has them
-        keys = {key for asset in flow.defs.assets for key in asset.keys}
+        keys = {key for asset in flow.defs.assets for key in _keys(asset)}
         assert keys and keys <= graph.get_all_asset_keys()
     groups = {graph.get(key).group_name for key in graph.get_all_asset_keys()}
     assert groups == {"payroll", "reference", "workforce"}
@@ -76,6 +80,8 @@ def test_automation_is_off_by_default_with_the_default_schedules() -> None:
     assert loaded["schedules"] == {
         "refresh_reference_data_schedule": ["STOPPED", "0 5 * * *"],
         "workforce_sync_schedule": ["STOPPED", "30 5 * * *"],
+        "observe_payroll_mapping_schedule": ["STOPPED", "0 * * * *"],
+        "observe_posted_journals_schedule": ["STOPPED", "0 7 * * *"],
     }
     assert (loaded["partitions"], loaded["pool"]) == ("default__pay_period", "dynamics__default")
     assert set(loaded["zones"].values()) == {"UTC"}
@@ -89,6 +95,8 @@ def test_the_environment_switches_automation_on_and_names_the_connection() -> No
         ML_CONNECTOR_REFERENCE_CRON="0 6 * * *",
         ML_CONNECTOR_CONNECTION="acme",
         ML_CONNECTOR_SCHEDULE_TIMEZONE="America/Chicago",
+        ML_CONNECTOR_MAPPING_CRON="*/15 * * * *",
+        ML_CONNECTOR_FO_OBSERVATION_CRON="30 8 * * 1-5",
     )
     assert loaded["sensors"] == {
         "pay_run_sensor": ["RUNNING", 17],
@@ -99,11 +107,38 @@ def test_the_environment_switches_automation_on_and_names_the_connection() -> No
     }
     assert loaded["schedules"]["refresh_reference_data_schedule"] == ["RUNNING", "0 6 * * *"]
     assert (loaded["partitions"], loaded["pool"]) == ("acme__pay_period", "dynamics__acme")
-    # both schedules fire at finance's wall-clock time
+    assert loaded["schedules"]["observe_payroll_mapping_schedule"] == ["RUNNING", "*/15 * * * *"]
+    assert loaded["schedules"]["observe_posted_journals_schedule"] == ["RUNNING", "30 8 * * 1-5"]
+    # every schedule fires at finance's wall-clock time
     assert loaded["zones"] == {
         "refresh_reference_data_schedule": "America/Chicago",
         "workforce_sync_schedule": "America/Chicago",
+        "observe_payroll_mapping_schedule": "America/Chicago",
+        "observe_posted_journals_schedule": "America/Chicago",
     }
+
+
+def test_the_journals_are_downstream_of_the_mapping_and_the_reference_data() -> None:
+    graph = defs.resolve_asset_graph()
+    journals = graph.get(dg.AssetKey(["ledger", "labor_cost_journals"]))
+    lineage = {
+        dg.AssetKey(["finance", "payroll_mapping"]),
+        dg.AssetKey(["rippling", "departments"]),
+        dg.AssetKey(["rippling", "legal_entities"]),
+        dg.AssetKey(["dynamics", "ledger_dimensions"]),
+    }
+    assert lineage <= set(journals.parent_keys)
+    # real assets of this code location, not names nothing produces
+    assert all(graph.has(key) and not graph.get(key).is_virtual for key in lineage)
+    assert graph.get(dg.AssetKey(["finance", "payroll_mapping"])).is_observable
+
+
+def test_unchanged_in_fo_is_on_the_posted_journals_but_not_in_the_payroll_run() -> None:
+    check = dg.AssetCheckKey(dg.AssetKey(["dynamics", "posted_journals"]), "unchanged_in_fo")
+    assert check in defs.resolve_asset_graph().asset_check_keys
+    payroll_job = defs.resolve_job_def("payroll_to_ledger")
+    assert check not in payroll_job.asset_layer.asset_graph.asset_check_keys
+    assert "source_sane" in {k.name for k in payroll_job.asset_layer.asset_graph.asset_check_keys}
 
 
 def test_dg_check_defs_passes_from_the_repository_root() -> None:

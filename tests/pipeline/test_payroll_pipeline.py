@@ -59,6 +59,7 @@ def test_definitions_load_and_name_the_documented_assets() -> None:
         "rippling/workers",
         "dynamics/ledger_dimensions",
         "ledger/dimension_mapping",
+        "finance/payroll_mapping",
     } <= keys
     checks = {c.name for c in defs.resolve_asset_graph().asset_check_keys}
     assert checks == {
@@ -70,6 +71,7 @@ def test_definitions_load_and_name_the_documented_assets() -> None:
         "matches_rippling",
         "headcount_matches",
         "plausible",
+        "unchanged_in_fo",
     }
     blocking = {
         key.name
@@ -77,8 +79,13 @@ def test_definitions_load_and_name_the_documented_assets() -> None:
         if defs.resolve_asset_graph().get_check_spec(key).blocking
     }
     # matches_rippling guards the last asset: it reports, there is nothing after it to block;
-    # plausible warns finance and never blocks
-    assert blocking == checks - {"headcount_matches", "matches_rippling", "plausible"}
+    # plausible warns finance and never blocks; unchanged_in_fo reads F&O back after the fact
+    assert blocking == checks - {
+        "headcount_matches",
+        "matches_rippling",
+        "plausible",
+        "unchanged_in_fo",
+    }
 
 
 def test_sensor_requests_the_latest_paid_period_and_posting_matches_rippling(env) -> None:

@@ -248,6 +248,15 @@ def payroll_cost_snapshot(
     group_name=GROUP,
     kinds={"python"},
     ins={"snapshots": dg.AssetIn(key=payroll_cost_snapshot.key)},
+    # Lineage (issue 13): where a line's account and dimensions come from. Not inputs: the
+    # step reads the mapping and F&O itself; each materialization records the data versions
+    # of these it saw (Dagster's provenance), beside the mapping_hash it was built with.
+    deps=[
+        dg.AssetKey(["finance", "payroll_mapping"]),
+        dg.AssetKey(["rippling", "departments"]),
+        dg.AssetKey(["rippling", "legal_entities"]),
+        dg.AssetKey(["dynamics", "ledger_dimensions"]),
+    ],
     check_specs=[*JOURNAL_CHECKS, *PLAUSIBILITY_CHECKS],
     description="Balanced labor-cost journals (one per run and journal type) built from the"
     " snapshot with the finance mapping.",
@@ -614,8 +623,9 @@ def _alert_corrections(
             moved = sum((abs(d.difference) for d in result.differences), ZERO) / 2
             show = len(currencies) == 1 and result.run_id not in withheld
             digest = hashlib.sha256(
-                repr(sorted((d.account, d.currency, str(d.now)) for d in result.differences))
-                .encode()
+                repr(
+                    sorted((d.account, d.currency, str(d.now)) for d in result.differences)
+                ).encode()
             ).hexdigest()[:12]
             enqueue(
                 audit,

@@ -8,6 +8,11 @@ from ml_connector_dagster.defs.payroll.assets import (
     posted_journals,
 )
 from ml_connector_dagster.defs.payroll.corrections import correction_job, ledger_corrections
+from ml_connector_dagster.defs.payroll.fo_observation import (
+    fo_observation_schedule,
+    observe_posted_journals,
+    unchanged_in_fo,
+)
 from ml_connector_dagster.defs.payroll.jobs import payroll_job
 from ml_connector_dagster.defs.payroll.sensors import pay_run_sensor
 from ml_connector_dagster.defs.payroll.workforce import workforce_snapshot
@@ -20,6 +25,8 @@ defs = dg.Definitions(
         posted_journals,
         ledger_corrections,
     ],
-    jobs=[payroll_job, correction_job],
+    asset_checks=[unchanged_in_fo],
+    jobs=[payroll_job, correction_job, observe_posted_journals],
     sensors=[pay_run_sensor],
+    schedules=[fo_observation_schedule],
 )

@@ -11,10 +11,14 @@ from ml_connector_dagster.defs.payroll.assets import (
     payroll_cost_snapshot,
     posted_journals,
 )
+from ml_connector_dagster.defs.payroll.fo_observation import unchanged_in_fo
 
 payroll_job = dg.define_asset_job(
     "payroll_to_ledger",
-    selection=dg.AssetSelection.assets(payroll_cost_snapshot, labor_cost_journals, posted_journals),
+    # Without unchanged_in_fo: F&O is read back for it by its own job (fo_observation.py); a
+    # journal created a moment ago is unchanged, and reading it would cost each run a request.
+    selection=dg.AssetSelection.assets(payroll_cost_snapshot, labor_cost_journals, posted_journals)
+    - dg.AssetSelection.checks(unchanged_in_fo),
     description="Snapshot, journals, the five blocking checks, and posting, per pay period and"
     " legal entity.",
 )

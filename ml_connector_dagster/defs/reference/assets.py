@@ -1,7 +1,9 @@
 """Reference data on both sides, and the mapping validated against them (unpartitioned).
 
 These refresh on a schedule; the payroll assets name them as dependencies for lineage but read
-fresh data themselves, so a posting never waits for a stale reference refresh.
+fresh data themselves, so a posting never waits for a stale reference refresh. Each one's data
+version is a hash of its content (``versions.py``), so a refresh that read the same data leaves
+the journal partitions downstream fresh, and one that read a change marks them stale.
 """
 
 import datetime as dt
@@ -10,6 +12,8 @@ import dagster as dg
 
 from ml_connector_dagster.defs import tables
 from ml_connector_dagster.defs.io_manager import PartitionFilesIOManager
+from ml_connector_dagster.defs.reference.mapping_asset import MAPPING_KEY
+from ml_connector_dagster.defs.reference.versions import content_version
 from ml_connector_dagster.defs.resources import ConnectorResource
 from ml_connector_dagster.dynamics import readers
 
@@ -34,6 +38,7 @@ def legal_entities(connector: ConnectorResource) -> dg.Output[dict]:
             "legal_entities": len(value["legal_entities"]),
             "company_legal_entities": len(value["company_legal_entities"]),
         },
+        data_version=content_version(value),
     )
 
 
@@ -47,6 +52,7 @@ def departments(connector: ConnectorResource) -> dg.Output[list[dict]]:
             "count": len(value),
             "without_reference_code": sum(1 for d in value if not d.get("reference_code")),
         },
+        data_version=content_version(value),
     )
 
 
@@ -54,7 +60,7 @@ def departments(connector: ConnectorResource) -> dg.Output[list[dict]]:
 def job_codes(connector: ConnectorResource) -> dg.Output[list[dict]]:
     with connector.rippling() as rippling:
         value = _records(rippling.job_codes())
-    return dg.Output(value, metadata={"count": len(value)})
+    return dg.Output(value, metadata={"count": len(value)}, data_version=content_version(value))
 
 
 @dg.asset(key_prefix=["rippling"], group_name=GROUP, kinds={"rippling"})
@@ -67,6 +73,7 @@ def employment_types(connector: ConnectorResource) -> dg.Output[list[dict]]:
             "count": len(value),
             "contractor_types": sum(1 for t in value if t.get("type") == "CONTRACTOR"),
         },
+        data_version=content_version(value),
     )
 
 
@@ -107,6 +114,7 @@ def workers(
             "redacted_workers": len(redacted),
             "redactions": dg.MetadataValue.json(dict(list(redacted.items())[:200])),
         },
+        data_version=content_version(value),
     )
 
 
@@ -130,14 +138,16 @@ def ledger_dimensions(connector: ConnectorResource) -> dg.Output[dict]:
         for v in values
         if v.get("IsSuspended") == "Yes"
     ]
+    value = {"format": list(active.dimensions), "delimiter": active.delimiter, "values": values}
     return dg.Output(
-        {"format": list(active.dimensions), "delimiter": active.delimiter, "values": values},
+        value,
         metadata={
             "active_format": active.display,
             "delimiter": active.delimiter,
             "values": len(values),
             "suspended": tables.table((tables.text("dimension"), tables.text("value")), suspended),
         },
+        data_version=content_version(value),
     )
 
 
@@ -150,6 +160,7 @@ def ledger_dimensions(connector: ConnectorResource) -> dg.Output[dict]:
         "job_codes": dg.AssetIn(key=job_codes.key),
         "ledger_dimensions": dg.AssetIn(key=ledger_dimensions.key),
     },
+    deps=[MAPPING_KEY],
 )
 def dimension_mapping(
     connector: ConnectorResource,
@@ -192,6 +203,8 @@ def dimension_mapping(
                 sorted(set(gaps)),
             ),
         },
+        # the gaps in a fixed order: the same findings are the same version
+        data_version=content_version({"gaps": sorted(set(gaps)), "format": format_matches}),
     )
 
 
