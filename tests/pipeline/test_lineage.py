@@ -349,3 +349,29 @@ def test_a_journal_whose_lines_a_correction_replaced_is_compared_with_the_correc
     old = next(j for j in before.partitions[0].journals if j.created.payroll_run_id == run_id)
     assert corrected.fo_debit == old.fo_debit + Decimal("48.75")
     assert corrected.created.total_debit == corrected.fo_debit
+
+
+def test_an_unposted_journal_alerts_finance_once(env, monkeypatch) -> None:
+    """The daily read-back raises one "unposted" alert per journal, not one per day."""
+    monkeypatch.setenv("ML_CONNECTOR_ALERT_UNPOSTED_DAYS", "5")
+    from ml_connector_dagster.alerts.outbox import outbox_rows
+    from ml_connector_dagster.defs.payroll.fo_observation import observe_posted_journals
+
+    with dg.instance_for_test() as instance:
+        _pay_period(instance, env["period"])
+        headers = _created_headers()
+        latest = max(dt.date.fromisoformat(h["Description"].split()[1]) for h in headers)
+        late = dt.datetime.combine(latest + dt.timedelta(days=6), dt.time(12), dt.UTC)
+        for day in range(2):  # two daily read-backs
+            with clock.pinned(late + dt.timedelta(days=day)):
+                done = observe_posted_journals.execute_in_process(
+                    instance=instance, resources={"connector": ConnectorResource()}
+                )
+            assert done.success
+        with ConnectorResource().audit() as audit:
+            alerts = [a for a in outbox_rows(audit) if a["kind"] == "unposted"]
+    assert len(alerts) == len(headers)
+    assert {a["company"] for a in alerts} == {COMPANY}
+    batches = {h["JournalBatchNumber"] for h in headers}
+    assert {next(b for b in batches if b in a["summary"]) for a in alerts} == batches
+    assert all("not posted" in a["summary"] for a in alerts)

@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from ml_connector_dagster import clock
+from ml_connector_dagster.alerts import AlertKind, alert_for_run, enqueue
 from ml_connector_dagster.config.mapping import MappingError
 from ml_connector_dagster.config.settings import ConnectorSettings, current_settings
 from ml_connector_dagster.defs import tables
@@ -289,11 +290,38 @@ def observe_posted_journals_in_fo(
         context.log_event(check_evaluation(result, partition))
     for message in result.unposted_messages():
         context.log.warning(message)
+    _alert_unposted(context, connector, result)
     context.log.info(
         f"observed {sum(len(p.journals) for p in result.partitions)} journal(s) in"
         f" {len(result.partitions)} partition(s); {len(result.unposted)} unposted"
         f" {connector.settings().alert_unposted_days}+ days after their pay date"
     )
+
+
+def _alert_unposted(
+    context: dg.OpExecutionContext, connector: ConnectorResource, result: FoObservation
+) -> None:
+    """An "unposted" alert per journal still not posted N days after its pay date: once per
+    journal (the reference is its batch numbers), however many daily read-backs see it. The
+    link is to the run that created it; the amount is left out for one worker's journal."""
+    settings = connector.settings()
+    with connector.audit() as audit:
+        for journal, message in zip(result.unposted, result.unposted_messages(), strict=True):
+            show = not _one_worker(result, journal)
+            enqueue(
+                audit,
+                alert_for_run(
+                    settings,
+                    AlertKind.UNPOSTED,
+                    run_id=journal.dagster_run_id or context.run.run_id,
+                    company=journal.company,
+                    pay_period=journal.pay_period,
+                    summary=message,
+                    amount=journal.total_debit if show else None,
+                    currency=result.currencies.get(journal.company) if show else None,
+                    reference="unposted:" + ",".join(journal.batch_numbers),
+                ),
+            )
 
 
 @dg.job(
