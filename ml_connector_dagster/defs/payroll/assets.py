@@ -42,6 +42,7 @@ from ml_connector_dagster.defs.payroll.checks import (
 )
 from ml_connector_dagster.defs.payroll.fo_reference import shared_reads
 from ml_connector_dagster.defs.payroll.history import earlier_gross
+from ml_connector_dagster.defs.payroll.launcher import run_launched_by
 from ml_connector_dagster.defs.payroll.partitions import payroll_partitions, split_key
 from ml_connector_dagster.defs.payroll.runs_list import shared_runs_list
 from ml_connector_dagster.defs.payroll.workforce import (
@@ -532,12 +533,24 @@ def posted_journals(
     mapping = connector.mapping()
     results: list[PostResult] = []
     with connector.dynamics() as dynamics, connector.audit() as audit:
-        poster = JournalPoster(dynamics, audit, mapping, dagster_run_id=context.run.run_id)
+        poster = JournalPoster(
+            dynamics,
+            audit,
+            mapping,
+            dagster_run_id=context.run.run_id,
+            triggered_by=run_launched_by(context.run),
+        )
         for build in builds:
             records = snapshot.records.get(build.journal.identity.run_id, [])
             try:
                 results.append(
-                    poster.post(build, records, partition_key=key, pay_period=pay_period)
+                    poster.post(
+                        build,
+                        records,
+                        partition_key=key,
+                        pay_period=pay_period,
+                        partition_builds=builds,
+                    )
                 )
             except (DynamicsError, PostingError) as exc:
                 failed = PostResult(
@@ -551,9 +564,10 @@ def posted_journals(
                 context.log.error(f"posting failed for {key}: {exc}")
     status = partition_status(results)
     withheld = _withheld_runs(snapshot, mapping)
-    if status.is_success or status is JournalStatus.CHANGED:
+    if status.is_success or status is JournalStatus.CHANGED or status.is_waiting:
         # F&O was read and compared for every journal; a failed or blocked one was not, and
-        # "passed" is never said of what was not compared.
+        # "passed" is never said of what was not compared. A waiting journal was read (it is
+        # not in F&O): the check counts only what F&O holds.
         compared = [r for r in results if r.parts or r.differences]
         differences = {r.run_id: r.differences for r in results if r.differences}
         yield matches_rippling(differences, len(compared), withheld)
@@ -572,6 +586,14 @@ def posted_journals(
         ),
         "audit_trail": f"ml-connector audit --pay-period {pay_period} shows every attempt",
     }
+    if status.is_waiting:
+        # Not a failure (nothing is broken) and not a materialization (nothing was written):
+        # the partition shows "waiting for approval" and why until finance decides.
+        waiting = [r for r in results if journal_status(r).is_waiting]
+        metadata["why"] = _message(waiting[0], withheld) if waiting else ""
+        context.log.info(f"{company} {pay_period}: {status.value}: {metadata['why']}")
+        yield dg.AssetObservation(asset_key=context.asset_key, partition=key, metadata=metadata)
+        return
     if not status.is_success:
         reasons = "; ".join(
             f"run {r.run_id}: {journal_status(r).value}: {_message(r, withheld)}"

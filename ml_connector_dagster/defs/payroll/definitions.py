@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from ml_connector_dagster.defs.payroll.approval import approve_journals
 from ml_connector_dagster.defs.payroll.assets import (
     labor_cost_journals,
     payroll_cost_snapshot,
@@ -20,6 +21,6 @@ defs = dg.Definitions(
         posted_journals,
         ledger_corrections,
     ],
-    jobs=[payroll_job, correction_job],
+    jobs=[payroll_job, correction_job, approve_journals],
     sensors=[pay_run_sensor],
 )
