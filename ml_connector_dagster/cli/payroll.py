@@ -218,6 +218,7 @@ def audit(
             _print_unfinished(store.unfinished())
             return
         rows = store.attempts(pay_period=pay_period, payroll_run_id=payroll_run_id)
+        decisions = store.approvals.decisions(pay_period=pay_period) if pay_period else []
         unfinished = [
             u for u in store.unfinished() if not pay_period or pay_period in u.partition_key
         ]
@@ -235,6 +236,7 @@ def audit(
         "credit",
         "lines",
         "Dagster run",
+        "triggered by",
         "Dynamics answer",
     ):
         table.add_column(column, overflow="fold")
@@ -250,13 +252,34 @@ def audit(
             r["total_credit"] or "",
             str(r["line_count"] or ""),
             (r["dagster_run_id"] or "")[:8],
-            (r["dynamics_answer"] or "")[:300],
+            escape(r.get("triggered_by") or ""),
+            escape((r["dynamics_answer"] or "")[:300]),
         )
     console.print(table)
     if not rows:
         console.print("no attempts recorded for that selection")
+    if decisions:
+        _print_decisions(decisions)
     if unfinished:
         _print_unfinished(unfinished)
+
+
+def _print_decisions(decisions) -> None:
+    """Finance's approvals and rejections (journal.approval: required), oldest first."""
+    table = Table(title="approvals (what each decision binds to: payload hashes, shortened)")
+    for column in ("at (UTC)", "partition", "decision", "by", "note or reason", "journals", "via"):
+        table.add_column(column, overflow="fold")
+    for d in decisions:
+        table.add_row(
+            d.decided_at.strftime("%Y-%m-%d %H:%M:%S"),
+            f"{d.company}|{d.pay_period}",
+            d.decision.value,
+            escape(d.decided_by),
+            escape(d.note),
+            ", ".join(h[:12] for h in d.payload_hashes.values()),
+            escape(d.via),
+        )
+    console.print(table)
 
 
 def _print_unfinished(unfinished) -> None:

@@ -212,6 +212,11 @@ def test_an_approval_from_another_process_lets_the_next_run_post(env) -> None:
     assert {r["approval_id"] for r in latest} == {decision.id}
     assert all("sensor pay_run_sensor" in r["triggered_by"] for r in latest)
     assert all("approved by Ana Ruiz" in r["triggered_by"] for r in latest)
+    trail = _cli("audit", "--pay-period", env["period"])
+    assert trail.exit_code == 0
+    assert "approvals" in trail.output and "Ana Ruiz" in trail.output
+    assert "checked against the payroll register" in trail.output
+    assert "awaiting-approval" in trail.output and "created" in trail.output
 
 
 def test_a_rippling_change_after_approval_posts_nothing_and_says_why(env) -> None:
@@ -330,3 +335,34 @@ def test_the_ui_job_records_a_decision_from_its_run_config(env) -> None:
     assert decision.dagster_run_id == result.run_id and "approve_journals" in decision.via
     assert _run(env).exit_code == EXIT_OK
     assert len(_headers()) == len(env["runs"])
+
+
+def _correct(env, *extra: str):
+    return _cli("correct", "--pay-period", env["period"], "--legal-entity", COMPANY, *extra)
+
+
+def test_a_correction_needs_an_approval_of_the_corrected_content(env) -> None:
+    assert _run(env).exit_code == EXIT_AWAITING_APPROVAL
+    assert _approve(env, "--by", "Ana Ruiz").exit_code == 0
+    assert _run(env).exit_code == EXIT_OK
+    _bump_first_record(env)
+    before = sandbox_writes(env["sandbox"])
+    waiting = _correct(env, "--apply")
+    assert waiting.exit_code == 1, waiting.output
+    assert "waiting for approval" in waiting.output and "approved content changed" in waiting.output
+    assert sandbox_writes(env["sandbox"]) == before  # the old approval covers the old content
+    approved = _approve(env, "--by", "Ana Ruiz", "--note", "overtime correction")
+    assert approved.exit_code == 0, approved.output
+    applied = _correct(env, "--apply")
+    assert applied.exit_code == 0, applied.output
+    assert sandbox_writes(env["sandbox"]) > before
+    store = _store()
+    try:
+        decision = store.approvals.decision_for(env["connection"], env["period"], COMPANY)
+        corrected = [
+            r for r in store.attempts(pay_period=env["period"]) if r["outcome"] == Outcome.CORRECTED
+        ]
+    finally:
+        store.dispose()
+    assert corrected and {r["approval_id"] for r in corrected} == {decision.id}
+    assert all("ml-connector correct CLI" in r["triggered_by"] for r in corrected)
