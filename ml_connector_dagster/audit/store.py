@@ -219,7 +219,9 @@ class AuditStore:
         Unfinished: its latest attempt failed or was blocked by a check (replay once the cause
         is fixed), or it was claimed or its header created with no attempt recorded after
         (a crash between the claim and the end). Final: complete, posted, nothing to post, or
-        changed after posting (that one needs a correction, not a replay).
+        changed after posting (that one needs a correction, not a replay). Waiting for
+        approval is neither: nothing to replay until finance decides
+        (``approvals.awaiting_approval``).
         """
         latest = (
             sa.select(sa.func.max(posting_attempts.c.id))
