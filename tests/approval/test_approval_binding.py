@@ -227,3 +227,18 @@ def test_decisions_persist_latest_counts_and_cannot_be_edited(tmp_path) -> None:
         assert reopened.approvals.decision_for("other", "2026-11-15", "USMF") is None
     finally:
         reopened.dispose()
+
+
+def test_the_mapping_key_defaults_to_automatic_and_refuses_other_values() -> None:
+    from ledger_factories import MAPPING_YAML
+    from ledger_factories import mapping as parse
+
+    from ml_connector_dagster.config.mapping import MappingError
+
+    assert parse().journal.approval == "automatic"
+    text = MAPPING_YAML.replace("journal:\n", "journal:\n  approval: required\n", 1)
+    assert parse(text).journal.approval == "required"
+    assert parse(text).content_hash != parse().content_hash  # switching it rebuilds journals
+    with pytest.raises(MappingError, match="approval") as refused:
+        parse(MAPPING_YAML.replace("journal:\n", "journal:\n  approval: sometimes\n", 1))
+    assert "test-mapping.yaml" in str(refused.value)
