@@ -7,6 +7,8 @@ Dagster's event log can be deleted and finance needs a trail that cannot.
 durable inbox (its ``dedupe_key`` is unique among *pending* events only: an answered event's key
 gets its row id appended, see ``AuditStore.enqueue_webhook``); ``worker_map`` the Rippling id
 to PersonnelNumber map that survives renames.
+``approval_decisions`` (append-only too) holds every finance approval or rejection of a pay
+period x company, with the journal contents (payload hashes) it binds to (``approvals.py``).
 ``journal_claims`` holds at most one row per journal key: the row is the lock that lets one
 process at a time post that journal (see ``claims.py``).
 
@@ -40,6 +42,10 @@ posting_attempts = sa.Table(
     sa.Column("total_debit", sa.String(40)),
     sa.Column("total_credit", sa.String(40)),
     sa.Column("line_count", sa.Integer),
+    # Who launched the run that made this attempt (a sensor, a backfill, ``ml-connector`` and
+    # the OS user, a UI launch) and the approval it wrote under, if any: migration 0005.
+    sa.Column("triggered_by", sa.String(300)),
+    sa.Column("approval_id", sa.Integer),
 )
 
 journal_identities = sa.Table(
@@ -149,4 +155,24 @@ alert_outbox = sa.Table(
     sa.Column("email_delivered_at", sa.DateTime(timezone=True)),
     sa.Column("email_attempts", sa.Integer, nullable=False, default=0, server_default="0"),
     sa.Column("email_last_error", sa.Text),
+)
+
+
+approval_decisions = sa.Table(
+    "approval_decisions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("connection", sa.String(100), nullable=False),
+    sa.Column("pay_period", sa.String(10), nullable=False),
+    sa.Column("company", sa.String(20), nullable=False),
+    sa.Column("decision", sa.String(20), nullable=False),  # approved | rejected
+    sa.Column("decided_by", sa.String(200), nullable=False),
+    sa.Column("note", sa.Text),  # the approver's note, or the reason of a rejection
+    sa.Column("decided_at", sa.DateTime(timezone=True), nullable=False),
+    # journal identity key -> payload hash of every journal the decision is about
+    sa.Column("payload_hashes", sa.JSON, nullable=False),
+    sa.Column("mapping_hash", sa.String(64), nullable=False),
+    sa.Column("via", sa.String(200)),  # "ml-connector approve (user)", "Dagster job ..."
+    sa.Column("dagster_run_id", sa.String(64)),
+    sa.Index("ix_approval_decisions_partition", "connection", "pay_period", "company"),
 )

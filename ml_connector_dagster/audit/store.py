@@ -15,6 +15,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from ml_connector_dagster.audit import approvals
+from ml_connector_dagster.audit.approvals import Approvals
 from ml_connector_dagster.audit.claims import JournalClaims
 from ml_connector_dagster.audit.migrate import upgrade_to_head
 from ml_connector_dagster.audit.schema import (
@@ -41,6 +43,8 @@ class Outcome(StrEnum):
     CHANGED_AFTER_POSTING = "changed-after-posting"  # Rippling differs from what F&O holds
     CORRECTION_PROPOSED = "correction-proposed"  # a dry run showed finance what would change
     CORRECTED = "corrected"  # finance applied it: lines replaced, or a correcting journal
+    # journal.approval: required, and no approval binds to this content: nothing was written
+    AWAITING_APPROVAL = approvals.AWAITING_APPROVAL
     STARTED = "started"
 
 
@@ -90,6 +94,8 @@ class AuditStore:
         upgrade_to_head(self.engine)
         # Exclusive, leased claims on journals (one poster at a time across processes).
         self.claims = JournalClaims(self.engine, self._clock)
+        # Finance's approvals and rejections, bound to journal content (``approvals.py``).
+        self.approvals = Approvals(self.engine, self._clock)
 
     def __repr__(self) -> str:
         return (
@@ -213,7 +219,9 @@ class AuditStore:
         Unfinished: its latest attempt failed or was blocked by a check (replay once the cause
         is fixed), or it was claimed or its header created with no attempt recorded after
         (a crash between the claim and the end). Final: complete, posted, nothing to post, or
-        changed after posting (that one needs a correction, not a replay).
+        changed after posting (that one needs a correction, not a replay). Waiting for
+        approval is neither: nothing to replay until finance decides
+        (``approvals.awaiting_approval``).
         """
         latest = (
             sa.select(sa.func.max(posting_attempts.c.id))

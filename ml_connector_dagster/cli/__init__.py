@@ -7,6 +7,7 @@ import warnings
 
 import click
 
+from ml_connector_dagster.cli.approval import approve, reject
 from ml_connector_dagster.cli.corrections import correct
 from ml_connector_dagster.cli.credentials import credentials
 from ml_connector_dagster.cli.home import home
@@ -36,5 +37,7 @@ main.add_command(run_command)
 main.add_command(replay)
 main.add_command(audit)
 main.add_command(correct)
+main.add_command(approve)
+main.add_command(reject)
 main.add_command(runs)
 main.add_command(journal)

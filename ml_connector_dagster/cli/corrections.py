@@ -63,6 +63,18 @@ def correct(pay_period: str, legal_entity: str, apply_: bool, requested_by: str 
     pending = [
         r for r in rows if r[1].startswith(("replace", "create")) and "(applied)" not in r[1]
     ]
+    waiting = [r for r in rows if "waiting for approval" in r[1]]
+    if waiting:
+        for what in sorted({r[1] for r in waiting}):
+            console.print(f"[yellow]{escape(what)}[/yellow]", soft_wrap=True)
+        console.print(
+            "[yellow]Nothing was written: this connection requires an approval of the corrected"
+            f" content first (journal.approval: required). Approve it with: ml-connector approve"
+            f" --pay-period {pay_period} --legal-entity {company} --by NAME, then run this"
+            " again with --apply.[/yellow]",
+            soft_wrap=True,
+        )
+        raise SystemExit(EXIT_DIFFERS)
     if pending:
         console.print(
             "[yellow]F&O differs from Rippling; nothing was written. Run again with"

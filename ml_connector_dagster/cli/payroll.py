@@ -23,11 +23,15 @@ def _companies(legal_entity: str | None) -> list[str]:
 EXIT_OK = 0  # every requested journal created in F&O or already there
 EXIT_NOT_DONE = 1  # something blocked, failed, or changed after it was written
 EXIT_NOTHING_TO_POST = 3  # no requested partition had anything to post
+EXIT_AWAITING_APPROVAL = 4  # nothing failed; a partition waits for finance's approval
+WAITING = "waiting for approval"  # posting/status.py JournalStatus.AWAITING_APPROVAL
 
 
 def _status_cell(outcome) -> str:
     """The result in F&O's words: "created in F&O, not posted" is never shortened to "posted"."""
     if outcome.success:
+        if outcome.status == WAITING:
+            return f"[yellow]{WAITING}[/yellow]"
         if outcome.nothing_to_post:
             return "[yellow]nothing to post[/yellow]"
         return f"[green]{outcome.status or 'done'}[/green]"
@@ -105,6 +109,8 @@ def _run_pairs(instance, pairs: list[tuple[str, str]]) -> int:
     console.print(table)
     if any(not o.success for o in outcomes):
         return EXIT_NOT_DONE
+    if any(o.status == WAITING for o in outcomes):
+        return EXIT_AWAITING_APPROVAL
     if all(o.nothing_to_post for o in outcomes):
         return EXIT_NOTHING_TO_POST
     return EXIT_OK
@@ -141,7 +147,8 @@ def _validated_pay_period(text: str) -> str:
 @click.option("--legal-entity", help="Dynamics company (dataAreaId); default: every mapped one.")
 def run_command(pay_period: str, legal_entity: str | None) -> None:
     """Run one pay period end to end through Dagster. Exit 0: every journal created in F&O or
-    already there; 1: blocked, failed or changed after it was written; 3: nothing to post."""
+    already there; 1: blocked, failed or changed after it was written; 3: nothing to post;
+    4: waiting for finance's approval (journal.approval: required), nothing written."""
     companies = _companies(legal_entity)
     period = _validated_pay_period(pay_period)
     raise SystemExit(_run_all([(period, company) for company in companies], "run"))
@@ -211,6 +218,7 @@ def audit(
             _print_unfinished(store.unfinished())
             return
         rows = store.attempts(pay_period=pay_period, payroll_run_id=payroll_run_id)
+        decisions = store.approvals.decisions(pay_period=pay_period) if pay_period else []
         unfinished = [
             u for u in store.unfinished() if not pay_period or pay_period in u.partition_key
         ]
@@ -228,6 +236,7 @@ def audit(
         "credit",
         "lines",
         "Dagster run",
+        "triggered by",
         "Dynamics answer",
     ):
         table.add_column(column, overflow="fold")
@@ -243,13 +252,34 @@ def audit(
             r["total_credit"] or "",
             str(r["line_count"] or ""),
             (r["dagster_run_id"] or "")[:8],
-            (r["dynamics_answer"] or "")[:300],
+            escape(r.get("triggered_by") or ""),
+            escape((r["dynamics_answer"] or "")[:300]),
         )
     console.print(table)
     if not rows:
         console.print("no attempts recorded for that selection")
+    if decisions:
+        _print_decisions(decisions)
     if unfinished:
         _print_unfinished(unfinished)
+
+
+def _print_decisions(decisions) -> None:
+    """Finance's approvals and rejections (journal.approval: required), oldest first."""
+    table = Table(title="approvals (what each decision binds to: payload hashes, shortened)")
+    for column in ("at (UTC)", "partition", "decision", "by", "note or reason", "journals", "via"):
+        table.add_column(column, overflow="fold")
+    for d in decisions:
+        table.add_row(
+            d.decided_at.strftime("%Y-%m-%d %H:%M:%S"),
+            f"{d.company}|{d.pay_period}",
+            d.decision.value,
+            escape(d.decided_by),
+            escape(d.note),
+            ", ".join(h[:12] for h in d.payload_hashes.values()),
+            escape(d.via),
+        )
+    console.print(table)
 
 
 def _print_unfinished(unfinished) -> None:

@@ -71,6 +71,10 @@ class JournalSpec(Strict):
     accrual: bool = False  # also post an accrual journal when a run is APPROVED
     # Each journal's lines go in one atomic $batch changeset: at most F&O's 5,000 operations.
     max_lines_per_journal: int = Field(default=5000, ge=2, le=5000)
+    # automatic: journals that pass every check are written to F&O at once (the default).
+    # required: they wait for a finance approval bound to their content (``audit/approvals``,
+    # ``posting/approval.py``); nothing is written for the connection without one.
+    approval: Literal["automatic", "required"] = "automatic"
 
 
 class LegalEntityMap(Strict):

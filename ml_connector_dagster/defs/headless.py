@@ -18,6 +18,7 @@ from ml_connector_dagster.defs.payroll.assets import (
     payroll_cost_snapshot,
     posted_journals,
 )
+from ml_connector_dagster.defs.payroll.launcher import OS_USER_TAG, os_user
 from ml_connector_dagster.defs.payroll.partitions import (
     legal_entities,
     partition_key,
@@ -68,7 +69,7 @@ def run_partition(
         or {"connector": ConnectorResource(), "io_manager": PartitionFilesIOManager()},
         partition_key=key,
         raise_on_error=False,
-        tags={TRIGGER_TAG: "cli", **process_tags(), **(tags or {})},
+        tags={TRIGGER_TAG: "cli", OS_USER_TAG: os_user(), **process_tags(), **(tags or {})},
     )
     outcome = PartitionOutcome(pay_period, company, result.success, result.run_id)
     # Blocking checks only: a WARN check (plausible) that did not pass is for finance to read,

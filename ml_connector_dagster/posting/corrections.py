@@ -14,9 +14,15 @@ not depend on the local store. Resolution, proposed as a dry run and written onl
   finance may re-date it in F&O before posting when that period is closed.
 
 Every proposal and every applied correction is written to the audit trail with who asked.
+
+With ``journal.approval: required`` applying a correction is a write like any other: it needs
+an approval bound to the partition's journals as built now (the new content). Without one the
+correction stays a proposal, its trail row is ``awaiting-approval`` with why, and finance
+approves the new content (``ml-connector approve``) before ``--apply``.
 """
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -65,6 +71,7 @@ class Correction:
     holders: tuple[str, ...] = ()  # the journal's F&O journals
     reason: str = ""
     applied: bool = False
+    awaiting_approval: str = ""  # why an apply was refused for want of an approval
     batch_numbers: list[str] = field(default_factory=list)  # journals written by the apply
 
     @property
@@ -179,8 +186,12 @@ class JournalCorrector(JournalPoster):
         requested_by: str,
         partition_key: str,
         pay_period: str,
+        partition_builds: Sequence[JournalBuild] | None = None,
     ) -> Correction:
-        """Propose (and with ``apply`` write) the correction; the trail records who asked."""
+        """Propose (and with ``apply`` write) the correction; the trail records who asked.
+
+        ``partition_builds``: every journal of the pay period x company, what an approval
+        binds to when the mapping requires one (None: this journal alone)."""
         journal = build.journal
         identity = journal.identity
         common = self.trail_fields(journal, partition_key=partition_key, pay_period=pay_period)
@@ -199,6 +210,17 @@ class JournalCorrector(JournalPoster):
                         dynamics_answer=_describe(proposal, requested_by),
                     )
                 return proposal
+            approval = self._approval(build, partition_builds, common)
+            if not approval.applies:
+                self._record_waiting(approval, common)
+                proposal.awaiting_approval = approval.why
+                proposal.reason = (
+                    f"waiting for approval of the corrected content, nothing was written:"
+                    f" {approval.why}"
+                )
+                return proposal
+            if approval.decision is not None:
+                common["approval_id"] = approval.decision.id
             preflight = self._preflight(build)
             if not preflight.passed:
                 message = "nothing was written to Dynamics; " + preflight.summary(

@@ -18,6 +18,12 @@ Order of work, so that every crash point is recoverable and no write can duplica
    whose outcome is unknown F&O is read until it settles before anything is written again;
 6. when the plan says present, everything is read back once more and the header totals are
    compared; the trail gets one row per attempt.
+
+With ``journal.approval: required`` a write also needs a finance approval bound to exactly the
+partition's journals as built now (``posting/approval.py``), asked right before the first
+write: a journal already in F&O (present, posted, changed) needs none, since nothing is
+written; one without an applying approval is written nothing and its attempt is
+``awaiting-approval`` with why (not approved, rejected by whom and why, content changed).
 """
 
 import logging
@@ -43,6 +49,7 @@ from ml_connector_dagster.dynamics.readers import ReferenceDataError
 from ml_connector_dagster.ledger.checks import Finding
 from ml_connector_dagster.ledger.inputs import PayrollRecord
 from ml_connector_dagster.ledger.journal import Journal, JournalBuild, JournalIdentity
+from ml_connector_dagster.posting.approval import ApprovalCheck, approve_command, check_approval
 from ml_connector_dagster.posting.gate import Verdict, dynamics_verdict, pure_verdict
 from ml_connector_dagster.posting.ledger_view import (
     WITHOUT_INTEGRATION_KEY,
@@ -156,11 +163,14 @@ class JournalPoster:
         *,
         dagster_run_id: str | None = None,
         settings: PostingSettings | None = None,
+        triggered_by: str | None = None,
     ) -> None:
         self.client = client
         self.audit = audit
         self.mapping = mapping
         self.dagster_run_id = dagster_run_id
+        # Who launched the run (``defs/payroll/launcher.py``), on every trail row it writes.
+        self.triggered_by = triggered_by
         self.settings = settings or PostingSettings.from_settings(current_settings())
         # Learned from F&O once per poster: whether LedgerJournalHeaders has IntegrationKey.
         self._integration_key = True
@@ -420,6 +430,29 @@ class JournalPoster:
         self.audit.record_attempt(**common, outcome=result.outcome, dynamics_answer=result.message)
         return result
 
+    def _approval(
+        self,
+        build: JournalBuild,
+        partition_builds: Sequence[JournalBuild] | None,
+        common: dict[str, Any],
+    ) -> ApprovalCheck:
+        return check_approval(
+            self.audit, self.mapping, build, partition_builds, pay_period=common["pay_period"]
+        )
+
+    def _record_waiting(self, check: ApprovalCheck, common: dict[str, Any]) -> str:
+        """Nothing written: the journal waits for an approval of exactly this content. The
+        trail row says why; returns that text."""
+        message = (
+            f"waiting for approval, nothing was written to Dynamics: {check.why}. Approve:"
+            f" {approve_command(common['pay_period'], common['company'])}"
+        )
+        log.info("journal %s: %s", common["journal_key"], message)
+        self.audit.record_attempt(
+            **common, outcome=Outcome.AWAITING_APPROVAL, dynamics_answer=message
+        )
+        return message
+
     def _preflight(self, build: JournalBuild) -> Verdict:
         """valid_in_dynamics against F&O as it is now: read by this poster right before its
         first write, and again before a later journal's once ``PREFLIGHT_MAX_AGE`` (a minute)
@@ -463,6 +496,7 @@ class JournalPoster:
         return {
             "connection": identity.connection,
             "dagster_run_id": self.dagster_run_id,
+            "triggered_by": (self.triggered_by or "")[:300] or None,
             "partition_key": partition_key,
             "journal_key": identity.key,
             "payroll_run_id": identity.run_id,
@@ -484,8 +518,12 @@ class JournalPoster:
         *,
         partition_key: str,
         pay_period: str,
+        partition_builds: Sequence[JournalBuild] | None = None,
     ) -> PostResult:
-        """Write one journal unless the gate refuses it; ``records`` are its run's records."""
+        """Write one journal unless the gate refuses it; ``records`` are its run's records.
+
+        ``partition_builds``: every journal of the pay period x company as built now, what an
+        approval binds to when the mapping requires one (None: this journal alone)."""
         journal = build.journal
         identity = journal.identity
         payload_hash = journal.payload_hash()
@@ -535,6 +573,13 @@ class JournalPoster:
                 if plan.kind is PlanKind.CHANGED:
                     return self._changed(result, plan, common)
                 if plan.kind is PlanKind.WRITE:
+                    approval = self._approval(build, partition_builds, common)
+                    if not approval.applies:
+                        result.outcome = Outcome.AWAITING_APPROVAL
+                        result.message = self._record_waiting(approval, common)
+                        return result
+                    if approval.decision is not None:
+                        common["approval_id"] = approval.decision.id
                     if split_error:
                         raise PostingError(split_error)
                     preflight = self._preflight(build)

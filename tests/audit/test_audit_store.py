@@ -162,3 +162,60 @@ def test_processes_opening_a_new_audit_database_at_once_all_start(
         finally:
             for store in opened:
                 store.dispose()
+
+
+def _decide(store: AuditStore, decision: str = "approved", note: str = "", period="2026-11-15"):
+    return store.approvals.record_decision(
+        connection="acme",
+        pay_period=period,
+        company="USMF",
+        decision=decision,
+        by="Ana Ruiz",
+        note=note,
+        payload_hashes={"k1": "h1", "k2": "h2"},
+        mapping_hash="m1",
+    )
+
+
+def test_approval_decisions_are_append_only_and_the_latest_counts(store: AuditStore) -> None:
+    first = _decide(store)
+    second = _decide(store, "rejected", "wrong cost center")
+    with pytest.raises(sa.exc.DatabaseError, match="append-only"), store.engine.begin() as db:
+        db.exec_driver_sql(
+            f"UPDATE approval_decisions SET decision = 'approved' WHERE id = {second.id}"
+        )
+    with pytest.raises(sa.exc.DatabaseError, match="append-only"), store.engine.begin() as db:
+        db.exec_driver_sql("DELETE FROM approval_decisions")
+    latest = store.approvals.decision_for("acme", "2026-11-15", "usmf")
+    assert latest == second != first
+    assert latest.payload_hashes == {"k1": "h1", "k2": "h2"} and latest.note == "wrong cost center"
+    assert store.approvals.decision_for("acme", "2026-11-30", "USMF") is None
+
+
+def test_waiting_partitions_are_those_whose_latest_attempt_awaits_approval(
+    store: AuditStore,
+) -> None:
+    common = dict(connection="acme", payroll_run_id="r", company="USMF", journal_type="settlement")
+    waiting = dict(partition_key="USMF|2026-11-15", pay_period="2026-11-15", **common)
+    store.record_attempt(journal_key="k1", outcome=Outcome.AWAITING_APPROVAL, **waiting)
+    store.record_attempt(
+        journal_key="k2",
+        outcome=Outcome.AWAITING_APPROVAL,
+        dynamics_answer="not approved",
+        **waiting,
+    )
+    done = dict(partition_key="USMF|2026-10-31", pay_period="2026-10-31", **common)
+    store.record_attempt(journal_key="k3", outcome=Outcome.AWAITING_APPROVAL, **done)
+    store.record_attempt(journal_key="k3", outcome=Outcome.CREATED, **done)
+    [partition] = store.approvals.awaiting_approval("acme")
+    assert partition.partition_key == "USMF|2026-11-15"
+    assert partition.journal_keys == ("k1", "k2") and partition.why == "not approved"
+    assert partition.decision is None and not partition.approved_since
+    assert store.unfinished() == []  # waiting is not unfinished: never replayed or retried
+    assert store.approvals.awaiting_approval("other") == []
+    _decide(store)
+    [partition] = store.approvals.awaiting_approval("acme")
+    assert partition.approved_since and partition.decision.decided_by == "Ana Ruiz"
+    store.record_attempt(journal_key="k1", outcome=Outcome.AWAITING_APPROVAL, **waiting)
+    [partition] = store.approvals.awaiting_approval("acme")
+    assert not partition.approved_since  # waited again after the approval: it did not apply

@@ -45,6 +45,7 @@ from ml_connector_dagster.defs.payroll.checks import (
 )
 from ml_connector_dagster.defs.payroll.fo_reference import shared_reads
 from ml_connector_dagster.defs.payroll.history import earlier_gross
+from ml_connector_dagster.defs.payroll.launcher import run_launched_by
 from ml_connector_dagster.defs.payroll.links import fo_journal_url, link_metadata, rippling_run_url
 from ml_connector_dagster.defs.payroll.partitions import payroll_partitions, split_key
 from ml_connector_dagster.defs.payroll.runs_list import shared_runs_list
@@ -601,6 +602,42 @@ def _currency(mapping: PayrollMapping, company: str) -> str:
     return entity.currency if entity is not None else ""
 
 
+def _alert_waiting(
+    context: dg.AssetExecutionContext,
+    connector: ConnectorResource,
+    key: str,
+    builds: list[JournalBuild],
+    snapshot: PeriodSnapshot,
+    mapping: PayrollMapping,
+    why: str,
+) -> None:
+    """Tell finance the partition's journals wait for their approval: once per content (the
+    reference is a hash of the journals' payload hashes), so a sensor's next run of the same
+    journals does not tell again and journals changed since (a new approval) do."""
+    pay_period, company = split_key(key)
+    hashes = sorted(f"{b.journal.identity.key}={b.journal.payload_hash()}" for b in builds)
+    digest = hashlib.sha256("\n".join(hashes).encode()).hexdigest()[:16]
+    debits = _debits_by_currency([b.journal for b in builds])
+    show = not _withhold_totals(snapshot, mapping) and len(debits) == 1
+    with connector.audit() as audit:
+        enqueue(
+            audit,
+            alert_for_run(
+                connector.settings(),
+                AlertKind.APPROVAL_WAITING,
+                run_id=context.run.run_id,
+                company=company,
+                pay_period=pay_period,
+                summary=f"{len(builds)} journal(s) passed every check and wait for finance's"
+                f" approval ({why}): `ml-connector approve --pay-period {pay_period}"
+                f" --legal-entity {company} --by NAME`, or the approve_journals job",
+                amount=next(iter(debits.values())) if show else None,
+                currency=next(iter(debits)) if show else None,
+                reference=f"approval:{digest}",
+            ),
+        )
+
+
 def _alert_corrections(
     context: dg.AssetExecutionContext,
     connector: ConnectorResource,
@@ -730,12 +767,24 @@ def posted_journals(
     mapping = connector.mapping()
     results: list[PostResult] = []
     with connector.dynamics() as dynamics, connector.audit() as audit:
-        poster = JournalPoster(dynamics, audit, mapping, dagster_run_id=context.run.run_id)
+        poster = JournalPoster(
+            dynamics,
+            audit,
+            mapping,
+            dagster_run_id=context.run.run_id,
+            triggered_by=run_launched_by(context.run),
+        )
         for build in builds:
             records = snapshot.records.get(build.journal.identity.run_id, [])
             try:
                 results.append(
-                    poster.post(build, records, partition_key=key, pay_period=pay_period)
+                    poster.post(
+                        build,
+                        records,
+                        partition_key=key,
+                        pay_period=pay_period,
+                        partition_builds=builds,
+                    )
                 )
             except (DynamicsError, PostingError) as exc:
                 failed = PostResult(
@@ -749,9 +798,10 @@ def posted_journals(
                 context.log.error(f"posting failed for {key}: {exc}")
     status = partition_status(results)
     withheld = _withheld_runs(snapshot, mapping)
-    if status.is_success or status is JournalStatus.CHANGED:
+    if status.is_success or status is JournalStatus.CHANGED or status.is_waiting:
         # F&O was read and compared for every journal; a failed or blocked one was not, and
-        # "passed" is never said of what was not compared.
+        # "passed" is never said of what was not compared. A waiting journal was read (it is
+        # not in F&O): the check counts only what F&O holds.
         compared = [r for r in results if r.parts or r.differences]
         differences = {r.run_id: r.differences for r in results if r.differences}
         yield matches_rippling(differences, len(compared), withheld)
@@ -772,6 +822,15 @@ def posted_journals(
         "audit_trail": _audit_trail(connector, pay_period, company, withheld),
         **_links(connector, company, results),
     }
+    if status.is_waiting:
+        # Not a failure (nothing is broken) and not a materialization (nothing was written):
+        # the partition shows "waiting for approval" and why until finance decides.
+        waiting = [r for r in results if journal_status(r).is_waiting]
+        metadata["why"] = _message(waiting[0], withheld) if waiting else ""
+        context.log.info(f"{company} {pay_period}: {status.value}: {metadata['why']}")
+        _alert_waiting(context, connector, key, builds, snapshot, mapping, str(metadata["why"]))
+        yield dg.AssetObservation(asset_key=context.asset_key, partition=key, metadata=metadata)
+        return
     if not status.is_success:
         reasons = "; ".join(
             f"run {r.run_id}: {journal_status(r).value}: {_message(r, withheld)}"

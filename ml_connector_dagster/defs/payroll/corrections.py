@@ -20,6 +20,7 @@ from ml_connector_dagster.defs.payroll.assets import (
     labor_cost_journals,
     payroll_cost_snapshot,
 )
+from ml_connector_dagster.defs.payroll.launcher import OS_USER_TAG, os_user, run_launched_by
 from ml_connector_dagster.defs.payroll.partitions import (
     legal_entities,
     partition_key,
@@ -127,9 +128,14 @@ def ledger_corrections(
     corrections: list[Correction] = []
     with connector.dynamics() as dynamics, connector.audit() as audit:
         corrector = JournalCorrector(
-            dynamics, audit, connector.mapping(), dagster_run_id=context.run.run_id
+            dynamics,
+            audit,
+            connector.mapping(),
+            dagster_run_id=context.run.run_id,
+            triggered_by=f"{run_launched_by(context.run)}; requested by {requested_by}",
         )
-        for build in journals.get(key, []):
+        builds = journals.get(key, [])
+        for build in builds:
             try:
                 corrections.append(
                     corrector.correct(
@@ -138,6 +144,7 @@ def ledger_corrections(
                         requested_by=requested_by,
                         partition_key=key,
                         pay_period=pay_period,
+                        partition_builds=builds,
                     )
                 )
             except (DynamicsError, PostingError) as exc:
@@ -159,6 +166,7 @@ def ledger_corrections(
             [list(map(str, row)) for row in correction_rows(corrections)]
         ),
         "applied": sum(1 for c in corrections if c.applied),
+        "awaiting_approval": sum(1 for c in corrections if c.awaiting_approval),
         "proposed": len(needed),
     }
     if refused:
@@ -209,7 +217,11 @@ def run_correction(
                 "dynamics__ledger_corrections": {"config": {"apply": apply, "requested_by": who}}
             }
         },
-        tags={"ml_connector/trigger": "cli-correct", "ml_connector/requested_by": who},
+        tags={
+            "ml_connector/trigger": "cli-correct",
+            "ml_connector/requested_by": who,
+            OS_USER_TAG: os_user(),
+        },
     )
 
 

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from ml_connector_dagster.defs.payroll.approval import approve_journals
 from ml_connector_dagster.defs.payroll.assets import (
     labor_cost_journals,
     payroll_cost_snapshot,
@@ -26,7 +27,7 @@ defs = dg.Definitions(
         ledger_corrections,
     ],
     asset_checks=[unchanged_in_fo],
-    jobs=[payroll_job, correction_job, observe_posted_journals],
+    jobs=[payroll_job, correction_job, observe_posted_journals, approve_journals],
     sensors=[pay_run_sensor],
     schedules=[fo_observation_schedule],
 )

@@ -17,6 +17,10 @@ and never twice for the same attempt, so a permanent problem cannot make it loop
   ``ml-connector replay``.
 - a partition with a run queued or in progress, or before the sensor's "sync from" date, is
   not asked for.
+- **waiting for approval** (``journal.approval: required``) is not unfinished at all
+  (``AuditStore.unfinished`` leaves ``awaiting-approval`` out): asking again would find the same
+  missing approval. Finance's approval is what moves it on, and the sensor asks for the
+  partition once per approval (``approval.approval_requests``).
 
 The attempt is told apart by the id of its journal's latest row in the posting trail (with its
 outcome and the identity's state): a retry interrupted again before it wrote a row counts as the

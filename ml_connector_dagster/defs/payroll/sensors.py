@@ -12,6 +12,12 @@ cause may be gone (``retries.py``: failed or interrupted, a bounded number of ti
 once the mapping changed), and first frees runs of this host whose process died
 (``stale_runs.py``), so an interrupted partition is not left behind a run that never ends.
 ``ml-connector replay`` remains the operator's way to run any unfinished partition again.
+
+With ``journal.approval: required`` the runs still build and check every partition, and the
+posting step writes nothing without an approval bound to the content: such a partition ends
+"waiting for approval", which is not a failure, so it is never retried. Once finance approves
+it, the next tick asks for one payroll run of it (``approval.approval_requests``: run key
+``approval:<partition>:<decision id>``).
 """
 
 from dataclasses import replace
@@ -19,6 +25,7 @@ from dataclasses import replace
 import dagster as dg
 
 from ml_connector_dagster.config.settings import current_settings
+from ml_connector_dagster.defs.payroll.approval import approval_requests
 from ml_connector_dagster.defs.payroll.jobs import payroll_job
 from ml_connector_dagster.defs.payroll.partitions import (
     PayrollPartition,
@@ -70,7 +77,7 @@ def pay_run_sensor(context: dg.SensorEvaluationContext, connector: ConnectorReso
         for item in found
     ]
     partitions = [PayrollPartition(item.pay_period, item.company) for item in found]
-    retries, retry_state, notes = _retries(
+    retries, retry_state, notes, busy = _retries(
         context,
         connector,
         sync_from=sync_from,
@@ -88,6 +95,13 @@ def pay_run_sensor(context: dg.SensorEvaluationContext, connector: ConnectorReso
                 tags={TRIGGER_TAG: "pay_run_sensor", "ml_connector/retry": retry.why},
             )
         )
+    asked = busy | {str(r.partition_key) for r in requests}
+    with connector.audit() as audit:
+        approved = approval_requests(audit, mapping.connection, asked)
+    for request in approved:
+        context.log.info(f"asking for {request.partition_key}: {request.tags}")
+        partitions.append(PayrollPartition.parse(str(request.partition_key)))
+        requests.append(request)
     cursor_value = replace(state, sync_from=sync_from, retries=retry_state).to_cursor()
     if not requests:
         context.update_cursor(cursor_value)
@@ -122,7 +136,8 @@ def _retries(
     state: dict,
     skip: set[str],
 ):
-    """The unfinished partitions to ask for again (``retries.py``), after freeing dead runs."""
+    """The unfinished partitions to ask for again (``retries.py``), after freeing dead runs;
+    also the partitions with a run queued or in progress (``busy``)."""
     instance = context.instance
     for dead in free_dead_runs(instance, actor="pay_run_sensor"):
         context.log.warning(f"freed {dead.describe()}")
@@ -148,4 +163,4 @@ def _retries(
     )
     for retry in retries:
         context.log.info(f"asking again for {retry.partition}: {retry.why}")
-    return retries, new_state, notes
+    return retries, new_state, notes, busy

@@ -1,7 +1,7 @@
 """The alert outbox: alerts for finance and the operator, delivered per channel, never lost.
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 
 One row per alert (``dedupe_key`` unique: the same alert raised twice is one row), with each
 channel's delivery state (Teams, e-mail) and a delivery lease (``claimed_by``,
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | Sequence[str] | None = "0004"
+down_revision: str | Sequence[str] | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
