@@ -55,44 +55,57 @@ CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrom
 
 JOURNALS = "ledger/labor_cost_journals"
 POSTED = "dynamics/posted_journals"
-SNAPSHOT = "rippling/payroll_cost_snapshot"
 
 
 # --- pure parts: URLs, scenario selection (tests/scripts/test_screenshots.py) ---------------
 
 
-def asset_url(
-    base: str,
-    asset_key: str,
-    *,
-    view: str | None = None,
-    partition: str | None = None,
-    check: str | None = None,
-) -> str:
-    """The UI's page of an asset (``ledger/labor_cost_journals``): one tab, one partition, or
-    one check on the Checks tab.
+@dataclass(frozen=True)
+class Ui:
+    """Where the UI answers, and the project's code location in it (its pages' addresses)."""
 
-    The key's parts are path segments; the partition key ``USMF|2026-11-15`` is a query value
-    (its ``|`` escaped), as the UI writes it when a partition is clicked; ``checkDetail`` is
-    the UI's own parameter for the selected check.
-    """
-    path = "/".join(urllib.parse.quote(part, safe="") for part in asset_key.split("/"))
-    pairs = (("view", view), ("partition", partition), ("checkDetail", check))
-    query = {k: v for k, v in pairs if v is not None}
-    suffix = f"?{urllib.parse.urlencode(query)}" if query else ""
-    return f"{base.rstrip('/')}/assets/{path}{suffix}"
+    base: str
+    repository: str = "__repository__"  # a Definitions object's repository name
+    location: str = "ml_connector_dagster"
 
+    def asset(
+        self,
+        asset_key: str,
+        *,
+        view: str | None = None,
+        partition: str | None = None,
+        check: str | None = None,
+        event_time: str | None = None,
+    ) -> str:
+        """An asset's page (``ledger/labor_cost_journals``): one tab, and on it one partition,
+        one check (Checks tab) or one event (Events tab, by its timestamp in ms).
 
-def run_url(base: str, run_id: str) -> str:
-    return f"{base.rstrip('/')}/runs/{urllib.parse.quote(run_id, safe='')}"
+        The key's parts are path segments; the partition key ``USMF|2026-11-15`` is a query
+        value (its ``|`` escaped), as the UI writes it when a partition is clicked;
+        ``checkDetail`` and ``time`` are the UI's own parameters.
+        """
+        path = "/".join(urllib.parse.quote(part, safe="") for part in asset_key.split("/"))
+        pairs = (("view", view), ("partition", partition), ("checkDetail", check))
+        query = {k: v for k, v in (*pairs, ("time", event_time)) if v is not None}
+        suffix = f"?{urllib.parse.urlencode(query)}" if query else ""
+        return f"{self.base.rstrip('/')}/assets/{path}{suffix}"
 
+    def run(self, run_id: str) -> str:
+        return f"{self.base.rstrip('/')}/runs/{urllib.parse.quote(run_id, safe='')}"
 
-def lineage_url(base: str, repository: str, location: str, group: str) -> str:
-    """The asset graph of one group (the lineage a reviewer follows from Rippling to F&O): the
-    group page of the code location, ``/locations/<repository>@<location>/asset-groups/<g>``."""
-    address = urllib.parse.quote(f"{repository}@{location}", safe="@")
-    group_part = urllib.parse.quote(group, safe="")
-    return f"{base.rstrip('/')}/locations/{address}/asset-groups/{group_part}/lineage"
+    def _location_path(self) -> str:
+        address = urllib.parse.quote(f"{self.repository}@{self.location}", safe="@")
+        return f"{self.base.rstrip('/')}/locations/{address}"
+
+    def lineage(self, group: str) -> str:
+        """The asset graph of one group: the lineage a reviewer follows from Rippling to F&O."""
+        return f"{self._location_path()}/asset-groups/{urllib.parse.quote(group, safe='')}/lineage"
+
+    def launchpad(self, job: str, run_config: dict[str, Any]) -> str:
+        """A job's launchpad with its config filled in (the UI's ``playground/setup`` route)."""
+        config = urllib.parse.quote(yaml.safe_dump(run_config, sort_keys=False), safe="")
+        job_part = urllib.parse.quote(job, safe="")
+        return f"{self._location_path()}/jobs/{job_part}/playground/setup?config={config}"
 
 
 @dataclass(frozen=True)
@@ -337,85 +350,132 @@ def awaiting_approval(stage: Stage) -> Outcome:
 # `blocked` runs last: the Checks tab shows each check's latest execution, which must be its.
 SCENARIOS: list[Callable[[Stage], Outcome]] = [created, awaiting_approval, blocked]
 # What `ml-connector run` exits with when the scenario did what it should (README "Exit codes").
-EXPECTED_EXIT = {"created": {0}, "blocked": {1}}
+EXPECTED_EXIT = {"created": {0}, "blocked": {1}, "awaiting_approval": {4}}
 
 
-def shots_for(outcome: Outcome, base: str, run_id: str | None) -> list[Shot]:
+@dataclass(frozen=True)
+class Facts:
+    """What the UI knows of a partition once it is up (GraphQL): its latest run, and the time
+    of the posting asset's latest event for it (an observation when nothing was posted)."""
+
+    run_id: str | None = None
+    posted_event_time: str | None = None
+
+
+# How a reviewer approves in the UI (the approval feature's job; its op's config).
+APPROVAL_JOB = "approve_journals"
+APPROVER = "Jane Controller"
+
+
+def approval_config(outcome: Outcome) -> dict[str, Any]:
+    config = {
+        "pay_period": outcome.pay_period,
+        "legal_entity": outcome.company,
+        "decision": "approved",
+        "by": APPROVER,
+        "note": "checked against the Rippling payroll register",
+    }
+    return {"ops": {"record_approval": {"config": config}}}
+
+
+def shots_for(outcome: Outcome, ui: Ui, facts: Facts) -> list[Shot]:
     """The pages a reviewer opens for one scenario's partition."""
     p = outcome.partition
     if outcome.scenario == "created":
         return [
             Shot(
                 "created-posted-journals.png",
-                asset_url(base, POSTED, view="partitions", partition=p),
+                ui.asset(POSTED, view="partitions", partition=p),
                 1050,
-                f"{p}: created in F&O, not posted - the journal numbers, debit and credit totals"
-                " F&O reports back, per pay run.",
+                f"{p}: created in F&O, not posted - the journal number F&O gave, lines and"
+                " currency per pay run.",
             ),
             Shot(
                 "created-labor-cost-journals.png",
-                asset_url(base, JOURNALS, view="partitions", partition=p),
+                ui.asset(JOURNALS, view="partitions", partition=p),
                 1300,
-                f"{p}: the journals before posting - totals per currency, lines by account and"
-                " department.",
+                f"{p}: the journals as built and checked - totals per currency, lines by pay"
+                " run, account and department.",
             ),
         ]
     if outcome.scenario == "blocked":
         shots = [
             Shot(
                 "blocked-labor-cost-journals.png",
-                asset_url(base, JOURNALS, view="partitions", partition=p),
+                ui.asset(JOURNALS, view="partitions", partition=p),
                 700,
-                f"{p}: blocked - the partition is red and nothing reached Dynamics.",
+                f"{p}: blocked - the partition is red, the run did not materialize the journals.",
             ),
             Shot(
                 "blocked-checks.png",
-                asset_url(base, JOURNALS, view="checks", check="fully_mapped"),
+                ui.asset(JOURNALS, view="checks", check="fully_mapped"),
                 1100,
-                f"{p}: the Checks tab - fully_mapped names the department missing from the"
-                " mapping.",
+                f"{p}: the Checks tab - fully_mapped failed, naming the department missing from"
+                " the mapping.",
             ),
         ]
-        if run_id:
+        if facts.run_id:
             shots.append(
                 Shot(
                     "blocked-run.png",
-                    run_url(base, run_id),
+                    ui.run(facts.run_id),
                     1000,
-                    f"{p}: the blocked run - which check stopped it, and that nothing was"
+                    f"{p}: the blocked run - which checks stopped it, and that nothing was"
                     " written to Dynamics.",
                 )
             )
         return shots
     if outcome.scenario == "awaiting_approval":
+        shots = []
+        if facts.posted_event_time:
+            shots.append(
+                Shot(
+                    "awaiting-approval-posted-journals.png",
+                    ui.asset(POSTED, view="events", event_time=facts.posted_event_time),
+                    1000,
+                    f"{p}: every check passed; the journals wait for finance's approval, nothing"
+                    " is written to F&O until then.",
+                )
+            )
         return [
-            Shot(
-                "awaiting-approval-posted-journals.png",
-                asset_url(base, POSTED, view="partitions", partition=p),
-                1100,
-                f"{p}: every check passed, the journals wait for finance's approval before"
-                " anything is written to F&O.",
-            ),
+            *shots,
             Shot(
                 "awaiting-approval-labor-cost-journals.png",
-                asset_url(base, JOURNALS, view="partitions", partition=p),
+                ui.asset(JOURNALS, view="partitions", partition=p),
                 1100,
                 f"{p}: the journals finance is asked to approve.",
+            ),
+            Shot(
+                "awaiting-approval-launchpad.png",
+                ui.launchpad(APPROVAL_JOB, approval_config(outcome)),
+                900,
+                f"{p}: approving from the UI - the {APPROVAL_JOB} job's launchpad, filled in"
+                " (or `ml-connector approve`).",
             ),
         ]
     return []
 
 
-def overview_shots(base: str, repository: str, location: str) -> list[Shot]:
+def overview_shots(ui: Ui) -> list[Shot]:
     return [
         Shot(
             "lineage.png",
-            lineage_url(base, repository, location, "payroll"),
+            ui.lineage("payroll"),
             760,
-            "Lineage: from the Rippling snapshot through the journals and their checks to the"
-            " journals in F&O.",
+            "Lineage: from the Rippling workforce and payroll snapshots through the journals and"
+            " their checks to the journals in F&O.",
         )
     ]
+
+
+def markdown(shots: list[Shot], out_dir: Path) -> str:
+    """README lines embedding the pictures, each under its caption (paths from the README)."""
+    lines = []
+    for shot in shots:
+        path = out_dir / shot.file
+        shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+        lines += [shot.caption, "", f"![{Path(shot.file).stem}]({shown.as_posix()})", ""]
+    return "\n".join(lines)
 
 
 # --- the UI and the browser -------------------------------------------------------------------
@@ -467,16 +527,32 @@ def wait_for_ui(base: str, webserver: subprocess.Popen, timeout: float = 180.0) 
     raise SystemExit(f"dagster-webserver did not answer within {timeout:.0f} s")
 
 
-def repository_address(base: str) -> tuple[str, str]:
-    """(repository, code location) of the project: ``__repository__`` for a Definitions."""
+def ui_address(base: str) -> Ui:
+    """The UI with the project's repository and code location as the webserver names them."""
     nodes = graphql(base, REPOSITORIES)["repositoriesOrError"]["nodes"]
-    return nodes[0]["name"], nodes[0]["location"]["name"]
+    return Ui(base, nodes[0]["name"], nodes[0]["location"]["name"])
 
 
-def latest_run_id(base: str, partition: str) -> str | None:
+POSTED_EVENTS = """query ($key: AssetKeyInput!, $partitions: [String!]) {
+  assetOrError(assetKey: $key) { __typename ... on Asset {
+    assetMaterializations(partitions: $partitions, limit: 1) { timestamp }
+    assetObservations(partitions: $partitions, limit: 1) { timestamp } } } }"""
+
+
+def partition_facts(base: str, partition: str) -> Facts:
     answer = graphql(base, RUNS, {"tags": [{"key": "dagster/partition", "value": partition}]})
     runs = answer["runsOrError"].get("results") or []
-    return runs[0]["runId"] if runs else None
+    variables = {"key": {"path": POSTED.split("/")}, "partitions": [partition]}
+    asset = graphql(base, POSTED_EVENTS, variables)["assetOrError"]
+    times = [
+        e["timestamp"]
+        for kind in ("assetMaterializations", "assetObservations")
+        for e in asset.get(kind) or []
+    ]
+    return Facts(
+        run_id=runs[0]["runId"] if runs else None,
+        posted_event_time=max(times, key=int) if times else None,
+    )
 
 
 def screenshot(chromium: str, shot: Shot, out_dir: Path, budget_ms: int) -> Path:
@@ -604,15 +680,17 @@ def main(argv: list[str] | None = None) -> int:
             if webserver is None:
                 webserver = start_webserver(processes, stage, port)
             wait_for_ui(base, webserver)
-            shots = overview_shots(base, *repository_address(base))
+            ui = ui_address(base)
+            shots = overview_shots(ui)
             for outcome in outcomes:
-                shots += shots_for(outcome, base, latest_run_id(base, outcome.partition))
+                shots += shots_for(outcome, ui, partition_facts(base, outcome.partition))
             for shot in shots:
                 path = screenshot(chromium, shot, args.out, args.budget_ms)
                 print(
                     f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}"
                     f" ({path.stat().st_size // 1000} KB): {shot.url}"
                 )
+            print(f"\nREADME lines for these pictures:\n\n{markdown(shots, args.out)}")
             print(f"done in {time.monotonic() - started:.0f} s")
             if args.serve:
                 print(f"serving {base} (DAGSTER_HOME={stage.home}); Ctrl-C stops")

@@ -11,6 +11,7 @@ import urllib.parse
 from pathlib import Path
 
 import pytest
+import yaml
 
 from ml_connector_dagster import clock
 from ml_connector_dagster.config.mapping import JournalSpec
@@ -30,8 +31,8 @@ def shots():
 
 def test_asset_url_keeps_the_partition_key_whole(shots) -> None:
     key = "GBSI|2026-11-14"
-    url = shots.asset_url(
-        "http://127.0.0.1:1/", "ledger/labor_cost_journals", view="partitions", partition=key
+    url = shots.Ui("http://127.0.0.1:1/").asset(
+        "ledger/labor_cost_journals", view="partitions", partition=key
     )
     parts = urllib.parse.urlsplit(url)
     assert parts.path == "/assets/ledger/labor_cost_journals"
@@ -39,20 +40,31 @@ def test_asset_url_keeps_the_partition_key_whole(shots) -> None:
     assert urllib.parse.parse_qs(parts.query) == {"view": ["partitions"], "partition": [key]}
 
 
-def test_asset_url_selects_a_check_and_leaves_out_what_is_not_asked(shots) -> None:
-    url = shots.asset_url(
-        "http://h", "ledger/labor_cost_journals", view="checks", check="fully_mapped"
-    )
-    query = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
-    assert query == {"view": ["checks"], "checkDetail": ["fully_mapped"]}
-    assert "?" not in shots.asset_url("http://h", "dynamics/posted_journals")
+def test_asset_url_selects_a_check_or_an_event_and_leaves_out_what_is_not_asked(shots) -> None:
+    ui = shots.Ui("http://h")
+    check = urllib.parse.urlsplit(ui.asset("a/b", view="checks", check="fully_mapped")).query
+    assert urllib.parse.parse_qs(check) == {"view": ["checks"], "checkDetail": ["fully_mapped"]}
+    event = urllib.parse.urlsplit(ui.asset("a/b", view="events", event_time="17")).query
+    assert urllib.parse.parse_qs(event) == {"view": ["events"], "time": ["17"]}
+    assert "?" not in ui.asset("dynamics/posted_journals")
 
 
 def test_lineage_url_names_the_code_location_and_group(shots) -> None:
-    url = shots.lineage_url("http://h", "__repository__", "ml_connector_dagster", "payroll")
+    url = shots.Ui("http://h", "__repository__", "ml_connector_dagster").lineage("payroll")
     assert urllib.parse.urlsplit(url).path == (
         "/locations/__repository__@ml_connector_dagster/asset-groups/payroll/lineage"
     )
+
+
+def test_launchpad_url_carries_the_run_config_as_yaml(shots) -> None:
+    outcome = _outcome(shots, "awaiting_approval")
+    url = shots.Ui("http://h").launchpad("approve_journals", shots.approval_config(outcome))
+    parts = urllib.parse.urlsplit(url)
+    assert parts.path.endswith("/jobs/approve_journals/playground/setup")
+    [config] = urllib.parse.parse_qs(parts.query)["config"]
+    op = yaml.safe_load(config)["ops"]["record_approval"]["config"]
+    assert (op["pay_period"], op["legal_entity"]) == (outcome.pay_period, outcome.company)
+    assert op["decision"] == "approved" and op["by"]
 
 
 def _names(selection) -> list[str]:
@@ -96,21 +108,22 @@ def _outcome(shots, scenario: str):
 
 def test_blocked_pages_show_its_partition_checks_and_run(shots) -> None:
     outcome = _outcome(shots, "blocked")
-    pages = shots.shots_for(outcome, "http://h", "run-1")
+    pages = shots.shots_for(outcome, shots.Ui("http://h"), shots.Facts(run_id="run-1"))
     queries = [urllib.parse.parse_qs(urllib.parse.urlsplit(s.url).query) for s in pages]
     assert {"partition": [outcome.partition], "view": ["partitions"]} in queries
     assert {"view": ["checks"], "checkDetail": ["fully_mapped"]} in queries
     assert any(urllib.parse.urlsplit(s.url).path == "/runs/run-1" for s in pages)
     assert len({s.file for s in pages}) == len(pages)  # no picture overwrites another
     assert all(s.caption.startswith(outcome.partition) for s in pages)
-    without_run = shots.shots_for(outcome, "http://h", None)
+    without_run = shots.shots_for(outcome, shots.Ui("http://h"), shots.Facts())
     assert not any("/runs/" in s.url for s in without_run)
 
 
-def test_every_picture_of_every_scenario_has_its_own_file_and_width_fits(shots) -> None:
-    files = [s.file for s in shots.overview_shots("http://h", "r", "l")]
+def test_every_picture_of_every_scenario_has_its_own_file(shots) -> None:
+    ui, facts = shots.Ui("http://h"), shots.Facts(run_id="run-1", posted_event_time="17")
+    files = [s.file for s in shots.overview_shots(ui)]
     for scenario in shots.SCENARIOS:
-        pages = shots.shots_for(_outcome(shots, scenario.__name__), "http://h", "run-1")
+        pages = shots.shots_for(_outcome(shots, scenario.__name__), ui, facts)
         assert pages, scenario.__name__
         files += [s.file for s in pages]
     assert len(files) == len(set(files))
@@ -159,3 +172,20 @@ def _alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return state != "Z" and os.path.exists(f"/proc/{pid}")
+
+
+def test_markdown_embeds_each_picture_under_its_caption(shots) -> None:
+    pages = shots.shots_for(_outcome(shots, "blocked"), shots.Ui("h"), shots.Facts("run-1"))
+    text = shots.markdown(pages, shots.OUT_DIR)
+    for page in pages:
+        assert f"(docs/screenshots/{page.file})" in text
+        assert text.index(page.caption) < text.index(page.file)
+
+
+def test_waiting_partition_shows_the_posting_assets_event_when_there_is_one(shots) -> None:
+    outcome, ui = _outcome(shots, "awaiting_approval"), shots.Ui("http://h")
+    with_event = shots.shots_for(outcome, ui, shots.Facts(posted_event_time="1796280059358"))
+    queries = [urllib.parse.parse_qs(urllib.parse.urlsplit(s.url).query) for s in with_event]
+    assert {"view": ["events"], "time": ["1796280059358"]} in queries
+    without = shots.shots_for(outcome, ui, shots.Facts())
+    assert len(without) == len(with_event) - 1 and all("time=" not in s.url for s in without)
