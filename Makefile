@@ -45,7 +45,7 @@ fault-matrix-fast: setup
 	$(BIN)/python -m faultmatrix --fast
 
 # The README's pictures of the Dagster UI, re-taken from a fresh sandbox run (README "What a
-# finance user sees in the UI"); needs Chromium (apt-get install -y chromium), takes about a minute.
+# finance user sees in the UI"); needs Chromium (apt-get install -y chromium); one to two minutes.
 screenshots: setup
 	$(BIN)/python scripts/screenshots.py
 

@@ -654,6 +654,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"skipped {name}: {reason}")
     args.out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
+    # SIGTERM (a CI timeout, `kill`) ends the script through the same finally as Ctrl-C.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     processes = Processes()
     work = Path(tempfile.mkdtemp(prefix="ml-connector-screenshots-"))
     try:
