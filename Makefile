@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint audit fault-matrix fault-matrix-fast clean
+.PHONY: setup demo test lint audit fault-matrix fault-matrix-fast screenshots clean
 
 # The product and, beside it, the sandbox (its own package: not part of the product's wheel).
 $(STAMP): pyproject.toml sandbox/pyproject.toml
@@ -43,6 +43,11 @@ fault-matrix: setup
 
 fault-matrix-fast: setup
 	$(BIN)/python -m faultmatrix --fast
+
+# The README's pictures of the Dagster UI, re-taken from a fresh sandbox run (README "What a
+# finance user sees in the UI"); needs Chromium (apt-get install -y chromium); one to two minutes.
+screenshots: setup
+	$(BIN)/python scripts/screenshots.py
 
 clean:
 	rm -rf $(VENV) .venv-audit .dagster_home .sandbox .pytest_cache .ruff_cache
