@@ -30,6 +30,7 @@ from pipeline_support import USMF_LEGAL_NAME, admin, materialize, pipeline_env, 
 from ml_connector_dagster.audit.store import Outcome
 from ml_connector_dagster.defs.payroll.assets import (
     ONE_WORKER_RUN,
+    POSTED_COLUMNS,
     _rows,
     labor_cost_journals,
     payroll_cost_snapshot,
@@ -126,12 +127,27 @@ def test_differences_and_posted_totals_of_a_withheld_run_show_no_amount() -> Non
         PostResult("k1", "run_1", COMPANY, Outcome.CREATED, [part], message),
         PostResult("k2", "run_2", COMPANY, Outcome.CREATED, [part], message),
     ]
-    hidden, shown = _rows(results, {"run_1"}, "USD")
-    assert (hidden[0], shown[0]) == ("run_1", "run_2")
-    assert hidden[1:5] == shown[1:5] == (JournalStatus.CREATED.value, "USMF-000007", 8, "USD")
-    assert hidden[5:7] == (None, None) and shown[5:7] == (Decimal("1101.50"),) * 2
-    assert "1000.00" not in hidden[7] and "1010.00" not in hidden[7] and ONE_WORKER in hidden[7]
-    assert shown[7] == message
+    hidden, shown = (
+        dict(zip([c.name for c in POSTED_COLUMNS], row, strict=True))
+        for row in _rows(results, {"run_1"}, "USD")
+    )
+    assert (hidden.pop("run"), shown.pop("run")) == ("run_1", "run_2")
+    kept = ("status", "JournalBatchNumber", "lines", "currency")
+    assert (
+        [hidden[k] for k in kept]
+        == [shown[k] for k in kept]
+        == [
+            JournalStatus.CREATED.value,
+            "USMF-000007",
+            8,
+            "USD",
+        ]
+    )
+    totals = ("debit (Dynamics)", "credit (Dynamics)")
+    assert [hidden[k] for k in totals] == [None, None]
+    assert [shown[k] for k in totals] == [Decimal("1101.50")] * 2
+    assert "1000.00" not in hidden["why"] and "1010.00" not in hidden["why"]
+    assert ONE_WORKER in hidden["why"] and shown["why"] == message
 
 
 # --- through the real assets -------------------------------------------------------------------

@@ -77,14 +77,16 @@ from ml_connector_dagster.rippling.models import PayrollRun
 
 POLICY = dg.BackfillPolicy.multi_run(1)
 ZERO = Decimal("0.00")
+# The number and the amounts first: the UI's metadata panel is narrow (at 1600 px it showed the
+# first five columns), and they are what finance looks up in F&O.
 POSTED_COLUMNS = (
-    tables.text("run", "the Rippling payroll run"),
-    tables.text("status"),
     tables.text("JournalBatchNumber"),
-    tables.count("lines"),
     tables.currency("the company's accounting currency, of the debit and credit"),
     tables.money("debit (Dynamics)", "as Dynamics reports it back"),
     tables.money("credit (Dynamics)", "as Dynamics reports it back"),
+    tables.count("lines"),
+    tables.text("status"),
+    tables.text("run", "the Rippling payroll run"),
     tables.text("why"),
 )
 RUN_COLUMNS = (
@@ -703,25 +705,26 @@ def _links(
 
 
 def _rows(results: list[PostResult], withheld: set[str], currency: str) -> list[tuple]:
-    """One row per journal part: status, JournalBatchNumber, lines, ``currency`` and the totals
-    Dynamics reports; a run of ``withheld`` (one worker) keeps all but its totals."""
+    """One row per journal part (``POSTED_COLUMNS``): JournalBatchNumber, ``currency``, the
+    totals Dynamics reports, lines, status, run, why; a run of ``withheld`` (one worker) keeps
+    all but its totals."""
     rows = []
     for r in results:
         status = journal_status(r)
         why = _message(r, withheld)
         if not r.parts:
-            rows.append((r.run_id, status.value, None, None, currency, None, None, why))
+            rows.append((None, currency, None, None, None, status.value, r.run_id, why))
         hide = r.run_id in withheld
         for part in r.parts:
             rows.append(
                 (
-                    r.run_id,
-                    status.value,
                     part.batch_number,
-                    part.lines,
                     currency,
                     None if hide else part.total_debit,
                     None if hide else part.total_credit,
+                    part.lines,
+                    status.value,
+                    r.run_id,
                     why,
                 )
             )
