@@ -77,6 +77,7 @@ def test_a_posted_partition_names_accounts_departments_links_and_its_audit_trail
     created = [r for r in trail if r["outcome"] == "created"]
     assert {r["JournalBatchNumber"] for r in created} == batches
     assert all(r["Dagster run"] == result.run_id for r in created)
+    assert all(r["triggered by"] for r in created)  # who launched the post
 
     # The journal preview finance opens in Excel, with the same names beside the codes.
     header = lines[0]

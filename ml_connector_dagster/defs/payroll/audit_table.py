@@ -13,15 +13,17 @@ from ml_connector_dagster.audit.store import AuditStore
 from ml_connector_dagster.defs import tables
 from ml_connector_dagster.ledger.checks import mask_amounts
 
+# What happened first (the panel is narrow), the ids after.
 AUDIT_COLUMNS = (
     tables.text("at", "when, UTC"),
-    tables.text("run", "the Rippling payroll run"),
-    tables.text("journal", "journal type"),
     tables.text("outcome"),
     tables.text("JournalBatchNumber"),
-    tables.count("lines"),
     tables.money("debit"),
     tables.money("credit"),
+    tables.count("lines"),
+    tables.text("triggered by", "the sensor, backfill, command and user, or the approval"),
+    tables.text("journal", "journal type"),
+    tables.text("run", "the Rippling payroll run"),
     tables.text("Dagster run"),
     tables.text("answer", "what Dynamics or the checks said"),
 )
@@ -46,13 +48,14 @@ def audit_rows(audit: AuditStore, pay_period: str, company: str, withheld: set[s
         rows.append(
             (
                 a["at"].isoformat(timespec="seconds") if a["at"] else None,
-                a["payroll_run_id"],
-                a["journal_type"],
                 a["outcome"],
                 a["journal_batch_number"],
-                a["line_count"],
                 None if hide else _amount(a["total_debit"]),
                 None if hide else _amount(a["total_credit"]),
+                a["line_count"],
+                a.get("triggered_by") or "",
+                a["journal_type"],
+                a["payroll_run_id"],
                 a["dagster_run_id"],
                 mask_amounts(answer, keep=[a["payroll_run_id"]]) if hide else answer,
             )
