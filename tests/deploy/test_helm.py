@@ -345,6 +345,8 @@ def test_pods_mount_the_shared_storage_where_compose_does_and_run_as_the_image_u
     security = DEPLOYMENT["podSecurityContext"]
     assert security["runAsNonRoot"] is True
     assert str(security["runAsUser"]) == user.argument.partition(":")[0]
+    # fsGroup would make the stored values group-readable, which the connector refuses to read.
+    assert "fsGroup" not in security
 
 
 # --- secrets by reference -------------------------------------------------------------------
