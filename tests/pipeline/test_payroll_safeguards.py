@@ -367,6 +367,8 @@ def test_a_posted_journal_is_never_touched_and_changed_data_is_reported(env) -> 
     assert "ml-connector correct" in text  # the way to resolve it
     [check] = [c for c in again.get_asset_check_evaluations() if c.check_name == "matches_rippling"]
     assert not check.passed
+    assert check.description.startswith("Rippling changed after 1 journal(s) were created")
+    assert "ml-connector correct" in check.description
     assert 10.0 in [row["difference"] for row in table_rows(check.metadata["details"])]
     exact = check.metadata["differences_exact"].value
     assert Decimal("10.00") in [Decimal(d["difference"]) for d in exact]  # to the cent

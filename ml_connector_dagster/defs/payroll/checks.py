@@ -477,17 +477,23 @@ def matches_rippling(
         else (run, d.account, d.currency, d.in_dynamics, d.now, d.difference)
         for run, d in found
     ]
+    summary = (
+        f"{compared} journal(s) in F&O equal Rippling now"
+        if not rows
+        else f"Rippling changed after {len({run for run, _ in found})} journal(s) were created in"
+        f" F&O: {len(rows)} account(s) differ; `ml-connector correct` shows and applies the"
+        " correction"
+    )
     return dg.AssetCheckResult(
         asset_key=POSTED_KEY,
         check_name="matches_rippling",
         passed=not rows,
         severity=dg.AssetCheckSeverity.ERROR,
+        description=summary,
         metadata={
             "differences": len(rows),
             "journals_compared": compared,
-            "summary": f"{compared} journal(s) in F&O equal Rippling now"
-            if not rows
-            else f"{len(rows)} difference(s): `ml-connector correct` resolves them",
+            "summary": summary,
             "details": tables.table(DIFFERENCE_COLUMNS, rows),
             # The exact amounts (the table shows numbers for display; see defs/tables.py).
             "differences_exact": dg.MetadataValue.json(
