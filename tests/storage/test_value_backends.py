@@ -9,6 +9,7 @@ sees half of a value being replaced.
 """
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -252,3 +253,32 @@ def test_a_reader_never_sees_half_of_a_value_being_replaced(stored: Stored) -> N
     assert errors == []  # StopIteration here would be a value that is neither
     assert seen and set(seen) <= {"old", "new"}
     assert stored.count() == 1
+
+
+def test_rotate_key_re_encrypts_the_rows_and_names_what_it_cannot(
+    shared: Stored, monkeypatch
+) -> None:
+    """``rotate-key``'s half for a database: every row under the new key, a row the ring
+    cannot open listed and left as it was."""
+    from cryptography.fernet import InvalidToken
+
+    from ml_connector_dagster.credentials.keys import KeyRing
+    from ml_connector_dagster.defs.value_storage import reencrypt_database_values
+
+    old = os.environ["ML_CONNECTOR_CREDENTIALS_KEY"]
+    manager = shared.manager()
+    manager.store_value(ASSET, "kept", pay(SECRET_WORKER, SECRET_PAY))
+    manager.store_value(ASSET, "foreign", pay(SECRET_WORKER, SECRET_PAY))
+    foreign = Fernet(Fernet.generate_key()).encrypt(b"{}").decode()
+    envelope = json.loads(shared.raw(PATH, "foreign"))
+    shared.overwrite(PATH, "foreign", json.dumps({**envelope, "token": foreign}).encode())
+    new = Fernet.generate_key()
+    ring = KeyRing([new, old.encode()], source="test")
+    done, skipped = reencrypt_database_values(CODEC, ring)
+    assert done == 1 and skipped == ["rippling/payroll_cost_snapshot [foreign]"]
+    token = json.loads(shared.raw(PATH, "kept"))["token"].encode()
+    Fernet(new).decrypt(token)  # the new key alone opens it
+    with pytest.raises(InvalidToken):
+        Fernet(old.encode()).decrypt(token)
+    monkeypatch.setenv("ML_CONNECTOR_CREDENTIALS_KEY", new.decode())
+    assert manager.load_value(ASSET, "kept") == pay(SECRET_WORKER, SECRET_PAY)
