@@ -117,9 +117,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     keyring = KeyRing([Fernet.generate_key()], source="benchmark")
-    print(
-        f"{'workers':>8} {'records':>8} {'sealed MB':>9} {'backend':>9} {'write s':>8} {'read s':>8}"
-    )
+    header = ("workers", "records", "sealed MB", "backend", "write s", "read s")
+    print(" ".join(f"{name:>{max(8, len(name))}}" for name in header))
     for workers in args.workers:
         value = snapshot_of(workers)
         size = len(keyring.encrypt(CODEC.dumps(value))) / 1e6
