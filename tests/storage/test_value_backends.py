@@ -282,3 +282,52 @@ def test_rotate_key_re_encrypts_the_rows_and_names_what_it_cannot(
         Fernet(old.encode()).decrypt(token)
     monkeypatch.setenv("ML_CONNECTOR_CREDENTIALS_KEY", new.decode())
     assert manager.load_value(ASSET, "kept") == pay(SECRET_WORKER, SECRET_PAY)
+
+
+HOLDER = textwrap.dedent(
+    """
+    import sys
+    import dagster as dg
+    from ml_connector_dagster.defs.io_manager import PartitionFilesIOManager
+    manager = PartitionFilesIOManager(base_dir=sys.argv[1])
+    with manager.exclusive(dg.AssetKey(["rippling", "workforce_snapshot"])):
+        print("holding", flush=True)
+        sys.stdin.readline()
+    print("released", flush=True)
+    """
+)
+
+
+def test_the_shared_read_lock_excludes_another_process_until_it_lets_go(stored: Stored) -> None:
+    """Another process's ``exclusive`` on the same asset holds this one off (on PostgreSQL an
+    advisory lock: every container sharing the database), and another asset's does not."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, stored.base_dir],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    manager = stored.manager()
+    taken = threading.Event()
+
+    def take() -> None:
+        with manager.exclusive(dg.AssetKey(["rippling", "workforce_snapshot"])):
+            taken.set()
+
+    waiter = threading.Thread(target=take)
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        with manager.exclusive(dg.AssetKey(["dynamics", "reference_read"])):
+            pass  # another asset's lock is free meanwhile
+        waiter.start()
+        assert not taken.wait(0.5)  # held by the other process: this one waits
+        holder.stdin.write("done\n")
+        holder.stdin.flush()
+        assert holder.stdout.readline().strip() == "released"
+        assert taken.wait(20)  # and takes it once the other lets go
+        assert wait_for_exit(holder, 30) == 0
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
+        waiter.join(20)
