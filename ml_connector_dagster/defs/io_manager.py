@@ -71,8 +71,11 @@ class PartitionFilesIOManager(dg.ConfigurableIOManager):
     def load_previous(self, asset_key: dg.AssetKey) -> Any | None:
         """The last stored value of an unpartitioned asset, or None (an incremental read's base)."""
         values = self._values()
+        path = self._path(asset_key)
+        if not values.exists(path, None):
+            return None
         try:
-            return values.load(self._path(asset_key), None)
+            return values.load(path, None)
         except MissingValue:
             return None
         except StorageError as exc:
@@ -87,9 +90,12 @@ class PartitionFilesIOManager(dg.ConfigurableIOManager):
         values = self._values()
         found: dict[str, Any] = {}
         unreadable: list[str] = []
+        path = self._path(asset_key)
         for key in partition_keys:
+            if not values.exists(path, key):
+                continue
             try:
-                found[key] = values.load(self._path(asset_key), key)
+                found[key] = values.load(path, key)
             except MissingValue:
                 continue
             except StorageError:
@@ -99,8 +105,12 @@ class PartitionFilesIOManager(dg.ConfigurableIOManager):
     def load_value(self, asset_key: dg.AssetKey, partition_key: str | None) -> Any | None:
         """The stored value of one partition (None: the unpartitioned value), or None when
         there is none or it cannot be read: for a caller that can read the source again."""
+        values = self._values()
+        path = self._path(asset_key)
+        if not values.exists(path, partition_key):
+            return None
         try:
-            return self._values().load(self._path(asset_key), partition_key)
+            return values.load(path, partition_key)
         except (MissingValue, StorageError):
             return None
 
