@@ -11,6 +11,8 @@ to PersonnelNumber map that survives renames.
 period x company, with the journal contents (payload hashes) it binds to (``approvals.py``).
 ``journal_claims`` holds at most one row per journal key: the row is the lock that lets one
 process at a time post that journal (see ``claims.py``).
+``stored_values`` holds the IO manager's sealed asset values when the shared backend is chosen
+(``ML_CONNECTOR_STORAGE_URL``); declared by ``storage/database.py``, which uses it.
 
 The database gets these tables from the migrations (``audit/migrate.py``), never from
 ``metadata.create_all``; this metadata is what the queries use and what autogenerate compares
@@ -18,6 +20,8 @@ against, and a test checks that the migrations produce exactly it.
 """
 
 import sqlalchemy as sa
+
+from ml_connector_dagster.storage.database import STORED_VALUES
 
 metadata = sa.MetaData()
 
@@ -176,3 +180,7 @@ approval_decisions = sa.Table(
     sa.Column("dagster_run_id", sa.String(64)),
     sa.Index("ix_approval_decisions_partition", "connection", "pay_period", "company"),
 )
+
+# The stored values' table, declared where it is used; a copy here so the migrations are
+# compared against it like every other table.
+stored_values = STORED_VALUES.to_metadata(metadata)

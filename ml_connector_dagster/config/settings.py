@@ -73,6 +73,11 @@ class ConnectorSettings(BaseSettings):
     # The audit store; default: SQLite under DAGSTER_HOME.
     audit_url: SecretStr | None = None  # a database URL may carry a password
     dagster_home: Path = Field(default=Path(".dagster_home"), validation_alias="DAGSTER_HOME")
+    # Where asset values are kept between steps (sealed either way): unset, files under
+    # DAGSTER_HOME (one machine); ``audit``, the audit database; or a database URL
+    # (``postgresql://...``, ``sqlite:///...``). Run launchers that start containers need a
+    # database every container reaches.
+    storage_url: SecretStr | None = None  # a database URL may carry a password
     # The Dagster instance template ``ml-connector`` prepares a DAGSTER_HOME with.
     instance: Literal["sqlite", "postgres"] = "sqlite"
     dagster_yaml: Path | None = None
@@ -228,6 +233,20 @@ class ConnectorSettings(BaseSettings):
             raise ValueError("a link must start with https:// (or {environment})")
         return value
 
+    @field_validator("storage_url")
+    @classmethod
+    def _storage_url(cls, value: SecretStr | None) -> SecretStr | None:
+        """``audit`` or a PostgreSQL / SQLite URL; the message never echoes the value."""
+        if value is None:
+            return None
+        text = value.get_secret_value()
+        if text != "audit" and not re.match(r"^(postgresql|sqlite)(\+\w+)?://.", text):
+            raise ValueError(
+                "must be empty (files under DAGSTER_HOME), audit (the audit database), or a"
+                " postgresql:// or sqlite:/// URL"
+            )
+        return value
+
     @field_validator("*", mode="before")
     @classmethod
     def _strip(cls, value: Any) -> Any:
@@ -263,6 +282,13 @@ class ConnectorSettings(BaseSettings):
         directory = self.dagster_home / "ml-connector"
         directory.mkdir(parents=True, exist_ok=True)
         return f"sqlite:///{(directory / 'audit.sqlite').resolve()}"
+
+    def storage_database_url(self) -> str | None:
+        """The database asset values are kept in, or None: files under DAGSTER_HOME."""
+        if self.storage_url is None:
+            return None
+        url = self.storage_url.get_secret_value()
+        return self.audit_database_url() if url == "audit" else url
 
 
 _BOOL = TypeAdapter(bool)

@@ -18,7 +18,6 @@ A value's format version is in clear, so a file this release cannot read is refu
 before any key is needed; a pickle left by an earlier release is refused, never unpickled.
 """
 
-import json
 import logging
 import stat
 from collections.abc import Iterator, Mapping
@@ -37,29 +36,39 @@ from ml_connector_dagster.credentials.files import (
     write_private_file,
 )
 from ml_connector_dagster.credentials.keys import KeyRing, load_keyring
-from ml_connector_dagster.storage.codec import Codec, CodecError
+from ml_connector_dagster.storage.codec import Codec
+from ml_connector_dagster.storage.envelope import (
+    FORMAT,
+    REMATERIALIZE,
+    VERSION,
+    envelope,
+    seal,
+    token_of,
+    unseal,
+)
+from ml_connector_dagster.storage.errors import StorageError, StorageKeyError, UnknownFormatError
+
+__all__ = [
+    "FORMAT",
+    "VERSION",
+    "SealedValues",
+    "StorageError",
+    "StorageKeyError",
+    "UnknownFormatError",
+    "legacy_files",
+    "read_token",
+    "reencrypt_tree",
+    "storage_keyring",
+    "value_files",
+    "values_root",
+]
 
 log = logging.getLogger(__name__)
 
-FORMAT = "ml-connector-stored-value"
-VERSION = 1
 SUFFIX = ".sealed.json"
 LEGACY_SUFFIX = ".pickle"
 LOCK_NAME = ".values"  # <root>/.values.lock: writers and rotate-key take it
 VALUES_DIR = Path("storage") / "ml_connector"  # under DAGSTER_HOME
-REMATERIALIZE = "re-materialize the asset (launch it again in the UI or with `ml-connector run`)"
-
-
-class StorageError(ValueError):
-    """A stored value cannot be written or read; the message names the file and the fix."""
-
-
-class StorageKeyError(StorageError):
-    """No key to encrypt with, or none of the configured keys opens a file."""
-
-
-class UnknownFormatError(StorageError):
-    """The file is of a format or version this release does not read."""
 
 
 def values_root(dagster_home: Path) -> Path:
@@ -111,11 +120,7 @@ class SealedValues:
 
     def write(self, path: Path, value: Any) -> None:
         """Encrypt and write ``value`` (0600, atomically); drop a pickle it replaces."""
-        try:
-            plain = self.codec.dumps(value)
-        except CodecError as exc:
-            raise StorageError(f"cannot store {path}: {exc}") from None
-        sealed = _envelope(self.keyring.encrypt(plain))
+        sealed = seal(value, self.keyring, self.codec, str(path))
         private_dirs(self.root, path.parent)
         with locked(self.root / LOCK_NAME):
             write_private_file(path, sealed)
@@ -129,26 +134,7 @@ class SealedValues:
 
     def read(self, path: Path) -> Any:
         """The value in ``path``; ``StorageError`` naming the file and what to do otherwise."""
-        token = read_token(path)
-        try:
-            plain = self.keyring.decrypt(token)
-        except InvalidToken:
-            raise StorageKeyError(
-                f"cannot decrypt {path} with the {len(self.keyring)} key(s) from"
-                f" {self.keyring.source}: it was written under another key (one retired by two"
-                f" rotations, or another installation's); {REMATERIALIZE}"
-            ) from None
-        try:
-            return self.codec.loads(plain)
-        except CodecError as exc:
-            raise UnknownFormatError(
-                f"{path} does not read with this release ({exc}); {REMATERIALIZE}"
-            ) from None
-
-
-def _envelope(token: bytes) -> bytes:
-    envelope = {"format": FORMAT, "version": VERSION, "token": token.decode("ascii")}
-    return (json.dumps(envelope) + "\n").encode("ascii")
+        return unseal(read_token(path), self.keyring, self.codec, str(path))
 
 
 def read_token(path: Path) -> bytes:
@@ -161,20 +147,7 @@ def read_token(path: Path) -> bytes:
                 f" does not read (it held pay in clear: delete it); {REMATERIALIZE}"
             )
         raise FileNotFoundError(path)
-    raw = read_private_file(path, "stored asset value")
-    try:
-        envelope = json.loads(raw)
-        fmt, version, token = envelope["format"], envelope["version"], envelope["token"]
-    except (ValueError, KeyError, TypeError):
-        raise UnknownFormatError(
-            f"{path} is not a stored value of the format {FORMAT}; {REMATERIALIZE}"
-        ) from None
-    if fmt != FORMAT or version != VERSION:
-        raise UnknownFormatError(
-            f"{path} is stored in format {fmt!r} version {version!r}; this release reads"
-            f" {FORMAT!r} version {VERSION} only. {REMATERIALIZE}"
-        )
-    return str(token).encode("ascii", errors="replace")
+    return token_of(read_private_file(path, "stored asset value"), str(path))
 
 
 def value_files(root: Path) -> Iterator[Path]:
@@ -203,7 +176,7 @@ def reencrypt_tree(root: Path, keyring: KeyRing) -> tuple[int, list[Path]]:
                 log.warning("left %s as it was: %s", path, exc)
                 skipped.append(path)
                 continue
-            write_private_file(path, _envelope(token))
+            write_private_file(path, envelope(token))
             done += 1
     log.debug("re-encrypted %d stored value(s) under %s", done, root)
     return done, skipped

@@ -20,6 +20,7 @@ import httpx
 import pytest
 from pipeline_support import materialize, period_companies, pipeline_env
 from processes import wait_for_exit
+from storage_support import BACKENDS, stored_on
 
 from ml_connector_dagster import clock
 from ml_connector_dagster.defs.io_manager import PartitionFilesIOManager
@@ -194,10 +195,13 @@ NOON = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
 HOUR = dt.timedelta(hours=1)
 
 
-@pytest.fixture
-def store(tmp_path: Path, monkeypatch) -> PartitionFilesIOManager:
+@pytest.fixture(params=BACKENDS)
+def store(request, tmp_path: Path, monkeypatch, empty_database) -> PartitionFilesIOManager:
+    """The stored values on each backend: the lock is a file lock on local files and a SQLite
+    file, a PostgreSQL advisory lock on PostgreSQL (shared by every container)."""
     monkeypatch.setenv("ML_CONNECTOR_CREDENTIALS_KEY", _key())
-    return PartitionFilesIOManager(base_dir=str(tmp_path / "storage"))
+    with stored_on(request.param, tmp_path, monkeypatch, empty_database) as stored:
+        yield stored.manager()
 
 
 def _key() -> str:
@@ -273,13 +277,14 @@ def test_runs_at_the_same_time_wait_for_one_read(store) -> None:
 
 
 def test_a_process_killed_while_reading_leaves_no_lock_behind(store, tmp_path: Path) -> None:
-    """The holder dies mid-read (SIGKILL): the OS drops its file lock and the next run reads."""
+    """The holder dies mid-read (SIGKILL): the OS drops its file lock (PostgreSQL its advisory
+    lock, with the connection) and the next run reads."""
     script = textwrap.dedent(
         f"""
         import sys
         from ml_connector_dagster.defs.io_manager import PartitionFilesIOManager
         from ml_connector_dagster.defs.payroll.workforce import WORKFORCE_KEY
-        store = PartitionFilesIOManager(base_dir={str(tmp_path / "storage")!r})
+        store = PartitionFilesIOManager(base_dir={store.base_dir!r})
         with store.exclusive(WORKFORCE_KEY):
             print("holding", flush=True)
             sys.stdin.read()
