@@ -34,6 +34,8 @@ from ml_connector_dagster.config.settings import ConnectorSettings
 from ml_connector_dagster.defs import pools
 from ml_connector_dagster.defs.pools import apply_pool_limits, dynamics_pool, pool_limits
 from ml_connector_dagster.defs.run_limits import MAX_RUNTIME_TAG, runtime_tags
+from ml_connector_dagster.defs.stale_runs import free_dead_runs
+from ml_connector_dagster.instance import prepare_dagster_home
 
 # --- the limit is set explicitly, once, whoever starts first ---------------------------------
 
@@ -69,6 +71,19 @@ def test_the_pool_and_its_limit_come_from_the_settings() -> None:
     assert pool_limits(settings) == {"dynamics__acme": 3}
     assert pool_limits(ConnectorSettings.from_env({})) == {dynamics_pool("default"): 1}
     assert dynamics_pool(pools.CONNECTION) == pools.DYNAMICS_POOL
+
+
+def test_preparing_a_home_sets_the_pool_of_the_settings(tmp_path: Path, monkeypatch) -> None:
+    """``ml-connector home`` (run by ``make demo``) and every command that opens the instance."""
+    monkeypatch.setenv("ML_CONNECTOR_CONNECTION", "acme")
+    monkeypatch.setenv("ML_CONNECTOR_DYNAMICS_POOL_LIMIT", "2")
+    home = prepare_dagster_home(tmp_path / "home", kind="sqlite")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert _limit(instance, "dynamics__acme") == (2, False, 2)
+    monkeypatch.setenv("ML_CONNECTOR_DYNAMICS_POOL_LIMIT", "1")
+    prepare_dagster_home(home, kind="sqlite")  # the home exists: only the limit changes
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert _limit(instance, "dynamics__acme") == (1, False, 1)
 
 
 RACER = """
@@ -191,20 +206,28 @@ def job_defs() -> Iterator[dict[str, dg.JobDefinition]]:
     }
 
 
-def _queue_runs(instance: dg.DagsterInstance, job_defs: dict) -> dict[str, str]:
-    """Two payroll runs of the same pool, then a reference refresh (no pool), all QUEUED."""
+def _create_runs(
+    instance: dg.DagsterInstance,
+    job_defs: dict,
+    runs: tuple[tuple[str, str], ...] = (
+        ("a", "payroll_to_ledger"),
+        ("b", "payroll_to_ledger"),
+        ("reference", "refresh_reference_data"),
+    ),
+    status: dg.DagsterRunStatus = dg.DagsterRunStatus.QUEUED,
+    tags: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """Runs of the real jobs (default: two payroll runs of the same pool, then a reference
+    refresh that needs no pool), QUEUED unless told; label -> run id."""
     repository = RemoteRepositoryOrigin(
         RegisteredCodeLocationOrigin("ml_connector_dagster"), "__repository__"
     )
     ids = {}
-    for label, job in (
-        ("a", "payroll_to_ledger"),
-        ("b", "payroll_to_ledger"),
-        ("reference", "refresh_reference_data"),
-    ):
+    for label, job in runs:
         run = instance.create_run_for_job(
             job_defs[job],
-            status=dg.DagsterRunStatus.QUEUED,
+            status=status,
+            tags=tags,
             remote_job_origin=RemoteJobOrigin(repository, job),
         )
         ids[label] = run.run_id
@@ -248,7 +271,7 @@ def test_a_run_waiting_for_the_pool_stays_queued_and_holds_no_run_slot(
     ):
         apply_pool_limits(instance)  # what the code location load does
         assert instance.get_concurrency_config().pool_config.pool_granularity.value == granularity
-        ids = _queue_runs(instance, job_defs)
+        ids = _create_runs(instance, job_defs)
         _dequeue(instance)
         first = _statuses(instance, ids)
         if granularity == "run":
@@ -316,3 +339,35 @@ def test_run_monitoring_fails_a_run_past_the_tagged_runtime(tmp_path: Path) -> N
             check_run_timeout(instance, record, logging.getLogger("test"), 0.0)
         assert instance.get_run_by_id(over.run_id).status == dg.DagsterRunStatus.FAILURE
         assert instance.get_run_by_id(within.run_id).status == dg.DagsterRunStatus.STARTED
+
+
+def test_under_run_granularity_a_dead_run_holds_the_pool_until_freed(
+    job_defs, dead_pid_tags, postgres, tmp_path: Path, monkeypatch
+) -> None:
+    """A STARTED run counts against its pools until it ends: one whose process died would keep
+    the connection's next run QUEUED for ever. ``free_dead_runs`` (run by the pay-run sensor
+    every tick) marks it failed, and the queue starts the next run."""
+    changes = {
+        "concurrency": {"runs": {"max_concurrent_runs": 10}},
+        "run_launcher": {"module": "dagster._core.test_utils", "class": "MockedRunLauncher"},
+    }
+    with (
+        postgres_home(postgres, tmp_path / "home", monkeypatch, changes),
+        dg.DagsterInstance.get() as instance,
+    ):
+        apply_pool_limits(instance)
+        assert instance.get_concurrency_config().pool_config.pool_granularity.value == "run"
+        dead = _create_runs(
+            instance,
+            job_defs,
+            (("dead", "payroll_to_ledger"),),
+            dg.DagsterRunStatus.STARTED,
+            dead_pid_tags,
+        )
+        ids = {**dead, **_create_runs(instance, job_defs, (("next", "payroll_to_ledger"),))}
+        _dequeue(instance)
+        assert _statuses(instance, ids) == {"dead": "STARTED", "next": "QUEUED"}
+
+        assert [d.run_id for d in free_dead_runs(instance, actor="a test")] == [dead["dead"]]
+        _dequeue(instance)
+        assert _statuses(instance, ids) == {"dead": "FAILURE", "next": "STARTING"}
