@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 from collections import Counter
+from itertools import pairwise
 from pathlib import Path
 
 import dagster as dg
@@ -81,6 +82,20 @@ def _pools_idle(instance: dg.DagsterInstance) -> dict[str, tuple[int, int]]:
     }
 
 
+def _posting_span(instance: dg.DagsterInstance, run_id: str) -> tuple[float, float]:
+    """When the run's posting step started and ended (its event log)."""
+    times = [
+        entry.timestamp
+        for entry in instance.all_logs(run_id)
+        if entry.dagster_event is not None
+        and entry.step_key == "dynamics__posted_journals"
+        and entry.dagster_event.event_type
+        in (dg.DagsterEventType.STEP_START, dg.DagsterEventType.STEP_SUCCESS)
+    ]
+    assert len(times) == 2, times
+    return min(times), max(times)
+
+
 @pytest.mark.parametrize("granularity", ["run", "op"])
 def test_two_sensors_and_a_backfill_on_one_period_post_each_journal_once(
     granularity, setup, postgres, empty_database, tmp_path: Path, monkeypatch
@@ -114,6 +129,9 @@ def test_two_sensors_and_a_backfill_on_one_period_post_each_journal_once(
             runs = {r.run_id: r for r in instance.get_runs()}
             assert {runs[r["run_id"]].tags[TRIGGER_TAG] for r in results.values()} == set(TRIGGERS)
             assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs.values())
+            if granularity == "op":  # the slot passed from one posting step to the next
+                spans = sorted(_posting_span(instance, r["run_id"]) for r in results.values())
+                assert all(a[1] <= b[0] for a, b in pairwise(spans)), spans
             idle = _pools_idle(instance)
             assert idle.get(DYNAMICS_POOL) == (0, 0)
             assert set(idle.values()) == {(0, 0)}, idle
