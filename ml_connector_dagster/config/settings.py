@@ -83,7 +83,7 @@ class ConnectorSettings(BaseSettings):
     dynamics_pool_limit: int = Field(default=1, ge=1, le=100)
     # A run still going after this long is stopped and marked failed by the daemon's run
     # monitoring (the ``dagster/max_runtime`` tag on every job; seconds, 0: no limit).
-    max_runtime_seconds: int = Field(default=14400, ge=0)
+    max_runtime_seconds: int = Field(default=10800, ge=0)
 
     # Automation: sensors and schedules start running when the code location loads.
     automation_on: bool = False
