@@ -6,8 +6,10 @@ once, the Dynamics pool at one slot) the run queue starts each run in a process 
 Here each run is ``defs.headless.run_partition`` in a fresh process (``spawn``, one run per
 process, as the DefaultRunLauncher does: each pays for its imports), at most ``N`` at a time,
 against one PostgreSQL instance in a database made for the measurement and dropped after it.
-The posting steps still take the Dynamics pool's one slot, so F&O is written by one run at a
-time; everything else (Rippling reads, builds, checks) overlaps.
+These runs bypass the run queue, and ``dagster.postgres.yaml`` enforces pools at ``run``
+granularity (in the queue; README "Pools, granularity and run health"), so here the posting
+steps take no pool slot: F&O is written side by side, the posting claims keeping each journal
+once. Through the daemon, runs of one connection do not overlap at all.
 
 Not the daemon itself: no queue, no sensor daemon, no code server; the difference is the
 daemon's own polling (seconds) and a code server per run, which this leaves out.

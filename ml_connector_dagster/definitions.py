@@ -10,6 +10,7 @@ import dagster as dg
 from ml_connector_dagster.defs.alerts import definitions as alerts
 from ml_connector_dagster.defs.io_manager import PartitionFilesIOManager
 from ml_connector_dagster.defs.payroll import definitions as payroll
+from ml_connector_dagster.defs.pools import apply_pool_limits_at_load
 from ml_connector_dagster.defs.reference import definitions as reference
 from ml_connector_dagster.defs.resources import ConnectorResource
 from ml_connector_dagster.defs.workforce import definitions as workforce
@@ -25,3 +26,7 @@ defs = dg.Definitions.merge(
         executor=dg.in_process_executor,
     ),
 )
+
+# The pool limits, set on this instance before any step of this code location can claim a slot
+# (``defs/pools.py``: a defaulted pool can crash runs on PostgreSQL).
+apply_pool_limits_at_load()

@@ -82,6 +82,14 @@ class ConnectorSettings(BaseSettings):
     instance: Literal["sqlite", "postgres"] = "sqlite"
     dagster_yaml: Path | None = None
 
+    # Steps that write to this connection's Dynamics environment at once (the pool
+    # ``dynamics__<connection>``): set on the instance explicitly when the code location loads
+    # and when ``ml-connector`` prepares a DAGSTER_HOME (``defs/pools.py``).
+    dynamics_pool_limit: int = Field(default=1, ge=1, le=100)
+    # A run still going after this long is stopped and marked failed by the daemon's run
+    # monitoring (the ``dagster/max_runtime`` tag on every job; seconds, 0: no limit).
+    max_runtime_seconds: int = Field(default=10800, ge=0)
+
     # Automation: sensors and schedules start running when the code location loads.
     automation_on: bool = False
     webhooks: bool = False

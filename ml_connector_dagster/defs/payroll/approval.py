@@ -33,6 +33,7 @@ from ml_connector_dagster.defs.payroll.checks import MIN_WORKERS_PER_ROW, ONE_WO
 from ml_connector_dagster.defs.payroll.launcher import APPROVAL_TAG
 from ml_connector_dagster.defs.payroll.partitions import PayrollPartition
 from ml_connector_dagster.defs.resources import ConnectorResource
+from ml_connector_dagster.defs.run_limits import runtime_tags
 from ml_connector_dagster.defs.stale_runs import TRIGGER_TAG
 from ml_connector_dagster.ledger.journal import JournalBuild
 from ml_connector_dagster.posting.approval import REQUIRED, binding, built_with
@@ -312,7 +313,7 @@ def record_approval(
     description="Approve or reject one pay period x company's journals before they are written"
     " to F&O (journal.approval: required). Fill pay_period, legal_entity, decision, by and note"
     " in the Launchpad.",
-    tags={TRIGGER_TAG: "approve_journals"},
+    tags={TRIGGER_TAG: "approve_journals", **runtime_tags()},
 )
 def approve_journals() -> None:
     record_approval()

@@ -30,6 +30,7 @@ from ml_connector_dagster.defs.payroll.partitions import (
 )
 from ml_connector_dagster.defs.pools import DYNAMICS_POOL
 from ml_connector_dagster.defs.resources import ConnectorResource
+from ml_connector_dagster.defs.run_limits import runtime_tags
 from ml_connector_dagster.dynamics.errors import DynamicsError
 from ml_connector_dagster.ledger.journal import JournalBuild
 from ml_connector_dagster.posting.corrections import Correction, JournalCorrector
@@ -188,6 +189,7 @@ correction_job = dg.define_asset_job(
     ),
     description="Dry run by default: what F&O holds against Rippling now per journal, and the"
     " fix. Set apply: true (and requested_by) in the ledger_corrections config to write it.",
+    tags=runtime_tags(),
 )
 
 

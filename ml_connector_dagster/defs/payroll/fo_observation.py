@@ -41,6 +41,7 @@ from ml_connector_dagster.defs.payroll.partitions import (
     split_key,
 )
 from ml_connector_dagster.defs.resources import ConnectorResource
+from ml_connector_dagster.defs.run_limits import runtime_tags
 from ml_connector_dagster.posting.fo_headers import read_headers
 from ml_connector_dagster.posting.fo_observation import (
     JournalObservation,
@@ -328,6 +329,7 @@ def _alert_unposted(
     name="observe_posted_journals",
     description="Are the journals the connector created posted by finance, and unchanged in F&O?"
     " Records an observation and the unchanged_in_fo check per pay period x company.",
+    tags=runtime_tags(),
 )
 def observe_posted_journals() -> None:
     observe_posted_journals_in_fo()

@@ -12,6 +12,7 @@ from ml_connector_dagster.defs.payroll.assets import (
     posted_journals,
 )
 from ml_connector_dagster.defs.payroll.fo_observation import unchanged_in_fo
+from ml_connector_dagster.defs.run_limits import runtime_tags
 
 payroll_job = dg.define_asset_job(
     "payroll_to_ledger",
@@ -21,4 +22,5 @@ payroll_job = dg.define_asset_job(
     - dg.AssetSelection.checks(unchanged_in_fo),
     description="Snapshot, journals, the five blocking checks, and posting, per pay period and"
     " legal entity.",
+    tags=runtime_tags(),
 )

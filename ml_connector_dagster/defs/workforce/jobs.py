@@ -2,12 +2,14 @@
 
 import dagster as dg
 
+from ml_connector_dagster.defs.run_limits import runtime_tags
 from ml_connector_dagster.defs.workforce.assets import APPLIED_KEY, PLAN_KEY
 
 workforce_job = dg.define_asset_job(
     "workforce_sync",
     selection=dg.AssetSelection.assets(PLAN_KEY, APPLIED_KEY),
     description="Align Dynamics workers, employments and contractor vendors with Rippling.",
+    tags=runtime_tags(),
 )
 
 
