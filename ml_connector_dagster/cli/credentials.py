@@ -336,6 +336,11 @@ def rotate_key(print_new_key: bool, values_dir: Path | None) -> None:
 
     def reencrypt(ring: KeyRing) -> None:
         outcome["done"], outcome["skipped"] = reencrypt_tree(values_root_dir, ring)
+        # Values kept in a database (ML_CONNECTOR_STORAGE_URL) are re-encrypted there too.
+        from ml_connector_dagster.defs.io_manager import CODEC
+        from ml_connector_dagster.defs.value_storage import reencrypt_database_values
+
+        outcome["database"] = reencrypt_database_values(CODEC, ring)
 
     rotated = store.rotate_key(publish, reencrypt)
     if from_env:
@@ -357,6 +362,14 @@ def rotate_key(print_new_key: bool, values_dir: Path | None) -> None:
         f"{outcome['done']} stored asset value(s) under {values_root_dir} re-encrypted with the"
         " new key"
     )
+    if outcome.get("database") is not None:
+        done, skipped = outcome["database"]
+        err.print(f"{done} stored asset value(s) in the storage database re-encrypted")
+        for name in skipped:
+            err.print(
+                f"[yellow]left as it was:[/yellow] {name} in the storage database (another"
+                " format or key: re-materialize its asset)"
+            )
     for path in outcome["skipped"]:
         err.print(
             f"[yellow]left as it was:[/yellow] {path} (another format or key: re-materialize"

@@ -186,3 +186,32 @@ def test_cli_rotate_key_re_encrypts_the_stored_values(paths, filed_store) -> Non
     # A second rotation retires the first key; the values follow the store, still readable.
     assert CliRunner().invoke(main, ["credentials", "rotate-key"]).exit_code == 0
     assert _sealed(root, load_keyring(os.environ)).read(path) == value
+
+
+def test_cli_rotate_key_re_encrypts_values_kept_in_a_database(
+    paths, filed_store, monkeypatch
+) -> None:
+    """With ML_CONNECTOR_STORAGE_URL, the rows are re-encrypted by the same command."""
+    from ml_connector_dagster.audit.stored_values import database_backend, dispose_engines
+    from ml_connector_dagster.defs.io_manager import CODEC
+    from ml_connector_dagster.storage.envelope import token_of
+
+    store, old = filed_store
+    url = f"sqlite:///{paths.dagster_home / 'values.sqlite'}"
+    monkeypatch.setenv("ML_CONNECTOR_STORAGE_URL", url)
+    value = _pay_value()
+    asset = ["rippling", "payroll_cost_snapshot"]
+    database_backend(url, store.keyring, CODEC).store(asset, "USMF|2026-11-14", value)
+    try:
+        result = CliRunner().invoke(main, ["credentials", "rotate-key"])
+        assert result.exit_code == 0, result.output
+        assert "1 stored asset value(s) in the storage database re-encrypted" in result.stderr
+        new = load_keyring(os.environ).reveal()[0].encode()
+        backend = database_backend(url, KeyRing([new], source="new only"), CODEC)
+        assert backend.load(asset, "USMF|2026-11-14") == value
+        raw = backend._envelope(asset, "USMF|2026-11-14")
+        token = token_of(raw.encode(), "the row")
+        with pytest.raises(InvalidToken):
+            Fernet(old).decrypt(token)
+    finally:
+        dispose_engines()

@@ -97,7 +97,10 @@ def test_nested_values_round_trip_with_every_tag() -> None:
     ]
     back = CODEC.loads(CODEC.dumps(value))
     assert back == value
-    assert repr(back) == repr(value)
+    # repr shows each Decimal's exponent (0.10 is not 0.1); a set's order follows the hash
+    # seed, so the set is compared by members and types instead.
+    assert repr(back[:2] + back[3:]) == repr(value[:2] + value[3:])
+    assert type(back[2]) is set and {type(x) for x in back[2]} == {frozenset, str}
     assert type(back[0]) is dict and type(next(iter(back[0]))) is tuple
     assert type(back[3]) is tuple and type(back[3][1][0]) is LineRole
 
