@@ -60,6 +60,18 @@ class QueueState:
         return f"queued: {self.in_progress}{limit} runs in progress, waiting for {who}"
 
 
+def code_location_target():
+    """The workspace load target of this project's code location, named ``LOCATION_NAME``."""
+    from dagster._core.workspace.load_target import ModuleTarget
+
+    return ModuleTarget(
+        module_name=DEFINITIONS_MODULE,
+        attribute=None,
+        working_directory=None,
+        location_name=LOCATION_NAME,
+    )
+
+
 @contextmanager
 def code_location(instance: dg.DagsterInstance, log_level: str = "warning") -> Iterator[object]:
     """A workspace process context serving this project's code location (a code server child).
@@ -69,17 +81,10 @@ def code_location(instance: dg.DagsterInstance, log_level: str = "warning") -> I
     """
     from dagster import __version__
     from dagster._core.workspace.context import WorkspaceProcessContext
-    from dagster._core.workspace.load_target import ModuleTarget
 
-    target = ModuleTarget(
-        module_name=DEFINITIONS_MODULE,
-        attribute=None,
-        working_directory=None,
-        location_name=LOCATION_NAME,
-    )
     with WorkspaceProcessContext(
         instance,
-        target,
+        code_location_target(),
         version=__version__,
         read_only=False,
         code_server_log_level=log_level,
