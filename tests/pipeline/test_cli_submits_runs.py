@@ -9,15 +9,26 @@ import os
 import re
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
+import pytest
 from click.testing import CliRunner
 
 from ml_connector_dagster.cli import main
 from ml_connector_dagster.defs.payroll.jobs import payroll_job
 from ml_connector_dagster.defs.payroll.partitions import partition_key, payroll_partitions
 from ml_connector_dagster.defs.stale_runs import PID_TAG
+from ml_connector_dagster.defs.submit import (
+    QueueStalled,
+    QueueState,
+    code_location,
+    follow_run,
+    submit_job_run,
+)
+from ml_connector_dagster.instance import prepare_dagster_home
 
 COMPANY = "USMF"
 DEBUG_LINE = re.compile(r"\bDEBUG\b")
@@ -84,3 +95,73 @@ def test_verbose_shows_dagster_lines_on_the_terminal(home_env) -> None:
     assert DEBUG_LINE.search(terminal)
     assert "Dagster log:" not in terminal
     assert "created in F&O, not posted" in done.stdout
+
+
+# --- the queue, without a sandbox: a submitted run that must wait -------------------------------
+
+
+class _Stop(Exception):
+    """Raised from ``on_queue`` to stop following once the waiting state was seen."""
+
+
+def _heartbeat(instance: dg.DagsterInstance, age_seconds: float) -> None:
+    from dagster._daemon.types import DaemonHeartbeat
+
+    from ml_connector_dagster.defs.submit import QUEUE_DAEMON
+
+    stamp = time.time() - age_seconds  # relative to Dagster's own clock, whatever the date
+    instance.add_daemon_heartbeat(DaemonHeartbeat(stamp, QUEUE_DAEMON, "test-daemon", None))
+
+
+@pytest.fixture
+def queue_instance(tmp_path: Path, monkeypatch) -> Iterator[dg.DagsterInstance]:
+    home = prepare_dagster_home(tmp_path / "home", kind="sqlite")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    with dg.DagsterInstance.get() as instance:
+        yield instance
+
+
+def test_a_run_waits_for_a_live_daemon_and_stops_when_its_heartbeat_does(queue_instance) -> None:
+    instance = queue_instance
+    _heartbeat(instance, 0)
+    seen: list[QueueState] = []
+
+    def daemon_dies(state: QueueState) -> None:
+        seen.append(state)
+        _heartbeat(instance, 100_000)  # its last heartbeat is now long past
+
+    with code_location(instance) as workspace:
+        run = submit_job_run(workspace, payroll_job.name, tags={})
+        assert run.status == dg.DagsterRunStatus.QUEUED
+        with pytest.raises(QueueStalled, match=run.run_id):
+            follow_run(workspace, run.run_id, lambda _event: None, daemon_dies, poll_seconds=0)
+    assert [s.by_daemon for s in seen] == [True]
+    assert "waiting for the Dagster daemon" in seen[0].describe()
+    after = instance.get_run_by_id(run.run_id)
+    assert after is not None and after.status == dg.DagsterRunStatus.QUEUED  # left for the daemon
+
+
+def test_without_a_daemon_a_run_waits_for_a_free_run_slot(queue_instance) -> None:
+    from dagster._core.test_utils import create_run_for_test
+
+    instance = queue_instance
+    limit = instance.get_concurrency_config().run_queue_config.max_concurrent_runs
+    busy = [
+        create_run_for_test(instance, job_name="other", status=dg.DagsterRunStatus.STARTED)
+        for _ in range(limit)
+    ]
+    seen: list[QueueState] = []
+
+    def stop(state: QueueState) -> None:
+        seen.append(state)
+        raise _Stop
+
+    with code_location(instance) as workspace:
+        run = submit_job_run(workspace, payroll_job.name, tags={})
+        with pytest.raises(_Stop):
+            follow_run(workspace, run.run_id, lambda _event: None, stop, poll_seconds=0)
+    [state] = seen
+    assert (state.in_progress, state.limit, state.by_daemon) == (len(busy), limit, False)
+    assert "waiting for a free run slot" in state.describe()
+    after = instance.get_run_by_id(run.run_id)
+    assert after is not None and after.status == dg.DagsterRunStatus.QUEUED  # not started
