@@ -64,7 +64,9 @@ class RunProgress:
             self.status.update(f"{self.label}: {text}")
 
     def on_queue(self, state) -> None:
+        """A line, not only the spinner: a run that waits must say so in a log or a pipe too."""
         self._say(state.describe())
+        self.console.print(f"  {self.label}: {escape(state.describe())}", highlight=False)
 
     def on_event(self, event) -> None:
         kind = event.event_type_value

@@ -55,9 +55,14 @@ class QueueState:
     by_daemon: bool
 
     def describe(self) -> str:
-        who = "the Dagster daemon" if self.by_daemon else "a free run slot"
         limit = f" of {self.limit}" if self.limit is not None else ""
-        return f"queued: {self.in_progress}{limit} runs in progress, waiting for {who}"
+        text = f"queued: {self.in_progress}{limit} runs in progress, waiting for "
+        if self.by_daemon:
+            return text + "the Dagster daemon to start it"
+        return (
+            text + "a free run slot (no Dagster daemon runs; `ml-connector runs stale` lists"
+            " runs whose process died)"
+        )
 
 
 def code_location_target():
