@@ -31,6 +31,12 @@ def _dev_workspace() -> Path:
 def test_every_loader_names_the_code_location_the_same() -> None:
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     workspace = _names(WorkspaceFileTarget(paths=[str(ROOT / "workspace.yaml")]).create_origins())
+    # Every other workspace file of the repository (a deploy's) names it the same too.
+    others = {
+        str(path.relative_to(ROOT)): _names(WorkspaceFileTarget(paths=[str(path)]).create_origins())
+        for path in sorted(ROOT.rglob("workspace.yaml"))
+        if not any(part.startswith(".") for part in path.relative_to(ROOT).parts)
+    }
     dev = _names(WorkspaceFileTarget(paths=[str(_dev_workspace())]).create_origins())
     commands = _names(code_location_target().create_origins())
     names = {
@@ -39,6 +45,7 @@ def test_every_loader_names_the_code_location_the_same() -> None:
         "ml-connector run/replay/correct": commands,
         "[tool.dagster]": [pyproject["tool"]["dagster"]["code_location_name"]],
         "[tool.dg.project]": [pyproject["tool"]["dg"]["project"]["code_location_name"]],
+        **others,
     }
     assert len({tuple(n) for n in names.values()}) == 1, names
     [name] = commands
