@@ -17,6 +17,8 @@ import dagster as dg
 import pytest
 from click.testing import CliRunner
 
+from benchmarks.concurrent_runs import postgres_env
+from ml_connector_dagster import clock
 from ml_connector_dagster.cli import main
 from ml_connector_dagster.defs.payroll.jobs import payroll_job
 from ml_connector_dagster.defs.payroll.partitions import partition_key, payroll_partitions
@@ -32,6 +34,7 @@ from ml_connector_dagster.instance import prepare_dagster_home
 
 COMPANY = "USMF"
 DEBUG_LINE = re.compile(r"\bDEBUG\b")
+WORKSPACE = Path(__file__).resolve().parents[2] / "workspace.yaml"
 
 
 def _log_named(output: str) -> Path:
@@ -165,3 +168,58 @@ def test_without_a_daemon_a_run_waits_for_a_free_run_slot(queue_instance) -> Non
     assert "waiting for a free run slot" in state.describe()
     after = instance.get_run_by_id(run.run_id)
     assert after is not None and after.status == dg.DagsterRunStatus.QUEUED  # not started
+
+
+# --- PostgreSQL with a running daemon: the daemon, not the command, starts the run -------------
+
+
+def test_on_postgres_with_a_daemon_the_daemon_starts_the_commands_run(
+    home_env, empty_database, tmp_path: Path, monkeypatch
+) -> None:
+    from dagster._daemon.controller import get_daemon_statuses
+    from processes import wait_for_exit
+
+    from ml_connector_dagster.defs.submit import QUEUE_DAEMON
+
+    with empty_database("postgres") as url:
+        monkeypatch.setenv("DAGSTER_PG_DB", url.rsplit("/", 1)[1])
+        for key, value in postgres_env().items():
+            if key != "DAGSTER_PG_DB":
+                monkeypatch.setenv(key, value)
+        home = prepare_dagster_home(tmp_path / "pg-home", kind="postgres")
+        monkeypatch.setenv("DAGSTER_HOME", str(home))
+        daemon_log = tmp_path / "daemon.log"
+        with daemon_log.open("w") as out:
+            daemon = subprocess.Popen(
+                [str(Path(sys.executable).parent / "dagster-daemon"), "run", "-w", str(WORKSPACE)],
+                env=dict(os.environ),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=home,
+            )
+        try:
+            with dg.DagsterInstance.get() as instance:
+                deadline = time.monotonic() + 120
+                while not get_daemon_statuses(instance, [QUEUE_DAEMON])[QUEUE_DAEMON].healthy:
+                    assert daemon.poll() is None, daemon_log.read_text()[-3000:]
+                    assert time.monotonic() < deadline, "the daemon never sent a heartbeat"
+                    clock.sleep(0.2)
+            result = CliRunner().invoke(
+                main,
+                ["run", "--pay-period", home_env["period"], "--legal-entity", COMPANY],
+                env={"COLUMNS": "250"},
+                catch_exceptions=False,
+            )
+            assert result.exit_code == 0, result.output
+            assert "created in F&O, not posted" in result.output
+            with dg.DagsterInstance.get() as instance:
+                [run] = instance.get_runs()
+                assert run.job_name == payroll_job.name
+                assert run.status == dg.DagsterRunStatus.SUCCESS
+                assert run.tags["dagster/partition/legal_entity"] == COMPANY
+            # The daemon took it from the queue: the run ran in its process tree, whose output
+            # (the run worker's event lines) is the daemon's log, not the command's log file.
+            assert run.run_id in daemon_log.read_text()
+        finally:
+            daemon.terminate()
+            wait_for_exit(daemon, 60)
