@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ml_connector_dagster.cli import context
+from ml_connector_dagster.cli.launch import Submitter, submitting, verbose_option
 from ml_connector_dagster.cli.payroll import _validated_pay_period
 from ml_connector_dagster.defs.failures import step_failure_messages
 
@@ -25,27 +25,53 @@ EXIT_DIFFERS = 1  # F&O still differs (dry run, refused or failed): the table sa
 @click.option("--legal-entity", required=True, help="The F&O company, e.g. USMF.")
 @click.option("--apply", "apply_", is_flag=True, help="Write the correction (default: dry run).")
 @click.option("--requested-by", default=None, help="Who asks; default: your login name.")
-def correct(pay_period: str, legal_entity: str, apply_: bool, requested_by: str | None) -> None:
+@verbose_option
+def correct(
+    pay_period: str, legal_entity: str, apply_: bool, requested_by: str | None, verbose: bool
+) -> None:
     """Compare F&O with Rippling now for one pay period and company; fix it with --apply.
 
-    Exit 0: F&O equals Rippling (nothing to correct, or applied). 1: it still differs (dry run,
-    refused or failed; the table says why). 2: usage error."""
+    A run of the correct_ledger job through the instance's run queue. Exit 0: F&O equals
+    Rippling (nothing to correct, or applied). 1: it still differs (dry run, refused or failed;
+    the table says why). 2: usage error. 5: the run waits in the queue for a Dagster daemon
+    that stopped."""
+    pay_period = _validated_pay_period(pay_period)
+    company = legal_entity.upper()
+    with submitting("correct", verbose, console) as submitter:
+        _correct(submitter, pay_period, company, apply_, requested_by)
+
+
+def _correct(
+    submitter: Submitter, pay_period: str, company: str, apply_: bool, requested_by: str | None
+) -> None:
+    import dagster as dg
+
     from ml_connector_dagster.defs.payroll.corrections import (
         CORRECTION_COLUMNS,
         ledger_corrections,
-        run_correction,
+        submit_correction,
     )
 
-    pay_period = _validated_pay_period(pay_period)
-    company = legal_entity.upper()
-    status = f"{pay_period} {company}: snapshot, journals, checks, comparison"
-    with context.dagster_instance() as instance, console.status(status):
-        result = run_correction(
-            instance, pay_period, company, apply=apply_, requested_by=requested_by
+    progress = submitter.progress
+    progress.begin(f"{pay_period} {company}")
+    try:
+        run, events = submit_correction(
+            submitter.workspace,
+            pay_period,
+            company,
+            apply=apply_,
+            requested_by=requested_by,
+            on_event=progress.on_event,
+            on_queue=progress.on_queue,
         )
+    finally:
+        progress.end()
     rows: list[list[str]] = []
-    for event in result.get_asset_materialization_events():
-        if event.asset_key == ledger_corrections.key:
+    for event in events:
+        if (
+            event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION
+            and event.asset_key == ledger_corrections.key
+        ):
             rows = list(event.materialization.metadata["rows"].value)
     table = Table(
         title=f"correction of {company} {pay_period} ({'apply' if apply_ else 'dry run'})"
@@ -55,9 +81,9 @@ def correct(pay_period: str, legal_entity: str, apply_: bool, requested_by: str 
     for row in rows:
         table.add_row(*row)
     console.print(table)
-    console.print(f"Dagster run {result.run_id}")
-    if not result.success:
-        for reason in step_failure_messages(result.all_events):
+    console.print(f"Dagster run {run.run_id}")
+    if run.status != dg.DagsterRunStatus.SUCCESS:
+        for reason in step_failure_messages(events):
             console.print(f"[red]{escape(reason)}[/red]")
         raise SystemExit(EXIT_DIFFERS)
     pending = [

@@ -8,6 +8,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ml_connector_dagster.cli import context
+from ml_connector_dagster.cli.launch import Submitter, submitting, verbose_option
 from ml_connector_dagster.defs.failures import run_failure_messages
 
 console = Console()
@@ -59,20 +60,26 @@ def _free_dead_runs(instance, command: str) -> None:
     print_freed_runs(free_dead_runs(instance, actor=f"ml-connector {command}"))
 
 
-def _run_all(pairs: list[tuple[str, str]], command: str) -> int:
+def _run_all(pairs: list[tuple[str, str]], command: str, verbose: bool) -> int:
     """Free dead runs (``_free_dead_runs``), then run each pair (``_run_pairs``)."""
-    with context.dagster_instance() as instance:
-        _free_dead_runs(instance, command)
-        return _run_pairs(instance, pairs)
+    with submitting(command, verbose, console) as submitter:
+        _free_dead_runs(submitter.instance, command)
+        return _run_pairs(submitter, pairs)
 
 
-def _run_pairs(instance, pairs: list[tuple[str, str]]) -> int:
-    """Run each (pay period, company) through Dagster; print one row each; the exit code.
+def _run_pairs(submitter: Submitter, pairs: list[tuple[str, str]]) -> int:
+    """Submit each (pay period, company) as a run of ``payroll_to_ledger`` and follow it
+    (``defs/headless.submit_partition``); print one row each; the exit code.
 
-    A failed run's "why" is the root cause of its failed steps (``cli/failures.py``), which the
-    Dagster log would otherwise be the only place to find.
+    One run after another, each followed to its end: the runs of one command never compete for
+    the Dynamics pool with each other, and the table is in the order asked. A failed run's "why"
+    is the root cause of its failed steps (``defs/failures.py``), which the Dagster log would
+    otherwise be the only place to find.
     """
-    from ml_connector_dagster.defs.headless import run_partition
+    from ml_connector_dagster.defs.headless import submit_partition
+
+    instance = submitter.instance
+    progress = submitter.progress
 
     table = Table(title="payroll to ledger")
     for column in (
@@ -86,8 +93,13 @@ def _run_pairs(instance, pairs: list[tuple[str, str]]) -> int:
         table.add_column(column, overflow="fold")
     outcomes = []
     for pay_period, company in pairs:
-        with console.status(f"{pay_period} {company}: snapshot, journals, checks, posting"):
-            outcome = run_partition(instance, pay_period, company)
+        progress.begin(f"{pay_period} {company}")
+        try:
+            outcome = submit_partition(
+                submitter.workspace, pay_period, company, progress.on_event, progress.on_queue
+            )
+        finally:
+            progress.end()
         if not outcome.success:
             # The root cause of each failed step, every line of it, not Dagster's wrapper.
             outcome.error = "; ".join(run_failure_messages(instance, outcome.run_id)) or (
@@ -145,13 +157,16 @@ def _validated_pay_period(text: str) -> str:
 @click.command("run")
 @click.option("--pay-period", required=True, help="Pay period end date, e.g. 2026-11-15.")
 @click.option("--legal-entity", help="Dynamics company (dataAreaId); default: every mapped one.")
-def run_command(pay_period: str, legal_entity: str | None) -> None:
-    """Run one pay period end to end through Dagster. Exit 0: every journal created in F&O or
-    already there; 1: blocked, failed or changed after it was written; 3: nothing to post;
-    4: waiting for finance's approval (journal.approval: required), nothing written."""
+@verbose_option
+def run_command(pay_period: str, legal_entity: str | None, verbose: bool) -> None:
+    """Run one pay period end to end: a run of the payroll_to_ledger job per legal entity,
+    through the instance's run queue. Exit 0: every journal created in F&O or already there;
+    1: blocked, failed or changed after it was written; 3: nothing to post; 4: waiting for
+    finance's approval (journal.approval: required), nothing written; 5: the run waits in the
+    queue for a Dagster daemon that stopped."""
     companies = _companies(legal_entity)
     period = _validated_pay_period(pay_period)
-    raise SystemExit(_run_all([(period, company) for company in companies], "run"))
+    raise SystemExit(_run_all([(period, company) for company in companies], "run", verbose))
 
 
 def _pairs(keys: list[str]) -> list[tuple[str, str]]:
@@ -176,7 +191,8 @@ def _pairs(keys: list[str]) -> list[tuple[str, str]]:
     multiple=True,
     help="'COMPANY|PAY_PERIOD' (e.g. 'USMF|2026-11-15'); default: every unfinished one.",
 )
-def replay(partitions: tuple[str, ...]) -> None:
+@verbose_option
+def replay(partitions: tuple[str, ...], verbose: bool) -> None:
     """Re-run unfinished partitions (failed, blocked, interrupted) idempotently through Dagster.
 
     Unfinished: a journal identity the audit trail holds as not final, or a partition whose
@@ -194,13 +210,14 @@ def replay(partitions: tuple[str, ...]) -> None:
         else:
             with context.audit_store() as store:
                 pairs = _pairs(unfinished_partitions(instance, store))
-        if not pairs:
-            console.print(
-                "Nothing to replay: every journal identity is in a final state and no payroll"
-                " run failed before posting."
-            )
-            return
-        code = _run_pairs(instance, pairs)
+    if not pairs:
+        console.print(
+            "Nothing to replay: every journal identity is in a final state and no payroll"
+            " run failed before posting."
+        )
+        return
+    with submitting("replay", verbose, console) as submitter:
+        code = _run_pairs(submitter, pairs)
     raise SystemExit(code)
 
 

@@ -10,13 +10,14 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ml_connector_dagster import clock
 from ml_connector_dagster.cli import context
+from ml_connector_dagster.cli.launch import Submitter, submitting, verbose_option
 from ml_connector_dagster.config.mapping import PayrollMapping
 from ml_connector_dagster.config.workforce import WorkforceSettings
-from ml_connector_dagster.workforce.apply import ApplyResult
 from ml_connector_dagster.workforce.plan import Plan
 from ml_connector_dagster.workforce.sync import SyncOutcome, read_headcount, sync_workers
 from ml_connector_dagster.workforce.triggers import reread_workers
@@ -64,21 +65,6 @@ def render_plan(plan: Plan, console: Console, title: str = "workforce plan") -> 
     console.print(table)
     counts = ", ".join(f"{n} {k}" for k, n in sorted(plan.counts().items()))
     console.print(f"{len(plan.writes)} write(s) planned" + (f" ({counts})" if counts else ""))
-
-
-def render_result(result: ApplyResult, console: Console) -> None:
-    table = Table(title="workforce sync")
-    for column in ("action", "personnel number", "company", "outcome", "detail"):
-        table.add_column(column, overflow="fold")
-    for r in result.results:
-        table.add_row(
-            r.action.kind.value,
-            r.action.personnel_number or "",
-            r.action.company or "",
-            MARKS.get(r.outcome, r.outcome),
-            r.error or r.action.describe(),
-        )
-    console.print(table)
 
 
 def _run(
@@ -137,18 +123,87 @@ def plan_command(
 @mapping_option
 @worker_option
 @today_option
+@verbose_option
 def sync_command(
-    mapping_path: Path | None, worker_ids: tuple[str, ...], today: dt.datetime | None
+    mapping_path: Path | None,
+    worker_ids: tuple[str, ...],
+    today: dt.datetime | None,
+    verbose: bool,
 ) -> None:
-    """Apply the plan: only the planned writes, each recorded in the audit trail."""
+    """Apply the plan: only the planned writes, each recorded in the audit trail.
+
+    A run of the workforce_sync job through the instance's run queue. Exit 0: every planned
+    write applied (or nothing to write); 1: a write failed or the run failed; 5: the run waits
+    in the queue for a Dagster daemon that stopped."""
     console = Console()
-    outcome = _run(mapping_path, worker_ids, today.date() if today else None, dry_run=False)
-    assert outcome.result is not None
-    render_result(outcome.result, console)
-    counts = ", ".join(f"{n} {k}" for k, n in sorted(outcome.result.counts().items()))
-    console.print(counts or "Dynamics already matches Rippling: nothing written.")
-    if not outcome.result.ok:
-        raise SystemExit(1)
+    context.mapping(mapping_path)  # a bad file is refused here, before any run exists
+    with submitting("workforce sync", verbose, console) as submitter:
+        code = _sync(submitter, console, mapping_path, list(worker_ids), today)
+    if code:
+        raise SystemExit(code)
+
+
+def _sync(
+    submitter: Submitter,
+    console: Console,
+    mapping_path: Path | None,
+    worker_ids: list[str],
+    today: dt.datetime | None,
+) -> int:
+    import dagster as dg
+
+    from ml_connector_dagster.defs.failures import step_failure_messages
+    from ml_connector_dagster.defs.payroll.launcher import OS_USER_TAG, os_user
+    from ml_connector_dagster.defs.stale_runs import TRIGGER_TAG
+    from ml_connector_dagster.defs.tables import cells
+    from ml_connector_dagster.defs.workforce.assets import APPLIED_KEY
+    from ml_connector_dagster.defs.workforce.jobs import submit_workforce_sync
+
+    progress = submitter.progress
+    progress.begin("workforce sync")
+    try:
+        run, events = submit_workforce_sync(
+            submitter.workspace,
+            worker_ids,
+            today=today.date().isoformat() if today else "",
+            mapping_path=str(mapping_path.resolve()) if mapping_path else "",
+            tags={TRIGGER_TAG: "cli-workforce", OS_USER_TAG: os_user()},
+            on_event=progress.on_event,
+            on_queue=progress.on_queue,
+        )
+    finally:
+        progress.end()
+    metadata = {}
+    for event in events:
+        if (
+            event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION
+            and event.asset_key == APPLIED_KEY
+        ):
+            metadata = event.materialization.metadata
+    table = Table(title="workforce sync")
+    for column in ("action", "personnel number", "company", "outcome", "detail"):
+        table.add_column(column, overflow="fold")
+    for row in cells(metadata["results"]) if "results" in metadata else []:
+        outcome = str(row["outcome"])
+        table.add_row(
+            str(row["action"]),
+            str(row["PersonnelNumber"]),
+            str(row["company"]),
+            MARKS.get(outcome, outcome),
+            escape(str(row["Dynamics answer"])),
+        )
+    console.print(table)
+    counts = dict(metadata["counts_by_outcome"].value) if "counts_by_outcome" in metadata else {}
+    console.print(
+        ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+        or "Dynamics already matches Rippling: nothing written."
+    )
+    console.print(f"Dagster run {run.run_id}")
+    if run.status != dg.DagsterRunStatus.SUCCESS:
+        for reason in step_failure_messages(events):
+            console.print(f"[red]{escape(reason)}[/red]", soft_wrap=True)
+        return 1
+    return 0
 
 
 @workforce.command("headcount")

@@ -1,8 +1,10 @@
 """Runs whose process died: find them, mark them failed, free their pool slots.
 
-Why this exists: ``ml-connector run`` and ``replay`` execute each run inside their own process
-(``dg.materialize``), outside the daemon's run launcher. Dagster never health-checks such a run:
-when that process is killed (SIGKILL, the OOM killer, a lost container or SSH session) the run
+Why this exists: Dagster's DefaultRunLauncher cannot health-check run workers, and a run
+executed in a script's own process (``dg.materialize``: ``defs/headless.run_partition``, the
+benchmarks) is never checked at all. When the process running a run is killed together with
+the code server that started it (SIGKILL of an ``ml-connector run`` and its process group, the
+OOM killer, a lost container or SSH session) the run
 stays STARTED for ever and keeps the slot its posting step claimed in the
 ``dynamics__<connection>`` pool (limit 1), so every later run waits "blocked by limit for pool"
 for ever. ``run_monitoring.free_slots_after_run_end_seconds`` cannot help: it frees the slots of

@@ -168,6 +168,27 @@ def _prepare_dagster_home(home: Path) -> Path:
     return Path(done.stdout.strip())
 
 
+# The repository's workspace.yaml names the code location (``ml_connector_dagster``) exactly as
+# the product's commands submit runs to it and as ``[tool.dagster]`` / ``[tool.dg]`` do: with
+# ``dagster dev -m`` it would be named after the module, and the sensors' cursors and run
+# history of one would not carry over to the other (tests/test_code_location_name.py).
+WORKSPACE_FILE = Path(__file__).resolve().parents[2] / "workspace.yaml"
+
+
+def dagster_dev_command(port: int) -> list[str]:
+    """``dagster dev`` over the repository's workspace.yaml, on 127.0.0.1:``port``."""
+    return [
+        sys.executable, "-m", "dagster", "dev",
+        "-w", str(WORKSPACE_FILE),
+        "-h", "127.0.0.1", "-p", str(port),
+    ]  # fmt: skip
+
+
+def shell_hint(bin_dir: Path, env_file: Path) -> str:
+    """What to type in another terminal so the README's bare ``ml-connector ...`` works."""
+    return f"source {bin_dir}/activate && set -a && . {env_file} && set +a"
+
+
 @click.command()
 @_sandbox_options
 @click.option("--dagster-port", type=int, default=3000, show_default=True)
@@ -196,14 +217,15 @@ def dev(dagster_port: int, dagster_home: Path, **kwargs: Any) -> None:
             "ML_CONNECTOR_AUTOMATION_ON": "true",
             "ML_CONNECTOR_SENSOR_INTERVAL": os.environ.get("ML_CONNECTOR_SENSOR_INTERVAL", "30"),
         }
-        command = [
-            sys.executable, "-m", "dagster", "dev",
-            "-m", "ml_connector_dagster.definitions",
-            "-h", "127.0.0.1", "-p", str(dagster_port),
-        ]  # fmt: skip
+        command = dagster_dev_command(dagster_port)
         console.print(
             f"Dagster UI: [bold]http://127.0.0.1:{dagster_port}[/bold] (DAGSTER_HOME={home})"
         )
+        hint = shell_hint(
+            Path(os.path.relpath(Path(sys.executable).parent)),
+            Path(os.path.relpath(running.config.data_dir / "sandbox.env")),
+        )
+        console.print(f"The ml-connector command, in another terminal: {hint}", soft_wrap=True)
         # Run from DAGSTER_HOME: Dagster warns about the repository's dagster.yaml template.
         process = subprocess.Popen(command, env=env, cwd=home)
         try:

@@ -1,12 +1,13 @@
 """Runs whose process died are found, marked failed and their pool slots freed; others never.
 
-The first test is the reproduction: `ml-connector run` in its own process is SIGKILLed while
-its posting step holds the Dynamics pool slot, and the next `ml-connector run` (a fresh process)
-frees the dead run and completes. The kill lands at a known point without timing luck: the
-sandbox throttles the posting step's first F&O request with a 300-second Retry-After, which the
-client honours, and the test learns that the throttle fired from the sandbox's fault board in
-this process. The other tests build runs and slot claims directly in a real instance, on SQLite
-and on PostgreSQL.
+The first test is the reproduction: the run worker of an `ml-connector run` (the process the
+run's tags name; the command itself only submitted the run and follows it) is SIGKILLed, with
+the command, while its posting step holds the Dynamics pool slot, and the next `ml-connector run`
+(a fresh process) frees the dead run and completes. The kill lands at a known point without
+timing luck: the sandbox throttles the posting step's first F&O request with a 300-second
+Retry-After, which the client honours, and the test learns that the throttle fired from the
+sandbox's fault board in this process. The other tests build runs and slot claims directly in a
+real instance, on SQLite and on PostgreSQL.
 
 No ``time.sleep`` and no timed waits (libfaketime breaks them): the waits below have no timeout
 and end when the throttle fires or the child exits, whichever comes first.
@@ -130,6 +131,13 @@ def test_a_killed_cli_run_is_freed_by_the_next_run_which_completes(env, monkeypa
     waiter.start()
     throttled.wait()  # no timeout: set by the throttle or by the child's exit
     assert first.poll() is None, first_log.read_text()[-3000:]
+    with dg.DagsterInstance.get() as instance:
+        [running] = _cli_runs(instance)
+        assert running.job_name == "payroll_to_ledger"
+        worker = int(running.tags[PID_TAG])  # the run worker tagged itself (ConnectorResource)
+        assert worker != first.pid and running.tags[HOST_TAG] == socket.gethostname()
+        assert _holders(instance, DYNAMICS_POOL) == {running.run_id}
+    os.kill(worker, signal.SIGKILL)
     os.kill(first.pid, signal.SIGKILL)
     first.wait()
     waiter.join()
@@ -137,9 +145,8 @@ def test_a_killed_cli_run_is_freed_by_the_next_run_which_completes(env, monkeypa
 
     with dg.DagsterInstance.get() as instance:
         [dead] = _cli_runs(instance)
-        assert dead.status == dg.DagsterRunStatus.STARTED
-        assert dead.tags[PID_TAG] == str(first.pid)
-        assert dead.tags[HOST_TAG] == socket.gethostname()
+        # The code server that started the worker may already have marked the run failed; the
+        # slot stays held either way until someone frees it.
         assert _holders(instance, DYNAMICS_POOL) == {dead.run_id}
         found = find_dead_runs(instance)
         assert [d.run_id for d in found] == [dead.run_id]
@@ -158,9 +165,10 @@ def test_a_killed_cli_run_is_freed_by_the_next_run_which_completes(env, monkeypa
     with dg.DagsterInstance.get() as instance:
         runs = {r.run_id: r for r in _cli_runs(instance)}
         assert runs[dead.run_id].status == dg.DagsterRunStatus.FAILURE
-        [message] = _failure_messages(instance, dead.run_id)
-        assert GONE in message and f"pid {first.pid}" in message
-        assert "ml-connector run" in message and DYNAMICS_POOL in message
+        messages = _failure_messages(instance, dead.run_id)
+        assert len(messages) == 1, messages
+        if GONE in messages[0]:  # ours, when the code server had not marked it first
+            assert f"pid {worker}" in messages[0] and "ml-connector run" in messages[0]
         [after] = [r for r in runs.values() if r.run_id != dead.run_id]
         assert after.status == dg.DagsterRunStatus.SUCCESS
         assert _holders(instance, DYNAMICS_POOL) == set()

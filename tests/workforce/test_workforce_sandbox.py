@@ -565,6 +565,7 @@ def test_cli_plan_is_a_dry_run_and_sync_applies(
     monkeypatch.setenv("ML_CONNECTOR_AUDIT_URL", audit_url)
     monkeypatch.setenv("ML_CONNECTOR_MAPPING", str(wf_mapping_file))
     monkeypatch.setenv("COLUMNS", "250")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))  # sync submits a Dagster run
     hired = admin.hire(given_name="Ada", family_name="Cli", start_date="2026-11-16")
     number = f"RP-{hired['number']}"
     runner = CliRunner()
@@ -578,6 +579,12 @@ def test_cli_plan_is_a_dry_run_and_sync_applies(
 
     applied = runner.invoke(main, ["workforce", "sync", "--worker", hired["id"]])
     assert applied.exit_code == 0, applied.output
+    import dagster as dg
+
+    with dg.DagsterInstance.get() as instance:
+        [run] = instance.get_runs()
+    assert run.job_name == "workforce_sync" and run.status == dg.DagsterRunStatus.SUCCESS
+    assert "create-worker" in applied.output and "applied" in applied.output
     assert dynamics.get_entity("Workers", {"PersonnelNumber": number})["LastName"] == "Cli"
 
     again = runner.invoke(main, ["workforce", "plan", "--worker", hired["id"]])

@@ -9,11 +9,11 @@ posting, so a correction is never built from data that fails them.
 """
 
 import getpass
+from collections.abc import Callable
 
 import dagster as dg
 
 from ml_connector_dagster.defs import tables
-from ml_connector_dagster.defs.io_manager import PartitionFilesIOManager
 from ml_connector_dagster.defs.payroll.assets import (
     GROUP,
     POLICY,
@@ -31,6 +31,8 @@ from ml_connector_dagster.defs.payroll.partitions import (
 from ml_connector_dagster.defs.pools import DYNAMICS_POOL
 from ml_connector_dagster.defs.resources import ConnectorResource
 from ml_connector_dagster.defs.run_limits import runtime_tags
+from ml_connector_dagster.defs.stale_runs import TRIGGER_TAG
+from ml_connector_dagster.defs.submit import QueueState, follow_run, submit_job_run
 from ml_connector_dagster.dynamics.errors import DynamicsError
 from ml_connector_dagster.ledger.journal import JournalBuild
 from ml_connector_dagster.posting.corrections import Correction, JournalCorrector
@@ -193,38 +195,45 @@ correction_job = dg.define_asset_job(
 )
 
 
-def run_correction(
-    instance: dg.DagsterInstance,
+def submit_correction(
+    workspace_context,
     pay_period: str,
     company: str,
     *,
     apply: bool,
     requested_by: str | None = None,
-    resources: dict | None = None,
-) -> dg.ExecuteInProcessResult:
-    """The correct_ledger job for one partition, in this process (the CLI's way)."""
+    on_event: Callable[[dg.DagsterEvent], None] = lambda _event: None,
+    on_queue: Callable[[QueueState], None] | None = None,
+) -> tuple[dg.DagsterRun, list[dg.DagsterEvent]]:
+    """A run of the real ``correct_ledger`` job for one partition, submitted to the run queue
+    and followed to its end (the CLI's way, ``defs/submit.py``): the run and its events."""
+    instance: dg.DagsterInstance = workspace_context.instance
     key = partition_key(pay_period, company)
     instance.add_dynamic_partitions(pay_periods.name, [pay_period])
     instance.add_dynamic_partitions(legal_entities.name, [company])
     who = requested_by or _operator()
-    return dg.materialize(
-        [payroll_cost_snapshot, labor_cost_journals, ledger_corrections],
-        instance=instance,
-        resources=resources
-        or {"connector": ConnectorResource(), "io_manager": PartitionFilesIOManager()},
-        partition_key=key,
-        raise_on_error=False,
+    run = submit_job_run(
+        workspace_context,
+        correction_job.name,
+        tags={
+            **payroll_partitions.get_tags_for_partition_key(str(key)),
+            TRIGGER_TAG: "cli-correct",
+            "ml_connector/requested_by": who,
+            OS_USER_TAG: os_user(),
+        },
         run_config={
             "ops": {
                 "dynamics__ledger_corrections": {"config": {"apply": apply, "requested_by": who}}
             }
         },
-        tags={
-            "ml_connector/trigger": "cli-correct",
-            "ml_connector/requested_by": who,
-            OS_USER_TAG: os_user(),
-        },
     )
+    events: list[dg.DagsterEvent] = []
+
+    def collect(event: dg.DagsterEvent) -> None:
+        events.append(event)
+        on_event(event)
+
+    return follow_run(workspace_context, run.run_id, collect, on_queue), events
 
 
 def _operator() -> str:

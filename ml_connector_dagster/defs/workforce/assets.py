@@ -22,6 +22,7 @@ person it named failed (that write may succeed next time, so its events stay pen
 events of everyone else are answered even when another person's write failed.
 """
 
+import datetime as dt
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -79,6 +80,9 @@ class WorkerSelection(dg.Config):
     worker_ids: list[str] = Field(default_factory=list)
     employee_ids: list[str] = Field(default_factory=list)
     inbox_ids: list[int] = Field(default_factory=list)
+    # The date the plan treats as today (YYYY-MM-DD; `ml-connector workforce sync --today`);
+    # empty: today on the connector's clock.
+    today: str = ""
 
 
 @dataclass(frozen=True)
@@ -147,7 +151,7 @@ def workforce_plan(
             mapping=mapping,
             settings=settings,
             identities=load_identities(store),
-            today=clock.today(),
+            today=dt.date.fromisoformat(config.today) if config.today else clock.today(),
             full=full,
             gone=gone,
         )
@@ -246,6 +250,7 @@ def workforce_sync(
             if rows
             else "nothing to apply",
             "results": tables.table(RESULT_COLUMNS, rows),
+            "counts_by_outcome": dg.MetadataValue.json(result.counts()),
         },
     )
     differing = [h for h in headcount if not h.matches]
