@@ -49,6 +49,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -182,6 +183,8 @@ class Outcome:
     seconds: float  # launch to the terminal status, as this process saw it
     backfill_s: float | None  # the backfill's own timestamps
     runs: list[dg.RunRecord]
+    created: float  # the backfill's timestamp (epoch seconds)
+    ended: float | None
 
 
 def wait_for_backfill(
@@ -208,6 +211,8 @@ def wait_for_backfill(
                 time.perf_counter() - started,
                 end - backfill.backfill_timestamp if end else None,
                 runs,
+                backfill.backfill_timestamp,
+                end,
             )
         clock.sleep(1.0)
 
@@ -239,6 +244,13 @@ def peak_in_progress(runs: list[dg.RunRecord]) -> int:
         now += step
         peak = max(peak, now)
     return peak
+
+
+def _mean_gap(runs: list[dg.RunRecord]) -> float | None:
+    """Mean seconds from one run's end to the next run's start (runs in start order)."""
+    spans = sorted((r.start_time, r.end_time) for r in runs if r.start_time and r.end_time)
+    gaps = [b[0] - a[1] for a, b in pairwise(spans)]
+    return round(sum(gaps) / len(gaps), 1) if gaps else None
 
 
 # --- the measurement ------------------------------------------------------------------------------
@@ -368,6 +380,13 @@ def _result(
             / max(1, len(ends)),
             1,
         ),
+        # Where the wall goes besides the runs: the backfill daemon's first pass, the gaps the
+        # queue leaves between one run's end and the next one's start, the daemon's last pass.
+        "first_run_start_after_s": round(min(starts) - outcome.created, 1) if starts else None,
+        "mean_gap_between_runs_s": _mean_gap(runs),
+        "completed_after_last_run_s": (
+            round(outcome.ended - max(ends), 1) if ends and outcome.ended else None
+        ),
         "peak_runs_in_progress": peak_in_progress(runs),
         "payroll_runs": len(shape.posted_runs(year)),
         "journal_identities": len(journals),
@@ -402,6 +421,9 @@ def print_table(console: Console, result: dict[str, Any]) -> None:
         ("wall s (backfill's own)", f"{result['wall_s']} ({result['backfill_s']})"),
         ("first run start to last run end s", result["runs_span_s"]),
         ("mean run s", result["mean_run_s"]),
+        ("first run started after s", result["first_run_start_after_s"]),
+        ("mean gap between runs s", result["mean_gap_between_runs_s"]),
+        ("completed after the last run s", result["completed_after_last_run_s"]),
         ("peak runs in progress", result["peak_runs_in_progress"]),
         ("payroll runs posted", result["payroll_runs"]),
         (
