@@ -183,8 +183,10 @@ def test_replaying_a_posted_partition_writes_nothing_new(env) -> None:
 
 
 def test_a_backfill_over_a_partition_range_posts_every_period_once(env) -> None:
-    """A UI backfill of the payroll assets is one run per partition (multi_run(1)): the same
-    runs are made here, then a ranged run, which the policy never makes, is refused."""
+    """A UI backfill of the payroll assets is one run per partition (no backfill policy): a
+    ranged run of several keys is refused, a run tagged as a range of one key (as the daemon
+    tags a ``multi_run(1)`` backfill's runs) posts its partition, then the runs a backfill
+    makes post every period once."""
     from pipeline_support import PAYROLL
 
     sandbox = env["sandbox"]
@@ -196,7 +198,7 @@ def test_a_backfill_over_a_partition_range_posts_every_period_once(env) -> None:
             if _company_of(sandbox, r) == company
         }
     )
-    assert {a.backfill_policy for a in PAYROLL} == {dg.BackfillPolicy.multi_run(1)}
+    assert {a.backfill_policy for a in PAYROLL} == {None}  # one run per partition
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("default__pay_period", periods)
         instance.add_dynamic_partitions("default__legal_entity", [company])
@@ -213,6 +215,21 @@ def test_a_backfill_over_a_partition_range_posts_every_period_once(env) -> None:
         assert not ranged.success
         with Connection.from_environment().dynamics() as client:
             assert client.list_entities("LedgerJournalHeaders") == []
+        # What the backfill daemon launches: each run tagged as a range of one key (start ==
+        # end), not with dagster/partition.
+        first = f"{company}|{periods[0]}"
+        one_key = dg.materialize(
+            PAYROLL,
+            instance=instance,
+            resources=env["resources"],
+            tags={
+                "dagster/asset_partition_range_start": first,
+                "dagster/asset_partition_range_end": first,
+            },
+            raise_on_error=False,
+        )
+        assert one_key.success
+        # Then the runs a backfill makes (periods[0] again: its journal is not posted twice).
         for period in periods:
             assert materialize(instance, env["resources"], period, company).success
         checks = instance.event_log_storage.get_asset_check_execution_history(
@@ -220,8 +237,13 @@ def test_a_backfill_over_a_partition_range_posts_every_period_once(env) -> None:
             limit=100,
         )
         evaluated = [c for c in checks if c.status.value == "SUCCEEDED"]
-        # each partition has its own verdict, recorded against it
-        assert sorted(c.partition for c in evaluated) == [f"{company}|{p}" for p in periods]
+        # each partition has its own verdict, recorded against it (Dagster records the verdict
+        # of a range-tagged run without a partition: why the assets have no backfill policy)
+        ranged_runs = [c for c in evaluated if c.partition is None]
+        assert [c.run_id for c in ranged_runs] == [one_key.run_id]
+        assert sorted(c.partition for c in evaluated if c.partition) == [
+            f"{company}|{p}" for p in periods
+        ]
     with Connection.from_environment().dynamics() as client:
         headers = client.list_entities("LedgerJournalHeaders")
     usmf_runs = [r for r in _paid_runs(sandbox) if _company_of(sandbox, r) == company]

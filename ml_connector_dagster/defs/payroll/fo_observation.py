@@ -38,6 +38,7 @@ from ml_connector_dagster.defs.payroll.partitions import (
     legal_entities,
     pay_periods,
     payroll_partitions,
+    single_partition_key,
     split_key,
 )
 from ml_connector_dagster.defs.resources import ConnectorResource
@@ -347,12 +348,12 @@ def observe_posted_journals() -> None:
 def unchanged_in_fo(
     context: dg.AssetCheckExecutionContext, connector: ConnectorResource
 ) -> dg.AssetCheckResult:
-    if not context.has_partition_key:
+    key = single_partition_key(context)  # a backfill's run carries a range of one key
+    if key is None:
         raise dg.Failure(
             description="unchanged_in_fo runs for one pay period x company; the"
             " observe_posted_journals job runs it for every one"
         )
-    key = str(context.partition_key)
     result = observe_fo(connector, partition_key=key)
     [partition] = [p for p in result.partitions if p.partition_key == key] or [None]
     if partition is None:

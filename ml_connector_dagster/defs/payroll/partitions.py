@@ -6,7 +6,9 @@ instance, so they carry the connection name (``ML_CONNECTOR_CONNECTION``, ``pool
 """
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 import dagster as dg
 
@@ -63,3 +65,49 @@ def split_key(key: str) -> tuple[str, str]:
     """(pay_period, company) of a multi-partition key string."""
     partition = PayrollPartition.parse(key)
     return partition.pay_period, partition.company
+
+
+# How Dagster's backfill daemon tags a run of a ``BackfillPolicy.multi_run(1)`` asset backfill:
+# a range of one key (start == end), not ``dagster/partition``.
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+
+class _PartitionedContext(Protocol):
+    """What an asset's and an asset check's execution context both say about partitions."""
+
+    @property
+    def has_partition_key(self) -> bool: ...
+    @property
+    def partition_key(self) -> str: ...
+    @property
+    def has_partition_key_range(self) -> bool: ...
+    @property
+    def partition_key_range(self) -> dg.PartitionKeyRange: ...
+
+
+def single_partition_key(context: _PartitionedContext) -> str | None:
+    """The one partition a step runs for, or None (unpartitioned, or a range of several keys).
+
+    Why not just ``context.partition_key``: a run the UI's backfill launches through the daemon
+    (one run per partition, ``multi_run(1)``) carries a range of one key, and then
+    ``has_partition_key`` is False although the run covers exactly one partition.
+    """
+    if context.has_partition_key:
+        return str(context.partition_key)
+    if context.has_partition_key_range:
+        span = context.partition_key_range
+        if span.start == span.end:
+            return str(span.start)
+    return None
+
+
+def run_partition_key(tags: Mapping[str, str]) -> str | None:
+    """The one partition a run covers, from its tags (``dagster/partition``, or a range of one
+    key as a backfill's runs carry it); None otherwise."""
+    if tags.get("dagster/partition"):
+        return tags["dagster/partition"]
+    start = tags.get(RANGE_START_TAG)
+    if start and start == tags.get(RANGE_END_TAG):
+        return start
+    return None

@@ -31,6 +31,7 @@ from ml_connector_dagster.defs.payroll.partitions import (
     PayrollPartition,
     legal_entities,
     pay_periods,
+    run_partition_key,
 )
 from ml_connector_dagster.defs.payroll.retries import plan_retries
 from ml_connector_dagster.defs.resources import ConnectorResource
@@ -143,7 +144,7 @@ def _retries(
         context.log.warning(f"freed {dead.describe()}")
     busy = set(skip)
     for run in instance.get_runs(filters=dg.RunsFilter(statuses=_BUSY)):
-        partition = run.tags.get("dagster/partition")
+        partition = run_partition_key(run.tags)  # a backfill's run: a range of one key
         if partition:
             busy.add(partition)
     with connector.audit() as audit:

@@ -98,7 +98,6 @@ def workforce_metadata(workforce: PeriodWorkforce, use: WorkforceUse) -> dict:
 @dg.asset(
     key=WORKFORCE_KEY,
     partitions_def=pay_periods,
-    backfill_policy=dg.BackfillPolicy.multi_run(1),
     group_name="payroll",
     kinds={"rippling"},
     description="Every worker's department, job codes and redactions as Rippling listed them,"
