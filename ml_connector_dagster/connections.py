@@ -156,9 +156,7 @@ class Connection:
 
     def in_flight(self, service: str, limit: int) -> InFlightCap:
         """The machine-wide cap on ``service``'s requests in flight, under DAGSTER_HOME."""
-        return InFlightCap(
-            self.settings.dagster_home / "ml-connector" / "in-flight", service, limit
-        )
+        return InFlightCap(self.settings.connection_directory() / "in-flight", service, limit)
 
     def rippling_auth(self) -> RipplingAuth:
         """Rippling's token source; an OAuth refresh is serialized across processes."""

@@ -5,15 +5,22 @@ so that ``workspace.yaml``, ``[tool.dagster]``, ``[tool.dg]`` (``dg check defs``
 ``dagster definitions validate`` have one place to load.
 """
 
-import dagster as dg
+from ml_connector_dagster.connections_file import apply_selected_connection
 
-from ml_connector_dagster.defs.alerts import definitions as alerts
-from ml_connector_dagster.defs.io_manager import PartitionFilesIOManager
-from ml_connector_dagster.defs.payroll import definitions as payroll
-from ml_connector_dagster.defs.pools import apply_pool_limits_at_load
-from ml_connector_dagster.defs.reference import definitions as reference
-from ml_connector_dagster.defs.resources import ConnectorResource
-from ml_connector_dagster.defs.workforce import definitions as workforce
+# First, before any module below reads a setting or names an asset: with a connections file,
+# this process serves the connection ML_CONNECTOR_CONNECTION names, and its environment becomes
+# that connection's view (``connections_file.py``; its names: ``defs/naming.py``).
+apply_selected_connection()
+
+import dagster as dg  # noqa: E402
+
+from ml_connector_dagster.defs.alerts import definitions as alerts  # noqa: E402
+from ml_connector_dagster.defs.io_manager import PartitionFilesIOManager  # noqa: E402
+from ml_connector_dagster.defs.payroll import definitions as payroll  # noqa: E402
+from ml_connector_dagster.defs.pools import apply_pool_limits_at_load  # noqa: E402
+from ml_connector_dagster.defs.reference import definitions as reference  # noqa: E402
+from ml_connector_dagster.defs.resources import ConnectorResource  # noqa: E402
+from ml_connector_dagster.defs.workforce import definitions as workforce  # noqa: E402
 
 # Modules, not their Definitions: Dagster refuses a module holding more than one Definitions.
 defs = dg.Definitions.merge(

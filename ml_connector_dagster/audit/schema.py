@@ -11,6 +11,7 @@ to PersonnelNumber map that survives renames.
 period x company, with the journal contents (payload hashes) it binds to (``approvals.py``).
 ``journal_claims`` holds at most one row per journal key: the row is the lock that lets one
 process at a time post that journal (see ``claims.py``).
+``audit_owner`` names the one connection the database serves (``owner.py``).
 ``stored_values`` holds the IO manager's sealed asset values when the shared backend is chosen
 (``ML_CONNECTOR_STORAGE_URL``); declared by ``storage/database.py``, which uses it.
 
@@ -179,6 +180,15 @@ approval_decisions = sa.Table(
     sa.Column("via", sa.String(200)),  # "ml-connector approve (user)", "Dagster job ..."
     sa.Column("dagster_run_id", sa.String(64)),
     sa.Index("ix_approval_decisions_partition", "connection", "pay_period", "company"),
+)
+
+# The connection the database belongs to: one row (``audit/owner.py``).
+audit_owner = sa.Table(
+    "audit_owner",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("connection", sa.String(100), nullable=False),
+    sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=False),
 )
 
 # The stored values' table, declared where it is used; a copy here so the migrations are

@@ -19,6 +19,7 @@ from ml_connector_dagster.audit import approvals
 from ml_connector_dagster.audit.approvals import Approvals
 from ml_connector_dagster.audit.claims import JournalClaims
 from ml_connector_dagster.audit.migrate import upgrade_to_head
+from ml_connector_dagster.audit.owner import AuditOwnerError, claim_owner
 from ml_connector_dagster.audit.schema import (
     journal_identities,
     posting_attempts,
@@ -85,22 +86,35 @@ def _utcnow() -> dt.datetime:
 
 
 class AuditStore:
-    def __init__(self, url: str, clock: Callable[[], dt.datetime] = _utcnow) -> None:
+    def __init__(
+        self,
+        url: str,
+        clock: Callable[[], dt.datetime] = _utcnow,
+        connection: str | None = None,
+    ) -> None:
+        """Open (and migrate) the store; with ``connection``, refuse another connection's."""
         self.url = url
         self._clock = clock
         connect_args = {"timeout": 30} if url.startswith("sqlite") else {}
         self.engine: Engine = sa.create_engine(url, connect_args=connect_args, pool_pre_ping=True)
         # Tables and guards come from the migrations, applied by whichever process opens first.
         upgrade_to_head(self.engine)
+        if connection is not None:
+            try:
+                claim_owner(self.engine, connection, self._clock, self._shown_url())
+            except AuditOwnerError:
+                self.engine.dispose()
+                raise
         # Exclusive, leased claims on journals (one poster at a time across processes).
         self.claims = JournalClaims(self.engine, self._clock)
         # Finance's approvals and rejections, bound to journal content (``approvals.py``).
         self.approvals = Approvals(self.engine, self._clock)
 
+    def _shown_url(self) -> str:
+        return sa.engine.make_url(self.url).render_as_string(hide_password=True)
+
     def __repr__(self) -> str:
-        return (
-            f"AuditStore(url={sa.engine.make_url(self.url).render_as_string(hide_password=True)!r})"
-        )
+        return f"AuditStore(url={self._shown_url()!r})"
 
     def dispose(self) -> None:
         self.engine.dispose()

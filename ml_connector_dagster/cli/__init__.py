@@ -8,6 +8,7 @@ import warnings
 import click
 
 from ml_connector_dagster.cli.approval import approve, reject
+from ml_connector_dagster.cli.connections import connections
 from ml_connector_dagster.cli.corrections import correct
 from ml_connector_dagster.cli.credentials import credentials
 from ml_connector_dagster.cli.home import home
@@ -21,8 +22,41 @@ from ml_connector_dagster.cli.workforce import workforce
 
 @click.group()
 @click.version_option(package_name="ml-connector-dagster")
-def main() -> None:
+@click.option(
+    "--connection",
+    metavar="NAME",
+    default=None,
+    help="The connection of ML_CONNECTOR_CONNECTIONS this command serves (default:"
+    " ML_CONNECTOR_CONNECTION).",
+)
+@click.pass_context
+def main(ctx: click.Context, connection: str | None) -> None:
     """Rippling payroll and workforce data into the Dynamics 365 F&O general ledger."""
+    from ml_connector_dagster.config.settings import (
+        ENVIRONMENT,
+        SettingsError,
+        set_process_variable,
+    )
+    from ml_connector_dagster.connections_file import (
+        CONNECTION_VARIABLE,
+        FILE_VARIABLE,
+        apply_selected_connection,
+    )
+
+    if connection:
+        set_process_variable(CONNECTION_VARIABLE, connection)
+    # With a connections file, every command but `connections` serves one connection, and sees
+    # only its environment (``connections_file.py``), before anything reads a setting.
+    if ctx.invoked_subcommand != "connections" or connection:
+        if ENVIRONMENT.get(FILE_VARIABLE) and not ENVIRONMENT.get(CONNECTION_VARIABLE):
+            raise click.UsageError(
+                f"{FILE_VARIABLE} is set: choose a connection with --connection NAME"
+                " (`ml-connector connections list` shows them)"
+            )
+        try:
+            apply_selected_connection()
+        except SettingsError as exc:
+            raise click.ClickException(str(exc)) from None
     # Dagster's notes about features in preview or beta (partitioned checks, backfill policies)
     # are for the engineer who pins Dagster, not for finance reading a command's result.
     warnings.filterwarnings("ignore", message=r".*is currently in (preview|beta)")
@@ -41,3 +75,4 @@ main.add_command(approve)
 main.add_command(reject)
 main.add_command(runs)
 main.add_command(journal)
+main.add_command(connections)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from ml_connector_dagster.audit.owner import AuditOwnerError
 from ml_connector_dagster.audit.store import AuditStore
 from ml_connector_dagster.config.mapping import MappingError, PayrollMapping, load_mapping
 from ml_connector_dagster.config.settings import (
@@ -47,7 +48,11 @@ def connection() -> Connection:
 
 @contextmanager
 def audit_store() -> Iterator[AuditStore]:
-    store = AuditStore(settings().audit_database_url())
+    current = settings()
+    try:
+        store = AuditStore(current.audit_database_url(), connection=current.connection)
+    except AuditOwnerError as exc:
+        raise click.ClickException(str(exc)) from None
     try:
         yield store
     finally:

@@ -45,7 +45,7 @@ def serve(host: str, port: int) -> None:
 
     settings = context.settings()
     token, path_secret, companies = webhook_settings(settings)
-    store = AuditStore(settings.audit_database_url())
+    store = AuditStore(settings.audit_database_url(), connection=settings.connection)
     try:
         app = create_webhook_app(
             store, bearer_token=token, path_secret=path_secret, known_company_ids=companies

@@ -68,6 +68,10 @@ class ConnectorSettings(BaseSettings):
 
     # Which connection this code location serves; names its partitions and pools.
     connection: str = Field(default="default", pattern=r"^[A-Za-z0-9_-]{1,40}$")
+    # A deployment serving several connections lists them in this YAML file, one entry of
+    # variables per connection (``connections_file.py``); ML_CONNECTOR_CONNECTION picks
+    # the one a process serves. Unset: one connection, configured by the environment alone.
+    connections: Path | None = None
     # The finance mapping file (YAML).
     mapping: Path | None = None
     # The audit store; default: SQLite under DAGSTER_HOME.
@@ -283,11 +287,21 @@ class ConnectorSettings(BaseSettings):
         except ValidationError as exc:
             raise SettingsError(_describe(exc)) from None
 
+    def connection_directory(self) -> Path:
+        """Where this connection keeps its files under DAGSTER_HOME (not created here).
+
+        ``ml-connector/`` for a deployment of one connection (where it always was), and
+        ``ml-connector/connections/<name>/`` for a connection of a connections file, so two
+        connections never share an audit file, an export or an in-flight cap by default.
+        """
+        base = self.dagster_home / "ml-connector"
+        return base / "connections" / self.connection if self.connections else base
+
     def audit_database_url(self) -> str:
         """``ML_CONNECTOR_AUDIT_URL``, else a SQLite file under DAGSTER_HOME (created)."""
         if self.audit_url is not None:
             return self.audit_url.get_secret_value()
-        directory = self.dagster_home / "ml-connector"
+        directory = self.connection_directory()
         directory.mkdir(parents=True, exist_ok=True)
         return f"sqlite:///{(directory / 'audit.sqlite').resolve()}"
 
@@ -331,6 +345,19 @@ def _describe(exc: ValidationError) -> str:
 # over the encrypted store, per field); they take a mapping, this one by default, so that tests
 # and commands can hand them another.
 ENVIRONMENT: Mapping[str, str] = os.environ
+
+
+def set_process_variable(name: str, value: str) -> None:
+    """Set one variable of this process's environment (``ml-connector --connection``)."""
+    os.environ[name] = value
+
+
+def replace_process_environment(view: Mapping[str, str]) -> None:
+    """Make this process's environment exactly ``view``: a connection's view of it
+    (``connections_file.apply_selected_connection``), inherited by every child process."""
+    for name in [name for name in os.environ if name not in view]:
+        del os.environ[name]
+    os.environ.update(view)
 
 
 def set_dagster_home(home: Path) -> None:

@@ -48,12 +48,21 @@ _PARTIAL = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
 
 def store_path(env: Mapping[str, str]) -> Path:
-    """``ML_CONNECTOR_CREDENTIALS_FILE``, else the instance directory's ``ml-connector/``."""
+    """``ML_CONNECTOR_CREDENTIALS_FILE``, else the instance directory's ``ml-connector/``.
+
+    A connection of a connections file (``connections_file.py``) keeps its own store
+    under ``ml-connector/connections/<name>/``: one store per connection, one key for all.
+    """
     configured = envvars.env_value(env, envvars.STORE_FILE)
     if configured:
         return Path(configured).expanduser()
     home = envvars.env_value(env, envvars.DAGSTER_HOME)
-    return (Path(home).expanduser() if home else DEFAULT_DAGSTER_HOME) / STORE_RELATIVE_PATH
+    base = Path(home).expanduser() if home else DEFAULT_DAGSTER_HOME
+    connection = envvars.env_value(env, "ML_CONNECTOR_CONNECTION")
+    if envvars.env_value(env, "ML_CONNECTOR_CONNECTIONS") and connection:
+        directory = STORE_RELATIVE_PATH.parent / "connections" / connection
+        return base / directory / STORE_RELATIVE_PATH.name
+    return base / STORE_RELATIVE_PATH
 
 
 class _Partial(BaseModel):

@@ -73,7 +73,10 @@ class ConnectorResource(dg.ConfigurableResource):
 
     @contextmanager
     def audit(self) -> Iterator[AuditStore]:
-        store = AuditStore(self.audit_url or self.settings().audit_database_url())
+        settings = self.settings()
+        store = AuditStore(
+            self.audit_url or settings.audit_database_url(), connection=settings.connection
+        )
         try:
             yield store
         finally:

@@ -8,7 +8,8 @@ Overview timeline, counts against ``max_concurrent_runs``, and executes in a run
 by the instance's run launcher, never in the command's process.
 
 The code location is served to this process by a code server it starts (``ModuleTarget`` under
-``LOCATION_NAME``, the one name ``workspace.yaml``, ``[tool.dagster]``, ``[tool.dg]`` and
+``LOCATION_NAME``, or ``LOCATION_NAME__<connection>`` for a connection of a connections file
+(``naming.location_name``): the one name ``workspace.yaml``, ``[tool.dagster]``, ``[tool.dg]`` and
 ``ml-connector-dev`` use too, so the daemon finds a submitted run's location and sensor cursors
 carry over). Dagster 1.13 has no public Python API for this; these are the calls its own
 ``dagster job launch`` makes (``dagster._cli.job``), kept in this one module.
@@ -30,8 +31,9 @@ from dataclasses import dataclass
 import dagster as dg
 
 from ml_connector_dagster import clock
+from ml_connector_dagster.defs import naming
 
-LOCATION_NAME = "ml_connector_dagster"
+LOCATION_NAME = naming.BASE_LOCATION_NAME
 DEFINITIONS_MODULE = "ml_connector_dagster.definitions"
 QUEUE_DAEMON = "QUEUED_RUN_COORDINATOR"
 POLL_SECONDS = 0.5
@@ -66,14 +68,14 @@ class QueueState:
 
 
 def code_location_target():
-    """The workspace load target of this project's code location, named ``LOCATION_NAME``."""
+    """The workspace load target of this connection's code location (``naming.location_name``)."""
     from dagster._core.workspace.load_target import ModuleTarget
 
     return ModuleTarget(
         module_name=DEFINITIONS_MODULE,
         attribute=None,
         working_directory=None,
-        location_name=LOCATION_NAME,
+        location_name=naming.location_name(),
     )
 
 
@@ -107,13 +109,14 @@ def submit_job_run(
     """Create a run of ``job_name`` as `dagster job launch` does and submit it to the queue."""
     instance: dg.DagsterInstance = workspace_context.instance
     request = workspace_context.create_request_context()
-    error = request.get_code_location_error(LOCATION_NAME)
+    location_name = naming.location_name()
+    error = request.get_code_location_error(location_name)
     if error is not None:
-        raise SubmitError(f"code location {LOCATION_NAME} failed to load: {error.message}")
-    location = request.get_code_location(LOCATION_NAME)
+        raise SubmitError(f"code location {location_name} failed to load: {error.message}")
+    location = request.get_code_location(location_name)
     [repository] = location.get_repositories().values()
     if not repository.has_job(job_name):
-        raise SubmitError(f"code location {LOCATION_NAME} has no job {job_name}")
+        raise SubmitError(f"code location {location_name} has no job {job_name}")
     remote_job = repository.get_full_job(job_name)
     config = dict(run_config or {})
     plan = location.get_execution_plan(

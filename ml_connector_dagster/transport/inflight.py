@@ -3,9 +3,10 @@
 A pay period's company runs may run at the same time (PostgreSQL instances allow it), each
 reading Rippling's lists side by side (``ML_CONNECTOR_RIPPLING_CONCURRENCY`` per step): without
 a shared cap, ten runs would have thirty requests in flight against a service that publishes no
-rate limit. The cap is N lock files per service under ``$DAGSTER_HOME/ml-connector/in-flight``:
-a request holds one (``flock``, through ``filelock``) while it is sent and its answer read, and
-waits while all N are held. The OS releases the lock of a process that dies, so a killed run
+rate limit. The cap is N lock files per service under the connection's ``in-flight/`` directory
+(``$DAGSTER_HOME/ml-connector/in-flight`` with one connection): a request holds one
+(``flock``, through ``filelock``) while it is sent and its answer read, and waits while all N
+are held. The OS releases the lock of a process that dies, so a killed run
 never keeps a slot. Retries wait (backoff, Retry-After) without holding a slot.
 
 It covers the processes of one machine (the default run launcher's run workers, the daemon,

@@ -383,10 +383,10 @@ def test_a_failing_writer_leaves_no_file_and_keeps_the_previous_one(tmp_path: Pa
 
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX modes")
-def test_the_partition_file_is_written_owner_only_under_dagster_home(tmp_path: Path) -> None:
+def test_the_partition_file_is_written_owner_only_under_the_connection(tmp_path: Path) -> None:
     builds = _builds()
     path = write_partition_export(tmp_path, "USMF|2026-11-15", builds, _snapshot(), M, NAMES)
-    assert path == tmp_path / "ml-connector" / "exports" / PERIOD / "USMF.xlsx"
+    assert path == tmp_path / "exports" / PERIOD / "USMF.xlsx"
     assert path == partition_export_path(tmp_path, PERIOD, "usmf")
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700

@@ -12,6 +12,7 @@ from ml_connector_dagster.alerts import AlertKind, alert_for_run, enqueue
 from ml_connector_dagster.alerts.configure import configured_channels
 from ml_connector_dagster.alerts.outbox import Deliverer, alerts_for_run
 from ml_connector_dagster.config.settings import current_settings
+from ml_connector_dagster.defs import naming
 from ml_connector_dagster.defs.payroll.partitions import split_key
 from ml_connector_dagster.defs.resources import ConnectorResource
 
@@ -55,7 +56,7 @@ def failure_summary(context: dg.RunFailureSensorContext) -> str:
 
 
 @dg.run_failure_sensor(
-    name="alert_on_run_failure",
+    name=naming.name("alert_on_run_failure"),
     default_status=_DEFAULT_STATUS,
     description="Raises a RUN_FAILED alert (company, pay period, the failure, a link to the run)"
     " for every failed run of this code location; a run that already raised an alert (a"
@@ -85,7 +86,7 @@ def alert_on_run_failure(context: dg.RunFailureSensorContext, connector: Connect
 
 
 @dg.sensor(
-    name="deliver_alerts",
+    name=naming.name("deliver_alerts"),
     minimum_interval_seconds=30,
     default_status=_DEFAULT_STATUS,
     description="Sends pending alerts to Teams and e-mail (whichever is configured), once per"

@@ -26,7 +26,7 @@ from pydantic import Field
 from ml_connector_dagster.audit.approvals import ApprovalDecision, Decision
 from ml_connector_dagster.audit.store import AuditStore, Outcome
 from ml_connector_dagster.config.mapping import PayrollMapping
-from ml_connector_dagster.defs import tables
+from ml_connector_dagster.defs import naming, tables
 from ml_connector_dagster.defs.io_manager import PartitionFilesIOManager
 from ml_connector_dagster.defs.payroll.assets import labor_cost_journals, posted_journals
 from ml_connector_dagster.defs.payroll.checks import MIN_WORKERS_PER_ROW, ONE_WORKER, WORKER
@@ -309,7 +309,7 @@ def record_approval(
 
 
 @dg.job(
-    name="approve_journals",
+    name=naming.name("approve_journals"),
     description="Approve or reject one pay period x company's journals before they are written"
     " to F&O (journal.approval: required). Fill pay_period, legal_entity, decision, by and note"
     " in the Launchpad.",

@@ -27,7 +27,7 @@ from ml_connector_dagster import clock
 from ml_connector_dagster.alerts import AlertKind, alert_for_run, enqueue
 from ml_connector_dagster.audit.store import Outcome
 from ml_connector_dagster.config.mapping import PayrollMapping
-from ml_connector_dagster.defs import tables
+from ml_connector_dagster.defs import naming, tables
 from ml_connector_dagster.defs.io_manager import PartitionFilesIOManager
 from ml_connector_dagster.defs.payroll.audit_table import audit_table
 from ml_connector_dagster.defs.payroll.checks import (
@@ -130,7 +130,7 @@ FOLDED = "(folded: rows of fewer than 2 workers)"
 # The partition's totals, withheld at the summary level when one of its runs has one worker:
 # that run's total would be the partition's minus the other runs' rows.
 ONE_WORKER_RUN = "(a run of one worker: amounts withheld)"
-GROUP = "payroll"
+GROUP = naming.name("payroll")
 NOTHING_WRITTEN = "nothing was written to Dynamics"
 
 
@@ -148,7 +148,7 @@ def _partition(context: dg.AssetExecutionContext) -> tuple[str, str, str]:
 
 
 @dg.asset(
-    key_prefix=["rippling"],
+    key_prefix=naming.key_prefix("rippling"),
     partitions_def=payroll_partitions,
     backfill_policy=POLICY,
     group_name=GROUP,
@@ -257,7 +257,7 @@ def payroll_cost_snapshot(
 
 
 @dg.asset(
-    key_prefix=["ledger"],
+    key_prefix=naming.key_prefix("ledger"),
     partitions_def=payroll_partitions,
     backfill_policy=POLICY,
     group_name=GROUP,
@@ -267,10 +267,10 @@ def payroll_cost_snapshot(
     # step reads the mapping and F&O itself; each materialization records the data versions
     # of these it saw (Dagster's provenance), beside the mapping_hash it was built with.
     deps=[
-        dg.AssetKey(["finance", "payroll_mapping"]),
-        dg.AssetKey(["rippling", "departments"]),
-        dg.AssetKey(["rippling", "legal_entities"]),
-        dg.AssetKey(["dynamics", "ledger_dimensions"]),
+        naming.asset_key("finance", "payroll_mapping"),
+        naming.asset_key("rippling", "departments"),
+        naming.asset_key("rippling", "legal_entities"),
+        naming.asset_key("dynamics", "ledger_dimensions"),
     ],
     check_specs=[*JOURNAL_CHECKS, *PLAUSIBILITY_CHECKS],
     description="Balanced labor-cost journals (one per run and journal type) built from the"
@@ -348,7 +348,7 @@ def labor_cost_journals(
         withheld_runs = _withheld_runs(snapshots[key], mapping)
         metadata["audit_trail"] = _audit_trail(connector, pay_period, company, withheld_runs)
         # No preview may sit there looking current for journals that did not pass.
-        remove_partition_export(connector.settings().dagster_home, key)
+        remove_partition_export(connector.settings().connection_directory(), key)
         raise dg.Failure(description=why, metadata=metadata)
     metadata["journal_preview"] = _preview(
         context, connector, key, result[key], snapshots[key], mapping, names, company
@@ -369,7 +369,7 @@ def _preview(
     """The journals as a workbook finance opens in Excel (``export/``), written beside the
     stored values; its path goes in the metadata. A preview that cannot be written is told,
     not fatal: the journals passed their checks and the file is a copy of them."""
-    home = connector.settings().dagster_home
+    home = connector.settings().connection_directory()
     try:
         path = write_partition_export(
             home, key, builds, snapshot, mapping, company_names(company, names)
@@ -744,7 +744,7 @@ def _rows(results: list[PostResult], withheld: set[str], currency: str) -> list[
 
 
 @dg.asset(
-    key_prefix=["dynamics"],
+    key_prefix=naming.key_prefix("dynamics"),
     partitions_def=payroll_partitions,
     backfill_policy=POLICY,
     group_name=GROUP,

@@ -22,7 +22,7 @@ from dataclasses import replace
 import dagster as dg
 
 from ml_connector_dagster.config.mapping import PayrollMapping
-from ml_connector_dagster.defs import tables
+from ml_connector_dagster.defs import naming, tables
 from ml_connector_dagster.defs.payroll.history import GrossHistory
 from ml_connector_dagster.defs.payroll.partitions import payroll_partitions
 from ml_connector_dagster.dynamics.client import DynamicsClient
@@ -49,15 +49,15 @@ from ml_connector_dagster.posting.gate import dynamics_verdict, pure_verdict
 from ml_connector_dagster.posting.lines import Difference
 from ml_connector_dagster.posting.reference import ReferenceSource, remembered_reads
 
-SNAPSHOT_KEY = dg.AssetKey(["rippling", "payroll_cost_snapshot"])
+SNAPSHOT_KEY = naming.asset_key("rippling", "payroll_cost_snapshot")
 # At the summary detail level no amount shown sums fewer workers than this: below it, a row or
 # a total would be one person's pay.
 MIN_WORKERS_PER_ROW = 2
 ONE_WORKER = "(one worker: amounts withheld)"
 SUMMARY = "summary"
 WORKER = "worker"
-JOURNALS_KEY = dg.AssetKey(["ledger", "labor_cost_journals"])
-POSTED_KEY = dg.AssetKey(["dynamics", "posted_journals"])
+JOURNALS_KEY = naming.asset_key("ledger", "labor_cost_journals")
+POSTED_KEY = naming.asset_key("dynamics", "posted_journals")
 
 SNAPSHOT_CHECKS = [
     dg.AssetCheckSpec(

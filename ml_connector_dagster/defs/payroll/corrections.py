@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import dagster as dg
 
-from ml_connector_dagster.defs import tables
+from ml_connector_dagster.defs import naming, tables
 from ml_connector_dagster.defs.payroll.assets import (
     GROUP,
     POLICY,
@@ -109,7 +109,7 @@ def correction_rows(corrections: list[Correction]) -> list[tuple]:
 
 
 @dg.asset(
-    key_prefix=["dynamics"],
+    key_prefix=naming.key_prefix("dynamics"),
     partitions_def=payroll_partitions,
     backfill_policy=POLICY,
     group_name=GROUP,
@@ -185,7 +185,7 @@ def _table(corrections: list[Correction]) -> dg.TableMetadataValue:
 
 
 correction_job = dg.define_asset_job(
-    "correct_ledger",
+    naming.name("correct_ledger"),
     selection=dg.AssetSelection.assets(
         payroll_cost_snapshot, labor_cost_journals, ledger_corrections
     ),
@@ -223,7 +223,9 @@ def submit_correction(
         },
         run_config={
             "ops": {
-                "dynamics__ledger_corrections": {"config": {"apply": apply, "requested_by": who}}
+                ledger_corrections.key.to_python_identifier(): {
+                    "config": {"apply": apply, "requested_by": who}
+                }
             }
         },
     )

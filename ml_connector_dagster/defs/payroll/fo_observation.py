@@ -32,7 +32,7 @@ from ml_connector_dagster import clock
 from ml_connector_dagster.alerts import AlertKind, alert_for_run, enqueue
 from ml_connector_dagster.config.mapping import MappingError
 from ml_connector_dagster.config.settings import ConnectorSettings, current_settings
-from ml_connector_dagster.defs import tables
+from ml_connector_dagster.defs import naming, tables
 from ml_connector_dagster.defs.payroll.checks import MIN_WORKERS_PER_ROW, POSTED_KEY, WORKER
 from ml_connector_dagster.defs.payroll.partitions import (
     legal_entities,
@@ -273,7 +273,7 @@ def _known(instance: dg.DagsterInstance, partition_key: str) -> bool:
 
 
 @dg.op(
-    name="observe_posted_journals_in_fo",
+    name=naming.name("observe_posted_journals_in_fo"),
     description="Read back from F&O every journal the connector created: posted by finance or"
     " not, and its totals against what was created.",
 )
@@ -327,7 +327,7 @@ def _alert_unposted(
 
 
 @dg.job(
-    name="observe_posted_journals",
+    name=naming.name("observe_posted_journals"),
     description="Are the journals the connector created posted by finance, and unchanged in F&O?"
     " Records an observation and the unchanged_in_fo check per pay period x company.",
     tags=runtime_tags(),

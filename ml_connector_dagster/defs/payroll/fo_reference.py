@@ -15,9 +15,8 @@ holder dies). The value holds no pay: accounts, dimension values, formats and jo
 
 import datetime as dt
 
-import dagster as dg
-
 from ml_connector_dagster.config.mapping import PayrollMapping
+from ml_connector_dagster.defs import naming
 from ml_connector_dagster.defs.io_manager import PartitionFilesIOManager
 from ml_connector_dagster.dynamics.client import DynamicsClient
 from ml_connector_dagster.posting.reference import (
@@ -27,7 +26,7 @@ from ml_connector_dagster.posting.reference import (
 )
 
 # Where the read is kept among the stored values (a storage key, not an asset of the graph).
-REFERENCE_KEY = dg.AssetKey(["dynamics", "reference_read"])
+REFERENCE_KEY = naming.asset_key("dynamics", "reference_read")
 
 
 def shared_reads(

@@ -6,6 +6,7 @@ steps of its own run), so the three assets are always launched together.
 
 import dagster as dg
 
+from ml_connector_dagster.defs import naming
 from ml_connector_dagster.defs.payroll.assets import (
     labor_cost_journals,
     payroll_cost_snapshot,
@@ -15,7 +16,7 @@ from ml_connector_dagster.defs.payroll.fo_observation import unchanged_in_fo
 from ml_connector_dagster.defs.run_limits import runtime_tags
 
 payroll_job = dg.define_asset_job(
-    "payroll_to_ledger",
+    naming.name("payroll_to_ledger"),
     # Without unchanged_in_fo: F&O is read back for it by its own job (fo_observation.py); a
     # journal created a moment ago is unchanged, and reading it would cost each run a request.
     selection=dg.AssetSelection.assets(payroll_cost_snapshot, labor_cost_journals, posted_journals)

@@ -7,16 +7,15 @@ the runs and states the sensor saw for its partition and is at most a few minute
 stores it for the next. Kept beside the stored values under a file lock, like the workforce.
 """
 
-import dagster as dg
-
 from ml_connector_dagster import clock
 from ml_connector_dagster.config.mapping import PayrollMapping
+from ml_connector_dagster.defs import naming
 from ml_connector_dagster.defs.io_manager import PartitionFilesIOManager
 from ml_connector_dagster.payroll.runs_seen import RunsListRead, RunsSeen
 from ml_connector_dagster.rippling.client import RipplingClient
 
 # Where the read is kept among the stored values (a storage key, not an asset of the graph).
-RUNS_LIST_KEY = dg.AssetKey(["rippling", "payroll_runs_list"])
+RUNS_LIST_KEY = naming.asset_key("rippling", "payroll_runs_list")
 
 
 def shared_runs_list(

@@ -25,6 +25,7 @@ from dataclasses import replace
 import dagster as dg
 
 from ml_connector_dagster.config.settings import current_settings
+from ml_connector_dagster.defs import naming
 from ml_connector_dagster.defs.payroll.approval import approval_requests
 from ml_connector_dagster.defs.payroll.jobs import payroll_job
 from ml_connector_dagster.defs.payroll.partitions import (
@@ -47,6 +48,7 @@ _SETTINGS = current_settings()
 
 
 @dg.sensor(
+    name=naming.name("pay_run_sensor"),
     job=payroll_job,
     minimum_interval_seconds=_SETTINGS.sensor_interval,
     default_status=dg.DefaultSensorStatus.RUNNING
@@ -144,6 +146,8 @@ def _retries(
         context.log.warning(f"freed {dead.describe()}")
     busy = set(skip)
     for run in instance.get_runs(filters=dg.RunsFilter(statuses=_BUSY)):
+        if not naming.own_run(run):  # another connection's company of the same code
+            continue
         partition = run_partition_key(run.tags)  # a backfill's run: a range of one key
         if partition:
             busy.add(partition)

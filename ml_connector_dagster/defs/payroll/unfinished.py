@@ -30,6 +30,7 @@ or the partition of a run that died looks "in progress" and is skipped.
 import dagster as dg
 
 from ml_connector_dagster.audit.store import AuditStore
+from ml_connector_dagster.defs import naming
 from ml_connector_dagster.defs.payroll.assets import posted_journals
 from ml_connector_dagster.defs.payroll.jobs import payroll_job
 from ml_connector_dagster.defs.payroll.partitions import legal_entities, pay_periods
@@ -84,7 +85,9 @@ def failed_run_partitions(instance: dg.DagsterInstance, lookback: int = LOOKBACK
     for record in records:  # newest first
         run = record.dagster_run
         partition = run.tags.get(PARTITION_TAG)
-        if not partition or partition in latest or not _posting_run(instance, run, plans):
+        if not partition or partition in latest or not naming.own_run(run):
+            continue
+        if not _posting_run(instance, run, plans):
             continue
         latest[partition] = run.status
     return sorted(key for key, status in latest.items() if status in ENDED_UNFINISHED)

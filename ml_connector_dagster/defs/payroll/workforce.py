@@ -27,13 +27,14 @@ from dataclasses import dataclass
 import dagster as dg
 
 from ml_connector_dagster import clock
+from ml_connector_dagster.defs import naming
 from ml_connector_dagster.defs.io_manager import PartitionFilesIOManager
 from ml_connector_dagster.defs.payroll.partitions import pay_periods
 from ml_connector_dagster.defs.resources import ConnectorResource
 from ml_connector_dagster.payroll.snapshot import PeriodWorkforce, read_workforce
 from ml_connector_dagster.rippling.client import RipplingClient
 
-WORKFORCE_KEY = dg.AssetKey(["rippling", "workforce_snapshot"])
+WORKFORCE_KEY = naming.asset_key("rippling", "workforce_snapshot")
 LATEST = None  # the newest read, whichever period made it: the unpartitioned value
 
 
@@ -98,7 +99,7 @@ def workforce_metadata(workforce: PeriodWorkforce, use: WorkforceUse) -> dict:
 @dg.asset(
     key=WORKFORCE_KEY,
     partitions_def=pay_periods,
-    group_name="payroll",
+    group_name=naming.name("payroll"),
     kinds={"rippling"},
     description="Every worker's department, job codes and redactions as Rippling listed them,"
     " read once for the company runs of a pay period (they record it here when they read it)."

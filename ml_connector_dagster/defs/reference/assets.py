@@ -10,21 +10,21 @@ import datetime as dt
 
 import dagster as dg
 
-from ml_connector_dagster.defs import tables
+from ml_connector_dagster.defs import naming, tables
 from ml_connector_dagster.defs.io_manager import PartitionFilesIOManager
 from ml_connector_dagster.defs.reference.mapping_asset import MAPPING_KEY
 from ml_connector_dagster.defs.reference.versions import content_version
 from ml_connector_dagster.defs.resources import ConnectorResource
 from ml_connector_dagster.dynamics import readers
 
-GROUP = "reference"
+GROUP = naming.name("reference")
 
 
 def _records(items) -> list[dict]:
     return [item.model_dump(mode="json") for item in items]
 
 
-@dg.asset(key_prefix=["rippling"], group_name=GROUP, kinds={"rippling"})
+@dg.asset(key_prefix=naming.key_prefix("rippling"), group_name=GROUP, kinds={"rippling"})
 def legal_entities(connector: ConnectorResource) -> dg.Output[dict]:
     """Rippling legal entities and company legal entities (payroll runs point at the latter)."""
     with connector.rippling() as rippling:
@@ -42,7 +42,7 @@ def legal_entities(connector: ConnectorResource) -> dg.Output[dict]:
     )
 
 
-@dg.asset(key_prefix=["rippling"], group_name=GROUP, kinds={"rippling"})
+@dg.asset(key_prefix=naming.key_prefix("rippling"), group_name=GROUP, kinds={"rippling"})
 def departments(connector: ConnectorResource) -> dg.Output[list[dict]]:
     with connector.rippling() as rippling:
         value = _records(rippling.departments())
@@ -56,14 +56,14 @@ def departments(connector: ConnectorResource) -> dg.Output[list[dict]]:
     )
 
 
-@dg.asset(key_prefix=["rippling"], group_name=GROUP, kinds={"rippling"})
+@dg.asset(key_prefix=naming.key_prefix("rippling"), group_name=GROUP, kinds={"rippling"})
 def job_codes(connector: ConnectorResource) -> dg.Output[list[dict]]:
     with connector.rippling() as rippling:
         value = _records(rippling.job_codes())
     return dg.Output(value, metadata={"count": len(value)}, data_version=content_version(value))
 
 
-@dg.asset(key_prefix=["rippling"], group_name=GROUP, kinds={"rippling"})
+@dg.asset(key_prefix=naming.key_prefix("rippling"), group_name=GROUP, kinds={"rippling"})
 def employment_types(connector: ConnectorResource) -> dg.Output[list[dict]]:
     with connector.rippling() as rippling:
         value = _records(rippling.employment_types())
@@ -77,7 +77,7 @@ def employment_types(connector: ConnectorResource) -> dg.Output[list[dict]]:
     )
 
 
-@dg.asset(key_prefix=["rippling"], group_name=GROUP, kinds={"rippling"})
+@dg.asset(key_prefix=naming.key_prefix("rippling"), group_name=GROUP, kinds={"rippling"})
 def workers(
     context: dg.AssetExecutionContext,
     connector: ConnectorResource,
@@ -127,7 +127,7 @@ def _last_watermark(context: dg.AssetExecutionContext) -> dt.datetime | None:
     return dt.datetime.fromisoformat(text) if text else None
 
 
-@dg.asset(key_prefix=["dynamics"], group_name=GROUP, kinds={"dynamics365"})
+@dg.asset(key_prefix=naming.key_prefix("dynamics"), group_name=GROUP, kinds={"dynamics365"})
 def ledger_dimensions(connector: ConnectorResource) -> dg.Output[dict]:
     """The active ledger dimension format and delimiter, and the financial dimension values."""
     with connector.dynamics() as dynamics:
@@ -152,7 +152,7 @@ def ledger_dimensions(connector: ConnectorResource) -> dg.Output[dict]:
 
 
 @dg.asset(
-    key_prefix=["ledger"],
+    key_prefix=naming.key_prefix("ledger"),
     group_name=GROUP,
     kinds={"python"},
     ins={

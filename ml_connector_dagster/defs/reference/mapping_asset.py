@@ -18,10 +18,10 @@ from pathlib import Path
 import dagster as dg
 
 from ml_connector_dagster.config.mapping import MappingError, PayrollMapping, mapping_path
-from ml_connector_dagster.defs import tables
+from ml_connector_dagster.defs import naming, tables
 from ml_connector_dagster.defs.resources import ConnectorResource
 
-MAPPING_KEY = dg.AssetKey(["finance", "payroll_mapping"])
+MAPPING_KEY = naming.asset_key("finance", "payroll_mapping")
 # What the journals' ``mapping_hash`` metadata shows of the content hash (its first characters).
 SHOWN_HASH = 12
 
@@ -64,7 +64,7 @@ def mapping_metadata(mapping: PayrollMapping, path: Path) -> dict[str, dg.Metada
 
 @dg.observable_source_asset(
     key=MAPPING_KEY,
-    group_name="reference",
+    group_name=naming.name("reference"),
     kinds={"yaml"},
     description="The finance mapping file (ML_CONNECTOR_MAPPING): Rippling departments, job"
     " codes, workers and pay items to F&O companies, main accounts and dimensions. Its data"

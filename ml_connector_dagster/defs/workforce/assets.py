@@ -32,7 +32,7 @@ from pydantic import Field
 
 from ml_connector_dagster import clock
 from ml_connector_dagster.audit.store import AuditStore
-from ml_connector_dagster.defs import tables
+from ml_connector_dagster.defs import naming, tables
 from ml_connector_dagster.defs.pools import DYNAMICS_POOL
 from ml_connector_dagster.defs.resources import ConnectorResource
 from ml_connector_dagster.workforce.apply import ApplyResult, apply_plan
@@ -43,9 +43,9 @@ from ml_connector_dagster.workforce.resolve import Resolution, resolve_employees
 from ml_connector_dagster.workforce.sync import plan_sync, read_headcount
 from ml_connector_dagster.workforce.triggers import reread_workers
 
-GROUP = "workforce"
-PLAN_KEY = dg.AssetKey(["dynamics", "workforce_plan"])
-APPLIED_KEY = dg.AssetKey(["dynamics", "workforce_sync"])
+GROUP = naming.name("workforce")
+PLAN_KEY = naming.asset_key("dynamics", "workforce_plan")
+APPLIED_KEY = naming.asset_key("dynamics", "workforce_sync")
 CHANGE_COLUMNS = (
     tables.text("action"),
     tables.text("PersonnelNumber"),
@@ -104,7 +104,7 @@ class PlannedSync:
     key=PLAN_KEY,
     group_name=GROUP,
     kinds={"rippling", "dynamics365"},
-    deps=[dg.AssetKey(["rippling", "workers"])],
+    deps=[naming.asset_key("rippling", "workers")],
 )
 def workforce_plan(
     context: dg.AssetExecutionContext, config: WorkerSelection, connector: ConnectorResource

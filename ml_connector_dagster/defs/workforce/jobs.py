@@ -4,12 +4,13 @@ from collections.abc import Callable
 
 import dagster as dg
 
+from ml_connector_dagster.defs import naming
 from ml_connector_dagster.defs.run_limits import runtime_tags
 from ml_connector_dagster.defs.submit import QueueState, follow_run, submit_job_run
 from ml_connector_dagster.defs.workforce.assets import APPLIED_KEY, PLAN_KEY
 
 workforce_job = dg.define_asset_job(
-    "workforce_sync",
+    naming.name("workforce_sync"),
     selection=dg.AssetSelection.assets(PLAN_KEY, APPLIED_KEY),
     description="Align Dynamics workers, employments and contractor vendors with Rippling.",
     tags=runtime_tags(),
@@ -28,7 +29,7 @@ def worker_selection(
         "employee_ids": sorted(set(employee_ids or [])),
         "inbox_ids": sorted(inbox_ids or []),
     }
-    return {"ops": {"dynamics__workforce_plan": {"config": config}}}
+    return {"ops": {PLAN_KEY.to_python_identifier(): {"config": config}}}
 
 
 def submit_workforce_sync(
@@ -48,7 +49,7 @@ def submit_workforce_sync(
     however the run is launched (by this command's code server or by the daemon).
     """
     run_config = worker_selection(worker_ids)
-    run_config["ops"]["dynamics__workforce_plan"]["config"]["today"] = today
+    run_config["ops"][PLAN_KEY.to_python_identifier()]["config"]["today"] = today
     if mapping_path:
         run_config["resources"] = {"connector": {"config": {"mapping_path": mapping_path}}}
     run = submit_job_run(

@@ -15,6 +15,7 @@ import dagster as dg
 
 from ml_connector_dagster import clock
 from ml_connector_dagster.config.settings import current_settings
+from ml_connector_dagster.defs import naming
 from ml_connector_dagster.defs.resources import ConnectorResource
 from ml_connector_dagster.defs.workforce.jobs import worker_selection, workforce_job
 from ml_connector_dagster.rippling.ids import is_rippling_id
@@ -31,6 +32,7 @@ _SETTINGS = current_settings()
 
 
 @dg.sensor(
+    name=naming.name("workforce_webhook_sensor"),
     job=workforce_job,
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING
@@ -77,6 +79,7 @@ def workforce_webhook_sensor(context: dg.SensorEvaluationContext, connector: Con
 
 
 @dg.sensor(
+    name=naming.name("workforce_poll_sensor"),
     job=workforce_job,
     minimum_interval_seconds=300,
     default_status=dg.DefaultSensorStatus.RUNNING
