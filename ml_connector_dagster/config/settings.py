@@ -297,6 +297,22 @@ class ConnectorSettings(BaseSettings):
         base = self.dagster_home / "ml-connector"
         return base / "connections" / self.connection if self.connections else base
 
+    def name_prefix(self) -> str | None:
+        """What this connection's Dagster names start with (``defs/naming.py``), or None for a
+        deployment of one connection (the names it always had)."""
+        return None if self.connections is None else self.connection.replace("-", "_")
+
+    def dagster_name(self, base: str) -> str:
+        """A job, sensor, schedule or group name of this connection."""
+        prefix = self.name_prefix()
+        return base if prefix is None else f"{prefix}__{base}"
+
+    def command(self) -> str:
+        """How an operator calls the commands for this connection, in messages to copy."""
+        return (
+            f"ml-connector --connection {self.connection}" if self.connections else "ml-connector"
+        )
+
     def audit_database_url(self) -> str:
         """``ML_CONNECTOR_AUDIT_URL``, else a SQLite file under DAGSTER_HOME (created)."""
         if self.audit_url is not None:

@@ -25,9 +25,7 @@ BASE_LOCATION_NAME = "ml_connector_dagster"
 
 def connection_prefix(settings: ConnectorSettings) -> str | None:
     """The prefix of this connection's names, or None for a deployment of one connection."""
-    if settings.connections is None:
-        return None
-    return settings.connection.replace("-", "_")
+    return settings.name_prefix()
 
 
 def location_name(settings: ConnectorSettings | None = None) -> str:
@@ -39,6 +37,8 @@ def location_name(settings: ConnectorSettings | None = None) -> str:
 _SETTINGS = current_settings()
 PREFIX = connection_prefix(_SETTINGS)
 KEY_PREFIX: list[str] = [] if PREFIX is None else [PREFIX]
+# The commands, as messages of this code location tell an operator to call them.
+COMMAND = _SETTINGS.command()
 
 
 def asset_key(*path: str) -> dg.AssetKey:
@@ -53,7 +53,7 @@ def key_prefix(*path: str) -> list[str]:
 
 def name(base: str) -> str:
     """A job, sensor, schedule or group name of the connection."""
-    return base if PREFIX is None else f"{PREFIX}__{base}"
+    return _SETTINGS.dagster_name(base)
 
 
 def own_run(run: dg.DagsterRun) -> bool:

@@ -16,6 +16,7 @@ from ml_connector_dagster.audit import approvals as book
 from ml_connector_dagster.audit.approvals import ApprovalDecision
 from ml_connector_dagster.audit.store import AuditStore
 from ml_connector_dagster.config.mapping import PayrollMapping
+from ml_connector_dagster.config.settings import current_settings
 from ml_connector_dagster.ledger.journal import JournalBuild
 
 REQUIRED = "required"
@@ -75,7 +76,9 @@ def check_approval(
 
 def approve_command(pay_period: str, company: str) -> str:
     """What finance runs (or launches in the UI) to approve the partition."""
+    settings = current_settings()
+    job = settings.dagster_name("approve_journals")
     return (
-        f"ml-connector approve --pay-period {pay_period} --legal-entity {company} --by NAME"
-        " (or the approve_journals job in Dagster)"
+        f"{settings.command()} approve --pay-period {pay_period} --legal-entity {company}"
+        f" --by NAME (or the {job} job in Dagster)"
     )

@@ -467,6 +467,7 @@ class JournalPoster:
 
     def _changed(self, result: PostResult, plan: Plan, common: dict[str, Any]) -> PostResult:
         journal_key = common["journal_key"]
+        settings = current_settings()  # how the operator calls the commands, in the message
         numbers = ", ".join(plan.holders) or "-"
         details = "; ".join(d.describe() for d in plan.differences)
         result.outcome = Outcome.CHANGED_AFTER_POSTING
@@ -475,9 +476,9 @@ class JournalPoster:
             f"Rippling data for run {common['payroll_run_id']} differs from journal {numbers} in"
             f" F&O ({plan.reason}); nothing was overwritten."
             + (f" Per account and dimensions: {details}." if details else "")
-            + " Review and apply the correction: ml-connector correct --pay-period"
+            + f" Review and apply the correction: {settings.command()} correct --pay-period"
             + f" {common['pay_period']} --legal-entity {common['company']} (dry run; add"
-            + " --apply), or the correct_ledger job in Dagster."
+            + f" --apply), or the {settings.dagster_name('correct_ledger')} job in Dagster."
         )
         log.warning("journal %s: %s", journal_key, result.message)
         self.audit.record_attempt(

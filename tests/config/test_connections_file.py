@@ -190,3 +190,15 @@ def test_each_connection_of_a_file_has_its_own_directory_and_store(tmp_path: Pat
     )
     # An explicit store file wins, as it always did.
     assert store_path({"ML_CONNECTOR_CREDENTIALS_FILE": "/x/c.enc"}) == Path("/x/c.enc")
+
+
+def test_messages_name_the_connection_an_operator_must_choose() -> None:
+    one = ConnectorSettings.from_env({"ML_CONNECTOR_CONNECTION": "acme"})
+    assert one.command() == "ml-connector"
+    assert one.dagster_name("approve_journals") == "approve_journals"
+    assert one.name_prefix() is None
+    acme = ConnectorSettings.from_env(
+        {"ML_CONNECTOR_CONNECTIONS": "/etc/c.yaml", "ML_CONNECTOR_CONNECTION": "acme"}
+    )
+    assert acme.command() == "ml-connector --connection acme"
+    assert acme.dagster_name("approve_journals") == "acme__approve_journals"

@@ -130,11 +130,11 @@ def review(
     if mapping.company(company) is None:
         raise ApprovalRefused(f"{company} is not a legal entity of the mapping")
     builds = stored_journals(io_manager, pay_period, company)
-    run_it = f"ml-connector run --pay-period {pay_period} --legal-entity {company}"
+    run_it = f"{naming.COMMAND} run --pay-period {pay_period} --legal-entity {company}"
     if builds is None:
         raise ApprovalRefused(
             f"no journals are stored for {partition}: the pay period was not built yet, or its"
-            f" checks blocked it (ml-connector audit --pay-period {pay_period} says why). Build"
+            f" checks blocked it ({naming.COMMAND} audit --pay-period {pay_period} says why). Build"
             f" it first: {run_it}"
         )
     if not builds or not any(b.journal.lines for b in builds):

@@ -643,8 +643,9 @@ def _alert_waiting(
                 company=company,
                 pay_period=pay_period,
                 summary=f"{len(builds)} journal(s) passed every check and wait for finance's"
-                f" approval ({why}): `ml-connector approve --pay-period {pay_period}"
-                f" --legal-entity {company} --by NAME`, or the approve_journals job",
+                f" approval ({why}): `{naming.COMMAND} approve --pay-period {pay_period}"
+                f" --legal-entity {company} --by NAME`, or the"
+                f" {naming.name('approve_journals')} job",
                 amount=next(iter(debits.values())) if show else None,
                 currency=next(iter(debits)) if show else None,
                 reference=f"approval:{digest}",
@@ -688,7 +689,7 @@ def _alert_corrections(
                     pay_period=pay_period,
                     summary=f"Rippling pay run {result.run_id} changed after its journal was"
                     f" created in F&O: {len(result.differences)} account(s) differ;"
-                    f" `ml-connector correct --pay-period {pay_period}` shows and applies the"
+                    f" `{naming.COMMAND} correct --pay-period {pay_period}` shows and applies the"
                     " correction",
                     amount=moved.quantize(Decimal("0.01")) if show else None,
                     currency=next(iter(currencies)) if show else None,

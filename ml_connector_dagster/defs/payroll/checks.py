@@ -481,7 +481,7 @@ def matches_rippling(
         f"{compared} journal(s) in F&O equal Rippling now"
         if not rows
         else f"Rippling changed after {len({run for run, _ in found})} journal(s) were created in"
-        f" F&O: {len(rows)} account(s) differ; `ml-connector correct` shows and applies the"
+        f" F&O: {len(rows)} account(s) differ; `{naming.COMMAND} correct` shows and applies the"
         " correction"
     )
     return dg.AssetCheckResult(

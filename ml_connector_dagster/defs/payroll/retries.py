@@ -33,6 +33,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from ml_connector_dagster.audit.store import Outcome, Unfinished
+from ml_connector_dagster.defs import naming
 from ml_connector_dagster.defs.payroll.partitions import PayrollPartition
 
 MAX_AUTOMATIC_RETRIES = 3
@@ -103,7 +104,7 @@ def plan_retries(
             if entry["count"] >= MAX_AUTOMATIC_RETRIES:
                 notes.append(
                     f"{item.partition_key}: {cause} again after {entry['count']} automatic"
-                    " retries; `ml-connector replay` runs it again"
+                    f" retries; `{naming.COMMAND} replay` runs it again"
                 )
             else:
                 entry["requested"] = "yes"

@@ -108,7 +108,7 @@ def pay_run_sensor(context: dg.SensorEvaluationContext, connector: ConnectorReso
     cursor_value = replace(state, sync_from=sync_from, retries=retry_state).to_cursor()
     if not requests:
         context.update_cursor(cursor_value)
-        left = f"; left to `ml-connector replay`: {'; '.join(notes)}" if notes else ""
+        left = f"; left to `{naming.COMMAND} replay`: {'; '.join(notes)}" if notes else ""
         return dg.SkipReason(f"no new pay run since {sync_from}{left}")
     return dg.SensorResult(
         run_requests=requests,
