@@ -22,7 +22,9 @@ def connections_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     }
     path.write_text(yaml.safe_dump({"connections": entries}))
     monkeypatch.setenv("ML_CONNECTOR_CONNECTIONS", str(path))
-    monkeypatch.delenv("ML_CONNECTOR_CONNECTION", raising=False)
+    # Set (empty counts as unset), not deleted: `--connection` writes the variable into this
+    # process's environment, and only a variable monkeypatch set is removed again afterwards.
+    monkeypatch.setenv("ML_CONNECTOR_CONNECTION", "")
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
     return path
 
