@@ -17,11 +17,16 @@ from typing import TYPE_CHECKING
 
 import pytest
 import sqlalchemy as sa
+from faketime_site import faketime_sleep
 
 from benchmarks.concurrent_runs import drop_database, postgres_env
 
 if TYPE_CHECKING:
     from ml_connector_sandbox.server import Sandbox
+
+# Under libfaketime only (the suite run with the calendar moved on): a time.sleep that works
+# there, in this process and every process the tests spawn (see faketime_site/faketime_sleep.py).
+faketime_sleep.install()
 
 # A small company keeps the session fixture fast; benchmarks ask for big ones.
 SMALL_COMPANY = {"workers": 40, "legal_entities": 3, "departments": 5, "pay_periods": 4}
