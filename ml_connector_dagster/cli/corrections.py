@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from ml_connector_dagster.cli import context
 from ml_connector_dagster.cli.launch import Submitter, submitting, verbose_option
 from ml_connector_dagster.cli.payroll import _validated_pay_period
 from ml_connector_dagster.defs.failures import step_failure_messages
@@ -73,14 +74,21 @@ def _correct(
             and event.asset_key == ledger_corrections.key
         ):
             rows = list(event.materialization.metadata["rows"].value)
-    table = Table(
-        title=f"correction of {company} {pay_period} ({'apply' if apply_ else 'dry run'})"
-    )
-    for column in CORRECTION_COLUMNS:
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(*row)
-    console.print(table)
+    if rows:
+        table = Table(
+            title=f"correction of {company} {pay_period} ({'apply' if apply_ else 'dry run'})"
+        )
+        for column in CORRECTION_COLUMNS:
+            table.add_column(column, overflow="fold")
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+    elif run.status == dg.DagsterRunStatus.SUCCESS:
+        # An empty table says nothing to the reader; this does.
+        console.print(
+            f"The connector created no journal of {company} for {pay_period} in F&O:"
+            " nothing to correct."
+        )
     console.print(f"Dagster run {run.run_id}")
     if run.status != dg.DagsterRunStatus.SUCCESS:
         for reason in step_failure_messages(events):
@@ -95,7 +103,8 @@ def _correct(
             console.print(f"[yellow]{escape(what)}[/yellow]", soft_wrap=True)
         console.print(
             "[yellow]Nothing was written: this connection requires an approval of the corrected"
-            f" content first (journal.approval: required). Approve it with: ml-connector approve"
+            " content first (journal.approval: required). Approve it with:"
+            f" {context.settings().command()} approve"
             f" --pay-period {pay_period} --legal-entity {company} --by NAME, then run this"
             " again with --apply.[/yellow]",
             soft_wrap=True,

@@ -13,7 +13,14 @@ from pathlib import Path
 import dagster as dg
 import pytest
 from click.testing import CliRunner
-from pipeline_support import admin, latest_paid_period, materialize, resources, table_rows
+from pipeline_support import (
+    admin,
+    latest_paid_period,
+    materialize,
+    resources,
+    sandbox_writes,
+    table_rows,
+)
 
 from ml_connector_dagster.audit.store import AuditStore, Outcome
 from ml_connector_dagster.cli import main
@@ -243,3 +250,17 @@ def test_the_correct_ledger_job_from_the_ui_is_a_dry_run_unless_told_to_apply(en
     assert "Sam Controller" in corrected["dynamics_answer"]
     assert corrected["dagster_run_id"] == applied.run_id
     assert _run(env).exit_code == 0
+
+
+def test_correcting_a_partition_the_connector_never_wrote_says_so(env) -> None:
+    """No paid run, so no journal of the partition in F&O: one sentence, not an empty table,
+    exit 0. (The sandbox's newest period has USMF's run approved, not yet paid.)"""
+    runs = env["sandbox"].company["rippling"]["payroll_runs"]
+    newest = max(run["pay_period"]["end_date"] for run in runs)
+    assert newest > env["period"]  # the newest paid USMF period is an older one
+    before = sandbox_writes(env["sandbox"])
+    result = _cli("correct", "--pay-period", newest, "--legal-entity", COMPANY)
+    assert result.exit_code == 0, result.output
+    assert "created no journal of USMF" in result.output and "nothing to correct" in result.output
+    assert "┏" not in result.output  # no table
+    assert sandbox_writes(env["sandbox"]) == before
