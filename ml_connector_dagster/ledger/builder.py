@@ -65,6 +65,9 @@ class ExpensePiece:
 
     dimensions: Dimensions
     weight: Decimal
+    # What decides a remainder tie between pieces (lower first): Rippling ids, so the cents
+    # do not depend on the order an API listed them in.
+    tie_key: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -103,9 +106,12 @@ def record_liabilities(accounts: AccountMap, record: PayrollRecord) -> list[Liab
     ]
 
 
-def spread(amount: Decimal, weights: list[Decimal]) -> list[Decimal]:
-    """``amount`` split by ``weights`` in whole cents; one weight takes it as it is."""
-    return [amount] if len(weights) == 1 else allocate(amount, weights)
+def spread(
+    amount: Decimal, weights: list[Decimal], tie_keys: list[tuple[str, ...]] | None = None
+) -> list[Decimal]:
+    """``amount`` split by ``weights`` in whole cents (remainder ties by ``tie_keys``); one
+    weight takes it as it is."""
+    return [amount] if len(weights) == 1 else allocate(amount, weights, tie_keys)
 
 
 def line_text(label: str, what: str) -> str:
@@ -163,15 +169,17 @@ class JournalBuilder:
         """The worker's expense dimension combinations with their weights (one per job code);
         none when any of them misses a required dimension (each gap is listed)."""
         job_codes: tuple[tuple[str | None, int], ...] = worker.job_codes or ((None, 1),)
+        ids = worker.job_assignment_ids
+        tie_keys = [(ids[n],) if len(ids) == len(job_codes) else () for n in range(len(job_codes))]
         pieces: list[ExpensePiece] = []
         complete = True
-        for job_code, weight in job_codes:
+        for (job_code, weight), tie_key in zip(job_codes, tie_keys, strict=True):
             values, missing = resolve_expense_dimensions(
                 self.mapping, self.company, worker, job_code
             )
             self.problems.extend(unmapped_to_problems(record.id, missing))
             complete = complete and not missing
-            pieces.append(ExpensePiece(tuple(sorted(values.items())), Decimal(weight)))
+            pieces.append(ExpensePiece(tuple(sorted(values.items())), Decimal(weight), tie_key))
         return pieces if complete else []
 
     def voucher(self, record: PayrollRecord, piece: ExpensePiece) -> VoucherKey:
@@ -284,6 +292,7 @@ class RecordPosting:
         self.record = record
         self.pieces = pieces
         self.weights = [piece.weight for piece in pieces]
+        self.tie_keys = [piece.tie_key for piece in pieces]
         self.vouchers = [builder.voucher(record, piece) for piece in pieces]
         # Expense debits per piece, unplaceable ones included: the liabilities must match them.
         self.debits = [ZERO] * len(pieces)
@@ -322,7 +331,7 @@ class RecordPosting:
         self, account: str | None, role: LineRole, amount: Decimal, item: str, what: str
     ) -> None:
         """One expense, split by weight, each share on its piece's dimensions."""
-        for index, share in enumerate(spread(amount, self.weights)):
+        for index, share in enumerate(spread(amount, self.weights, self.tie_keys)):
             self.debits[index] += share
             self.line(index, account, self.pieces[index].dimensions, role, share, item, what)
 
@@ -331,7 +340,7 @@ class RecordPosting:
         spread by the same weights and net pay absorbs the rounding cents, so that every
         voucher balances whenever the record itself balances."""
         owed = record_liabilities(self.builder.mapping.accounts, self.record)
-        shares = [spread(liability.amount, self.weights) for liability in owed]
+        shares = [spread(liability.amount, self.weights, self.tie_keys) for liability in owed]
         if len(self.pieces) > 1:  # one piece takes every amount whole: no cents to move
             credits = [sum(column, ZERO) for column in zip(*shares, strict=True)]
             drift = [debit - credit for debit, credit in zip(self.debits, credits, strict=True)]

@@ -108,3 +108,6 @@ class WorkerContext:
     # Rippling's name of the department, for finance's eyes only (review tables, check causes):
     # the mapping keys on ``department_key``.
     department_name: str | None = None
+    # The Rippling job-assignment id behind each of ``job_codes`` (same order): remainder
+    # cents go to the lower id on a tie (``accounting.md``). Empty: ties follow list order.
+    job_assignment_ids: tuple[str, ...] = ()

@@ -58,23 +58,29 @@ class PeriodSnapshot:
 
 
 def worker_contexts(
-    workers: Iterable[Worker], job_codes: dict[str, str], assignments: dict[str, list[str]]
+    workers: Iterable[Worker],
+    job_codes: dict[str, str],
+    assignments: dict[str, list[tuple[str, str]]],
 ) -> tuple[dict[str, WorkerContext], dict[str, tuple[str, ...]]]:
-    """Ledger views of workers; ``job_codes`` maps job code id -> external id."""
+    """Ledger views of workers; ``job_codes`` maps job code id -> external id, ``assignments``
+    worker id -> (job-assignment id, job code id).
+
+    A worker's assignments are put in job-assignment id order whatever order Rippling listed
+    them in, and each carries its id: a remainder cent goes to the lower id on a tie
+    (``accounting.md``), so the same payroll posts the same cents on every read."""
     contexts: dict[str, WorkerContext] = {}
     redacted: dict[str, tuple[str, ...]] = {}
     for worker in workers:
         department = worker.department.dimension_key if worker.department else worker.department_id
-        codes = tuple(
-            (job_codes.get(code_id, code_id), 1)
-            for code_id in sorted(assignments.get(worker.id, []))
-        )
+        held = sorted(assignments.get(worker.id, []))
+        codes = tuple((job_codes.get(code_id, code_id), 1) for _, code_id in held)
         contexts[worker.id] = WorkerContext(
             worker_id=worker.id,
             number=str(worker.number) if worker.number is not None else None,
             legal_entity_id=worker.legal_entity_id,
             department_key=department,
             job_codes=codes,
+            job_assignment_ids=tuple(assignment_id for assignment_id, _ in held),
             department_name=worker.department.name if worker.department else None,
         )
         if worker.redacted:
@@ -126,10 +132,12 @@ def read_workforce(client: RipplingClient, concurrency: int = 1) -> PeriodWorkfo
     else:
         read = {name: reader() for name, reader in lists.items()}
     job_codes = {code.id: code.external_id or code.id for code in read["job_codes"]}
-    assignments: dict[str, list[str]] = {}
+    assignments: dict[str, list[tuple[str, str]]] = {}
     for assignment in read["job_assignments"]:
         if assignment.job_code_id:
-            assignments.setdefault(assignment.worker_id, []).append(assignment.job_code_id)
+            assignments.setdefault(assignment.worker_id, []).append(
+                (assignment.id, assignment.job_code_id)
+            )
     contexts, redacted = worker_contexts(read["workers"], job_codes, assignments)
     return PeriodWorkforce(read_at=read_at, workers=contexts, redacted=redacted)
 

@@ -96,7 +96,9 @@ def test_a_snapshot_holds_ledger_records_and_yields_the_same_journal() -> None:
     snapshot = read_snapshots(_Rippling(), M, [("2026-11-15", "USMF")])[("2026-11-15", "USMF")]
     assert snapshot.records == {"run_1": [record("p1", "w1", [("SALARY", "100.00")], ["10.00"])]}
     assert snapshot.workers == {
-        "w1": WorkerContext("w1", "101", None, "D100", (("CC-ENG", 1),)),
+        "w1": WorkerContext(
+            "w1", "101", None, "D100", (("CC-ENG", 1),), job_assignment_ids=("ja1",)
+        ),
     }
     [build] = journals_for(snapshot, M)
     direct = build_journal(run(), snapshot.all_records(), snapshot.workers, M, M.company("USMF"))
