@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -59,29 +60,36 @@ def _all(client: httpx.Client, url: str, headers: dict[str, str]) -> tuple[list[
     return out, pages
 
 
-def test_the_company_has_workers_of_each_kind(company: dict[str, Any]) -> None:
-    rippling = company["rippling"]
+@pytest.mark.parametrize(
+    "size",
+    [{"workers": 400, "pay_periods": 3}, {"workers": 40, "departments": 5, "pay_periods": 4}],
+    ids=["default", "conftest small"],
+)
+def test_the_company_has_workers_of_each_kind(size: dict[str, int]) -> None:
+    rippling = generate_company(**size)["rippling"]
+    codes = {c["id"] for c in rippling["job_codes"]}
     held: dict[str, set[str]] = {}
     for assignment in rippling["job_assignments"]:
         held.setdefault(assignment["worker_id"], set()).add(assignment["job_code_id"])
-    entries = {e["worker_id"] for e in rippling["time_entries"]}
+    hours_on: dict[str, set[str]] = {}
+    for entry in rippling["time_entries"]:
+        for shift in entry["job_shifts"]:
+            hours_on.setdefault(entry["worker_id"], set()).update(shift["job_codes_id"])
     enabled = {s["worker_id"] for s in rippling["worker_time_splits"] if s["is_enabled"]}
     disabled = {s["worker_id"] for s in rippling["worker_time_splits"] if not s["is_enabled"]}
-    several = {w for w, codes in held.items() if len(codes) > 1}
-    assert entries & several and entries - several  # several assignments, and one
-    assert enabled - entries and enabled & entries  # a split alone, and under time entries
-    assert several - entries - enabled  # several assignments and neither source
+    several = {w for w, held_codes in held.items() if len(held_codes) > 1}
+    assert any(len(on) > 1 for on in hours_on.values())  # hours across job codes
+    assert any(len(on) == 1 and len(held[w]) == 1 for w, on in hours_on.items())  # and one
+    assert enabled - set(hours_on) and enabled & set(hours_on)  # a split alone, and under hours
+    assert several - set(hours_on) - enabled  # several assignments and neither source
     assert disabled and not disabled & enabled
     assert {e["status"] for e in rippling["time_entries"]} >= {"PAID", "APPROVED", "DRAFT"}
+    assert set().union(*hours_on.values()) <= codes
     for split in rippling["worker_time_splits"]:
-        shares = [row["split_percentage"] for row in split["splits"]]
-        assert not split["is_enabled"] or sum(map(float, shares)) == pytest.approx(100)
-        codes = {c for row in split["splits"] for c in row["job_code_ids"]}
-        assert codes <= held[split["worker_id"]] and sorted(codes) == split["job_codes_id"]
-    for entry in rippling["time_entries"]:  # every shift's job code is one the worker holds
-        assert {c for s in entry["job_shifts"] for c in s["job_codes_id"]} <= held[
-            entry["worker_id"]
-        ]
+        shares = [Decimal(row["split_percentage"]) for row in split["splits"]]
+        assert sum(shares) == (100 if split["is_enabled"] else 0)
+        split_codes = {c for row in split["splits"] for c in row["job_code_ids"]}
+        assert split_codes <= codes and sorted(split_codes) == split["job_codes_id"]
 
 
 @pytest.mark.parametrize(

@@ -57,7 +57,9 @@ def _generate(
     staff = render_staff(org, ids, people, window_start=window_start, as_of=as_of)
     payroll_runs, records = _payroll(org, staff, ids, periods, as_of)
     # Its own random stream, drawn last: every other record of a seed stays as it was.
-    time = build_timekeeping(seed, staff.people, staff.job_assignments, periods)
+    time = build_timekeeping(
+        seed, staff.people, staff.job_assignments, [c["id"] for c in org.job_codes], periods
+    )
     entra = {
         "tenant_id": ids.uuid(),
         "clients": [

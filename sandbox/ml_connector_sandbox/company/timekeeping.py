@@ -1,17 +1,20 @@
 """Time data of the generated company: worker time splits, time entries and time cards.
 
 What the connector allocates a worker's cost by (issue 15): hours from time entries in the pay
-period, else an enabled time split, else the job assignments equally, else the department. The
-company has workers of each kind, chosen among the workers with several job assignments (in
-the order the staff was generated):
+period, else an enabled time split, else the job assignments equally, else the department.
+Rippling's time splits and time entries name job codes of their own (not necessarily the
+worker's job assignments), and so does this company, so that even a small one has workers of
+each kind. Among the workers with one job assignment (in the order the staff was generated):
 
-- every third one (k % 3 == 0) has time entries in each pay period it is employed in (the
-  first of them none in the newest period, and one DRAFT entry in the one before); every sixth
-  one also has an enabled time split, which the time entries take precedence over;
-- k % 3 == 1: an enabled time split (percentages across its assignments' job codes);
-- k % 3 == 2: neither (the first of them a *disabled* split, which counts for nothing);
+- the first has time entries on its one job code;
+- the second and third have time entries on their job code and another one (the second none
+  in the newest pay period, where it falls back, and one DRAFT entry in the period before);
+- the fourth has an enabled time split across its job code and another one;
+- the fifth has an enabled split *and* time entries (the entries take precedence);
+- the sixth has a disabled split (it counts for nothing);
 
-and the first ``SINGLE_WITH_ENTRIES`` workers with one assignment have time entries too.
+and among the workers with several job assignments, k-th of them: k % 3 == 0 has neither
+(split equally), k % 3 == 1 time entries, k % 3 == 2 an enabled split across its codes.
 
 Everything is drawn from its own random stream (seeded from the company seed), after the rest
 of the company: adding time data leaves every other record of a seed exactly as it was.
@@ -28,7 +31,6 @@ from ml_connector_sandbox.company.ids import IdFactory, timestamp
 from ml_connector_sandbox.company.runs import employed_fraction
 from ml_connector_sandbox.company.staff import Person
 
-SINGLE_WITH_ENTRIES = 3
 ENTRIES_PER_PERIOD = 3
 DAY_START = 8 * 3600
 # Split percentages for two and three job codes (each sums to 100.00, spec: ``Split``).
@@ -47,6 +49,7 @@ def build_timekeeping(
     seed: int,
     people: list[Person],
     job_assignments: list[dict[str, Any]],
+    job_code_ids: list[str],
     periods: list[tuple[dt.date, dt.date]],
 ) -> Timekeeping:
     rng = random.Random(f"{seed}:timekeeping")
@@ -55,20 +58,32 @@ def build_timekeeping(
     for assignment in job_assignments:
         held.setdefault(assignment["worker_id"], []).append(assignment["job_code_id"])
     out = Timekeeping()
+
+    def with_another(person: Person) -> list[str]:
+        own = held[person.worker_id]
+        others = [code for code in job_code_ids if code not in own]
+        return [*own, rng.choice(others)] if others else own
+
+    singles = [p for p in people if len(held.get(p.worker_id, [])) == 1]
+    for n, person in enumerate(singles[:6]):
+        if n == 0:
+            _entries(out, ids, rng, person, held[person.worker_id], periods, quirks=False)
+        elif n in (1, 2):
+            _entries(out, ids, rng, person, with_another(person), periods, quirks=n == 1)
+        elif n in (3, 4):
+            codes = with_another(person)
+            out.worker_time_splits.append(_split(ids, person, codes, periods, n, enabled=True))
+            if n == 4:
+                _entries(out, ids, rng, person, codes, periods, quirks=False)
+        else:
+            out.worker_time_splits.append(_split(ids, person, [], periods, n, enabled=False))
     several = [p for p in people if len(held.get(p.worker_id, [])) > 1]
-    single = [p for p in people if len(held.get(p.worker_id, [])) == 1][:SINGLE_WITH_ENTRIES]
     for k, person in enumerate(several):
         codes = held[person.worker_id]
-        if k % 3 == 0:
-            _entries(out, ids, rng, person, codes, periods, first=k == 0)
-            if k % 6 == 0:
-                out.worker_time_splits.append(_split(ids, person, codes, periods, k, enabled=True))
-        elif k % 3 == 1:
+        if k % 3 == 1:
+            _entries(out, ids, rng, person, codes, periods, quirks=False)
+        elif k % 3 == 2:
             out.worker_time_splits.append(_split(ids, person, codes, periods, k, enabled=True))
-        elif k == 2:
-            out.worker_time_splits.append(_split(ids, person, codes, periods, k, enabled=False))
-    for person in single:
-        _entries(out, ids, rng, person, held[person.worker_id], periods, first=False)
     return out
 
 
@@ -82,22 +97,22 @@ def _split(
     enabled: bool,
 ) -> dict[str, Any]:
     created = timestamp(max(person.first_start, periods[0][0]), 10 * 3600)
-    options = SPLITS[min(len(codes), 3) - 2]
-    shares = options[(k // 3) % len(options)]
-    rows = [
-        {"split_percentage": share, "job_code_ids": [code]}
-        for share, code in zip(shares, codes, strict=False)
-    ]
+    rows = []
+    if enabled:
+        options = SPLITS[min(len(codes), 3) - 2]
+        shares = options[(k // 3) % len(options)]
+        rows = [
+            {"split_percentage": share, "job_code_ids": [code]}
+            for share, code in zip(shares, codes, strict=False)
+        ]
     return {
         "id": ids.new(),
         "created_at": created,
         "updated_at": created,
         "worker_id": person.worker_id,
         "is_enabled": enabled,
-        "splits": rows if enabled else [],  # spec: "Empty when is_enabled is false."
-        "job_codes_id": sorted({code for row in rows for code in row["job_code_ids"]})
-        if enabled
-        else [],
+        "splits": rows,  # spec: "Empty when is_enabled is false."
+        "job_codes_id": sorted({code for row in rows for code in row["job_code_ids"]}),
     }
 
 
@@ -109,12 +124,12 @@ def _entries(
     codes: list[str],
     periods: list[tuple[dt.date, dt.date]],
     *,
-    first: bool,
+    quirks: bool,
 ) -> None:
     for n, (start, end) in enumerate(periods):
         if employed_fraction(person.spans, start, end) <= 0:
             continue
-        if first and n == len(periods) - 1:
+        if quirks and n == len(periods) - 1:
             continue  # no time entries this period: the worker falls back to the next source
         status = "APPROVED" if n == len(periods) - 1 else "PAID"
         card_id = ids.new()
@@ -137,7 +152,7 @@ def _entries(
                 )
                 at += half_hours * 1800
             entries.append(_entry(ids, person, day, shifts, status, card_id, (start, end)))
-        if first and n == len(periods) - 2:
+        if quirks and n == len(periods) - 2:
             # A draft: hours not yet approved, which the connector must not allocate by.
             day = start + dt.timedelta(days=13)
             shift = {
