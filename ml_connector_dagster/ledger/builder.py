@@ -18,6 +18,7 @@ from ml_connector_dagster.ledger.dimensions import (
 )
 from ml_connector_dagster.ledger.entries import (
     ZERO,
+    AllocationSummary,
     Journal,
     JournalBuild,
     JournalIdentity,
@@ -26,8 +27,9 @@ from ml_connector_dagster.ledger.entries import (
     account_cause,
     unmapped_to_problems,
 )
-from ml_connector_dagster.ledger.inputs import PayrollRecord, PayRun, WorkerContext
+from ml_connector_dagster.ledger.inputs import JobShare, PayrollRecord, PayRun, WorkerContext
 from ml_connector_dagster.ledger.keys import Dimensions, LineKey, VoucherKey
+from ml_connector_dagster.ledger.time_allocation import AllocationSource, choose_allocation
 from ml_connector_dagster.ledger.vocabulary import JournalType, LineRole, Side
 
 TEXT_LIMIT = 60  # LedgerJournalTrans.Text as the builder writes it
@@ -132,6 +134,7 @@ class JournalBuilder:
         company: LegalEntityMap,
         workers: Mapping[str, WorkerContext],
         journal_type: JournalType = JournalType.SETTLEMENT,
+        hours: Mapping[str, tuple[JobShare, ...]] | None = None,
     ) -> None:
         self.run = run
         self.mapping = mapping
@@ -150,6 +153,12 @@ class JournalBuilder:
         self.amounts: dict[LineKey, Decimal] = {}
         self.texts: dict[LineKey, str] = {}
         self.line_workers: LineWorkers | None = None  # filled only when a caller asks
+        # Hours per worker in this run's pay period (``time_allocation.hours_shares``), and
+        # the order of the sources that place a worker's cost.
+        self.hours: Mapping[str, tuple[JobShare, ...]] = hours or {}
+        self.order = tuple(AllocationSource(name) for name in mapping.allocation.order)
+        # (source, currency) -> (workers, [records, expense amount]): the journal's metadata.
+        self.allocation: dict[tuple[str, str], tuple[set[str], list]] = {}
 
     # --- records ---------------------------------------------------------------------------
     def add_records(self, records: Iterable[PayrollRecord]) -> None:
@@ -161,26 +170,40 @@ class JournalBuilder:
         self.record_ids.append(record.id)
         self.worker_ids.append(record.worker_id)
         worker = self.workers.get(record.worker_id) or WorkerContext(worker_id=record.worker_id)
-        pieces = self.expense_pieces(worker, record)
+        source, pieces = self.expense_pieces(worker, record)
         if pieces:
-            RecordPosting(self, record, worker, pieces).post()
+            posting = RecordPosting(self, record, worker, pieces)
+            posting.post()
+            self.tally(source, record, sum(posting.debits, ZERO))
 
-    def expense_pieces(self, worker: WorkerContext, record: PayrollRecord) -> list[ExpensePiece]:
-        """The worker's expense dimension combinations with their weights (one per job code);
-        none when any of them misses a required dimension (each gap is listed)."""
-        job_codes: tuple[tuple[str | None, int], ...] = worker.job_codes or ((None, 1),)
-        ids = worker.job_assignment_ids
-        tie_keys = [(ids[n],) if len(ids) == len(job_codes) else () for n in range(len(job_codes))]
+    def expense_pieces(
+        self, worker: WorkerContext, record: PayrollRecord
+    ) -> tuple[AllocationSource, list[ExpensePiece]]:
+        """The source that places the worker (``ledger.time_allocation``) and its expense
+        dimension combinations with their weights; no pieces when any of them misses a
+        required dimension (each gap is listed)."""
+        allocation = choose_allocation(self.order, worker, self.hours.get(record.worker_id, ()))
+        shares = allocation.shares or (JobShare((), Decimal(1)),)
         pieces: list[ExpensePiece] = []
         complete = True
-        for (job_code, weight), tie_key in zip(job_codes, tie_keys, strict=True):
+        for share in shares:
             values, missing = resolve_expense_dimensions(
-                self.mapping, self.company, worker, job_code
+                self.mapping, self.company, worker, share.job_codes
             )
             self.problems.extend(unmapped_to_problems(record.id, missing))
             complete = complete and not missing
-            pieces.append(ExpensePiece(tuple(sorted(values.items())), Decimal(weight), tie_key))
-        return pieces if complete else []
+            pieces.append(ExpensePiece(tuple(sorted(values.items())), share.weight, share.tie_key))
+        return allocation.source, (pieces if complete else [])
+
+    def tally(self, source: AllocationSource, record: PayrollRecord, amount: Decimal) -> None:
+        """Count the record under the source that allocated it (the journal's metadata)."""
+        key = (source.value, record.currency.upper())
+        entry = self.allocation.get(key)
+        if entry is None:
+            self.allocation[key] = entry = ({record.worker_id}, [0, ZERO])
+        entry[0].add(record.worker_id)
+        entry[1][0] += 1
+        entry[1][1] += amount
 
     def voucher(self, record: PayrollRecord, piece: ExpensePiece) -> VoucherKey:
         currency = record.currency.upper()
@@ -273,7 +296,11 @@ class JournalBuilder:
             worker_ids=list(self.worker_ids),
             mapping_hash=self.mapping.content_hash,
         )
-        return JournalBuild(journal, list(self.problems))
+        allocation = [
+            AllocationSummary(source, len(workers), counts[0], currency, counts[1])
+            for (source, currency), (workers, counts) in sorted(self.allocation.items())
+        ]
+        return JournalBuild(journal, list(self.problems), allocation)
 
 
 class RecordPosting:
@@ -391,11 +418,13 @@ def build_journal(
     company: LegalEntityMap,
     journal_type: JournalType = JournalType.SETTLEMENT,
     line_workers: LineWorkers | None = None,
+    hours: Mapping[str, tuple[JobShare, ...]] | None = None,
 ) -> JournalBuild:
     """The journal of one run for one company, plus every mapping problem found on the way.
 
-    ``line_workers``, when given, is filled with the workers behind each line's place."""
-    builder = JournalBuilder(run, mapping, company, workers, journal_type)
+    ``line_workers``, when given, is filled with the workers behind each line's place;
+    ``hours`` are the workers' hours per job code combination in the run's pay period."""
+    builder = JournalBuilder(run, mapping, company, workers, journal_type, hours)
     builder.line_workers = line_workers
     with collector_paused():  # many objects, no cycles: see ``bulk.py``
         builder.add_records(records)

@@ -179,7 +179,13 @@ def payroll_cost_snapshot(
 
         def workforce(needed: set[str]) -> PeriodWorkforce:
             value, use = shared_workforce(
-                io_manager, rippling, pay_period, needed, max_age, concurrency
+                io_manager,
+                rippling,
+                pay_period,
+                needed,
+                max_age,
+                concurrency,
+                time_splits="time_split" in mapping.allocation.order,
             )
             used.append(use)
             if use.how == "read":  # the period's workforce partition is this read now
