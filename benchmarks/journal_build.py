@@ -41,9 +41,9 @@ def main() -> None:
         for w in rippling["workers"]
     ]
     codes = {c["id"]: c["external_id"] for c in rippling["job_codes"]}
-    assignments: dict[str, list[str]] = {}
+    assignments: dict[str, list[tuple[str, str]]] = {}
     for a in (JobAssignment.model_validate(a) for a in rippling["job_assignments"]):
-        assignments.setdefault(a.worker_id, []).append(a.job_code_id or "")
+        assignments.setdefault(a.worker_id, []).append((a.id, a.job_code_id or ""))
     contexts, _ = worker_contexts(workers, codes, assignments)
     by_run: dict[str, list[WorkerPayrollRecord]] = {}
     for raw in rippling["worker_payroll_records"]:

@@ -51,9 +51,9 @@ def snapshot_of(workers: int) -> PeriodSnapshot:
         for w in rippling["workers"]
     ]
     codes = {c["id"]: c["external_id"] for c in rippling["job_codes"]}
-    assignments: dict[str, list[str]] = {}
+    assignments: dict[str, list[tuple[str, str]]] = {}
     for a in (JobAssignment.model_validate(a) for a in rippling["job_assignments"]):
-        assignments.setdefault(a.worker_id, []).append(a.job_code_id or "")
+        assignments.setdefault(a.worker_id, []).append((a.id, a.job_code_id or ""))
     contexts, _ = worker_contexts(people, codes, assignments)
     runs = [PayrollRun.model_validate(r) for r in rippling["payroll_runs"]]
     by_run: dict[str, list[WorkerPayrollRecord]] = {}

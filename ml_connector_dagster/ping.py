@@ -48,6 +48,9 @@ RIPPLING_ENDPOINTS: tuple[tuple[str, str, dict[str, str]], ...] = (
     ("job assignments", "/job-assignments/", {}),
     ("compensations", "/compensations/", {}),
     ("payroll runs", "/payroll-runs/", {}),
+    # The time allocation sources of the mapping's default ``allocation.order`` (issue 15).
+    ("worker time splits", "/worker-time-splits/", {}),
+    ("time entries", "/time-entries/", {}),
 )
 # An IntegrationKey no journal carries: filtering on it proves the field is filterable.
 PROBE_KEY = "mlc-ping-probe"

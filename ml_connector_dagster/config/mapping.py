@@ -77,6 +77,39 @@ class JournalSpec(Strict):
     approval: Literal["automatic", "required"] = "automatic"
 
 
+AllocationSourceName = Literal["time_entries", "time_split", "job_assignments", "department"]
+DEFAULT_ALLOCATION_ORDER: tuple[AllocationSourceName, ...] = (
+    "time_entries",
+    "time_split",
+    "job_assignments",
+    "department",
+)
+
+
+class AllocationSpec(Strict):
+    """How a worker's cost is placed on job codes (``ledger/time_allocation.py``): the first
+    source in ``order`` that has something for the worker places all of it.
+
+    ``time_entries``: hours logged in the run's pay period; ``time_split``: the worker's
+    enabled time split; ``job_assignments``: its job codes, equally; ``department``: none of
+    them. Each source at most once, and ``department`` last: it places every worker, so a
+    source after it would never be used, and without it a worker with none of the others
+    would have nowhere to go.
+    """
+
+    order: tuple[AllocationSourceName, ...] = DEFAULT_ALLOCATION_ORDER
+
+    @field_validator("order")
+    @classmethod
+    def _order(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        repeated = sorted({name for name in value if value.count(name) > 1})
+        if repeated:
+            raise ValueError(f"each source at most once; repeated: {', '.join(repeated)}")
+        if not value or value[-1] != "department":
+            raise ValueError("the order must end with department (it places every worker)")
+        return value
+
+
 class LegalEntityMap(Strict):
     """One Dynamics company and the Rippling entities that feed it."""
 
@@ -134,6 +167,8 @@ class PayrollMapping(Strict):
     optional_dimensions: tuple[str, ...] = ()
     # Worker sync settings (the optional ``workforce:`` section).
     workforce: WorkforceSettings = Field(default_factory=WorkforceSettings)
+    # Allocation of a worker's cost across job codes (the optional ``allocation:`` section).
+    allocation: AllocationSpec = Field(default_factory=AllocationSpec)
 
     @field_validator("connection")
     @classmethod
@@ -212,8 +247,13 @@ class PayrollMapping(Strict):
     @property
     def content_hash(self) -> str:
         """A hash of everything the mapping says: journals carry it, and the posting step
-        refuses a journal built with a mapping other than the one it holds now."""
-        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()
+        refuses a journal built with a mapping other than the one it holds now.
+
+        The ``allocation`` section counts only when it differs from the default, so a mapping
+        that does not use it hashes as it did before the section existed (journals built and
+        approved under it stay postable)."""
+        exclude = {"allocation"} if self.allocation == AllocationSpec() else None
+        return hashlib.sha256(self.model_dump_json(exclude=exclude).encode()).hexdigest()
 
     @property
     def companies(self) -> tuple[str, ...]:

@@ -18,6 +18,7 @@ from ml_connector_dagster.ledger.dimensions import (
 )
 from ml_connector_dagster.ledger.entries import (
     ZERO,
+    AllocationSummary,
     Journal,
     JournalBuild,
     JournalIdentity,
@@ -26,8 +27,9 @@ from ml_connector_dagster.ledger.entries import (
     account_cause,
     unmapped_to_problems,
 )
-from ml_connector_dagster.ledger.inputs import PayrollRecord, PayRun, WorkerContext
+from ml_connector_dagster.ledger.inputs import JobShare, PayrollRecord, PayRun, WorkerContext
 from ml_connector_dagster.ledger.keys import Dimensions, LineKey, VoucherKey
+from ml_connector_dagster.ledger.time_allocation import AllocationSource, choose_allocation
 from ml_connector_dagster.ledger.vocabulary import JournalType, LineRole, Side
 
 TEXT_LIMIT = 60  # LedgerJournalTrans.Text as the builder writes it
@@ -65,6 +67,9 @@ class ExpensePiece:
 
     dimensions: Dimensions
     weight: Decimal
+    # What decides a remainder tie between pieces (lower first): Rippling ids, so the cents
+    # do not depend on the order an API listed them in.
+    tie_key: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -103,9 +108,12 @@ def record_liabilities(accounts: AccountMap, record: PayrollRecord) -> list[Liab
     ]
 
 
-def spread(amount: Decimal, weights: list[Decimal]) -> list[Decimal]:
-    """``amount`` split by ``weights`` in whole cents; one weight takes it as it is."""
-    return [amount] if len(weights) == 1 else allocate(amount, weights)
+def spread(
+    amount: Decimal, weights: list[Decimal], tie_keys: list[tuple[str, ...]] | None = None
+) -> list[Decimal]:
+    """``amount`` split by ``weights`` in whole cents (remainder ties by ``tie_keys``); one
+    weight takes it as it is."""
+    return [amount] if len(weights) == 1 else allocate(amount, weights, tie_keys)
 
 
 def line_text(label: str, what: str) -> str:
@@ -126,6 +134,7 @@ class JournalBuilder:
         company: LegalEntityMap,
         workers: Mapping[str, WorkerContext],
         journal_type: JournalType = JournalType.SETTLEMENT,
+        hours: Mapping[str, tuple[JobShare, ...]] | None = None,
     ) -> None:
         self.run = run
         self.mapping = mapping
@@ -144,6 +153,12 @@ class JournalBuilder:
         self.amounts: dict[LineKey, Decimal] = {}
         self.texts: dict[LineKey, str] = {}
         self.line_workers: LineWorkers | None = None  # filled only when a caller asks
+        # Hours per worker in this run's pay period (``time_allocation.hours_shares``), and
+        # the order of the sources that place a worker's cost.
+        self.hours: Mapping[str, tuple[JobShare, ...]] = hours or {}
+        self.order = tuple(AllocationSource(name) for name in mapping.allocation.order)
+        # (source, currency) -> (workers, [records, expense amount]): the journal's metadata.
+        self.allocation: dict[tuple[str, str], tuple[set[str], list]] = {}
 
     # --- records ---------------------------------------------------------------------------
     def add_records(self, records: Iterable[PayrollRecord]) -> None:
@@ -155,24 +170,40 @@ class JournalBuilder:
         self.record_ids.append(record.id)
         self.worker_ids.append(record.worker_id)
         worker = self.workers.get(record.worker_id) or WorkerContext(worker_id=record.worker_id)
-        pieces = self.expense_pieces(worker, record)
+        source, pieces = self.expense_pieces(worker, record)
         if pieces:
-            RecordPosting(self, record, worker, pieces).post()
+            posting = RecordPosting(self, record, worker, pieces)
+            posting.post()
+            self.tally(source, record, sum(posting.debits, ZERO))
 
-    def expense_pieces(self, worker: WorkerContext, record: PayrollRecord) -> list[ExpensePiece]:
-        """The worker's expense dimension combinations with their weights (one per job code);
-        none when any of them misses a required dimension (each gap is listed)."""
-        job_codes: tuple[tuple[str | None, int], ...] = worker.job_codes or ((None, 1),)
+    def expense_pieces(
+        self, worker: WorkerContext, record: PayrollRecord
+    ) -> tuple[AllocationSource, list[ExpensePiece]]:
+        """The source that places the worker (``ledger.time_allocation``) and its expense
+        dimension combinations with their weights; no pieces when any of them misses a
+        required dimension (each gap is listed)."""
+        allocation = choose_allocation(self.order, worker, self.hours.get(record.worker_id, ()))
+        shares = allocation.shares or (JobShare((), Decimal(1)),)
         pieces: list[ExpensePiece] = []
         complete = True
-        for job_code, weight in job_codes:
+        for share in shares:
             values, missing = resolve_expense_dimensions(
-                self.mapping, self.company, worker, job_code
+                self.mapping, self.company, worker, share.job_codes
             )
             self.problems.extend(unmapped_to_problems(record.id, missing))
             complete = complete and not missing
-            pieces.append(ExpensePiece(tuple(sorted(values.items())), Decimal(weight)))
-        return pieces if complete else []
+            pieces.append(ExpensePiece(tuple(sorted(values.items())), share.weight, share.tie_key))
+        return allocation.source, (pieces if complete else [])
+
+    def tally(self, source: AllocationSource, record: PayrollRecord, amount: Decimal) -> None:
+        """Count the record under the source that allocated it (the journal's metadata)."""
+        key = (source.value, record.currency.upper())
+        entry = self.allocation.get(key)
+        if entry is None:
+            self.allocation[key] = entry = ({record.worker_id}, [0, ZERO])
+        entry[0].add(record.worker_id)
+        entry[1][0] += 1
+        entry[1][1] += amount
 
     def voucher(self, record: PayrollRecord, piece: ExpensePiece) -> VoucherKey:
         currency = record.currency.upper()
@@ -265,7 +296,11 @@ class JournalBuilder:
             worker_ids=list(self.worker_ids),
             mapping_hash=self.mapping.content_hash,
         )
-        return JournalBuild(journal, list(self.problems))
+        allocation = [
+            AllocationSummary(source, len(workers), counts[0], currency, counts[1])
+            for (source, currency), (workers, counts) in sorted(self.allocation.items())
+        ]
+        return JournalBuild(journal, list(self.problems), allocation)
 
 
 class RecordPosting:
@@ -284,6 +319,7 @@ class RecordPosting:
         self.record = record
         self.pieces = pieces
         self.weights = [piece.weight for piece in pieces]
+        self.tie_keys = [piece.tie_key for piece in pieces]
         self.vouchers = [builder.voucher(record, piece) for piece in pieces]
         # Expense debits per piece, unplaceable ones included: the liabilities must match them.
         self.debits = [ZERO] * len(pieces)
@@ -322,7 +358,7 @@ class RecordPosting:
         self, account: str | None, role: LineRole, amount: Decimal, item: str, what: str
     ) -> None:
         """One expense, split by weight, each share on its piece's dimensions."""
-        for index, share in enumerate(spread(amount, self.weights)):
+        for index, share in enumerate(spread(amount, self.weights, self.tie_keys)):
             self.debits[index] += share
             self.line(index, account, self.pieces[index].dimensions, role, share, item, what)
 
@@ -331,7 +367,7 @@ class RecordPosting:
         spread by the same weights and net pay absorbs the rounding cents, so that every
         voucher balances whenever the record itself balances."""
         owed = record_liabilities(self.builder.mapping.accounts, self.record)
-        shares = [spread(liability.amount, self.weights) for liability in owed]
+        shares = [spread(liability.amount, self.weights, self.tie_keys) for liability in owed]
         if len(self.pieces) > 1:  # one piece takes every amount whole: no cents to move
             credits = [sum(column, ZERO) for column in zip(*shares, strict=True)]
             drift = [debit - credit for debit, credit in zip(self.debits, credits, strict=True)]
@@ -382,11 +418,13 @@ def build_journal(
     company: LegalEntityMap,
     journal_type: JournalType = JournalType.SETTLEMENT,
     line_workers: LineWorkers | None = None,
+    hours: Mapping[str, tuple[JobShare, ...]] | None = None,
 ) -> JournalBuild:
     """The journal of one run for one company, plus every mapping problem found on the way.
 
-    ``line_workers``, when given, is filled with the workers behind each line's place."""
-    builder = JournalBuilder(run, mapping, company, workers, journal_type)
+    ``line_workers``, when given, is filled with the workers behind each line's place;
+    ``hours`` are the workers' hours per job code combination in the run's pay period."""
+    builder = JournalBuilder(run, mapping, company, workers, journal_type, hours)
     builder.line_workers = line_workers
     with collector_paused():  # many objects, no cycles: see ``bulk.py``
         builder.add_records(records)

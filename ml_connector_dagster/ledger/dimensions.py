@@ -4,7 +4,7 @@ F&O reads ``AccountDisplayValue`` segment by segment in the order of the active 
 a value containing the delimiter would shift every later segment, so it is refused here.
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from ml_connector_dagster.config.mapping import DimensionFormatSpec, LegalEntityMap, PayrollMapping
@@ -40,12 +40,18 @@ def resolve_expense_dimensions(
     mapping: PayrollMapping,
     company: LegalEntityMap,
     worker: WorkerContext,
-    job_code: str | None,
+    job_code: str | Sequence[str] | None,
 ) -> tuple[dict[str, str], list[Unmapped]]:
-    """Dimension values by precedence: worker -> job code -> department -> entity -> default."""
+    """Dimension values by precedence: worker -> job code -> department -> entity -> default.
+
+    ``job_code`` may be a combination (a Rippling split row or job shift names one job code
+    per job dimension): each is a layer, in the order given (the pieces give them in job code
+    id order), so where two of them map the same dimension the first one's value is used. The
+    spec is silent on how a combination maps to one cost: the combination is one place."""
+    codes = (job_code,) if isinstance(job_code, str) else tuple(job_code or ())
     layers: list[Mapping[str, str]] = [
         mapping.workers.get(worker.worker_id, {}),
-        mapping.job_codes.get(job_code, {}) if job_code else {},
+        *(mapping.job_codes.get(code, {}) for code in codes if code),
         mapping.departments.get(worker.department_key or "", {}),
         company.dimensions,
         mapping.default_dimensions,
@@ -57,8 +63,7 @@ def resolve_expense_dimensions(
         if value is None:
             if dimension not in mapping.optional_dimensions:
                 sources = [f"worker {worker.worker_id}"]
-                if job_code:
-                    sources.append(f"job code {job_code}")
+                sources.extend(f"job code {code}" for code in codes if code)
                 sources.append(
                     f"department {worker.department_key}"
                     if worker.department_key

@@ -136,10 +136,25 @@ class Journal:
         return hashlib.sha256(body.encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class AllocationSummary:
+    """The records of a journal that one source allocated (``ledger/time_allocation.py``):
+    how many workers and records, and their expense (earnings, employer taxes and employer
+    contributions, signed) in one currency."""
+
+    source: str
+    workers: int
+    records: int
+    currency: str
+    amount: Decimal
+
+
 @dataclass
 class JournalBuild:
     journal: Journal
     problems: list[MappingProblem] = field(default_factory=list)
+    # Which source placed each worker's cost on job codes, in counts and amounts.
+    allocation: list[AllocationSummary] = field(default_factory=list)
 
 
 def line_display_value(mapping: PayrollMapping, line: JournalLine) -> str:

@@ -97,6 +97,20 @@ class PayrollRecord:
 
 
 @dataclass(frozen=True)
+class JobShare:
+    """One share of a worker's time: a job code combination and its weight.
+
+    ``job_codes`` are the mapping's keys (external id, else Rippling id) of the combination;
+    ``tie_key`` the Rippling ids that decide a remainder tie, lower first (the job-assignment
+    id for an assignment, the job code ids for hours and split rows: ``accounting.md``).
+    """
+
+    job_codes: tuple[str, ...]
+    weight: Decimal
+    tie_key: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class WorkerContext:
     """What the ledger needs to know about a worker to place its cost."""
 
@@ -108,3 +122,9 @@ class WorkerContext:
     # Rippling's name of the department, for finance's eyes only (review tables, check causes):
     # the mapping keys on ``department_key``.
     department_name: str | None = None
+    # The Rippling job-assignment id behind each of ``job_codes`` (same order): remainder
+    # cents go to the lower id on a tie (``accounting.md``). Empty: ties follow list order.
+    job_assignment_ids: tuple[str, ...] = ()
+    # The worker's enabled Rippling time split (percentages per job code combination); empty
+    # when it has none or it is disabled (``ledger.time_allocation``).
+    time_split: tuple[JobShare, ...] = ()

@@ -49,6 +49,8 @@ def journals_for(
                 company,
                 journal_type,
                 None if line_workers is None else line_workers.setdefault(run.id, {}),
+                # A snapshot stored before hours existed has none.
+                getattr(snapshot, "hours", {}).get(run.id),
             )
         )
     return builds

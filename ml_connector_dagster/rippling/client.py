@@ -366,6 +366,21 @@ class RipplingClient:
             models.WorkerPayrollRecord,
         )
 
+    def worker_time_splits(self) -> Iterator[models.WorkerTimeSplit]:
+        """Every worker's time split (``worker-time-splits.read``, ``API_Tier_2``), enabled or
+        not: the caller keeps the enabled ones. No ``is_enabled`` filter is sent: the spec
+        names the field filterable but shows no boolean literal, so it is not guessed."""
+        return self.iter_records("/worker-time-splits/", models.WorkerTimeSplit)
+
+    def time_entries(self, pay_period_start: dt.date | None = None) -> Iterator[models.TimeEntry]:
+        """Time entries (``time-entries.read``, ``API_Tier_2``), those of the pay period that
+        starts on ``pay_period_start`` when given (``pay_period.start_date`` is filterable;
+        the date unquoted, as Rippling's filters take dates)."""
+        params = None
+        if pay_period_start is not None:
+            params = {"filter": f"pay_period.start_date eq {pay_period_start.isoformat()}"}
+        return self.iter_records("/time-entries/", models.TimeEntry, params)
+
     def entitlements(self) -> Iterator[models.Entitlement]:
         """The company's entitlements (``GET /entitlements/``: scope ``entitlements.read``)."""
         return self.iter_records("/entitlements/", models.Entitlement)

@@ -28,6 +28,8 @@ ENDPOINT_ENTITLEMENTS: dict[str, str] = {
     "/job-codes/": API_TIER_2,
     "/job-assignments/": API_TIER_2,
     "/compensations/": API_TIER_2,
+    "/worker-time-splits/": API_TIER_2,
+    "/time-entries/": API_TIER_2,
     "/payroll-runs/": GLOBAL_PAYROLL,
     "/payroll-runs/{id}/": GLOBAL_PAYROLL,
     "/payroll-runs/{run_id}/worker-payroll-records/": GLOBAL_PAYROLL,

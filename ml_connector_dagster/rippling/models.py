@@ -217,6 +217,59 @@ class PayPeriod(BaseModel):
     pay_frequency: str | None = None
 
 
+class TimeSplitRow(BaseModel):
+    """``Split``: a percentage over one or more job codes. The spec types the percentage as a
+    plain string (its description: a decimal string of precision 2), so it is kept as sent and
+    parsed where it is used (``payroll/time_sources.py``), which names the record if it is not
+    a number."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    split_percentage: str | None = None
+    job_code_ids: tuple[str, ...] = ()
+
+
+class WorkerTimeSplit(Record):
+    """``WorkerTimeSplit``: a worker's hard-coded time split across job codes; ``splits`` is
+    empty when ``is_enabled`` is false, and the rows sum to 100.00 when it is true."""
+
+    worker_id: str
+    is_enabled: bool | None = None
+    splits: tuple[TimeSplitRow, ...] = ()
+    job_codes_id: tuple[str, ...] = ()
+
+
+class JobShift(BaseModel):
+    """``JobShift``: the part of a time entry worked on a job code combination."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    start_time: str | None = None
+    end_time: str | None = None
+    job_codes_id: tuple[str, ...] = ()
+    is_hours_only_input: bool | None = None
+
+
+class TimePayPeriod(BaseModel):
+    """``PayPeriod`` as a time entry carries it: the spec requires none of its fields."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    start_date: dt.date | None = None
+    end_date: dt.date | None = None
+    pay_schedule_id: str | None = None
+
+
+class TimeEntry(Record):
+    """``TimeEntry``: hours a worker logged, split into job shifts (spec: ``status`` is DRAFT,
+    APPROVED, PAID or FINALIZED)."""
+
+    worker_id: str
+    start_time: str | None = None
+    end_time: str | None = None
+    job_shifts: tuple[JobShift, ...] = ()
+    status: str | None = None
+    time_card_id: str | None = None
+    pay_period: TimePayPeriod | None = None
+
+
 class PayrollRun(Record):
     run_state: str | None = None  # DRAFT | APPROVED | PAID | FAILED | CLOSED
     run_type: str | None = None  # REGULAR | OFF_CYCLE | CORRECTION | TERMINATION | ...

@@ -36,6 +36,9 @@ class ThreeLists:
         yield JobAssignment.model_validate({"id": "a2", "worker_id": "w1", "job_code_id": "jc_1"})
         yield JobAssignment.model_validate({"id": "a3", "worker_id": "w2", "job_code_id": None})
 
+    def worker_time_splits(self):
+        return []  # outside the barrier: the three lists above are the ones timed
+
     def workers(self, expand=()):
         self._start()
         assert tuple(expand) == ("department",)
@@ -51,10 +54,24 @@ def test_the_lists_are_read_at_the_same_time_and_give_what_a_sequential_read_giv
     assert concurrent == sequential
     assert len(side_by_side.threads) == 3
     assert sequential.read_at == NOON
-    assert sequential.workers["w1"].job_codes == (("ENG", 1), ("jc_2", 1))  # sorted by code id
+    # In job-assignment id order (a1 before a2), each with its id: the remainder tie rule.
+    assert sequential.workers["w1"].job_codes == (("jc_2", 1), ("ENG", 1))
+    assert sequential.workers["w1"].job_assignment_ids == ("a1", "a2")
     assert sequential.workers["w2"].job_codes == ()
 
 
 def test_a_cap_of_one_reads_one_list_at_a_time() -> None:
     with pytest.raises(threading.BrokenBarrierError):
         read_workforce(ThreeLists(threading.Barrier(2, timeout=0.5)), concurrency=1)
+
+
+class ReversedAssignments(ThreeLists):
+    """The same assignments listed the other way round."""
+
+    def job_assignments(self):
+        yield from reversed(list(super().job_assignments()))
+
+
+def test_the_api_order_of_assignments_does_not_change_the_workforce() -> None:
+    with clock.pinned(NOON):
+        assert read_workforce(ReversedAssignments()) == read_workforce(ThreeLists())

@@ -58,12 +58,22 @@ def _correct(env, *extra: str):
 
 
 def _bump_overtime(env) -> dict:
-    """+48.75 on the first record of the period's first run, gross and net pay with it."""
+    """+48.75 on the first record of the period's first run whose worker's cost sits on one
+    cost center (no time entries or split, at most one job assignment: issue 15 added workers
+    whose cost is split by hours), gross and net pay with it."""
     run_id = env["runs"][0]["id"]
+    rippling = env["sandbox"].company["rippling"]
+    timed = {e["worker_id"] for e in rippling["time_entries"]}
+    timed |= {s["worker_id"] for s in rippling["worker_time_splits"] if s["is_enabled"]}
+    held: dict[str, int] = {}
+    for assignment in rippling["job_assignments"]:
+        held[assignment["worker_id"]] = held.get(assignment["worker_id"], 0) + 1
     record = next(
         dict(r)
-        for r in env["sandbox"].company["rippling"]["worker_payroll_records"]
+        for r in rippling["worker_payroll_records"]
         if r["run_id"] == run_id
+        and r["worker_id"] not in timed
+        and held.get(r["worker_id"], 0) <= 1
     )
     first = record["earnings"][0]
     record["earnings"] = [

@@ -180,6 +180,9 @@ class CountingRippling:
             for w in self.worker_ids
         ]
 
+    def worker_time_splits(self):
+        return []
+
     def workers(self, expand=()):
         with self._lock:
             self.reads += 1
@@ -221,6 +224,7 @@ def test_fresh_reads_are_shared_between_periods_and_stale_ones_are_not(store) ->
         legal_entity_id="le_1",
         department_key="d1",
         job_codes=(("ENG", 1),),
+        job_assignment_ids=("ja_w1",),
     )
     with clock.pinned(NOON + dt.timedelta(minutes=59)):
         same, use = shared_workforce(store, rippling, "2026-11-15", {"w1", "w2"}, HOUR)

@@ -83,6 +83,7 @@ def test_every_endpoint_the_client_calls_is_in_the_table(
     sent: list[str] = []
     company = fresh_sandbox.company["rippling"]
     run = company["payroll_runs"][0]
+    run_start = run["pay_period"]["start_date"]
     calls = {
         "workers": lambda c: list(c.workers()),
         "worker": lambda c: c.worker(company["workers"][0]["id"]),
@@ -98,6 +99,8 @@ def test_every_endpoint_the_client_calls_is_in_the_table(
         "payroll_run": lambda c: c.payroll_run(run["id"]),
         "worker_payroll_records": lambda c: list(c.worker_payroll_records(run["id"])),
         "entitlements": lambda c: list(c.entitlements()),
+        "worker_time_splits": lambda c: list(c.worker_time_splits()),
+        "time_entries": lambda c: list(c.time_entries(dt.date.fromisoformat(run_start))),
         "company_activity": lambda c: c.company_activity(start=AS_OF),
         "employee": lambda c: c.employee(employee_id_for(company["workers"][0]["id"])),
     }

@@ -98,6 +98,10 @@ ENDPOINTS = [
         lambda c: list(c.worker_payroll_records("run_1")),
     ),
     Endpoint("/entitlements/", models.Entitlement, lambda c: list(c.entitlements())),
+    Endpoint(
+        "/worker-time-splits/", models.WorkerTimeSplit, lambda c: list(c.worker_time_splits())
+    ),
+    Endpoint("/time-entries/", models.TimeEntry, lambda c: list(c.time_entries())),
 ]
 BY_TEMPLATE = {e.template: e for e in ENDPOINTS}
 
@@ -441,6 +445,8 @@ def test_every_reading_method_is_covered() -> None:
         "payroll_run",
         "worker_payroll_records",
         "entitlements",
+        "worker_time_splits",
+        "time_entries",
     }
     assert len(covered) == len(ENDPOINTS)
     # plumbing, or not a v2 model endpoint (v1 activity is raw dicts; v1 employee is v1's spec)

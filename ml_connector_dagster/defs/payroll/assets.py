@@ -29,6 +29,7 @@ from ml_connector_dagster.audit.store import Outcome
 from ml_connector_dagster.config.mapping import PayrollMapping
 from ml_connector_dagster.defs import naming, tables
 from ml_connector_dagster.defs.io_manager import PartitionFilesIOManager
+from ml_connector_dagster.defs.payroll.allocation_table import allocation_table
 from ml_connector_dagster.defs.payroll.audit_table import audit_table
 from ml_connector_dagster.defs.payroll.checks import (
     JOURNAL_CHECKS,
@@ -179,7 +180,13 @@ def payroll_cost_snapshot(
 
         def workforce(needed: set[str]) -> PeriodWorkforce:
             value, use = shared_workforce(
-                io_manager, rippling, pay_period, needed, max_age, concurrency
+                io_manager,
+                rippling,
+                pay_period,
+                needed,
+                max_age,
+                concurrency,
+                time_splits="time_split" in mapping.allocation.order,
             )
             used.append(use)
             if use.how == "read":  # the period's workforce partition is this read now
@@ -322,6 +329,11 @@ def labor_cost_journals(
         ),
         "mapping_hash": mapping.content_hash[:12],
         "mapping_problems": sum(len(b.problems) for b in result[key]),
+        # Which source (time entries, time split, job assignments, department) placed the
+        # workers' cost, per run: counts and amounts (``allocation_table.py``).
+        "allocation": allocation_table(
+            result[key], mapping.journal.detail_level == WORKER, withheld
+        ),
     }
     history = earlier_gross(
         context.instance, io_manager, payroll_cost_snapshot.key, pay_period, company

@@ -69,6 +69,7 @@ def shared_workforce(
     needed: set[str],
     max_age: dt.timedelta,
     concurrency: int = 1,
+    time_splits: bool = True,
 ) -> tuple[PeriodWorkforce, WorkforceUse]:
     """The period's workforce: its stored read or the newest one if fresh and knowing every
     id in ``needed``, else a new read (stored for the period and as the newest)."""
@@ -81,7 +82,7 @@ def shared_workforce(
         if _usable(newest, needed, max_age, now):
             io_manager.store_value(WORKFORCE_KEY, pay_period, newest)
             return newest, WorkforceUse(newest.read_at, "shared")
-        fresh = read_workforce(rippling, concurrency)
+        fresh = read_workforce(rippling, concurrency, time_splits)
         io_manager.store_value(WORKFORCE_KEY, pay_period, fresh)
         io_manager.store_value(WORKFORCE_KEY, LATEST, fresh)
         return fresh, WorkforceUse(fresh.read_at, "read")
@@ -112,7 +113,11 @@ def workforce_snapshot(
 ) -> dg.Output[dict]:
     pay_period = context.partition_key
     with io_manager.exclusive(WORKFORCE_KEY), connector.rippling() as rippling:
-        fresh = read_workforce(rippling, connector.settings().rippling_concurrency)
+        fresh = read_workforce(
+            rippling,
+            connector.settings().rippling_concurrency,
+            time_splits="time_split" in connector.mapping().allocation.order,
+        )
         io_manager.store_value(WORKFORCE_KEY, LATEST, fresh)
     return dg.Output(
         {pay_period: fresh}, metadata=workforce_metadata(fresh, WorkforceUse(fresh.read_at, "read"))

@@ -405,6 +405,9 @@ READ_SCOPES: tuple[str, ...] = (
     "payroll-runs.read",
     "worker-payroll-records.read",
     "entitlements.read",
+    "worker-time-splits.read",
+    "time-entries.read",
+    "time-cards.read",
     "company:activity",
 )
 # The company's entitlements (products enabled for it; ``x-rippling-entitlements`` in the v2

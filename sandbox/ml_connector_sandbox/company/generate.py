@@ -17,6 +17,7 @@ from ml_connector_sandbox.company.dynamics import build_dynamics
 from ml_connector_sandbox.company.ids import IdFactory
 from ml_connector_sandbox.company.org import Org, build_org
 from ml_connector_sandbox.company.staff import Person, Staff, draw_people, render_staff
+from ml_connector_sandbox.company.timekeeping import build_timekeeping
 
 CONNECTOR_LEAD_DAYS = 42
 FOUNDED = dt.date(2015, 6, 1)
@@ -55,6 +56,10 @@ def _generate(
     people = draw_people(org, ids, count=workers, window_start=window_start, as_of=as_of)
     staff = render_staff(org, ids, people, window_start=window_start, as_of=as_of)
     payroll_runs, records = _payroll(org, staff, ids, periods, as_of)
+    # Its own random stream, drawn last: every other record of a seed stays as it was.
+    time = build_timekeeping(
+        seed, staff.people, staff.job_assignments, [c["id"] for c in org.job_codes], periods
+    )
     entra = {
         "tenant_id": ids.uuid(),
         "clients": [
@@ -133,6 +138,9 @@ def _generate(
             "worker_payroll_records": records,
             "company_activity": staff.company_activity,
             "entitlements": catalog.entitlement_records(),
+            "worker_time_splits": time.worker_time_splits,
+            "time_cards": time.time_cards,
+            "time_entries": time.time_entries,
         },
         "dynamics": build_dynamics(org, people, connector_start),
     }

@@ -129,7 +129,24 @@ def parse_filter(text: str | None, resource: Resource) -> list[Condition]:
             raise QueryError("Filter ends with 'and'")
 
 
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
 def _compare(column: str, field: str, field_type: str, op: str, kind: str, raw: str) -> Condition:
+    if field_type == "date":
+        # Like datetimes (docs: "dates unquoted"): a bare YYYY-MM-DD, compared as text.
+        if kind != "word" or not _ISO_DATE.match(raw):
+            raise QueryError(f"Invalid value for {field}: expected an unquoted date YYYY-MM-DD")
+        try:
+            dt.date.fromisoformat(raw)
+        except ValueError as exc:
+            raise QueryError(f"Invalid date {raw!r} for {field}") from exc
+        return Condition(f"{column} {_COMPARE[op]} ?", (raw,))
+    if field_type == "boolean":
+        if op not in ("eq", "ne") or kind != "word" or raw not in ("true", "false"):
+            raise QueryError(f"Invalid filter on {field}: expected eq/ne true or false, unquoted")
+        # json_extract gives SQLite 1/0 for JSON true/false.
+        return Condition(f"{column} {_COMPARE[op]} ?", (1 if raw == "true" else 0,))
     if field_type == "datetime":
         if kind == "str":
             raise QueryError(f"Invalid value for {field}: datetimes must not be quoted (got {raw})")

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 # Indexed columns of the records table; anything else is read with json_extract.
 TS = "datetime"
 STR = "string"
+DATE = "date"  # a ``YYYY-MM-DD`` value, unquoted like a datetime (the spec shows no example)
+BOOL = "boolean"  # ``true`` / ``false``, unquoted (the spec shows no example)
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,7 @@ class Resource:
 
 _TIMES = {"created_at": ("created_at", TS), "updated_at": ("updated_at", TS)}
 _ORDER = frozenset({"created_at", "updated_at"})
+_ORDER_ID = frozenset({"id", "created_at", "updated_at"})  # the time and split endpoints
 TIER_2 = "API_Tier_2"
 PAYROLL = "Global_Payroll"
 
@@ -180,6 +183,54 @@ RESOURCES: dict[str, Resource] = {
             "/entitlements/",
             "entitlements.read",
             by_id=False,  # the spec has a list endpoint only
+        ),
+        # Time allocation sources (issue 15). Filters, sort fields and relations are the spec's
+        # ``x-rippling-filterable-fields`` / ``-sortable-fields`` / ``-expandable-fields``
+        # exactly: ``/worker-time-splits/`` filters on ``updated_at`` but not ``created_at``.
+        Resource(
+            "worker_time_splits",
+            "/worker-time-splits/",
+            "worker-time-splits.read",
+            filters={
+                "worker_id": ("worker_id", STR),
+                "is_enabled": ("json_extract(body, '$.is_enabled')", BOOL),
+                "updated_at": ("updated_at", TS),
+            },
+            order_fields=_ORDER_ID,
+            relations={
+                "worker": Relation("worker_id", "workers"),
+                "job_codes": Relation("job_codes_id", "job_codes", many=True),
+            },
+            entitlement=TIER_2,
+        ),
+        Resource(
+            "time_entries",
+            "/time-entries/",
+            "time-entries.read",
+            filters={
+                "worker_id": ("worker_id", STR),
+                "start_time": ("json_extract(body, '$.start_time')", TS),
+                "pay_period.start_date": ("json_extract(body, '$.pay_period.start_date')", DATE),
+                "updated_at": ("updated_at", TS),
+            },
+            order_fields=_ORDER_ID,
+            relations={
+                "worker": Relation("worker_id", "workers"),
+                "time_card": Relation("time_card_id", "time_cards"),
+            },
+            entitlement=TIER_2,
+        ),
+        Resource(
+            "time_cards",
+            "/time-cards/",
+            "time-cards.read",
+            filters={
+                "pay_period.start_date": ("json_extract(body, '$.pay_period.start_date')", DATE),
+                "worker_id": ("worker_id", STR),
+            },
+            order_fields=_ORDER_ID,
+            relations={"worker": Relation("worker_id", "workers")},
+            entitlement=TIER_2,
         ),
         Resource(
             "payroll_runs",

@@ -63,6 +63,9 @@ KINDS: tuple[str, ...] = (
     "worker_payroll_records",
     "company_activity",
     "entitlements",
+    "worker_time_splits",
+    "time_cards",
+    "time_entries",
 )
 # Bumped when what ``seed`` derives changes, so a stored sandbox from before is seeded again.
 LAYOUT = "2"  # 2: the employees links (employee id -> worker id)
