@@ -191,3 +191,23 @@ def period_companies(sandbox: Sandbox, period: str) -> list[str]:
             if run["run_state"] == "PAID" and run["pay_period"]["end_date"] == period
         }
     )
+
+
+def record_on_one_cost_center(sandbox: Sandbox, run_ids: set[str]) -> dict:
+    """A payroll record of ``run_ids`` whose worker's cost sits on one place (no time entries,
+    no enabled time split, at most one job assignment): a change to it moves one expense line
+    by the whole amount (other workers' cost is split by hours or percentages). Returned as a copy
+    to change and send to the sandbox."""
+    rippling = sandbox.company["rippling"]
+    timed = {e["worker_id"] for e in rippling["time_entries"]}
+    timed |= {s["worker_id"] for s in rippling["worker_time_splits"] if s["is_enabled"]}
+    held: dict[str, int] = {}
+    for assignment in rippling["job_assignments"]:
+        held[assignment["worker_id"]] = held.get(assignment["worker_id"], 0) + 1
+    return next(
+        dict(r)
+        for r in rippling["worker_payroll_records"]
+        if r["run_id"] in run_ids
+        and r["worker_id"] not in timed
+        and held.get(r["worker_id"], 0) <= 1
+    )

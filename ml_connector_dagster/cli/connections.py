@@ -20,7 +20,12 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from ml_connector_dagster.config.settings import ENVIRONMENT, SettingsError, current_settings
+from ml_connector_dagster.config.settings import (
+    ENVIRONMENT,
+    SettingsError,
+    code_location_name,
+    current_settings,
+)
 from ml_connector_dagster.connections_file import (
     CONNECTION_VARIABLE,
     FILE_VARIABLE,
@@ -29,7 +34,6 @@ from ml_connector_dagster.connections_file import (
 )
 
 DEFINITIONS_MODULE = "ml_connector_dagster.definitions"
-BASE_LOCATION_NAME = "ml_connector_dagster"  # defs/naming.py: the names are built there too
 
 
 def _entries() -> dict[str, ConnectionEntry]:
@@ -43,11 +47,6 @@ def _entries() -> dict[str, ConnectionEntry]:
         return load_connections(Path(path).expanduser())
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
-
-
-def location_name_of(connection: str) -> str:
-    """``naming.location_name`` for a connection this process does not serve."""
-    return f"{BASE_LOCATION_NAME}__{connection}"
 
 
 @click.group()
@@ -65,7 +64,7 @@ def list_command() -> None:
     for name, entry in sorted(entries.items()):
         mapping = entry.variables["ML_CONNECTOR_MAPPING"]
         table.add_row(
-            name, location_name_of(name), mapping, ", ".join(sorted(entry.variables))
+            name, code_location_name(name), mapping, ", ".join(sorted(entry.variables))
         )  # values are not shown: an entry's references name where its secrets come from
     Console().print(table)
 
@@ -95,7 +94,7 @@ def workspace_document(launchers: dict[str, Path]) -> dict:
             {
                 "python_module": {
                     "module_name": DEFINITIONS_MODULE,
-                    "location_name": location_name_of(name),
+                    "location_name": code_location_name(name),
                     "executable_path": str(launcher),
                 }
             }
@@ -132,5 +131,5 @@ def workspace_command(output: Path | None) -> None:
     console = Console()
     console.print(f"wrote {output}: {len(launchers)} code locations")
     for name in sorted(launchers):
-        console.print(f"  {location_name_of(name)} ({name})")
+        console.print(f"  {code_location_name(name)} ({name})")
     console.print(f"serve them: dagster dev -w {shlex.quote(str(output))}")

@@ -307,6 +307,10 @@ class ConnectorSettings(BaseSettings):
         prefix = self.name_prefix()
         return base if prefix is None else f"{prefix}__{base}"
 
+    def location_name(self) -> str:
+        """This connection's Dagster code location (``workspace.yaml``, the commands)."""
+        return code_location_name(self.name_prefix())
+
     def command(self) -> str:
         """How an operator calls the commands for this connection, in messages to copy."""
         return (
@@ -327,6 +331,17 @@ class ConnectorSettings(BaseSettings):
             return None
         url = self.storage_url.get_secret_value()
         return self.audit_database_url() if url == "audit" else url
+
+
+# The code location of a deployment of one connection; a connection of a connections file
+# serves ``<this>__<connection>`` (``defs/naming.py``, ``ml-connector connections workspace``).
+BASE_LOCATION_NAME = "ml_connector_dagster"
+
+
+def code_location_name(prefix: str | None) -> str:
+    """The code location of the connection whose names start with ``prefix`` (None: one
+    connection, no prefix)."""
+    return BASE_LOCATION_NAME if prefix is None else f"{BASE_LOCATION_NAME}__{prefix}"
 
 
 _BOOL = TypeAdapter(bool)

@@ -18,24 +18,23 @@ Commands import it only after ``--connection`` is applied (``cli/__init__.py``).
 
 import dagster as dg
 
-from ml_connector_dagster.config.settings import ConnectorSettings, current_settings
+from ml_connector_dagster.config.settings import (
+    BASE_LOCATION_NAME,
+    ConnectorSettings,
+    current_settings,
+)
 
-BASE_LOCATION_NAME = "ml_connector_dagster"
-
-
-def connection_prefix(settings: ConnectorSettings) -> str | None:
-    """The prefix of this connection's names, or None for a deployment of one connection."""
-    return settings.name_prefix()
+__all__ = ["BASE_LOCATION_NAME"]
 
 
 def location_name(settings: ConnectorSettings | None = None) -> str:
-    """The code location of the connection (``workspace.yaml``, the commands' code server)."""
-    prefix = connection_prefix(settings or current_settings())
-    return BASE_LOCATION_NAME if prefix is None else f"{BASE_LOCATION_NAME}__{prefix}"
+    """The code location of the connection (``workspace.yaml``, the commands' code server);
+    read when called, so a command's ``--connection`` is already applied."""
+    return (settings or current_settings()).location_name()
 
 
 _SETTINGS = current_settings()
-PREFIX = connection_prefix(_SETTINGS)
+PREFIX = _SETTINGS.name_prefix()
 KEY_PREFIX: list[str] = [] if PREFIX is None else [PREFIX]
 # The commands, as messages of this code location tell an operator to call them.
 COMMAND = _SETTINGS.command()

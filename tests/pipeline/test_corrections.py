@@ -17,6 +17,7 @@ from pipeline_support import (
     admin,
     latest_paid_period,
     materialize,
+    record_on_one_cost_center,
     resources,
     sandbox_writes,
     table_rows,
@@ -62,19 +63,7 @@ def _bump_overtime(env) -> dict:
     cost center (no time entries or split, at most one job assignment: issue 15 added workers
     whose cost is split by hours), gross and net pay with it."""
     run_id = env["runs"][0]["id"]
-    rippling = env["sandbox"].company["rippling"]
-    timed = {e["worker_id"] for e in rippling["time_entries"]}
-    timed |= {s["worker_id"] for s in rippling["worker_time_splits"] if s["is_enabled"]}
-    held: dict[str, int] = {}
-    for assignment in rippling["job_assignments"]:
-        held[assignment["worker_id"]] = held.get(assignment["worker_id"], 0) + 1
-    record = next(
-        dict(r)
-        for r in rippling["worker_payroll_records"]
-        if r["run_id"] == run_id
-        and r["worker_id"] not in timed
-        and held.get(r["worker_id"], 0) <= 1
-    )
+    record = record_on_one_cost_center(env["sandbox"], {run_id})
     first = record["earnings"][0]
     record["earnings"] = [
         {**first, "amount": str(Decimal(first["amount"]) + OVERTIME)},

@@ -12,6 +12,7 @@ from pipeline_support import (
     materialize,
     payroll_materializations,
     pipeline_env,
+    record_on_one_cost_center,
     sandbox_writes,
     table_rows,
     table_text,
@@ -69,23 +70,6 @@ def _records_of_period(env) -> list[dict]:
         for r in env["sandbox"].company["rippling"]["worker_payroll_records"]
         if r["run_id"] in ids
     ]
-
-
-def _record_on_one_cost_center(env) -> dict:
-    """A record of the period whose worker's cost sits on one place (no time entries, no
-    time split, at most one job assignment): a change to it moves one expense line by the
-    whole amount (issue 15 added workers whose cost is split by hours or percentages)."""
-    rippling = env["sandbox"].company["rippling"]
-    timed = {e["worker_id"] for e in rippling["time_entries"]}
-    timed |= {s["worker_id"] for s in rippling["worker_time_splits"] if s["is_enabled"]}
-    held: dict[str, int] = {}
-    for assignment in rippling["job_assignments"]:
-        held[assignment["worker_id"]] = held.get(assignment["worker_id"], 0) + 1
-    return next(
-        r
-        for r in _records_of_period(env)
-        if r["worker_id"] not in timed and held.get(r["worker_id"], 0) <= 1
-    )
 
 
 def test_unmapped_department_blocks_and_nothing_is_written(env) -> None:
@@ -362,7 +346,7 @@ def test_a_posted_journal_is_never_touched_and_changed_data_is_reported(env) -> 
             fo.post(
                 f"/_sandbox/journals/{header['dataAreaId']}/{header['JournalBatchNumber']}/post"
             )
-    record = dict(_record_on_one_cost_center(env))
+    record = record_on_one_cost_center(env["sandbox"], {r["id"] for r in env["runs"]})
     first = record["earnings"][0]
     ten = Decimal("10.00")
     bump = {**first, "amount": str(Decimal(first["amount"]) + ten)}

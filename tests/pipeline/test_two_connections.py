@@ -125,33 +125,29 @@ def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_two_connections_post_side_by_side_and_nothing_crosses(deployment: dict) -> None:
-    env = deployment["env"]
-    before = {name: sandbox_writes(deployment[name]) for name in ("acme", "globex")}
-    acme = _cli(
-        env,
+def _run_period(deployment: dict, connection: str) -> subprocess.CompletedProcess:
+    """`ml-connector --connection NAME run` of the connection's newest paid USMF period."""
+    period = deployment[f"{connection}_period"]
+    return _cli(
+        deployment["env"],
         "--connection",
-        "acme",
+        connection,
         "run",
         "--pay-period",
-        deployment["acme_period"],
+        period,
         "--legal-entity",
         COMPANY,
     )
+
+
+def test_two_connections_post_side_by_side_and_nothing_crosses(deployment: dict) -> None:
+    before = {name: sandbox_writes(deployment[name]) for name in ("acme", "globex")}
+    acme = _run_period(deployment, "acme")
     assert acme.returncode == 0, acme.stdout + acme.stderr
     after_acme = {name: sandbox_writes(deployment[name]) for name in ("acme", "globex")}
     assert after_acme["acme"] > before["acme"]
     assert after_acme["globex"] == before["globex"], "acme's run wrote to globex's F&O"
-    globex = _cli(
-        env,
-        "--connection",
-        "globex",
-        "run",
-        "--pay-period",
-        deployment["globex_period"],
-        "--legal-entity",
-        COMPANY,
-    )
+    globex = _run_period(deployment, "globex")
     assert globex.returncode == 0, globex.stdout + globex.stderr
     assert sandbox_writes(deployment["acme"]) == after_acme["acme"], "globex wrote to acme's F&O"
     assert sandbox_writes(deployment["globex"]) > after_acme["globex"]
@@ -208,7 +204,6 @@ def _audit_rows(home: Path, name: str) -> dict[str, set[str]]:
 def test_a_blocked_connection_never_stops_the_other(deployment: dict, tmp_path: Path) -> None:
     """acme's mapping loses a department: acme's run blocks (nothing written to its F&O),
     globex's run of the same company code posts."""
-    env = deployment["env"]
     mapping = tmp_path / "acme.yaml"
     document = yaml.safe_load(mapping.read_text())
     rippling = deployment["acme"].company["rippling"]
@@ -221,28 +216,10 @@ def test_a_blocked_connection_never_stops_the_other(deployment: dict, tmp_path: 
     document["departments"].pop(code)
     mapping.write_text(yaml.safe_dump(document, sort_keys=False))
     before = {name: sandbox_writes(deployment[name]) for name in ("acme", "globex")}
-    acme = _cli(
-        env,
-        "--connection",
-        "acme",
-        "run",
-        "--pay-period",
-        deployment["acme_period"],
-        "--legal-entity",
-        COMPANY,
-    )
+    acme = _run_period(deployment, "acme")
     assert acme.returncode == 1, acme.stdout + acme.stderr
     assert "fully_mapped" in acme.stdout
-    globex = _cli(
-        env,
-        "--connection",
-        "globex",
-        "run",
-        "--pay-period",
-        deployment["globex_period"],
-        "--legal-entity",
-        COMPANY,
-    )
+    globex = _run_period(deployment, "globex")
     assert globex.returncode == 0, globex.stdout + globex.stderr
     assert sandbox_writes(deployment["acme"]) == before["acme"]
     assert sandbox_writes(deployment["globex"]) > before["globex"]
