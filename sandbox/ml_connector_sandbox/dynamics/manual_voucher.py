@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import date as calendar_date
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -58,7 +59,7 @@ def _date(body: dict[str, Any]) -> str:
 
 
 def post_manual_voucher(
-    posting: LedgerPosting, company: str, body: dict[str, Any], now: Any
+    posting: LedgerPosting, company: str, body: dict[str, Any], now: datetime
 ) -> dict[str, Any]:
     """Check the body, then write one header and its entries (inside the caller's
     transaction). Returns ``{"header": row, "entries": [row, ...]}`` as stored."""
