@@ -370,6 +370,9 @@ def test_suspending_a_value_through_admin_blocks_it(fo_client: httpx.Client) -> 
 def test_posted_journal_is_read_only(fo_client: httpx.Client) -> None:
     batch = new_journal(fo_client)["JournalBatchNumber"]
     assert post_line(fo_client, line(batch)).status_code == 201
+    # a voucher must balance to be posted
+    credit = line(batch, "200100", CreditAmount=Decimal("100.00"))
+    assert post_line(fo_client, credit).status_code == 201
     posted = fo_client.post(f"/_sandbox/journals/usmf/{batch}/post")
     assert posted.json()["IsPosted"] == "Yes"
     before = stats(fo_client)["writes"]

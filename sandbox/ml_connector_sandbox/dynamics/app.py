@@ -11,7 +11,20 @@ this environment; anything else is 401 with ``WWW-Authenticate: Bearer`` and no 
 Admin (no token; the server owns ``/_sandbox/faults`` and ``/_sandbox/reset``):
 
 - ``POST /_sandbox/journals/{dataAreaId}/{JournalBatchNumber}/post`` -> 200 header JSON with
-  ``IsPosted: Yes``: what finance does in F&O; the journal is read-only afterwards.
+  ``IsPosted: Yes``: what finance does in F&O; the journal is read-only afterwards. Posting
+  writes the general ledger in the same transaction: one ``GeneralJournalEntryBiEntities`` row
+  per voucher and date (and per voucher and reversing date for lines with ``ReverseEntry``)
+  and one ``GeneralJournalAccountEntryBiEntities`` row per account entry (both read-only over
+  OData; see ``ledger_posting.py``). 400 and nothing written for a journal already posted or a
+  voucher that does not balance on its date.
+- ``POST /_sandbox/ledger/{dataAreaId}/vouchers`` body ``{"date": "2026-11-20", "currency":
+  "USD", "text": "...", "journal_number": optional (default "MAN-000001", ...), "voucher":
+  optional (default "MANV-000001", ...), "exch_rate": optional decimal string (per 100, default
+  "100"), "lines": [{"account": "600100-001-022-", "debit": "12.34"}, {"account": "...",
+  "credit": "12.34"}]}`` -> 201 ``{"header": {...}, "entries": [{...}]}``: a voucher finance
+  posts by hand, outside any journal. Amounts are decimal strings (a JSON number is a 400
+  naming the field); the voucher must balance; each account reads like a journal line's
+  (active ledger format and delimiter, known and usable values). Any error writes nothing.
 - ``GET /_sandbox/journals/{dataAreaId}/{JournalBatchNumber}/lines`` -> 200 ``[{"LineNumber",
   "AccountDisplayValue", "applied": {"format_name", "format", "delimiter", "values",
   "dropped_segments"}}]``: the dimension values F&O actually applied to each line.
@@ -60,6 +73,8 @@ class ODataBackend(Protocol):
     def post_journal(self, company: str, batch_number: str) -> dict[str, Any]: ...
 
     def journal_lines_applied(self, company: str, batch_number: str) -> list[dict[str, Any]]: ...
+
+    def post_manual_voucher(self, company: str, body: dict[str, Any]) -> dict[str, Any]: ...
 
     def admin_write(
         self, method: str, entity_set: str, payload: dict[str, Any]
@@ -154,6 +169,21 @@ def build_app(service: ODataBackend) -> Starlette:
 
         return await admin(run)
 
+    async def manual_voucher(request: Request) -> Response:
+        body = await request.body()
+        company = request.path_params["company"].lower()
+
+        def run() -> Response:
+            try:
+                payload = loads(body or b"{}")
+            except EdmError as exc:
+                raise bad_query(str(exc)) from exc
+            if not isinstance(payload, dict):
+                raise bad_query("The voucher body must be a JSON object.")
+            return _json(201, service.post_manual_voucher(company, payload))
+
+        return await admin(run)
+
     async def stats(request: Request) -> Response:
         return _json(200, await run_in_threadpool(service.stats))
 
@@ -168,6 +198,7 @@ def build_app(service: ODataBackend) -> Starlette:
             line_dimensions,
             methods=["GET"],
         ),
+        Route("/_sandbox/ledger/{company}/vouchers", manual_voucher, methods=["POST"]),
         Route("/_sandbox/entities/{entity_set}", entities, methods=["PATCH", "POST", "DELETE"]),
         Route("/_sandbox/stats", stats, methods=["GET"]),
     ]

@@ -41,7 +41,8 @@ def select_names(entity: EntitySchema, options: dict[str, str]) -> list[str] | N
 
 
 def order_by(entity: EntitySchema, options: dict[str, str]) -> str:
-    """``$orderby`` as SQL, always ending in the keys so that paging is stable."""
+    """``$orderby`` as SQL, always ending in the keys (and the stored row key, where the keys
+    are not unique) so that paging is stable."""
     items: list[str] = []
     seen: set[str] = set()
     for item in (options.get("$orderby") or "").split(","):
@@ -59,7 +60,10 @@ def order_by(entity: EntitySchema, options: dict[str, str]) -> str:
             )
         items.append(f"{q(words[0])} {'DESC' if words[-1] == 'desc' else 'ASC'}")
         seen.add(words[0])
-    items += [q(k) for k in entity.keys if k not in seen]
+    for k in (*entity.keys, *entity.storage_keys):
+        if k not in seen:
+            items.append(q(k))
+            seen.add(k)
     return ", ".join(items)
 
 

@@ -16,7 +16,7 @@ from ml_connector_sandbox.dynamics.metadata import metadata_xml, service_documen
 from ml_connector_sandbox.dynamics.odata_filter import parse_key_predicate
 from ml_connector_sandbox.dynamics.reads import Reads
 from ml_connector_sandbox.dynamics.response import ODataResponse, error_response, json_response
-from ml_connector_sandbox.dynamics.schema import EntitySchema, Schema
+from ml_connector_sandbox.dynamics.schema import READ_ONLY_SETS, EntitySchema, Schema
 from ml_connector_sandbox.dynamics.writes import Writes
 
 SYSTEM_OPTIONS = {"$filter", "$select", "$top", "$skip", "$orderby", "$count", "$format"}
@@ -66,6 +66,8 @@ class Router:
             return self.batch.run(body, headers.get("content-type", ""))
         entity, key_text, rest = split_resource(path, self.schema)
         cross = options.pop("cross-company", "false").lower() == "true"
+        if method != "GET" and entity.name in READ_ONLY_SETS:
+            raise read_only_set(entity, method)
         if key_text is None:
             if rest == "/$count":
                 _only(method, "GET")
@@ -87,6 +89,17 @@ class Router:
         if method == "DELETE":
             return self.writes.delete(entity, key, cross)
         raise ODataError(405, f"The HTTP method '{method}' is not allowed on an entity.")
+
+
+def read_only_set(entity: EntitySchema, method: str) -> ODataError:
+    """A write to one of F&O's read-only BI entities. ASSUMPTION: Microsoft does not document
+    the status F&O answers there; the sandbox answers 400 with the text in the innererror, like
+    every other refused write, so a client's ordinary error handling shows it."""
+    return ODataError(
+        400,
+        f"The HTTP method '{method}' is not allowed: entity set '{entity.name}' "
+        f"({entity.entity_type}) is read-only.",
+    )
 
 
 def _only(method: str, allowed: str) -> None:

@@ -98,6 +98,68 @@ NUMBERING_ENTITIES: dict[str, dict] = {
 }
 
 
+_CURRENT_OPERATIONS_TAX = f"{NAMESPACE}.CurrentOperationsTax"
+# The posted general ledger, served read-only beside the committed subset so the product can
+# reconcile what it wrote against what F&O posted. Names, keys and Edm types as in a real F&O
+# 10.0.4x ``$metadata``, read from the SAP Cloud SDK client generated from it (public repository
+# ntrtd/d365-agent, ``GeneralJournalEntryBiEntities`` and
+# ``GeneralJournalAccountEntryBiEntities``); the shared reference does not hold them. Only the
+# properties a reconciliation reads are served. ``GeneralJournalEntryBiEntity.JournalCategory``
+# (enum LedgerTransType) is left out: the shared reference does not list that enum's members,
+# and the sandbox will not invent them.
+LEDGER_ENTRY_ENTITIES: dict[str, dict] = {
+    "GeneralJournalEntryBiEntities": {
+        "entity_type": "GeneralJournalEntryBiEntity",
+        "keys": ["JournalNumber", "FiscalCalendarYear", "Ledger"],
+        # The metadata's key is not unique once a journal posts several vouchers under its
+        # own number (see ledger_posting.py), so the rows are stored by SourceKey, the
+        # GeneralJournalEntry's RecId; a keyed GET answers the lowest SourceKey matching it.
+        "row_key": ["SourceKey"],
+        "properties": [
+            ("SourceKey", "Edm.Int64"),
+            ("JournalNumber", "Edm.String"),
+            ("FiscalCalendarYear", "Edm.Int64"),
+            ("Ledger", "Edm.Int64"),
+            ("AccountingDate", "Edm.DateTimeOffset"),
+            ("DocumentDate", "Edm.DateTimeOffset"),
+            ("DocumentNumber", "Edm.String"),
+            ("SubledgerVoucher", "Edm.String"),
+            ("SubledgerVoucherDataAreaId", "Edm.String"),
+            ("PostingLayer", _CURRENT_OPERATIONS_TAX),
+            ("LedgerPostingJournal", "Edm.String"),
+            ("LedgerPostingJournalDataAreaId", "Edm.String"),
+            ("CreatedOn", "Edm.DateTimeOffset"),
+            ("FiscalCalendarPeriod", "Edm.Int64"),
+            ("AcknowledgementDate", "Edm.DateTimeOffset"),
+            ("SysCreatedBy", "Edm.String"),
+        ],
+    },
+    "GeneralJournalAccountEntryBiEntities": {
+        "entity_type": "GeneralJournalAccountEntryBiEntity",
+        "keys": ["SourceKey"],
+        "properties": [
+            ("SourceKey", "Edm.Int64"),
+            ("GeneralJournalEntry", "Edm.Int64"),
+            ("LedgerAccount", "Edm.String"),
+            ("LedgerDimensionValuesJson", "Edm.String"),
+            ("IsCredit", _NOYES),
+            ("TransactionCurrencyCode", "Edm.String"),
+            ("TransactionCurrencyAmount", "Edm.Decimal"),
+            ("AccountingCurrencyAmount", "Edm.Decimal"),
+            ("ReportingCurrencyAmount", "Edm.Decimal"),
+            ("Text", "Edm.String"),
+            ("MainAccount", "Edm.Int64"),
+            ("Quantity", "Edm.Decimal"),
+            ("IsCorrection", _NOYES),
+            ("PaymentReference", "Edm.String"),
+        ],
+    },
+}
+# Entity sets no OData client may write (F&O's BI entities are read-only); only the sandbox's
+# own posting and its admin routes fill them.
+READ_ONLY_SETS = frozenset(LEDGER_ENTRY_ENTITIES)
+
+
 @dataclass(frozen=True)
 class Property:
     """One property: its wire name, Edm type and, for enums, the allowed members."""
@@ -122,6 +184,12 @@ class EntitySchema:
     keys: tuple[str, ...]
     properties: dict[str, Property] = field(hash=False)
     table: str
+    row_key: tuple[str, ...] | None = None  # the stored primary key, where ``keys`` is not unique
+
+    @property
+    def storage_keys(self) -> tuple[str, ...]:
+        """What identifies a stored row: ``row_key`` if set, else the entity's keys."""
+        return self.row_key or self.keys
 
     @property
     def company_bound(self) -> bool:
@@ -176,22 +244,25 @@ def load_schema(path: Path = SCHEMA_FILE) -> Schema:
             properties=props,
             table=TABLE_OF.get(name, name),
         )
-    for name, spec in NUMBERING_ENTITIES.items():
+    for name, spec in {**NUMBERING_ENTITIES, **LEDGER_ENTRY_ENTITIES}.items():
         if name in entities:  # the generator took it over
             continue
         props = {}
         for prop_name, prop_type in spec["properties"]:
             if prop_type == _NOYES:
-                props[prop_name] = Property(
-                    prop_name, f"{NAMESPACE}.{_NOYES}", True, _NOYES, tuple(enums[_NOYES])
-                )
+                prop_type = f"{NAMESPACE}.{_NOYES}"
+            if prop_type.startswith(NAMESPACE + "."):
+                enum = prop_type[len(NAMESPACE) + 1 :]
+                props[prop_name] = Property(prop_name, prop_type, True, enum, tuple(enums[enum]))
             else:
                 props[prop_name] = Property(prop_name, prop_type, prop_name not in spec["keys"])
+        row_key = spec.get("row_key")
         entities[name] = EntitySchema(
             name=name,
             entity_type=spec["entity_type"],
             keys=tuple(spec["keys"]),
             properties=props,
             table=name,
+            row_key=tuple(row_key) if row_key else None,
         )
     return Schema(entities)

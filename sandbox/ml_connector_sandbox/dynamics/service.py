@@ -98,6 +98,9 @@ class DynamicsService:
     def journal_lines_applied(self, company: str, batch_number: str) -> list[dict[str, Any]]:
         return self._admin.journal_lines_applied(company, batch_number)
 
+    def post_manual_voucher(self, company: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self._admin.post_manual_voucher(company, body)
+
     def admin_write(
         self, method: str, entity_set: str, payload: dict[str, Any]
     ) -> dict[str, Any] | None:

@@ -60,7 +60,7 @@ class Store:
             for prop in entity.properties.values():
                 table["columns"].setdefault(prop.name, prop)
             if entity.table == entity.name:
-                table["keys"] = entity.keys
+                table["keys"] = entity.storage_keys
         self._create()
 
     # --- schema -----------------------------------------------------------------------------
@@ -210,11 +210,13 @@ class Store:
         return " AND ".join(f"{q(k)} = ?" for k in key), list(key.values())
 
     def get(self, entity: EntitySchema, key: dict[str, Any]) -> dict[str, Any] | None:
-        """One row (all columns, hidden ones included) by its full key."""
+        """One row (all columns, hidden ones included) by its full key (the first by stored key
+        where the entity's key is not unique)."""
         where, params = self._key_where(key)
+        order = ", ".join(q(k) for k in entity.storage_keys)
         with self.lock:
             row = self.conn.execute(
-                f"SELECT * FROM {q(entity.table)} WHERE {where}", params
+                f"SELECT * FROM {q(entity.table)} WHERE {where} ORDER BY {order} LIMIT 1", params
             ).fetchone()
         return None if row is None else dict(row)
 
