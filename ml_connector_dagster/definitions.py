@@ -16,6 +16,7 @@ import dagster as dg  # noqa: E402
 
 from ml_connector_dagster.defs.alerts import definitions as alerts  # noqa: E402
 from ml_connector_dagster.defs.io_manager import PartitionFilesIOManager  # noqa: E402
+from ml_connector_dagster.defs.month_end import definitions as month_end  # noqa: E402
 from ml_connector_dagster.defs.payroll import definitions as payroll  # noqa: E402
 from ml_connector_dagster.defs.pools import apply_pool_limits_at_load  # noqa: E402
 from ml_connector_dagster.defs.reference import definitions as reference  # noqa: E402
@@ -28,6 +29,7 @@ defs = dg.Definitions.merge(
     payroll.defs,
     workforce.defs,
     alerts.defs,
+    month_end.defs,
     dg.Definitions(
         resources={"connector": ConnectorResource(), "io_manager": PartitionFilesIOManager()},
         executor=dg.in_process_executor,

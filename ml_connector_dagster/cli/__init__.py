@@ -15,6 +15,7 @@ from ml_connector_dagster.cli.home import home
 from ml_connector_dagster.cli.journal import journal
 from ml_connector_dagster.cli.payroll import audit, replay, run_command
 from ml_connector_dagster.cli.ping import ping
+from ml_connector_dagster.cli.reconcile import reconcile_command
 from ml_connector_dagster.cli.runs import runs
 from ml_connector_dagster.cli.webhooks import webhooks
 from ml_connector_dagster.cli.workforce import workforce
@@ -76,3 +77,4 @@ main.add_command(reject)
 main.add_command(runs)
 main.add_command(journal)
 main.add_command(connections)
+main.add_command(reconcile_command)

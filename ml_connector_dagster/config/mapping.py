@@ -110,6 +110,19 @@ class AllocationSpec(Strict):
         return value
 
 
+class ReconciliationSpec(Strict):
+    """Which accounts the month-end reconciliation covers (``month_end/register.py``).
+
+    By default the labor-cost (expense) accounts only: the payables and the net pay clearing
+    account are cleared by bank payments and other processes, so F&O always holds entries of
+    other sources there. ``liability_accounts: true`` adds them; ``extra_accounts`` adds any
+    other main account finance wants watched (e.g. a payroll suspense account).
+    """
+
+    liability_accounts: bool = False
+    extra_accounts: tuple[str, ...] = ()
+
+
 class LegalEntityMap(Strict):
     """One Dynamics company and the Rippling entities that feed it."""
 
@@ -169,6 +182,8 @@ class PayrollMapping(Strict):
     workforce: WorkforceSettings = Field(default_factory=WorkforceSettings)
     # Allocation of a worker's cost across job codes (the optional ``allocation:`` section).
     allocation: AllocationSpec = Field(default_factory=AllocationSpec)
+    # The month-end reconciliation's accounts (the optional ``reconciliation:`` section).
+    reconciliation: ReconciliationSpec = Field(default_factory=ReconciliationSpec)
 
     @field_validator("connection")
     @classmethod
@@ -251,8 +266,11 @@ class PayrollMapping(Strict):
 
         The ``allocation`` section counts only when it differs from the default, so a mapping
         that does not use it hashes as it did before the section existed (journals built and
-        approved under it stay postable)."""
-        exclude = {"allocation"} if self.allocation == AllocationSpec() else None
+        approved under it stay postable). The ``reconciliation`` section never counts: it
+        changes what month end reads, never a journal."""
+        exclude = {"reconciliation"}
+        if self.allocation == AllocationSpec():
+            exclude.add("allocation")
         return hashlib.sha256(self.model_dump_json(exclude=exclude).encode()).hexdigest()
 
     @property

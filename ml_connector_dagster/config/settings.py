@@ -118,6 +118,8 @@ class ConnectorSettings(BaseSettings):
     rippling_pay_run_url: str = ""
     # The first pay period the pay-run sensor considers (default: the newest paid one).
     sync_from: dt.date | None = None
+    # The first month of the month-end partitions (reconciliation, accrual): YYYY-MM.
+    first_month: str = Field(default="2025-01", pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
 
     # How long one read of the company-wide Rippling workforce (workers, job assignments, job
     # codes) is shared by the company runs of a pay period and the periods of a backfill

@@ -126,11 +126,13 @@ def cli_tags(pay_period: str, company: str, trigger: str = "cli") -> dict[str, s
     (``ConnectorResource.setup_for_execution``), so ``stale_runs`` watches the right pid.
     """
     key = partition_key(pay_period, company)
-    return {
-        **payroll_partitions.get_tags_for_partition_key(str(key)),
-        TRIGGER_TAG: trigger,
-        OS_USER_TAG: os_user(),
-    }
+    return {**payroll_partitions.get_tags_for_partition_key(str(key)), **cli_trigger_tags(trigger)}
+
+
+def cli_trigger_tags(trigger: str = "cli") -> dict[str, str]:
+    """Who launched a command's run: the trigger and the OS user (the audit trail's
+    ``triggered_by``)."""
+    return {TRIGGER_TAG: trigger, OS_USER_TAG: os_user()}
 
 
 def submit_partition(

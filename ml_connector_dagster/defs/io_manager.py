@@ -26,6 +26,7 @@ from ml_connector_dagster.config.settings import current_settings
 from ml_connector_dagster.defs.value_storage import value_backend
 from ml_connector_dagster.defs.workforce.assets import PlannedSync
 from ml_connector_dagster.ledger.entries import JournalBuild
+from ml_connector_dagster.month_end.reconciled import ReconciledMonth
 from ml_connector_dagster.payroll.runs_seen import RunsListRead
 from ml_connector_dagster.payroll.snapshot import PeriodSnapshot, PeriodWorkforce
 from ml_connector_dagster.posting.reference import ReferenceRead
@@ -43,6 +44,7 @@ STORED_ROOTS: tuple[type, ...] = (
     ReferenceRead,
     JournalBuild,
     PlannedSync,
+    ReconciledMonth,
 )
 CODEC = Codec(STORED_ROOTS)
 

@@ -27,7 +27,7 @@ import datetime as dt
 import io
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -115,14 +115,25 @@ def _sheet(workbook: Workbook, table: Table, first: bool) -> None:
         sheet.auto_filter.ref = sheet.dimensions
 
 
-def render_xlsx(export: JournalExport) -> bytes:
+def render_workbook(title: str, tables: Sequence[Table]) -> bytes:
+    """One sheet per table, in order, each with a bold frozen header and filters."""
     workbook = Workbook()
-    workbook.properties.title = f"Payroll journals {export.company} {export.pay_period}"
-    _sheet(workbook, export.lines, first=True)
-    _sheet(workbook, export.totals, first=False)
+    workbook.properties.title = title
+    for index, table in enumerate(tables):
+        _sheet(workbook, table, first=index == 0)
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+def render_xlsx(export: JournalExport) -> bytes:
+    title = f"Payroll journals {export.company} {export.pay_period}"
+    return render_workbook(title, [export.lines, export.totals])
+
+
+def write_workbook(title: str, tables: Sequence[Table], path: Path) -> Path:
+    data = render_workbook(title, tables)  # built in memory first: a failure touches no file
+    return atomic_write(path, lambda handle: handle.write(data))
 
 
 def write_xlsx(export: JournalExport, path: Path) -> Path:
@@ -164,6 +175,21 @@ def write_csv(export: JournalExport, path: Path) -> list[Path]:
     return [
         atomic_write(lines_path, lambda handle: handle.write(lines)),
         atomic_write(totals_path, lambda handle: handle.write(totals)),
+    ]
+
+
+def table_csv_path(path: Path, table: Table) -> Path:
+    """``<stem>-<table title, lower case, spaces as dashes>.csv`` beside ``path``."""
+    stem = path.name.removesuffix(".csv")
+    return path.with_name(f"{stem}-{table.title.lower().replace(' ', '-')}.csv")
+
+
+def write_tables_csv(tables: Sequence[Table], path: Path) -> list[Path]:
+    """One CSV file per table (``table_csv_path``); every file is rendered before any is
+    written, so a failing table leaves none of them half-new."""
+    rendered = [(table_csv_path(path, table), render_csv(table)) for table in tables]
+    return [
+        atomic_write(target, lambda handle, d=data: handle.write(d)) for target, data in rendered
     ]
 
 

@@ -310,9 +310,10 @@ class _Sums:
 
     def status(self, difference: Decimal) -> Status:
         if self.other_count == 0:
-            # Unposted lines do not stop a match: the register already equals what the
-            # connector posted (the summary still names them; see Reconciliation.summary).
-            if self.register == self.connector:
+            # Unposted lines stop a match: with the register already equal to what the
+            # connector posted, posting them would double the amount (a duplicate journal
+            # waiting in F&O), so the place is a difference finance must look at.
+            if self.register == self.connector and self.unposted == 0:
                 return Status.MATCHED
             if self.unposted != 0 and difference == self.unposted:
                 return Status.AWAITING_POSTING

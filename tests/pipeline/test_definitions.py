@@ -12,6 +12,7 @@ from pathlib import Path
 import dagster as dg
 
 from ml_connector_dagster.definitions import defs
+from ml_connector_dagster.defs.month_end import definitions as month_end
 from ml_connector_dagster.defs.payroll import definitions as payroll
 from ml_connector_dagster.defs.reference import definitions as reference
 from ml_connector_dagster.defs.workforce import definitions as workforce
@@ -55,16 +56,18 @@ def _keys(asset: dg.AssetsDefinition | dg.SourceAsset) -> set[dg.AssetKey]:
 def test_each_flow_brings_its_own_definitions_and_the_merge_holds_them_all() -> None:
     dg.Definitions.validate_loadable(defs)
     graph = defs.resolve_asset_graph()
-    for flow in (payroll, reference, workforce):  # resources are shared: only the merge has them
+    # resources are shared: only the merge has them
+    for flow in (payroll, reference, workforce, month_end):
         keys = {key for asset in flow.defs.assets for key in _keys(asset)}
         assert keys and keys <= graph.get_all_asset_keys()
     groups = {graph.get(key).group_name for key in graph.get_all_asset_keys()}
-    assert groups == {"payroll", "reference", "workforce"}
+    assert groups == {"payroll", "reference", "workforce", "month_end"}
     assert {j.name for j in defs.resolve_all_job_defs()} >= {
         "payroll_to_ledger",
         "correct_ledger",
         "refresh_reference_data",
         "workforce_sync",
+        "month_end_reconciliation",
     }
 
 

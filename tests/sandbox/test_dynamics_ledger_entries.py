@@ -171,7 +171,8 @@ def test_posting_writes_one_header_per_voucher_and_date_and_one_entry_per_line(
         ("V1", "2026-11-20T00:00:00Z"),
     ]
     for h in headers:
-        assert h["JournalNumber"] == h["LedgerPostingJournal"] == batch
+        assert h["LedgerPostingJournal"] == batch
+        assert h["JournalNumber"].startswith("GJ-")
         assert h["SubledgerVoucherDataAreaId"] == h["LedgerPostingJournalDataAreaId"] == "usmf"
         assert h["DocumentDate"] == h["AccountingDate"]
         assert (h["FiscalCalendarYear"], h["FiscalCalendarPeriod"]) == (2026, 11)
@@ -229,9 +230,12 @@ def test_posting_writes_one_header_per_voucher_and_date_and_one_entry_per_line(
     )
     selected = exact(fo.get(GJAE, params={"$select": "SourceKey,IsCredit", "$top": "1"}))
     assert list(selected["value"][0]) == ["SourceKey", "IsCredit"]
-    # a keyed read by the metadata's key (not unique here: the first posted row answers)
-    key = f"(JournalNumber='{batch}',FiscalCalendarYear=2026,Ledger={headers[0]['Ledger']})"
-    assert exact(fo.get(GJE + key))["SourceKey"] == min(keys)
+    # a keyed read by the metadata's key: each posted voucher has its own journal number
+    first = min(headers, key=lambda h: h["SourceKey"])
+    number, ledger = first["JournalNumber"], first["Ledger"]
+    key = f"(JournalNumber='{number}',FiscalCalendarYear=2026,Ledger={ledger})"
+    assert exact(fo.get(GJE + key))["SourceKey"] == first["SourceKey"]
+    assert len({h["JournalNumber"] for h in headers}) == len(headers)
     assert (
         exact(fo.get(f"{GJAE}({salary['SourceKey']})"))["LedgerAccount"] == salary["LedgerAccount"]
     )
@@ -276,7 +280,7 @@ def test_a_reversing_line_posts_its_reversal_on_the_reversing_date(fo: httpx.Cli
     add_line(fo, batch, "A1", "2026-11-30", "200100", CreditAmount=Decimal("75"), **reverse)
     assert post(fo, batch).status_code == 200
     headers = read_all(
-        fo, GJE, {"$filter": f"JournalNumber eq '{batch}'", "$orderby": "AccountingDate"}
+        fo, GJE, {"$filter": f"LedgerPostingJournal eq '{batch}'", "$orderby": "AccountingDate"}
     )
     assert [(h["SubledgerVoucher"], h["AccountingDate"][:10]) for h in headers] == [
         ("A1", "2026-11-30"),
@@ -352,7 +356,10 @@ def test_a_manual_voucher_is_posted_whole_or_not_at_all(
     assert ok.status_code == 201, ok.text
     posted = exact(ok)
     header = posted["header"]
-    assert (header["JournalNumber"], header["SubledgerVoucher"]) == ("MAN-000001", "MANV-000001")
+    assert (header["LedgerPostingJournal"], header["SubledgerVoucher"]) == (
+        "MAN-000001",
+        "MANV-000001",
+    )
     assert header["AccountingDate"] == "2026-11-20T00:00:00Z"
     assert header["SubledgerVoucherDataAreaId"] == "usmf"
     assert [
@@ -362,7 +369,7 @@ def test_a_manual_voucher_is_posted_whole_or_not_at_all(
         ("600100-001-022-", Decimal("12.34"), "No", "Accrual by hand"),
         ("200100---", Decimal("-12.34"), "Yes", "Accrual by hand"),
     ]
-    read = read_all(fo, GJE, {"$filter": "JournalNumber eq 'MAN-000001'"})
+    read = read_all(fo, GJE, {"$filter": "LedgerPostingJournal eq 'MAN-000001'"})
     assert [r["SourceKey"] for r in read] == [header["SourceKey"]]
     chosen = manual(
         fo,
@@ -370,7 +377,7 @@ def test_a_manual_voucher_is_posted_whole_or_not_at_all(
         journal_number="FIN-7",
         voucher="ACCR-1",
     )
-    assert exact(chosen)["header"]["JournalNumber"] == "FIN-7"
+    assert exact(chosen)["header"]["LedgerPostingJournal"] == "FIN-7"
     assert exact(chosen)["header"]["SubledgerVoucher"] == "ACCR-1"
     before = ledger_rows(fo)
     assert before == {LEDGER_TABLES[0]: 2, LEDGER_TABLES[1]: 4}
@@ -396,7 +403,7 @@ def test_a_manual_voucher_is_posted_whole_or_not_at_all(
     assert ledger_rows(fo) == before
     # the counters did not move either: the next voucher still gets the next numbers
     nxt = manual(fo, [{"account": "600100", "debit": "2"}, {"account": "200100", "credit": "2"}])
-    assert exact(nxt)["header"]["JournalNumber"] == "MAN-000002"
+    assert exact(nxt)["header"]["LedgerPostingJournal"] == "MAN-000002"
 
     service.reset(sample_company())  # what /_sandbox/reset does to the F&O stand-in
     assert ledger_rows(fo) == dict.fromkeys(LEDGER_TABLES, 0)
@@ -415,7 +422,7 @@ def test_a_line_with_a_ledger_offset_account_posts_both_sides(fo: httpx.Client) 
         Text="Bonus",
     )
     assert post(fo, batch).status_code == 200
-    [header] = read_all(fo, GJE, {"$filter": f"JournalNumber eq '{batch}'"})
+    [header] = read_all(fo, GJE, {"$filter": f"LedgerPostingJournal eq '{batch}'"})
     entries = read_all(fo, GJAE, {"$filter": f"GeneralJournalEntry eq {header['SourceKey']}"})
     assert [
         (e["LedgerAccount"], e["AccountingCurrencyAmount"], e["IsCredit"]) for e in entries

@@ -28,6 +28,7 @@ ENTRIES = "GeneralJournalAccountEntryBiEntities"
 # SourceKey is the RecId of the ledger row: one increasing counter for both sets, starting
 # where F&O's RecIds start, so a SourceKey never looks like a line number or a year.
 RECID_SEQUENCE = "ledger:recid"
+GL_JOURNAL_SEQUENCE = "ledger:journal-number"
 FIRST_RECID = 5_637_144_576
 # ASSUMPTION: the user F&O records as the poster; the sandbox has no user behind its admin
 # routes, so it names F&O's built-in administrator.
@@ -191,7 +192,10 @@ class LedgerPosting:
         """Store one header per voucher and its entries; returns the stored rows.
 
         ASSUMPTION (no public page settles it): a general journal's postings carry the journal's
-        number as ``JournalNumber`` and ``LedgerPostingJournal``; the fiscal calendar is the
+        batch number as ``LedgerPostingJournal``, and each posted voucher gets its own general
+        ledger ``JournalNumber`` from a number sequence (``GJ-0000001``): the metadata's key
+        (``JournalNumber``, ``FiscalCalendarYear``, ``Ledger``) is unique, which a journal
+        number shared by a journal's vouchers could not be. The fiscal calendar is the
         calendar year with one period per month, so ``FiscalCalendarYear`` is the year and
         ``FiscalCalendarPeriod`` the month (F&O stores RecIds of its fiscal calendar there);
         ``AcknowledgementDate`` is the accounting date.
@@ -206,7 +210,7 @@ class LedgerPosting:
             date = voucher.date
             header = {
                 "SourceKey": self.next_recid(),
-                "JournalNumber": journal_number,
+                "JournalNumber": f"GJ-{self.store.next_number(GL_JOURNAL_SEQUENCE):07d}",
                 "FiscalCalendarYear": int(date[:4]),
                 "Ledger": ledger,
                 "AccountingDate": date,

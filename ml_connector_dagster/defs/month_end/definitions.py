@@ -1,0 +1,10 @@
+"""The month-end flow's definitions: what ``definitions.py`` merges with the shared resources."""
+
+import dagster as dg
+
+from ml_connector_dagster.defs.month_end.reconciliation import (
+    labor_cost_reconciliation,
+    reconciliation_job,
+)
+
+defs = dg.Definitions(assets=[labor_cost_reconciliation], jobs=[reconciliation_job])
