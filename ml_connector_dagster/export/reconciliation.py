@@ -22,8 +22,7 @@ from ml_connector_dagster.export.partition import exports_root
 from ml_connector_dagster.export.writers import ExportFormat, write_tables_csv, write_workbook
 from ml_connector_dagster.ledger.reconciliation import Place, Reconciliation
 from ml_connector_dagster.month_end.month import Month
-from ml_connector_dagster.month_end.reconciled import ReconciledMonth
-from ml_connector_dagster.month_end.register import RegisterRun
+from ml_connector_dagster.month_end.reconciled import ReconciledMonth, RegisterRun
 from ml_connector_dagster.storage.sealed import private_dirs
 
 _COMPANY = re.compile(r"^[A-Z0-9_-]{1,20}$")

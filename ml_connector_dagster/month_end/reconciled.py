@@ -7,7 +7,17 @@ exactly as the step saw it, with the runs behind the register and what made it i
 from dataclasses import dataclass
 
 from ml_connector_dagster.ledger.reconciliation import Reconciliation
-from ml_connector_dagster.month_end.register import RegisterRun
+
+
+@dataclass(frozen=True)
+class RegisterRun:
+    """One run in the register: what finance needs to find it in Rippling."""
+
+    run_id: str
+    pay_period: str
+    check_date: str
+    state: str
+    lines: int
 
 
 @dataclass(frozen=True)

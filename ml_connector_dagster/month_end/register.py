@@ -14,22 +14,12 @@ from ml_connector_dagster.config.mapping import PayrollMapping
 from ml_connector_dagster.ledger.reconciliation import Place, RegisterLine
 from ml_connector_dagster.ledger.vocabulary import DEBIT_ROLES, JournalType
 from ml_connector_dagster.month_end.month import Month
+from ml_connector_dagster.month_end.reconciled import RegisterRun
 from ml_connector_dagster.payroll.journals import journals_for
 from ml_connector_dagster.payroll.selection import SETTLED_STATES, run_company, run_period
 from ml_connector_dagster.payroll.snapshot import read_snapshots
 from ml_connector_dagster.rippling.client import RipplingClient
 from ml_connector_dagster.rippling.models import PayrollRun
-
-
-@dataclass(frozen=True)
-class RegisterRun:
-    """One run in the register: what finance needs to find it in Rippling."""
-
-    run_id: str
-    pay_period: str
-    check_date: str
-    state: str
-    lines: int
 
 
 @dataclass
