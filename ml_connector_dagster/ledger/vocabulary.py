@@ -10,6 +10,9 @@ from enum import StrEnum
 class JournalType(StrEnum):
     SETTLEMENT = "settlement"  # the run reached PAID
     ACCRUAL = "accrual"  # the run is APPROVED: dated at period end, reversing next period
+    # Unpaid days of a company at a month end (``ledger.month_end_accrual``): its identity is
+    # (company, month), dated at month end, reversing the next day.
+    MONTH_END_ACCRUAL = "month_end_accrual"
 
 
 class LineRole(StrEnum):
@@ -22,6 +25,8 @@ class LineRole(StrEnum):
     DEDUCTIONS_PAYABLE = "deductions_payable"
     GARNISHMENTS_PAYABLE = "garnishments_payable"
     NET_PAY = "net_pay"
+    # Labor earned but not yet paid at a month end (``ledger.month_end_accrual``): a liability.
+    ACCRUED_PAYROLL = "accrued_payroll"
 
 
 # Roles whose natural side is the debit (expenses); every other role is a liability (credit).
