@@ -13,9 +13,9 @@ from ml_connector_dagster.cli.corrections import correct
 from ml_connector_dagster.cli.credentials import credentials
 from ml_connector_dagster.cli.home import home
 from ml_connector_dagster.cli.journal import journal
+from ml_connector_dagster.cli.month_end import accrue_command, reconcile_command
 from ml_connector_dagster.cli.payroll import audit, replay, run_command
 from ml_connector_dagster.cli.ping import ping
-from ml_connector_dagster.cli.reconcile import reconcile_command
 from ml_connector_dagster.cli.runs import runs
 from ml_connector_dagster.cli.webhooks import webhooks
 from ml_connector_dagster.cli.workforce import workforce
@@ -78,3 +78,4 @@ main.add_command(runs)
 main.add_command(journal)
 main.add_command(connections)
 main.add_command(reconcile_command)
+main.add_command(accrue_command)

@@ -69,6 +69,13 @@ class JournalSpec(Strict):
     detail_level: Literal["summary", "worker"] = "summary"
     trigger_state: Literal["PAID", "APPROVED"] = "PAID"
     accrual: bool = False  # also post an accrual journal when a run is APPROVED
+    # Month end (issue 15): accrue the labor cost of the days between the last paid pay period
+    # and month end, estimated from the latest paid regular run, reversed the next day
+    # (``ledger/month_end_accrual.py``); needs ``accounts.accrued_payroll``.
+    month_end_accrual: bool = False
+    # How the unpaid days are counted against the basis run's period: working days (Monday
+    # to Friday) or calendar days.
+    accrual_days: Literal["working", "calendar"] = "working"
     # Each journal's lines go in one atomic $batch changeset: at most F&O's 5,000 operations.
     max_lines_per_journal: int = Field(default=5000, ge=2, le=5000)
     # automatic: journals that pass every check are written to F&O at once (the default).
@@ -161,6 +168,9 @@ class AccountMap(Strict):
     deductions_payable: str
     garnishments_payable: str
     net_pay_clearing: str
+    # Credit of the month-end accrual (a liability, reversed the next day); required when
+    # ``journal.month_end_accrual`` is on.
+    accrued_payroll: str | None = None
 
 
 class PayrollMapping(Strict):
@@ -228,6 +238,11 @@ class PayrollMapping(Strict):
                         f"{where}: unknown dimension(s) {sorted(unknown)}; the format has"
                         f" {sorted(known)}"
                     )
+        if self.journal.month_end_accrual and not self.accounts.accrued_payroll:
+            raise ValueError(
+                "journal.month_end_accrual is on: accounts.accrued_payroll must name the"
+                " accrued payroll liability account"
+            )
         unknown_optional = set(self.optional_dimensions) - known
         if unknown_optional:
             raise ValueError(f"optional_dimensions: unknown {sorted(unknown_optional)}")
@@ -268,9 +283,15 @@ class PayrollMapping(Strict):
         that does not use it hashes as it did before the section existed (journals built and
         approved under it stay postable). The ``reconciliation`` section never counts: it
         changes what month end reads, never a journal."""
-        exclude = {"reconciliation"}
+        exclude: dict[str, Any] = {"reconciliation": True}
         if self.allocation == AllocationSpec():
-            exclude.add("allocation")
+            exclude["allocation"] = True
+        # The month-end accrual's settings count only when used (mappings written before
+        # they existed hash as they did).
+        if not self.journal.month_end_accrual and self.journal.accrual_days == "working":
+            exclude["journal"] = {"month_end_accrual", "accrual_days"}
+        if self.accounts.accrued_payroll is None:
+            exclude["accounts"] = {"accrued_payroll"}
         return hashlib.sha256(self.model_dump_json(exclude=exclude).encode()).hexdigest()
 
     @property

@@ -60,6 +60,7 @@ CATEGORY_MEANING: dict[LineRole, str] = {
     LineRole.DEDUCTIONS_PAYABLE: "deductions payable (employee and employer)",
     LineRole.GARNISHMENTS_PAYABLE: "garnishments payable",
     LineRole.NET_PAY: "net pay clearing (Rippling net pay)",
+    LineRole.ACCRUED_PAYROLL: "accrued payroll (month-end estimate, reversed the next day)",
 }
 
 Kind = Literal["text", "money", "count", "date"]

@@ -153,8 +153,14 @@ def month_end_of(month: str) -> dt.date:
 
 
 def _paid_by(month_end: dt.date, paid: Iterable[PaidPeriod]) -> list[PaidPeriod]:
-    """The periods paid by ``month_end``: check date and period end both on or before it."""
-    return [p for p in paid if p.check_date <= month_end and p.period_end <= month_end]
+    """The periods paid by ``month_end``: check date and period end both on or before it.
+
+    When any of them is a REGULAR run, only REGULAR runs count: an off-cycle run (a bonus, a
+    termination, a correction) may carry a period of its own that ends after the last
+    scheduled one, and must not move the last paid day (nor become the basis)."""
+    settled = [p for p in paid if p.check_date <= month_end and p.period_end <= month_end]
+    regular = [p for p in settled if p.run_type.upper() == REGULAR]
+    return regular or settled
 
 
 def unpaid_span(month_end: dt.date, paid: Iterable[PaidPeriod]) -> tuple[dt.date, dt.date] | None:

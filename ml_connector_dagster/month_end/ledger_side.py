@@ -10,7 +10,7 @@ for posting".
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ml_connector_dagster.audit.store import AuditStore
 from ml_connector_dagster.dynamics.client import DynamicsClient
@@ -27,6 +27,7 @@ from ml_connector_dagster.ledger.reconciliation import (
     PostedEntry,
     UnpostedLine,
 )
+from ml_connector_dagster.ledger.vocabulary import JournalType
 from ml_connector_dagster.month_end.month import Month
 from ml_connector_dagster.posting.lines import LINE_FIELDS, LedgerLine
 
@@ -37,6 +38,13 @@ class LedgerSide:
     unposted: list[UnpostedLine]
     # The connector's F&O journals of the company (batch number -> Rippling run id).
     journals: dict[str, str]
+    # Entries of the connector's accrual journals (and their reversals): estimates, not
+    # Rippling's register, so they are kept apart and shown beside the comparison.
+    accruals: list[PostedEntry] = field(default_factory=list)
+
+
+# Journal types that are estimates reversed later, not a pay run's settlement.
+ACCRUAL_TYPES = frozenset({JournalType.ACCRUAL.value, JournalType.MONTH_END_ACCRUAL.value})
 
 
 def connector_journals(store: AuditStore, company: str) -> dict[str, str]:
@@ -47,6 +55,16 @@ def connector_journals(store: AuditStore, company: str) -> dict[str, str]:
         if record.company.upper() == company.upper()
         for batch in record.journal_batch_numbers
     }
+
+
+def accrual_journals(store: AuditStore, company: str) -> frozenset[str]:
+    """The connector's accrual journals of ``company`` (batch numbers)."""
+    return frozenset(
+        batch
+        for record in store.identities()
+        if record.company.upper() == company.upper() and record.journal_type in ACCRUAL_TYPES
+        for batch in record.journal_batch_numbers
+    )
 
 
 def _unposted_batches(client: DynamicsClient, company: str, batches: Iterable[str]) -> list[str]:
@@ -102,9 +120,12 @@ def read_ledger_side(
     fmt: DimensionFormat,
     accounts: Iterable[str],
     journals: dict[str, str],
+    accruals: frozenset[str] = frozenset(),
 ) -> LedgerSide:
+    """``accruals``: the connector's accrual journals, whose entries are set apart (see
+    ``LedgerSide.accruals``) and whose unposted lines are not awaited."""
     wanted = set(accounts)
-    posted = [
+    everything = [
         PostedEntry(
             place=Place(entry.account, entry.dimensions, entry.currency.upper()),
             amount=entry.amount,
@@ -118,5 +139,11 @@ def read_ledger_side(
         )
         for entry in posted_entries(client, company, month.first_day, month.last_day, fmt, wanted)
     ]
-    unposted = _unposted_lines(client, company, month, fmt, wanted, journals)
-    return LedgerSide(posted=posted, unposted=unposted, journals=journals)
+    settlements = {batch: run for batch, run in journals.items() if batch not in accruals}
+    unposted = _unposted_lines(client, company, month, fmt, wanted, settlements)
+    return LedgerSide(
+        posted=[e for e in everything if e.journal_number not in accruals],
+        unposted=unposted,
+        journals=journals,
+        accruals=[e for e in everything if e.journal_number in accruals],
+    )

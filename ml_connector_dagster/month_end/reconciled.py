@@ -6,7 +6,7 @@ exactly as the step saw it, with the runs behind the register and what made it i
 
 from dataclasses import dataclass
 
-from ml_connector_dagster.ledger.reconciliation import Reconciliation
+from ml_connector_dagster.ledger.reconciliation import PostedEntry, Reconciliation
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,9 @@ class ReconciledMonth:
     runs: tuple[RegisterRun, ...]
     problems: tuple[str, ...]  # the register is incomplete (or places may not line up) when any
     dimension_order: tuple[str, ...]  # the mapping's financial dimensions, for the export
+    # Entries of the connector's accrual journals in the month (estimates that reverse, not
+    # the register): shown beside the comparison, never in it.
+    accruals: tuple[PostedEntry, ...] = ()
 
     @property
     def reconciled(self) -> bool:

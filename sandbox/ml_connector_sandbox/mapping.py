@@ -89,6 +89,8 @@ def sandbox_mapping(company: dict[str, Any], connection: str = "default") -> dic
             "deductions_payable": "220200",
             "garnishments_payable": "220300",
             "net_pay_clearing": "220400",
+            # The month-end accrual's credit (used once journal.month_end_accrual is on).
+            "accrued_payroll": "220500",
         },
         "departments": departments,
         "job_codes": {

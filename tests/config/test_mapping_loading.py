@@ -94,3 +94,32 @@ def test_a_duplicate_key_in_the_file_is_refused_with_its_path_and_line(tmp_path:
         load_mapping(settings, path)
     with pytest.raises(MappingError, match=rf"first on line {line - 1}"):
         load_mapping(settings, path)
+
+
+def _hash(tmp_path: Path, text: str, name: str) -> str:
+    settings = ConnectorSettings.from_env({"ML_CONNECTOR_CONNECTION": "acme"})
+    return load_mapping(settings, _write(tmp_path, text, name)).content_hash
+
+
+def test_month_end_settings_change_the_hash_only_when_used(tmp_path: Path) -> None:
+    """Journals built and approved under a mapping keep their hash when month-end sections are
+    absent or spelled out at their defaults; turning the accrual on is a different mapping."""
+    plain = _hash(tmp_path, MAPPING_YAML, "plain.yaml")
+    spelled = (
+        MAPPING_YAML.replace(
+            "  name: PAYROLL\n",
+            "  name: PAYROLL\n  month_end_accrual: false\n  accrual_days: working\n",
+        )
+        + "reconciliation:\n  liability_accounts: true\n  extra_accounts: ['600900']\n"
+    )
+    assert _hash(tmp_path, spelled, "spelled.yaml") == plain
+    on = MAPPING_YAML.replace(
+        "  name: PAYROLL\n", "  name: PAYROLL\n  month_end_accrual: true\n"
+    ).replace("  net_pay_clearing:", "  accrued_payroll: '220500'\n  net_pay_clearing:")
+    assert _hash(tmp_path, on, "on.yaml") != plain
+
+
+def test_month_end_accrual_needs_the_accrued_payroll_account(tmp_path: Path) -> None:
+    text = MAPPING_YAML.replace("  name: PAYROLL\n", "  name: PAYROLL\n  month_end_accrual: true\n")
+    with pytest.raises(MappingError, match=r"accounts\.accrued_payroll"):
+        _hash(tmp_path, text, "missing.yaml")

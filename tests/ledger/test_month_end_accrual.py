@@ -281,6 +281,18 @@ def test_an_off_cycle_run_is_never_the_basis() -> None:
     assert accrual.basis_rule == "REGULAR runs whose period ends on 2026-12-26"
 
 
+def test_an_off_cycle_period_ending_later_does_not_move_the_last_paid_day() -> None:
+    # A termination run paid 12-30 for a period of its own ending 12-29: the scheduled pay
+    # periods still end on 12-26, so 12-27..31 are unpaid: 27 is a Sunday, 28-31 Monday to
+    # Thursday, so 4 working days of the regular run's 10.
+    leaver = paid("run_leaver", (2026, 12, 27), (2026, 12, 29), (2026, 12, 30), "TERMINATION")
+    lines = {"run_1226": [expense("PRAAAAAA-0001", "600100", LineRole.EARNINGS, "1000.00")]}
+    assert unpaid_span(D(2026, 12, 31), [DEC, leaver]) == (D(2026, 12, 27), D(2026, 12, 31))
+    accrual = accrue(D(2026, 12, 31), [DEC, leaver], lines)
+    assert accrual.source_run_ids == ("run_1226",)
+    assert accrual.total_debit == Decimal("400.00")
+
+
 def test_without_a_regular_run_every_run_ending_on_l_is_the_basis_and_it_says_so() -> None:
     bonus = paid("run_bonus", (2026, 12, 13), (2026, 12, 26), (2026, 12, 24), "OFF_CYCLE")
     lines = {"run_bonus": [expense("PRCCCCCC-0001", "600130", LineRole.EARNINGS, "5000.00")]}

@@ -373,9 +373,10 @@ def twelve() -> dict[str, Any]:
     return generate_company(workers=60, legal_entities=12, pay_periods=2)
 
 
-# Issue 15 added time data (its own kinds, drawn from its own random stream) and the scopes of
-# its three endpoints; everything else must be exactly as before, so the digests are taken of
-# the company without them.
+# Issue 15 added time data (its own kinds, drawn from its own random stream), the scopes of
+# its three endpoints and the accrued payroll main account (220500, month-end accrual);
+# everything else must be exactly as before, so the digests are taken of the company without
+# them.
 TIME_KINDS = ("worker_time_splits", "time_cards", "time_entries")
 TIME_SCOPES = ("worker-time-splits.read", "time-entries.read", "time-cards.read")
 
@@ -388,6 +389,14 @@ def _before_time_data(company: dict[str, Any]) -> dict[str, Any]:
     credentials = rippling["credentials"]
     for holder in (*credentials["api_tokens"], *credentials["oauth_clients"]):
         holder["scopes"] = [s for s in holder["scopes"] if s not in TIME_SCOPES]
+    dynamics = copy["dynamics"]
+    for table, rows in dynamics.items():
+        if isinstance(rows, list):
+            dynamics[table] = [
+                row
+                for row in rows
+                if not (isinstance(row, dict) and row.get("MainAccountId") == "220500")
+            ]
     return copy
 
 

@@ -12,6 +12,7 @@ it passes only when every place matches and the register is complete, and otherw
 one sentence what differs; the tables are on the materialization.
 """
 
+from decimal import Decimal
 from typing import Any
 
 import dagster as dg
@@ -26,7 +27,11 @@ from ml_connector_dagster.export.reconciliation import (
     write_reconciliation,
 )
 from ml_connector_dagster.ledger.reconciliation import Status, reconcile
-from ml_connector_dagster.month_end.ledger_side import connector_journals, read_ledger_side
+from ml_connector_dagster.month_end.ledger_side import (
+    accrual_journals,
+    connector_journals,
+    read_ledger_side,
+)
 from ml_connector_dagster.month_end.reconciled import ReconciledMonth
 from ml_connector_dagster.month_end.register import month_register, reconciled_accounts
 
@@ -66,6 +71,14 @@ TOTAL_COLUMNS = [
 
 def _dims(dimensions: tuple[tuple[str, str], ...]) -> str:
     return ", ".join(f"{name} {value}" for name, value in dimensions)
+
+
+def _accrual_totals(result: ReconciledMonth) -> dict[str, str]:
+    totals: dict[str, Decimal] = {}
+    for entry in result.accruals:
+        currency = entry.place.currency
+        totals[currency] = totals.get(currency, Decimal("0.00")) + entry.amount
+    return {currency: str(amount) for currency, amount in sorted(totals.items())}
 
 
 def _metadata(result: ReconciledMonth) -> dict[str, Any]:
@@ -131,6 +144,8 @@ def _metadata(result: ReconciledMonth) -> dict[str, Any]:
             }
         ),
         "register_problems": dg.MetadataValue.json(list(result.problems[:200])),
+        # The connector's accruals dated in the month, set apart (estimates that reverse).
+        "connector_accruals": dg.MetadataValue.json(_accrual_totals(result)),
     }
 
 
@@ -183,6 +198,7 @@ def labor_cost_reconciliation(context: dg.AssetExecutionContext, connector: Conn
             fmt,
             accounts,
             connector_journals(store, partition.company),
+            accrual_journals(store, partition.company),
         )
     reconciliation = reconcile(
         partition.company,
@@ -200,6 +216,7 @@ def labor_cost_reconciliation(context: dg.AssetExecutionContext, connector: Conn
         runs=tuple(register.runs),
         problems=tuple(problems),
         dimension_order=mapping.dimension_format.financial_dimensions,
+        accruals=tuple(side.accruals),
     )
     write_reconciliation(result, path)
     metadata = _metadata(result)

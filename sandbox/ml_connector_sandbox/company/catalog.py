@@ -384,6 +384,7 @@ MAIN_ACCOUNTS: tuple[tuple[str, str, str, str, str], ...] = (
     ("220200", "Benefits and deductions payable", "Liability", "No", "No"),
     ("220300", "Garnishments payable", "Liability", "No", "No"),
     ("220400", "Net pay clearing", "Liability", "No", "No"),
+    ("220500", "Accrued payroll", "Liability", "No", "No"),
     ("220900", "Payroll control (system only)", "Liability", "No", "Yes"),
     ("110100", "Operating bank account", "BalanceSheet", "No", "No"),
 )

@@ -1,0 +1,140 @@
+"""The month-end accrual of unpaid days end to end: the command, the asset, F&O read back.
+
+USMF's seed: the pay period 2026-10-04..10-17 is paid 2026-10-23, 2026-10-18..10-31 is paid
+2026-11-06 (in November). So October closes with 2026-10-18..10-31 unpaid: 10 working days,
+as many as the basis period 2026-10-04..10-17 has, so October's accrual is exactly that
+period's labor cost, which the settlement journal of that period, written to F&O by the
+connector and read back here, says independently. November closes with all of 2026-11-01..30
+unpaid (the run of 2026-11-14 is only approved): 21 working days on a 10-day basis.
+"""
+
+from collections import defaultdict
+from decimal import ROUND_HALF_EVEN, Decimal
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from ml_connector_dagster.cli import main
+from ml_connector_dagster.connections import Connection
+from ml_connector_dagster.ledger.journal import JournalIdentity, JournalType
+from ml_connector_sandbox.mapping import write_sandbox_mapping
+from ml_connector_sandbox.server import Sandbox
+
+COMPANY = "USMF"
+LABOR = ("600",)  # the sandbox's labor-cost accounts all start so
+ACCRUED = "220500"
+
+
+@pytest.fixture
+def env(fresh_sandbox: Sandbox, sandbox_env, tmp_path: Path, monkeypatch) -> dict:
+    home = tmp_path / "home"
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    path = write_sandbox_mapping(fresh_sandbox.company, tmp_path / "mapping.yaml")
+    text = path.read_text()
+    mapping = yaml.safe_load(text)
+    mapping["journal"]["month_end_accrual"] = True
+    path.write_text(yaml.safe_dump(mapping, sort_keys=False))
+    monkeypatch.setenv("ML_CONNECTOR_MAPPING", str(path))
+    monkeypatch.delenv("ML_CONNECTOR_AUDIT_URL", raising=False)
+    return {"sandbox": fresh_sandbox, "home": home, "tmp": tmp_path}
+
+
+def _cli(*args: str):
+    return CliRunner().invoke(main, list(args), env={"COLUMNS": "250"}, catch_exceptions=False)
+
+
+def _journals() -> tuple[list[dict], list[dict]]:
+    with Connection.from_environment().dynamics() as client:
+        headers = client.list_entities("LedgerJournalHeaders", filter="dataAreaId eq 'usmf'")
+        lines = client.list_entities("LedgerJournalLines", filter="dataAreaId eq 'usmf'")
+    return headers, lines
+
+
+def _by_display(lines: list[dict], prefix: tuple[str, ...]) -> dict[str, Decimal]:
+    sums: dict[str, Decimal] = defaultdict(Decimal)
+    for line in lines:
+        if line["AccountDisplayValue"].startswith(prefix):
+            sums[line["AccountDisplayValue"]] += line["DebitAmount"] - line["CreditAmount"]
+    return {k: v for k, v in sums.items() if v}
+
+
+def _key(run_id: str, journal_type: JournalType) -> str:
+    return JournalIdentity("default", run_id, COMPANY, journal_type).integration_key
+
+
+def _accrual_journal(headers: list[dict], lines: list[dict], month: str):
+    key = _key(f"month-end-{month}", JournalType.MONTH_END_ACCRUAL)
+    [header] = [h for h in headers if h["IntegrationKey"] == key]
+    mine = [line for line in lines if line["JournalBatchNumber"] == header["JournalBatchNumber"]]
+    return header, mine
+
+
+def test_october_accrues_the_unpaid_half_of_the_straddling_period(env) -> None:
+    assert _cli("run", "--pay-period", "2026-10-17", "--legal-entity", COMPANY).exit_code == 0
+    _, settled_lines = _journals()
+    settlement = _by_display(settled_lines, LABOR)
+
+    first = _cli("accrue", "2026-10", "--legal-entity", COMPANY)
+    assert first.exit_code == 0, first.output
+    assert "created in F&O, not posted" in first.output
+    headers, lines = _journals()
+    header, accrual = _accrual_journal(headers, lines, "2026-10")
+    assert header["IsPosted"] == "No"
+    assert _by_display(accrual, LABOR) == settlement  # 10 of 10 working days
+    credits = [line for line in accrual if line["AccountDisplayValue"].startswith(ACCRUED)]
+    assert sum(line["CreditAmount"] for line in credits) == sum(settlement.values())
+    assert {line["TransDate"][:10] for line in accrual} == {"2026-10-31"}
+    assert {line["ReverseEntry"] for line in accrual} == {"Yes"}
+    assert {line["ReverseDate"][:10] for line in accrual} == {"2026-11-01"}
+
+    # Again, from a fresh process: found in F&O by its identity, never written twice.
+    again = _cli("accrue", "2026-10", "--legal-entity", COMPANY)
+    assert again.exit_code == 0, again.output
+    assert "already in F&O, not posted" in again.output
+    assert _journals()[0] == headers
+
+
+def test_november_scales_the_latest_paid_period_to_the_unpaid_working_days(env) -> None:
+    assert _cli("run", "--pay-period", "2026-10-31", "--legal-entity", COMPANY).exit_code == 0
+    _, settled_lines = _journals()
+    answer = _cli("accrue", "2026-11", "--legal-entity", COMPANY)
+    assert answer.exit_code == 0, answer.output
+    headers, lines = _journals()
+    _, accrual = _accrual_journal(headers, lines, "2026-11")
+    # The regular run's settlement only (the off-cycle bonus run of the same period is no
+    # basis), found by its identity.
+    regular = [
+        run["id"]
+        for run in env["sandbox"].company["rippling"]["payroll_runs"]
+        if run["pay_period"]["end_date"] == "2026-10-31"
+        and run["run_type"] == "REGULAR"
+        and run["run_state"] == "PAID"
+    ]
+    keys = {_key(run_id, JournalType.SETTLEMENT) for run_id in regular}
+    basis_batches = {h["JournalBatchNumber"] for h in headers if h["IntegrationKey"] in keys}
+    assert basis_batches, "the regular run's settlement journal is in F&O"
+    basis = sum(
+        _by_display(
+            [line for line in settled_lines if line["JournalBatchNumber"] in basis_batches], LABOR
+        ).values()
+    )
+    accrued = sum(_by_display(accrual, LABOR).values())
+    expected = (basis * Decimal(21) / Decimal(10)).quantize(Decimal("0.01"), ROUND_HALF_EVEN)
+    # Rounded per voucher: at most half a cent per voucher away from the whole-journal figure.
+    vouchers = len({line["Voucher"] for line in accrual})
+    assert abs(accrued - expected) <= Decimal("0.005") * vouchers
+    credits = sum(
+        line["CreditAmount"] for line in accrual if line["AccountDisplayValue"].startswith(ACCRUED)
+    )
+    assert credits == accrued
+
+
+def test_accrue_refuses_when_the_mapping_has_it_off(env, tmp_path: Path, monkeypatch) -> None:
+    path = write_sandbox_mapping(env["sandbox"].company, tmp_path / "off.yaml")
+    monkeypatch.setenv("ML_CONNECTOR_MAPPING", str(path))
+    answer = _cli("accrue", "2026-10", "--legal-entity", COMPANY)
+    assert answer.exit_code == 1
+    assert "journal.month_end_accrual" in answer.output
+    assert not env["home"].exists()  # refused before any instance was opened
