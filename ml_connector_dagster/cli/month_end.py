@@ -65,7 +65,9 @@ def _export_path(output: Path, company: str, several: bool, suffix: str) -> Path
     return output.with_name(f"{stem}-{company}{suffix}")
 
 
-def _submit_month(submitter, job_name: str, partition) -> tuple[object, bool]:
+def _submit_month(
+    submitter, job_name: str, partition, run_config: dict | None = None
+) -> tuple[object, bool]:
     """One month x company as a run of ``job_name`` through the queue, followed to its end:
     (the run, whether it succeeded)."""
     import dagster as dg
@@ -80,7 +82,7 @@ def _submit_month(submitter, job_name: str, partition) -> tuple[object, bool]:
     tags = {**month_partitions.get_tags_for_partition_key(key), **cli_trigger_tags()}
     submitter.progress.begin(f"{partition.month} {partition.company}")
     try:
-        run = submit_job_run(submitter.workspace, job_name, tags=tags)
+        run = submit_job_run(submitter.workspace, job_name, tags=tags, run_config=run_config)
         ended = follow_run(
             submitter.workspace,
             run.run_id,
@@ -181,14 +183,32 @@ def reconcile_command(
 @click.command("accrue")
 @click.argument("month")
 @click.option("--legal-entity", help="One company (dataAreaId); default: every mapped company.")
+@click.option(
+    "--correct",
+    is_flag=True,
+    help="When the accrual in F&O differs from the estimate now, correct it (replace the lines"
+    " of an unposted one, or write a correcting journal for a posted one).",
+)
+@click.option("--requested-by", default="", help="Who asks for the correction (the audit trail).")
 @verbose_option
-def accrue_command(month: str, legal_entity: str | None, verbose: bool) -> None:
+def accrue_command(
+    month: str, legal_entity: str | None, correct: bool, requested_by: str, verbose: bool
+) -> None:
     """Estimate and write MONTH's (2026-11) accrual of unpaid days to F&O."""
     from ml_connector_dagster.defs.month_end.accrual import ASSET_KEY, accrual_job
     from ml_connector_dagster.defs.month_end.partitions import MonthPartition
 
     chosen = _month(month)
     companies = _companies(legal_entity)
+    if correct and not requested_by.strip():
+        raise click.BadParameter("--correct needs --requested-by NAME", param_hint="--requested-by")
+    run_config = {
+        "ops": {
+            ASSET_KEY.to_python_identifier(): {
+                "config": {"apply_correction": correct, "requested_by": requested_by.strip()}
+            }
+        }
+    }
     if not context.mapping().journal.month_end_accrual:
         raise click.ClickException(
             "the month-end accrual is off for this connection: set journal.month_end_accrual:"
@@ -208,7 +228,7 @@ def accrue_command(month: str, legal_entity: str | None, verbose: bool) -> None:
         instance = submitter.instance
         for company in companies:
             partition = MonthPartition(chosen, company)
-            run, success = _submit_month(submitter, accrual_job.name, partition)
+            run, success = _submit_month(submitter, accrual_job.name, partition, run_config)
             if not success:
                 failed = True
                 why = escape(_failure(instance, run))

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
+from pipeline_support import admin, record_on_one_cost_center
 
 from ml_connector_dagster.cli import main
 from ml_connector_dagster.connections import Connection
@@ -138,3 +139,80 @@ def test_accrue_refuses_when_the_mapping_has_it_off(env, tmp_path: Path, monkeyp
     assert answer.exit_code == 1
     assert "journal.month_end_accrual" in answer.output
     assert not env["home"].exists()  # refused before any instance was opened
+
+
+def _bump(sandbox: Sandbox, run_id: str, amount: Decimal) -> None:
+    record = record_on_one_cost_center(sandbox, {run_id})
+    first = record["earnings"][0]
+    record["earnings"] = [
+        {**first, "amount": str(Decimal(first["amount"]) + amount)},
+        *record["earnings"][1:],
+    ]
+    record["gross_pay"] = str(Decimal(record["gross_pay"]) + amount)
+    record["net_pay"] = str(Decimal(record["net_pay"]) + amount)
+    with admin(sandbox, "rippling") as rippling:
+        answer = rippling.put(
+            f"/_sandbox/payroll-runs/{run_id}/worker-payroll-records/{record['id']}", json=record
+        )
+        assert answer.status_code in (200, 201), answer.text
+
+
+def test_a_changed_basis_is_refused_then_corrected_on_request(env) -> None:
+    """Rippling corrects the basis run after the accrual was written: the accrual run says so
+    and writes nothing; with --correct the unposted accrual's lines are replaced; once posted,
+    a further change gets a correcting journal. Factor 1 (October), so each change moves the
+    accrual by exactly its amount."""
+    [basis_run] = [
+        run["id"]
+        for run in env["sandbox"].company["rippling"]["payroll_runs"]
+        if run["pay_period"]["end_date"] == "2026-10-17"
+        and run["run_type"] == "REGULAR"
+        and run["company_entity_id"] in _usmf_entity(env["sandbox"])
+    ]
+    assert _cli("accrue", "2026-10", "--legal-entity", COMPANY).exit_code == 0
+    headers, lines = _journals()
+    header, before = _accrual_journal(headers, lines, "2026-10")
+    total_before = sum(_by_display(before, LABOR).values())
+
+    _bump(env["sandbox"], basis_run, Decimal("30.00"))
+    refused = _cli("accrue", "2026-10", "--legal-entity", COMPANY)
+    assert refused.exit_code == 1
+    assert "differs from the estimate now" in refused.output and "--correct" in refused.output
+    assert _journals() == (headers, lines)  # nothing written
+
+    fixed = _cli(
+        "accrue", "2026-10", "--legal-entity", COMPANY, "--correct", "--requested-by", "Pat"
+    )
+    assert fixed.exit_code == 0, fixed.output
+    assert "corrected" in fixed.output
+    headers, lines = _journals()
+    _, replaced = _accrual_journal(headers, lines, "2026-10")
+    assert sum(_by_display(replaced, LABOR).values()) == total_before + Decimal("30.00")
+
+    with admin(env["sandbox"], "dynamics") as fo:
+        answer = fo.post(f"/_sandbox/journals/usmf/{header['JournalBatchNumber']}/post")
+        assert answer.status_code == 200, answer.text
+    # The seed's record plus 42.50 (each bump starts from the seed): 12.50 more than posted.
+    _bump(env["sandbox"], basis_run, Decimal("42.50"))
+    again = _cli(
+        "accrue", "2026-10", "--legal-entity", COMPANY, "--correct", "--requested-by", "Pat"
+    )
+    assert again.exit_code == 0, again.output
+    headers, lines = _journals()
+    correction_key = JournalIdentity(
+        "default", "month-end-2026-10", COMPANY, JournalType.MONTH_END_ACCRUAL, correction=1
+    ).integration_key
+    [correcting] = [h for h in headers if h["IntegrationKey"] == correction_key]
+    mine = [
+        line for line in lines if line["JournalBatchNumber"] == correcting["JournalBatchNumber"]
+    ]
+    assert sum(_by_display(mine, LABOR).values()) == Decimal("12.50")
+    assert {line["TransDate"][:10] for line in mine} == {"2026-10-31"}
+
+
+def _usmf_entity(sandbox: Sandbox) -> set[str]:
+    return {
+        e["id"]
+        for e in sandbox.company["rippling"]["company_legal_entities"]
+        if e["legal_name"] == "Northwind Advisory Inc."
+    }

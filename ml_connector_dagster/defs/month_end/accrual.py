@@ -29,12 +29,23 @@ from ml_connector_dagster.ledger.month_end_accrual import (
     month_end_accrual as month_end_accrual_of,
 )
 from ml_connector_dagster.month_end.accrual_inputs import read_accrual_inputs
+from ml_connector_dagster.posting.corrections import JournalCorrector
 from ml_connector_dagster.posting.poster import JournalPoster, PostingError, PostResult
-from ml_connector_dagster.posting.status import journal_status
+from ml_connector_dagster.posting.status import JournalStatus, journal_status
 
 GROUP = naming.name("month_end")
 ASSET_KEY = naming.asset_key("ledger", "month_end_accrual")
 BALANCED = "accrual_balanced"
+
+
+class AccrualConfig(dg.Config):
+    """Writes the accrual by default; when the one in F&O differs from the estimate now (the
+    basis run changed in Rippling), ``apply_correction`` corrects it, recorded with
+    ``requested_by``."""
+
+    apply_correction: bool = False
+    requested_by: str = ""
+
 
 BASIS_COLUMNS = [
     tables.text("run", "the Rippling pay run the accrual is scaled from"),
@@ -131,7 +142,9 @@ def _basis_metadata(accrual: MonthEndAccrual) -> dict[str, Any]:
     " estimated from the latest paid regular run, posted at month end and reversing the next"
     " day, on the settlement's accounts and dimensions against accrued payroll.",
 )
-def month_end_accrual(context: dg.AssetExecutionContext, connector: ConnectorResource):
+def month_end_accrual(
+    context: dg.AssetExecutionContext, connector: ConnectorResource, config: AccrualConfig
+):
     key = single_partition_key(context)
     if key is None:
         raise dg.Failure(description="one month x company per run: launch a backfill instead")
@@ -213,13 +226,26 @@ def month_end_accrual(context: dg.AssetExecutionContext, connector: ConnectorRes
                 pay_period=partition.month.last_day.isoformat(),
                 partition_builds=[build],
             )
+            status = journal_status(result)
+            metadata.update(_result_metadata(result, status.value))
+            if status is JournalStatus.CHANGED and config.apply_correction:
+                metadata.update(_correct(context, config, dynamics, audit, mapping, build, key))
+                yield dg.MaterializeResult(metadata=metadata)
+                return
         except (DynamicsError, PostingError) as exc:
             raise dg.Failure(
-                description=f"{partition.company} {partition.month}: posting the accrual"
+                description=f"{partition.company} {partition.month}: writing the accrual"
                 f" failed: {exc}"
             ) from None
-    status = journal_status(result)
-    metadata.update(_result_metadata(result, status.value))
+    if status is JournalStatus.CHANGED:
+        raise dg.Failure(
+            description=f"{partition.company} {partition.month}: the accrual F&O holds differs"
+            f" from the estimate now (Rippling changed the basis run): {result.message}."
+            " Nothing was written. To correct it, launch this job with apply_correction: true"
+            f" and requested_by, or `{naming.COMMAND} accrue {partition.month} --legal-entity"
+            f" {partition.company} --correct --requested-by NAME`",
+            metadata=metadata,
+        )
     if status.is_waiting:
         # ``journal.approval: required`` holds every write of the connection for an approval;
         # the approval commands and job bind to pay periods, not yet to month-end journals.
@@ -235,6 +261,46 @@ def month_end_accrual(context: dg.AssetExecutionContext, connector: ConnectorRes
             metadata=metadata,
         )
     yield dg.MaterializeResult(metadata=metadata)
+
+
+def _correct(
+    context: dg.AssetExecutionContext,
+    config: "AccrualConfig",
+    dynamics,
+    audit,
+    mapping,
+    build: JournalBuild,
+    key: str,
+) -> dict[str, Any]:
+    """Replace the lines of an unposted accrual, or write a correcting journal for a posted
+    one (``posting/corrections.py``), recorded with who asked."""
+    who = config.requested_by.strip()
+    if not who:
+        raise dg.Failure(description="apply_correction needs requested_by: who asks for it")
+    corrector = JournalCorrector(
+        dynamics,
+        audit,
+        mapping,
+        dagster_run_id=context.run.run_id,
+        triggered_by=f"{run_launched_by(context.run)}; requested by {who}",
+    )
+    correction = corrector.correct(
+        build,
+        apply=True,
+        requested_by=who,
+        partition_key=key,
+        pay_period=build.journal.trans_date.isoformat(),
+        partition_builds=[build],
+    )
+    if not correction.applied:
+        raise dg.Failure(description=f"the correction was not written: {correction.reason}")
+    return {
+        "status": f"corrected ({correction.kind})",
+        "correction": correction.reason,
+        "journal_batch_numbers": dg.MetadataValue.json(
+            sorted(set(correction.holders) | set(correction.batch_numbers))
+        ),
+    }
 
 
 def _result_metadata(result: PostResult, status: str) -> dict[str, Any]:
