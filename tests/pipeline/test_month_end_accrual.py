@@ -19,6 +19,8 @@ from pipeline_support import admin, record_on_one_cost_center
 
 from ml_connector_dagster.cli import main
 from ml_connector_dagster.connections import Connection
+from ml_connector_dagster.defs.io_manager import PartitionFilesIOManager
+from ml_connector_dagster.defs.month_end.reconciliation import ASSET_KEY as RECONCILIATION_KEY
 from ml_connector_dagster.ledger.journal import JournalIdentity, JournalType
 from ml_connector_sandbox.mapping import write_sandbox_mapping
 from ml_connector_sandbox.server import Sandbox
@@ -95,6 +97,17 @@ def test_october_accrues_the_unpaid_half_of_the_straddling_period(env) -> None:
     assert again.exit_code == 0, again.output
     assert "already in F&O, not posted" in again.output
     assert _journals()[0] == headers
+
+    # Posted, the accrual is no "other entry" of October's reconciliation: it is the
+    # connector's estimate, set apart and shown beside the comparison.
+    with admin(env["sandbox"], "dynamics") as fo:
+        answer = fo.post(f"/_sandbox/journals/usmf/{header['JournalBatchNumber']}/post")
+        assert answer.status_code == 200, answer.text
+    assert _cli("reconcile", "2026-10", "--legal-entity", COMPANY).exit_code in (0, 3)
+    values, _ = PartitionFilesIOManager().load_partitions(RECONCILIATION_KEY, ["USMF|2026-10"])
+    result = values["USMF|2026-10"]
+    assert result.reconciliation.other_entries == ()
+    assert sum(e.amount for e in result.accruals) == sum(settlement.values())
 
 
 def test_november_scales_the_latest_paid_period_to_the_unpaid_working_days(env) -> None:
