@@ -21,6 +21,7 @@ from ml_connector_dagster.defs.payroll.launcher import run_launched_by
 from ml_connector_dagster.defs.payroll.partitions import single_partition_key
 from ml_connector_dagster.defs.pools import DYNAMICS_POOL
 from ml_connector_dagster.defs.resources import ConnectorResource
+from ml_connector_dagster.defs.run_limits import runtime_tags
 from ml_connector_dagster.dynamics.errors import DynamicsError
 from ml_connector_dagster.ledger.checks import check_balanced
 from ml_connector_dagster.ledger.journal import JournalBuild, JournalIdentity, JournalType
@@ -315,5 +316,6 @@ accrual_job = dg.define_asset_job(
     naming.name("month_end_accrual"),
     selection=dg.AssetSelection.assets(ASSET_KEY),
     partitions_def=month_partitions,
+    tags=runtime_tags(),
     description="Estimate and post the month-end accrual of unpaid days for a month x company.",
 )

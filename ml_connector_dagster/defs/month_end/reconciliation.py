@@ -21,6 +21,7 @@ from ml_connector_dagster.defs import naming, tables
 from ml_connector_dagster.defs.month_end.partitions import MonthPartition, month_partitions
 from ml_connector_dagster.defs.payroll.partitions import single_partition_key
 from ml_connector_dagster.defs.resources import ConnectorResource
+from ml_connector_dagster.defs.run_limits import runtime_tags
 from ml_connector_dagster.dynamics.readers import active_format
 from ml_connector_dagster.export.reconciliation import (
     reconciliation_export_path,
@@ -238,5 +239,6 @@ reconciliation_job = dg.define_asset_job(
     naming.name("month_end_reconciliation"),
     selection=dg.AssetSelection.assets(ASSET_KEY),
     partitions_def=month_partitions,
+    tags=runtime_tags(),
     description="Reconcile a month x company: Rippling's register against the posted ledger.",
 )
