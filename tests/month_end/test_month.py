@@ -30,3 +30,13 @@ def test_bad_month_is_refused(text):
 
 def test_str_round_trips():
     assert str(Month.parse("2026-03")) == "2026-03"
+
+
+def test_a_place_reads_like_an_f_and_o_display_value() -> None:
+    from ml_connector_dagster.defs.month_end.places import place_text
+
+    order = ("BusinessUnit", "Department", "CostCenter")
+    dims = (("BusinessUnit", "001"), ("CostCenter", "CCBDV"), ("Department", "D160"))
+    assert place_text("600100", dims, order, "-") == "600100-001-D160-CCBDV"
+    assert place_text("600100", (("BusinessUnit", "001"),), order, "-") == "600100-001--"
+    assert place_text("600100", (("Project", "P7"),), order, ".") == "600100... Project=P7"

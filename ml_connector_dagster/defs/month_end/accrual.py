@@ -17,6 +17,7 @@ import dagster as dg
 
 from ml_connector_dagster.defs import naming, tables
 from ml_connector_dagster.defs.month_end.partitions import MonthPartition, month_partitions
+from ml_connector_dagster.defs.month_end.places import place_text
 from ml_connector_dagster.defs.payroll.launcher import run_launched_by
 from ml_connector_dagster.defs.payroll.partitions import single_partition_key
 from ml_connector_dagster.defs.pools import DYNAMICS_POOL
@@ -60,15 +61,16 @@ BASIS_COLUMNS = [
 ]
 LINE_COLUMNS = [
     tables.text("voucher"),
-    tables.text("account"),
-    tables.text("dimensions"),
+    tables.text("place", "main account and dimensions in the mapping's format order"),
     tables.currency(),
     tables.money("debit"),
     tables.money("credit"),
 ]
 
 
-def _basis_metadata(accrual: MonthEndAccrual) -> dict[str, Any]:
+def _basis_metadata(
+    accrual: MonthEndAccrual, order: tuple[str, ...], delimiter: str
+) -> dict[str, Any]:
     return {
         "unpaid_days": accrual.unpaid_days,
         "basis_rule": accrual.basis_rule,
@@ -111,8 +113,7 @@ def _basis_metadata(accrual: MonthEndAccrual) -> dict[str, Any]:
             (
                 (
                     line.voucher,
-                    line.account,
-                    ", ".join(f"{n} {v}" for n, v in line.dimensions),
+                    place_text(line.account, line.dimensions, order, delimiter),
                     line.currency,
                     line.debit,
                     line.credit,
@@ -171,7 +172,8 @@ def month_end_accrual(
         accrued_dimensions=tuple(sorted(company.dimensions.items())),
         day_basis=mapping.journal.accrual_days,
     )
-    metadata = _basis_metadata(accrual)
+    spec = mapping.dimension_format
+    metadata = _basis_metadata(accrual, spec.financial_dimensions, spec.delimiter)
     if not accrual.lines:
         yield dg.AssetCheckResult(
             check_name=BALANCED, passed=True, description=f"nothing to accrue: {accrual.reason}"

@@ -19,6 +19,7 @@ import dagster as dg
 
 from ml_connector_dagster.defs import naming, tables
 from ml_connector_dagster.defs.month_end.partitions import MonthPartition, month_partitions
+from ml_connector_dagster.defs.month_end.places import place_text
 from ml_connector_dagster.defs.payroll.partitions import single_partition_key
 from ml_connector_dagster.defs.resources import ConnectorResource
 from ml_connector_dagster.defs.run_limits import runtime_tags
@@ -40,23 +41,22 @@ GROUP = naming.name("month_end")
 CHECK = "register_matches_ledger"
 ASSET_KEY = naming.asset_key("ledger", "labor_cost_reconciliation")
 
+PLACE = "main account and dimensions as F&O shows them, in the mapping's format order"
 PLACE_COLUMNS = [
-    tables.text("account"),
-    tables.text("dimensions"),
+    tables.text("place", PLACE),
+    tables.text("status"),
     tables.currency(),
     tables.money("register", "Rippling: the month's settled pay runs, placed by the mapping"),
     tables.money("posted_by_connector", "posted in F&O from the connector's journals"),
     tables.money("posted_by_others", "posted in F&O from any other source"),
     tables.money("unposted", "the connector's journals F&O holds, not yet posted"),
     tables.money("difference", "register minus everything posted"),
-    tables.text("status"),
 ]
 ENTRY_COLUMNS = [
     tables.text("date"),
     tables.text("journal"),
     tables.text("voucher"),
-    tables.text("account"),
-    tables.text("dimensions"),
+    tables.text("place", PLACE),
     tables.currency(),
     tables.money("amount", "debit positive"),
     tables.text("text"),
@@ -70,10 +70,6 @@ TOTAL_COLUMNS = [
 ]
 
 
-def _dims(dimensions: tuple[tuple[str, str], ...]) -> str:
-    return ", ".join(f"{name} {value}" for name, value in dimensions)
-
-
 def _accrual_totals(result: ReconciledMonth) -> dict[str, str]:
     totals: dict[str, Decimal] = {}
     for entry in result.accruals:
@@ -82,8 +78,9 @@ def _accrual_totals(result: ReconciledMonth) -> dict[str, str]:
     return {currency: str(amount) for currency, amount in sorted(totals.items())}
 
 
-def _metadata(result: ReconciledMonth) -> dict[str, Any]:
+def _metadata(result: ReconciledMonth, delimiter: str) -> dict[str, Any]:
     reconciliation = result.reconciliation
+    order = result.dimension_order
     counts = reconciliation.counts()
     rows = sorted(reconciliation.rows, key=lambda r: (r.status is Status.MATCHED, r.place))
     return {
@@ -96,15 +93,14 @@ def _metadata(result: ReconciledMonth) -> dict[str, Any]:
             PLACE_COLUMNS,
             (
                 (
-                    r.place.account,
-                    _dims(r.place.dimensions),
+                    place_text(r.place.account, r.place.dimensions, order, delimiter),
+                    r.status,
                     r.place.currency,
                     r.register,
                     r.posted_by_connector,
                     r.posted_by_others,
                     r.unposted,
                     r.difference,
-                    r.status,
                 )
                 for r in rows
             ),
@@ -116,8 +112,7 @@ def _metadata(result: ReconciledMonth) -> dict[str, Any]:
                     e.accounting_date,
                     e.journal_number,
                     e.voucher,
-                    e.place.account,
-                    _dims(e.place.dimensions),
+                    place_text(e.place.account, e.place.dimensions, order, delimiter),
                     e.place.currency,
                     e.amount,
                     e.text,
@@ -220,7 +215,7 @@ def labor_cost_reconciliation(context: dg.AssetExecutionContext, connector: Conn
         accruals=tuple(side.accruals),
     )
     write_reconciliation(result, path)
-    metadata = _metadata(result)
+    metadata = _metadata(result, mapping.dimension_format.delimiter)
     metadata["workbook"] = dg.MetadataValue.path(str(path))
     yield dg.Output({key: result}, metadata=metadata)
     yield dg.AssetCheckResult(
