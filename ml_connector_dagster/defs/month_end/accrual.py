@@ -18,7 +18,7 @@ import dagster as dg
 from ml_connector_dagster.defs import naming, tables
 from ml_connector_dagster.defs.month_end.partitions import MonthPartition, month_partitions
 from ml_connector_dagster.defs.month_end.places import place_text
-from ml_connector_dagster.defs.payroll.launcher import run_launched_by
+from ml_connector_dagster.defs.payroll.launcher import poster_for_run
 from ml_connector_dagster.defs.payroll.partitions import single_partition_key
 from ml_connector_dagster.defs.pools import DYNAMICS_POOL
 from ml_connector_dagster.defs.resources import ConnectorResource
@@ -214,13 +214,7 @@ def month_end_accrual(
             " nothing was written to F&O"
         )
     with connector.dynamics() as dynamics, connector.audit() as audit:
-        poster = JournalPoster(
-            dynamics,
-            audit,
-            mapping,
-            dagster_run_id=context.run.run_id,
-            triggered_by=run_launched_by(context.run),
-        )
+        poster = poster_for_run(JournalPoster, context, dynamics, audit, mapping)
         try:
             result = poster.post(
                 build,
@@ -280,13 +274,7 @@ def _correct(
     who = config.requested_by.strip()
     if not who:
         raise dg.Failure(description="apply_correction needs requested_by: who asks for it")
-    corrector = JournalCorrector(
-        dynamics,
-        audit,
-        mapping,
-        dagster_run_id=context.run.run_id,
-        triggered_by=f"{run_launched_by(context.run)}; requested by {who}",
-    )
+    corrector = poster_for_run(JournalCorrector, context, dynamics, audit, mapping, who)
     correction = corrector.correct(
         build,
         apply=True,

@@ -47,7 +47,7 @@ from ml_connector_dagster.defs.payroll.checks import (
 )
 from ml_connector_dagster.defs.payroll.fo_reference import shared_reads
 from ml_connector_dagster.defs.payroll.history import earlier_gross
-from ml_connector_dagster.defs.payroll.launcher import run_launched_by
+from ml_connector_dagster.defs.payroll.launcher import poster_for_run
 from ml_connector_dagster.defs.payroll.links import fo_journal_url, link_metadata, rippling_run_url
 from ml_connector_dagster.defs.payroll.partitions import (
     payroll_partitions,
@@ -795,13 +795,7 @@ def posted_journals(
     mapping = connector.mapping()
     results: list[PostResult] = []
     with connector.dynamics() as dynamics, connector.audit() as audit:
-        poster = JournalPoster(
-            dynamics,
-            audit,
-            mapping,
-            dagster_run_id=context.run.run_id,
-            triggered_by=run_launched_by(context.run),
-        )
+        poster = poster_for_run(JournalPoster, context, dynamics, audit, mapping)
         for build in builds:
             records = snapshot.records.get(build.journal.identity.run_id, [])
             try:

@@ -20,7 +20,7 @@ from ml_connector_dagster.defs.payroll.assets import (
     labor_cost_journals,
     payroll_cost_snapshot,
 )
-from ml_connector_dagster.defs.payroll.launcher import OS_USER_TAG, os_user, run_launched_by
+from ml_connector_dagster.defs.payroll.launcher import OS_USER_TAG, os_user, poster_for_run
 from ml_connector_dagster.defs.payroll.partitions import (
     legal_entities,
     partition_key,
@@ -130,12 +130,8 @@ def ledger_corrections(
     requested_by = config.requested_by.strip() or f"Dagster run {context.run.run_id}"
     corrections: list[Correction] = []
     with connector.dynamics() as dynamics, connector.audit() as audit:
-        corrector = JournalCorrector(
-            dynamics,
-            audit,
-            connector.mapping(),
-            dagster_run_id=context.run.run_id,
-            triggered_by=f"{run_launched_by(context.run)}; requested by {requested_by}",
+        corrector = poster_for_run(
+            JournalCorrector, context, dynamics, audit, connector.mapping(), requested_by
         )
         builds = journals.get(key, [])
         for build in builds:

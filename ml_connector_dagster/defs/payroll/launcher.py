@@ -7,11 +7,17 @@ Dagster records no user, so it says so rather than guess.
 """
 
 import getpass
+from typing import TypeVar
 
 import dagster as dg
 
+from ml_connector_dagster.audit.store import AuditStore
+from ml_connector_dagster.config.mapping import PayrollMapping
 from ml_connector_dagster.defs.stale_runs import TRIGGER_TAG
+from ml_connector_dagster.dynamics.client import DynamicsClient
+from ml_connector_dagster.posting.poster import JournalPoster
 
+P = TypeVar("P", bound=JournalPoster)
 OS_USER_TAG = "ml_connector/os_user"
 APPROVAL_TAG = "ml_connector/approval"  # "decision 3, approved by Ana Ruiz"
 RETRY_TAG = "ml_connector/retry"
@@ -54,3 +60,23 @@ def launched_by(tags: dict[str, str]) -> str:
 
 def run_launched_by(run: dg.DagsterRun) -> str:
     return launched_by(dict(run.tags))
+
+
+def poster_for_run(
+    poster_class: type[P],
+    context: dg.AssetExecutionContext,
+    dynamics: DynamicsClient,
+    audit: AuditStore,
+    mapping: PayrollMapping,
+    requested_by: str = "",
+) -> P:
+    """The poster (or corrector) a step writes with: every trail row names the Dagster run and
+    who launched it (and who asked, for a correction)."""
+    who = run_launched_by(context.run)
+    return poster_class(
+        dynamics,
+        audit,
+        mapping,
+        dagster_run_id=context.run.run_id,
+        triggered_by=f"{who}; requested by {requested_by}" if requested_by else who,
+    )
