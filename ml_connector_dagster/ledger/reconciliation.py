@@ -13,10 +13,11 @@ Pure: the F&O reader and the Dagster asset build the inputs and show the result.
 
 import datetime as dt
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
+from typing import TypeVar
 
 from ml_connector_dagster.ledger.keys import Dimensions
 
@@ -323,6 +324,21 @@ class _Sums:
         return Status.DIFFERENCE
 
 
+R = TypeVar("R", RegisterLine, PostedEntry, UnpostedLine)
+
+
+def _considered(records: Iterable[R], wanted: frozenset[str]) -> Iterator[tuple[R, Place, Decimal]]:
+    """Each record on a reconciled account, with its place and amount checked (records on
+    other accounts are dropped unchecked: a bad one there cannot stop the month)."""
+    for record in records:
+        if record.place.account in wanted:
+            yield (
+                record,
+                _checked_place(record.place, record.label),
+                _cents(record.amount, record.label),
+            )
+
+
 def reconcile(
     company: str,
     month: str,
@@ -349,21 +365,13 @@ def reconcile(
     def at(place: Place) -> _Sums:
         return sums.setdefault(place, _Sums())
 
-    for line in register:
-        if line.place.account not in wanted:
-            continue
-        place = _checked_place(line.place, line.label)
-        amount = _cents(line.amount, line.label)
+    for line, place, amount in _considered(register, wanted):
         entry = at(place)
         entry.register += amount
         entry.runs.add(line.run_id)
 
     others: list[PostedEntry] = []
-    for posting in posted:
-        if posting.place.account not in wanted:
-            continue
-        place = _checked_place(posting.place, posting.label)
-        amount = _cents(posting.amount, posting.label)
+    for posting, place, amount in _considered(posted, wanted):
         if not first <= posting.accounting_date <= last:
             raise ValueError(f"{posting.label}: dated outside {month}")
         entry = at(place)
@@ -378,11 +386,7 @@ def reconcile(
             raise ValueError(f"{posting.label}: source {posting.source!r} is not an EntrySource")
 
     pending: list[UnpostedLine] = []
-    for line in unposted:
-        if line.place.account not in wanted:
-            continue
-        place = _checked_place(line.place, line.label)
-        amount = _cents(line.amount, line.label)
+    for line, place, amount in _considered(unposted, wanted):
         entry = at(place)
         entry.unposted += amount
         entry.unposted_journals.add(line.journal_number)
